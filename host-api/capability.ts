@@ -1,0 +1,62 @@
+// What every host capability looks like. A capability module (config.ts, http.ts, ...) exports one
+// or more Capability objects; dispatch.ts runs each call through parse → invoke and writes exactly
+// one audit record per call, whatever the outcome.
+
+/** Who is calling. Built by the server from its own table: nothing in it comes from the isolate. */
+export interface HostCallContext {
+  plugin: string;               // the calling plugin's key
+  callId: string;               // the plugin invocation this host call belongs to
+  method: string;               // what the plugin is running: load, getFields, transfer, callback:<name>, cron
+  deadline: number;             // epoch ms; host work for the call must end by then
+  /** Counters the orchestrator reads after the call (e.g. whether a request left during transfer). */
+  counters: CallCounters;
+}
+
+export interface CallCounters {
+  outboundRequests: number;     // requests that were handed to the network (even if they failed)
+  hostCalls: number;
+}
+
+export interface Capability<Args = unknown, Result = unknown> {
+  /** Wire name, e.g. 'http.request'. */
+  readonly name: string;
+  /** Validates the raw JSON arguments from the sandbox; throws CapabilityArgumentError. */
+  parse(raw: unknown): Args;
+  /** One line for the audit record. Secrets are scrubbed by value afterwards, but do not include them. */
+  summarize(args: Args): string;
+  /** Policy check and implementation. Throws PolicyDenied when a rule refuses the call. */
+  invoke(ctx: HostCallContext, args: Args): Promise<Result>;
+}
+
+/** A policy rule refused the call. `rule` names the rule for the audit log and for reviewers. */
+export class PolicyDenied extends Error {
+  readonly rule: string;
+  constructor(rule: string, message: string) {
+    super(message);
+    this.name = 'PolicyDenied';
+    this.rule = rule;
+  }
+}
+
+/** The sandbox sent arguments the capability's schema does not accept. */
+export class CapabilityArgumentError extends Error {
+  readonly rule = 'schema';
+  constructor(capability: string, where: string, problem: string) {
+    super(`${capability}: argument ${where} ${problem}`);
+    this.name = 'CapabilityArgumentError';
+  }
+}
+
+/** Capabilities that hold the host's side of an operation failed for a reason that is not policy. */
+export class CapabilityError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'CapabilityError';
+    this.code = code;
+  }
+}
+
+export function newCounters(): CallCounters {
+  return { outboundRequests: 0, hostCalls: 0 };
+}

@@ -1,0 +1,221 @@
+// Turns a platform-format plugin folder into the two scripts the sandbox runs: the plugin bundle
+// (index.js + callbacks) and the manifest bundle (configure.js). Every `require` is decided here,
+// at load time, by host-modules.ts: a plugin that asks for anything else is refused with file:line.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
+import { PluginRejected, PluginRejectedMany } from '../plugin-errors.ts';
+import { decideRequire, GLOBAL_INJECTS, HOST_MODULES, SHIM_DIR, isAllowedLibraryFile } from './host-modules.ts';
+import type { HostModuleId } from './host-modules.ts';
+import { locatePluginFiles } from './plugin-files.ts';
+import type { PluginFiles } from './plugin-files.ts';
+import { scanSources } from './source-scan.ts';
+import { SourceMapReader } from './source-map.ts';
+import type { SourceScan } from './source-scan.ts';
+
+/** Where plugin code believes it lives; the key is the last segment, as the platform derives it. */
+export const VIRTUAL_PLUGIN_ROOT = '/sandbox/pluginsExternal/payouts';
+export const BUNDLE_GLOBAL = '__ps_plugin';
+export const CONFIGURE_GLOBAL = '__ps_configure';
+export const MAX_BUNDLE_BYTES = 4 * 1024 * 1024;
+const MAX_SOURCE_FILE_BYTES = 2 * 1024 * 1024;
+
+export interface PluginBundle {
+  key: string;
+  files: PluginFiles;
+  code: string;
+  configureCode: string;
+  /** Maps bundle lines back to plugin files, for refusals and stack traces. */
+  sourceMap: string;
+  /** sha256 of both scripts: identifies exactly the code that runs (code cache key, approvals). */
+  sha256: string;
+  /** Plugin files that went into the bundle, relative to the plugin folder. */
+  inputs: string[];
+  scan: SourceScan;
+}
+
+// esbuild warnings that mean "this require cannot be decided at bundle time": refused, because a
+// require decided at run time is one we could not review.
+const UNDECIDABLE_REQUIRE = new Set(['unsupported-require-call', 'indirect-require', 'unsupported-dynamic-import']);
+
+function toRejection(msg: esbuild.Message, pluginDir: string): PluginRejected {
+  const loc = msg.location
+    ? { file: displayPath(msg.location.file, pluginDir), line: msg.location.line, column: msg.location.column }
+    : null;
+  let text = msg.text;
+  if (UNDECIDABLE_REQUIRE.has(msg.id)) {
+    text = `computed require refused: ${msg.location?.lineText.trim() ?? ''} — the sandbox only accepts require('literal') so that every module a plugin loads is known before it runs`;
+  }
+  const code = UNDECIDABLE_REQUIRE.has(msg.id) ? 'computed_require' : msg.pluginName ? 'forbidden_require' : 'syntax_error';
+  return new PluginRejected(code, text, loc);
+}
+
+// esbuild leaves every require it cannot resolve at bundle time (require(name), `const r =
+// require`) as a call to its `__require` helper, which throws in the isolate. Finding those uses
+// and mapping them back through the source map turns them into a load-time refusal with file:line.
+function findRuntimeRequires(result: esbuild.BuildResult & { outputFiles: esbuild.OutputFile[] }, pluginDir: string): PluginRejected[] {
+  const code = result.outputFiles.find((f) => f.path.endsWith('.js'))?.text ?? '';
+  const mapText = result.outputFiles.find((f) => f.path.endsWith('.map'))?.text;
+  if (!mapText || !code.includes('__require')) return [];
+  const map = new SourceMapReader(mapText);
+  const problems: PluginRejected[] = [];
+  const lines = code.split('\n');
+  lines.forEach((text, i) => {
+    for (const m of text.matchAll(/\b__require\b/g)) {
+      if (/^\s*var __require = /.test(text)) continue; // esbuild's own helper
+      if (/typeof\s*\(?\s*$/.test(text.slice(0, m.index))) continue; // `typeof require` only asks whether it exists
+      const pos = map.originalPositionFor(i + 1, m.index);
+      if (!pos || !pos.source.startsWith('plugin:')) continue;
+      const file = path.relative(pluginDir, pos.source.slice('plugin:'.length));
+      const source = fs.readFileSync(pos.source.slice('plugin:'.length), 'utf8').split('\n')[pos.line - 1]?.trim() ?? '';
+      problems.push(new PluginRejected('computed_require',
+        `computed require refused: ${source} — the sandbox only accepts require('literal') so that every module a plugin loads is known before it runs`,
+        { file, line: pos.line, column: pos.column }));
+    }
+  });
+  return problems;
+}
+
+function displayPath(file: string, pluginDir: string): string {
+  const stripped = file.replace(/^plugin:/, '');
+  return path.isAbsolute(stripped) ? path.relative(pluginDir, stripped) : stripped;
+}
+
+function resolvePluginFile(fromDir: string, request: string, pluginDir: string): string | null {
+  const base = path.resolve(fromDir, request);
+  const candidates = [base, `${base}.js`, `${base}.json`, path.join(base, 'index.js')];
+  for (const candidate of candidates) {
+    let real: string;
+    try {
+      if (!fs.statSync(candidate).isFile()) continue;
+      real = fs.realpathSync(candidate);
+    } catch {
+      continue;
+    }
+    // A symlink or ../ that leaves the folder would let a plugin bundle host files.
+    if (real !== pluginDir && !real.startsWith(pluginDir + path.sep)) return 'outside';
+    return real;
+  }
+  return null;
+}
+
+function sandboxPlugin(files: PluginFiles, usedHostModules: Set<HostModuleId>): esbuild.Plugin {
+  const pluginDir = fs.realpathSync(files.dir);
+  const virtualDir = (real: string) => path.posix.join(VIRTUAL_PLUGIN_ROOT, files.key, path.relative(pluginDir, path.dirname(real)).split(path.sep).join('/'));
+  return {
+    name: 'payout-sandbox',
+    setup(build) {
+      build.onResolve({ filter: /^ps-entry:/ }, (args) => ({ path: args.path.slice('ps-entry:'.length), namespace: 'ps-entry' }));
+      build.onResolve({ filter: /.*/ }, (args) => {
+        if (args.kind === 'entry-point') return undefined;
+        const importer = args.importer;
+        if (args.namespace === 'file' && (importer.startsWith(SHIM_DIR + path.sep) || isAllowedLibraryFile(importer))) {
+          return undefined; // our own shims and the libraries they wrap resolve normally
+        }
+        if (args.namespace === 'ps-entry' && args.path.startsWith('ps-host:')) {
+          const id = args.path.slice('ps-host:'.length) as HostModuleId;
+          return { path: HOST_MODULES[id].file };
+        }
+        const decision = decideRequire(args.path);
+        if (decision.kind === 'refused') return { errors: [{ text: `require('${args.path}') refused: ${decision.reason}` }] };
+        if (decision.kind === 'host') {
+          usedHostModules.add(decision.moduleId);
+          return { path: decision.module.file };
+        }
+        const fromDir = args.namespace === 'plugin' ? path.dirname(importer) : pluginDir;
+        const resolved = resolvePluginFile(fromDir, args.path, pluginDir);
+        if (resolved === 'outside') {
+          return { errors: [{ text: `require('${args.path}') refused: it resolves outside the plugin folder (through '..' or a symlink); plugins may only require their own files` }] };
+        }
+        if (!resolved) return { errors: [{ text: `require('${args.path}') failed: no such file in the plugin folder` }] };
+        return { path: resolved, namespace: 'plugin' };
+      });
+      build.onLoad({ filter: /.*/, namespace: 'ps-entry' }, (args) => ({
+        contents: entrySource(args.path, files),
+        loader: 'js',
+        resolveDir: pluginDir,
+      }));
+      build.onLoad({ filter: /.*/, namespace: 'plugin' }, (args) => {
+        const size = fs.statSync(args.path).size;
+        if (size > MAX_SOURCE_FILE_BYTES) {
+          return { errors: [{ text: `${path.relative(pluginDir, args.path)} is ${size} bytes; plugin source files are limited to ${MAX_SOURCE_FILE_BYTES}` }] };
+        }
+        const source = fs.readFileSync(args.path, 'utf8');
+        if (args.path.endsWith('.json')) return { contents: source, loader: 'json' };
+        // Same line as the plugin's first line, so error line numbers stay the plugin's own.
+        const prefix = `var __dirname = ${JSON.stringify(virtualDir(args.path))}, __filename = ${JSON.stringify(path.posix.join(virtualDir(args.path), path.basename(args.path)))};`;
+        return { contents: prefix + source, loader: 'js', resolveDir: path.dirname(args.path) };
+      });
+    },
+  };
+}
+
+function entrySource(which: string, files: PluginFiles): string {
+  const rel = (f: string) => JSON.stringify('./' + path.relative(files.dir, f).split(path.sep).join('/'));
+  if (which === 'configure') return `module.exports = require(${rel(files.configure)});`;
+  return [
+    'module.exports = {',
+    `  Plugin: require(${rel(files.index)}),`,
+    `  callbacks: ${files.callbacks ? `require(${rel(files.callbacks)})` : 'null'},`,
+    "  db: require('ps-host:db'),",
+    "  updateHistory: require('ps-host:updateHistory'),",
+    '};',
+  ].join('\n');
+}
+
+async function build(files: PluginFiles, entry: 'main' | 'configure', globalName: string, used: Set<HostModuleId>) {
+  try {
+    const result = await esbuild.build({
+      entryPoints: [`ps-entry:${entry}`],
+      bundle: true,
+      write: false,
+      format: 'iife',
+      globalName,
+      platform: 'neutral',
+      mainFields: ['main', 'module'],
+      target: 'es2022',
+      charset: 'utf8',
+      legalComments: 'none',
+      logLevel: 'silent',
+      metafile: true,
+      sourcemap: 'external',
+      outfile: `${entry}.js`,
+      inject: entry === 'main' ? GLOBAL_INJECTS : [],
+      plugins: [sandboxPlugin(files, used)],
+    });
+    const refusals = [
+      ...result.warnings.filter((w) => UNDECIDABLE_REQUIRE.has(w.id)).map((w) => toRejection(w, files.dir)),
+      ...findRuntimeRequires(result, files.dir),
+    ];
+    if (refusals.length) throw refusals.length === 1 ? refusals[0] : new PluginRejectedMany(refusals);
+    return result;
+  } catch (err) {
+    if (err instanceof PluginRejected) throw err;
+    const failure = err as esbuild.BuildFailure;
+    if (Array.isArray(failure.errors) && failure.errors.length) {
+      const problems = failure.errors.map((e) => toRejection(e, files.dir));
+      throw problems.length === 1 ? problems[0] : new PluginRejectedMany(problems);
+    }
+    throw err;
+  }
+}
+
+export async function bundlePlugin(pluginDir: string): Promise<PluginBundle> {
+  const files = locatePluginFiles(pluginDir);
+  const usedHostModules = new Set<HostModuleId>();
+  const configure = await build(files, 'configure', CONFIGURE_GLOBAL, new Set());
+  const main = await build(files, 'main', BUNDLE_GLOBAL, usedHostModules);
+  const code = main.outputFiles.find((f) => f.path.endsWith('.js'))!.text;
+  const configureCode = configure.outputFiles.find((f) => f.path.endsWith('.js'))!.text;
+  const sourceMap = main.outputFiles.find((f) => f.path.endsWith('.map'))!.text;
+  if (code.length > MAX_BUNDLE_BYTES) {
+    throw new PluginRejected('too_large', `the plugin bundles to ${code.length} bytes; the limit is ${MAX_BUNDLE_BYTES}`);
+  }
+  const inputs = Object.keys(main.metafile.inputs)
+    .filter((p) => p.startsWith('plugin:'))
+    .map((p) => path.relative(fs.realpathSync(files.dir), p.slice('plugin:'.length)));
+  const sha256 = crypto.createHash('sha256').update(code).update('\0').update(configureCode).digest('hex');
+  const scan = scanSources(files, inputs, usedHostModules);
+  return { key: files.key, files, code, configureCode, sourceMap, sha256, inputs, scan };
+}

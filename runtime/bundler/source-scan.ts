@@ -1,0 +1,57 @@
+// A reviewer's view of the plugin's own source: which host modules it requires and where, and
+// which URLs it spells out. Regex-level on purpose: it reports what a human would grep for; the
+// bundler, not this scan, is what enforces the require rules.
+import fs from 'node:fs';
+import path from 'node:path';
+import { HOST_MODULES, decideRequire } from './host-modules.ts';
+import type { HostModuleId } from './host-modules.ts';
+import type { PluginFiles } from './plugin-files.ts';
+
+export interface SourceScan {
+  hostModules: { module: HostModuleId; request: string; file: string; line: number; provides: string }[];
+  urlLiterals: { url: string; origin: string | null; file: string; line: number }[];
+  /** Config keys read with config.get('literal'). */
+  configKeysRead: { key: string; file: string; line: number }[];
+  /** db.OrderPayoutTxs operations used. */
+  dbOperations: { operation: string; file: string; line: number }[];
+}
+
+const REQUIRE_RE = /\brequire\s*\(\s*(['"])([^'"]+)\1\s*\)/g;
+const URL_RE = /\bhttps?:\/\/[^\s'"`<>)\\]+/g;
+const CONFIG_GET_RE = /\bconfig\.get\(\s*(['"])([^'"]+)\1/g;
+const DB_OP_RE = /\bOrderPayoutTxs\s*\.\s*(find|findOne|findById|countDocuments|updateOne|updateMany|create|insertMany|deleteOne|deleteMany|aggregate)\b/g;
+
+function lineOf(source: string, index: number): number {
+  let line = 1;
+  for (let i = 0; i < index; i++) if (source.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+function originOf(url: string): string | null {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return null;
+  }
+}
+
+export function scanSources(files: PluginFiles, inputs: string[], used: Set<HostModuleId>): SourceScan {
+  const scan: SourceScan = { hostModules: [], urlLiterals: [], configKeysRead: [], dbOperations: [] };
+  const all = new Set([...inputs, path.relative(files.dir, files.configure)]);
+  for (const rel of all) {
+    if (!rel.endsWith('.js')) continue;
+    const source = fs.readFileSync(path.join(files.dir, rel), 'utf8');
+    for (const m of source.matchAll(REQUIRE_RE)) {
+      const decision = decideRequire(m[2]);
+      if (decision.kind === 'host' && used.has(decision.moduleId)) {
+        scan.hostModules.push({ module: decision.moduleId, request: m[2], file: rel, line: lineOf(source, m.index), provides: HOST_MODULES[decision.moduleId].provides });
+      }
+    }
+    for (const m of source.matchAll(URL_RE)) {
+      scan.urlLiterals.push({ url: m[0], origin: originOf(m[0]), file: rel, line: lineOf(source, m.index) });
+    }
+    for (const m of source.matchAll(CONFIG_GET_RE)) scan.configKeysRead.push({ key: m[2], file: rel, line: lineOf(source, m.index) });
+    for (const m of source.matchAll(DB_OP_RE)) scan.dbOperations.push({ operation: m[1], file: rel, line: lineOf(source, m.index) });
+  }
+  return scan;
+}

@@ -1,0 +1,70 @@
+// One persistent, length-prefixed JSON channel between the server and a sandbox process, over an
+// extra stdio pipe (fd 3). No per-call setup: each message is one frame, 4-byte length + UTF-8 JSON.
+import type { Duplex } from 'node:stream';
+
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+export class FramedChannel<Out, In> {
+  private readonly stream: Duplex;
+  private buffered: Buffer[] = [];
+  private bufferedBytes = 0;
+  private closed = false;
+  onMessage: (message: In) => void = () => {};
+  onError: (err: Error) => void = () => {};
+  onClose: () => void = () => {};
+
+  constructor(stream: Duplex) {
+    this.stream = stream;
+    stream.on('data', (chunk: Buffer) => this.receive(chunk));
+    stream.on('error', (err) => this.onError(err));
+    stream.on('end', () => stream.end());
+    stream.on('close', () => {
+      this.closed = true;
+      this.onClose();
+    });
+  }
+
+  send(message: Out): boolean {
+    if (this.closed) return false;
+    const body = Buffer.from(JSON.stringify(message), 'utf8');
+    if (body.length > MAX_FRAME_BYTES) throw new Error(`sandbox channel: a message of ${body.length} bytes exceeds the ${MAX_FRAME_BYTES}-byte frame limit`);
+    const frame = Buffer.allocUnsafe(4 + body.length);
+    frame.writeUInt32LE(body.length, 0);
+    body.copy(frame, 4);
+    this.stream.write(frame);
+    return true;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stream.destroy();
+  }
+
+  private receive(chunk: Buffer): void {
+    this.buffered.push(chunk);
+    this.bufferedBytes += chunk.length;
+    while (this.bufferedBytes >= 4) {
+      const head = this.buffered.length === 1 ? this.buffered[0] : Buffer.concat(this.buffered);
+      this.buffered = [head];
+      const length = head.readUInt32LE(0);
+      if (length > MAX_FRAME_BYTES) {
+        this.onError(new Error(`sandbox channel: incoming frame of ${length} bytes exceeds the limit`));
+        this.close();
+        return;
+      }
+      if (head.length < 4 + length) return;
+      const body = head.subarray(4, 4 + length);
+      const rest = head.subarray(4 + length);
+      this.buffered = rest.length ? [rest] : [];
+      this.bufferedBytes = rest.length;
+      let message: In;
+      try {
+        message = JSON.parse(body.toString('utf8')) as In;
+      } catch (err) {
+        this.onError(new Error(`sandbox channel: undecodable frame (${(err as Error).message})`));
+        continue;
+      }
+      this.onMessage(message);
+    }
+  }
+}

@@ -1,0 +1,354 @@
+// One plugin's isolate inside the sandbox process: creation, the timed entry points, the calls in
+// flight and their limits. Any breach (CPU, memory, deadline) disposes the isolate and fails every
+// call in it; the server reloads it on the next call.
+import fs from 'node:fs';
+import ivm from 'isolated-vm';
+import type {
+  CallStats, CallbackResponse, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure, ThrownByPlugin,
+} from '../protocol.ts';
+import { runLocalService } from './local-services.ts';
+
+const BRIDGE_SOURCE = fs.readFileSync(new URL('../prelude/bridge.isolate.js', import.meta.url), 'utf8');
+const WEB_GLOBALS_SOURCE = fs.readFileSync(new URL('../prelude/web-globals.isolate.js', import.meta.url), 'utf8');
+const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
+const MAX_TIMERS_PER_CALL = 1000;
+
+export interface IsolateHooks {
+  nextHostCallId(): number;
+  routeHostCall(hostCallId: number, owner: PluginIsolate | null): void;
+  sendHostCall(hostCallId: number, callId: string, capability: string, args: unknown): void;
+  sendLog(callId: string, level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
+  sendRespond(callId: string, response: CallbackResponse): void;
+  sendFault(kind: FailureKind, message: string): void;
+}
+
+export type CallOutcome =
+  | { ok: true; value: unknown; stats: CallStats }
+  | { ok: false; error: SandboxFailure; stats: CallStats };
+
+interface LiveCall {
+  callId: string;
+  method: string;
+  startedAt: number;
+  cpuUsedMs: number;
+  deadline: NodeJS.Timeout | null;
+  settle: (outcome: CallOutcome) => void;
+  hostCalls: Set<number>;
+  timers: Map<number, NodeJS.Timeout>;
+  localCalls: Record<string, number>;
+  logLines: number;
+  logDropped: number;
+}
+
+type Reply = { ok: true; [k: string]: unknown } | { ok: false; error: { message: string; code?: string } };
+const replyJson = (reply: Reply) => JSON.stringify(reply);
+
+export class PluginIsolate {
+  readonly key: string;
+  private readonly limits: PluginLimits;
+  private readonly hooks: IsolateHooks;
+  private isolate: ivm.Isolate;
+  private context: ivm.Context | null = null;
+  private entry: { load: ivm.Reference; invoke: ivm.Reference; resume: ivm.Reference; forget: ivm.Reference } | null = null;
+  private readonly calls = new Map<string, LiveCall>();
+  private disposed = false;
+
+  constructor(key: string, limits: PluginLimits, hooks: IsolateHooks) {
+    this.key = key;
+    this.limits = limits;
+    this.hooks = hooks;
+    this.isolate = new ivm.Isolate({ memoryLimit: limits.memoryMb });
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** Creates the context, runs the prelude and the plugin bundle, constructs the plugin class. */
+  load(callId: string, code: string, cachedData: string | null, setup: IsolateSetup): LoadResult {
+    const started = performance.now();
+    const call = this.openCall(callId, 'load', this.limits.wallMsPerCall, () => {});
+    try {
+      const context = this.isolate.createContextSync();
+      this.context = context;
+      const callbacks = [
+        new ivm.Callback((name: string, argsJson: string) => this.onSyncCall(name, argsJson)),
+        new ivm.Callback((cid: string, name: string, argsJson: string) => this.onStartAsync(cid, name, argsJson)),
+        new ivm.Callback((kind: string, cid: string, json: string) => this.onReport(kind, cid, json)),
+        JSON.stringify(setup),
+      ];
+      const entries = this.timed(callId, () => context.evalClosureSync(BRIDGE_SOURCE, callbacks, {
+        timeout: this.remainingCpu(callId), result: { reference: true },
+      })) as ivm.Reference;
+      const get = (name: string) => entries.getSync(name, { reference: true }) as ivm.Reference;
+      this.entry = { load: get('load'), invoke: get('invoke'), resume: get('resume'), forget: get('forget') };
+      this.timed(callId, () => context.evalSync(WEB_GLOBALS_SOURCE, { timeout: this.remainingCpu(callId) }));
+
+      // The bundle runs inside a trusted try/catch so that a value it throws at load time is
+      // described by the prelude inside a timed call, never copied out by isolated-vm.
+      const script = this.isolate.compileScriptSync(`try {\n${code}\n} catch (thrown) { globalThis.__ps_load_error = { thrown }; }`, {
+        filename: `plugin:///${this.key}/bundle.js`,
+        ...(cachedData ? { cachedData: new ivm.ExternalCopy(toArrayBuffer(Buffer.from(cachedData, 'base64'))) } : { produceCachedData: true }),
+      });
+      const cacheAccepted = cachedData !== null && script.cachedDataRejected !== true;
+      const produced = script.cachedData ? Buffer.from(script.cachedData.copy()).toString('base64') : null;
+      this.timed(callId, () => script.runSync(context, { timeout: this.remainingCpu(callId) }));
+      script.release();
+
+      const loaded = JSON.parse(this.timed(callId, () => this.entry!.load.applySync(undefined, [callId], { timeout: this.remainingCpu(callId) })) as string);
+      if (!loaded.ok) throw new LoadFailure('load_failed', (loaded.error as ThrownByPlugin).message);
+      return { description: loaded.value as PluginDescription, cachedData: produced, cacheAccepted, loadMs: performance.now() - started };
+    } finally {
+      this.closeCall(call);
+    }
+  }
+
+  invoke(callId: string, method: string, args: unknown, wallMs: number): Promise<CallOutcome> {
+    return new Promise((settle) => {
+      if (this.disposed || !this.entry) {
+        settle({ ok: false, error: { kind: 'not_loaded', message: `plugin '${this.key}' is not loaded` }, stats: emptyStats() });
+        return;
+      }
+      if (this.calls.has(callId)) {
+        settle({ ok: false, error: { kind: 'bad_result', message: `call ${callId} is already running` }, stats: emptyStats() });
+        return;
+      }
+      this.openCall(callId, method, wallMs, settle);
+      const argsJson = JSON.stringify(args ?? null);
+      this.timed(callId, () => this.entry!.invoke.applySync(undefined, [callId, method, argsJson], { timeout: this.remainingCpu(callId) }));
+    });
+  }
+
+  /** Delivers a host call's result with a timed call, so the plugin's continuation is timed too. */
+  resume(hostCallId: number, ok: boolean, value: unknown): void {
+    const call = this.callOfHostCall(hostCallId);
+    this.hooks.routeHostCall(hostCallId, null);
+    if (!call || this.disposed || !this.entry) return;
+    call.hostCalls.delete(hostCallId);
+    const payload = JSON.stringify(value ?? null);
+    this.timed(call.callId, () => this.entry!.resume.applySync(undefined, [hostCallId, ok, payload], { timeout: this.remainingCpu(call.callId) }));
+  }
+
+  heapStats(): { used: number; limit: number; external: number } {
+    if (this.disposed) return { used: 0, limit: 0, external: 0 };
+    const h = this.isolate.getHeapStatisticsSync();
+    return { used: h.used_heap_size, limit: h.heap_size_limit, external: h.externally_allocated_size };
+  }
+
+  dispose(kind: FailureKind, message: string, culprit: string | null = null): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const call of [...this.calls.values()]) {
+      const failure: SandboxFailure = call.callId === culprit
+        ? { kind, message }
+        : { kind: 'isolate_reset', message: `plugin '${this.key}' was reset because another call breached a limit (${message})` };
+      this.finishCall(call, { ok: false, error: failure, stats: this.statsOf(call) });
+    }
+    this.entry = null;
+    this.context = null;
+    try {
+      this.isolate.dispose();
+    } catch {
+      // already disposed by isolated-vm after a memory-limit breach
+    }
+  }
+
+  // ---- calls in flight ------------------------------------------------------------------------
+  private openCall(callId: string, method: string, wallMs: number, settle: (o: CallOutcome) => void): LiveCall {
+    const call: LiveCall = {
+      callId, method, startedAt: performance.now(), cpuUsedMs: 0, deadline: null, settle,
+      hostCalls: new Set(), timers: new Map(), localCalls: {}, logLines: 0, logDropped: 0,
+    };
+    call.deadline = setTimeout(() => {
+      this.hooks.sendFault('deadline', `${method} exceeded its ${wallMs} ms deadline`);
+      this.dispose('deadline', `${method} did not finish within its ${wallMs} ms deadline`, callId);
+    }, wallMs);
+    this.calls.set(callId, call);
+    return call;
+  }
+
+  private finishCall(call: LiveCall, outcome: CallOutcome): void {
+    if (!this.calls.has(call.callId)) return;
+    this.closeCall(call);
+    call.settle(outcome);
+  }
+
+  private closeCall(call: LiveCall): void {
+    this.calls.delete(call.callId);
+    if (call.deadline) clearTimeout(call.deadline);
+    for (const t of call.timers.values()) clearTimeout(t);
+    for (const id of call.hostCalls) this.hooks.routeHostCall(id, null);
+    if (!this.disposed && this.entry && call.hostCalls.size + call.timers.size > 0) {
+      // Drop the plugin's waiters for this call without running any of its code.
+      this.timed(null, () => this.entry!.forget.applySync(undefined, [call.callId], { timeout: 50 }));
+    }
+  }
+
+  private callOfHostCall(hostCallId: number): LiveCall | undefined {
+    for (const call of this.calls.values()) if (call.hostCalls.has(hostCallId)) return call;
+    return undefined;
+  }
+
+  private statsOf(call: LiveCall): CallStats {
+    return { cpuMs: call.cpuUsedMs, wallMs: performance.now() - call.startedAt, localCalls: call.localCalls, logLinesDropped: call.logDropped };
+  }
+
+  private remainingCpu(callId: string | null): number {
+    const call = callId ? this.calls.get(callId) : undefined;
+    const left = this.limits.cpuMsPerCall - (call ? call.cpuUsedMs : 0);
+    return Math.max(1, Math.ceil(left));
+  }
+
+  /** Runs one section inside the isolate, charges its CPU time to the call, and turns a breach into a disposal. */
+  private timed<T>(callId: string | null, section: () => T): T | undefined {
+    if (this.disposed) return undefined;
+    const before = this.isolate.cpuTime;
+    try {
+      return section();
+    } catch (err) {
+      const message = String((err as Error)?.message ?? err);
+      const isLoad = callId !== null && this.calls.get(callId)?.method === 'load';
+      let kind: FailureKind;
+      let reason: string;
+      if (/timed out/i.test(message)) {
+        kind = 'cpu_limit';
+        reason = `the plugin used more than ${this.limits.cpuMsPerCall} ms of CPU in one call`;
+      } else if (/memory limit/i.test(message) || this.isolate.isDisposed) {
+        kind = 'memory_limit';
+        reason = `the plugin exceeded its ${this.limits.memoryMb} MB memory limit`;
+      } else if (isLoad) {
+        throw new LoadFailure('load_failed', message);
+      } else {
+        kind = 'plugin_error';
+        reason = `sandbox bridge error: ${message}`;
+      }
+      this.hooks.sendFault(kind, reason);
+      this.dispose(kind, reason, callId);
+      if (isLoad) throw new LoadFailure(kind, reason);
+      return undefined;
+    } finally {
+      if (!this.disposed && !this.isolate.isDisposed) {
+        const used = Number(this.isolate.cpuTime - before) / 1e6;
+        const call = callId ? this.calls.get(callId) : undefined;
+        if (call) call.cpuUsedMs += used;
+      }
+    }
+  }
+
+  // ---- the three Callbacks the prelude holds -------------------------------------------------
+  private onSyncCall(name: string, argsJson: string): string {
+    try {
+      const value = runLocalService(String(name), JSON.parse(String(argsJson)));
+      return replyJson({ ok: true, value });
+    } catch (err) {
+      return replyJson({ ok: false, error: { message: String((err as Error)?.message ?? err) } });
+    } finally {
+      this.countLocal(name);
+    }
+  }
+
+  private countLocal(name: string): void {
+    // Attributed to every call in flight would double count; the most recent one is the best guess.
+    const call = [...this.calls.values()].at(-1);
+    if (call) call.localCalls[name] = (call.localCalls[name] ?? 0) + 1;
+  }
+
+  private onStartAsync(callId: string, name: string, argsJson: string): string {
+    const call = this.calls.get(String(callId));
+    if (!call) {
+      return replyJson({ ok: false, error: { code: 'NO_CALL', message: `${name}: host calls are only possible while the host is calling the plugin (no call in progress)` } });
+    }
+    if (typeof argsJson !== 'string' || argsJson.length > this.limits.maxPayloadBytes) {
+      return replyJson({ ok: false, error: { code: 'TOO_LARGE', message: `${name}: arguments larger than ${this.limits.maxPayloadBytes} bytes` } });
+    }
+    const hostCallId = this.hooks.nextHostCallId();
+    if (name === 'timer') {
+      if (call.timers.size >= MAX_TIMERS_PER_CALL) {
+        return replyJson({ ok: false, error: { code: 'TOO_MANY_TIMERS', message: `more than ${MAX_TIMERS_PER_CALL} timers in one call` } });
+      }
+      const ms = Math.max(0, Math.min(Number(JSON.parse(argsJson)?.ms) || 0, 2_147_483_647));
+      call.hostCalls.add(hostCallId);
+      call.timers.set(hostCallId, setTimeout(() => {
+        call.timers.delete(hostCallId);
+        this.resume(hostCallId, true, null);
+      }, ms));
+      this.hooks.routeHostCall(hostCallId, this);
+      call.localCalls.timer = (call.localCalls.timer ?? 0) + 1;
+      return replyJson({ ok: true, id: hostCallId });
+    }
+    let args: unknown;
+    try {
+      args = JSON.parse(argsJson);
+    } catch {
+      return replyJson({ ok: false, error: { message: `${name}: arguments are not JSON` } });
+    }
+    call.hostCalls.add(hostCallId);
+    this.hooks.routeHostCall(hostCallId, this);
+    this.hooks.sendHostCall(hostCallId, call.callId, String(name), args);
+    return replyJson({ ok: true, id: hostCallId });
+  }
+
+  private onReport(kind: string, callId: string, json: string): void {
+    try {
+      this.handleReport(String(kind), String(callId), json);
+    } catch (err) {
+      this.hooks.sendFault('plugin_error', `malformed report from the prelude: ${(err as Error).message}`);
+    }
+  }
+
+  private handleReport(kind: string, callId: string, json: string): void {
+    const call = this.calls.get(String(callId));
+    if (kind === 'cancel') {
+      const hostCallId = Number(JSON.parse(json));
+      const timer = call?.timers.get(hostCallId);
+      if (call && timer) {
+        clearTimeout(timer);
+        call.timers.delete(hostCallId);
+        call.hostCalls.delete(hostCallId);
+        this.hooks.routeHostCall(hostCallId, null);
+      }
+      return;
+    }
+    if (!call) return; // a report for a call that already ended (or never was) changes nothing
+    if (typeof json !== 'string') return;
+    if (kind === 'log') {
+      if (call.logLines >= this.limits.maxLogLinesPerCall) {
+        call.logDropped++;
+        return;
+      }
+      call.logLines++;
+      const line = JSON.parse(json) as { level: string; text: string };
+      const level = LOG_LEVELS.has(line.level) ? (line.level as 'info') : 'info';
+      this.hooks.sendLog(call.callId, level, String(line.text));
+      return;
+    }
+    if (json.length > this.limits.maxPayloadBytes) {
+      this.finishCall(call, { ok: false, error: { kind: 'bad_result', message: `the plugin returned ${json.length} bytes; the limit is ${this.limits.maxPayloadBytes}` }, stats: this.statsOf(call) });
+      return;
+    }
+    if (kind === 'respond') {
+      this.hooks.sendRespond(call.callId, JSON.parse(json) as CallbackResponse);
+    } else if (kind === 'done') {
+      this.finishCall(call, { ok: true, value: JSON.parse(json), stats: this.statsOf(call) });
+    } else if (kind === 'failed') {
+      const thrown = JSON.parse(json) as ThrownByPlugin;
+      this.finishCall(call, { ok: false, error: { kind: 'plugin_error', message: thrown.message, thrown }, stats: this.statsOf(call) });
+    }
+  }
+}
+
+export class LoadFailure extends Error {
+  readonly kind: FailureKind;
+  constructor(kind: FailureKind, message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+function emptyStats(): CallStats {
+  return { cpuMs: 0, wallMs: 0, localCalls: {}, logLinesDropped: 0 };
+}
+
+function toArrayBuffer(buf: Buffer): ArrayBuffer {
+  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+}

@@ -1,0 +1,110 @@
+// Entry of a sandbox process: holds the plugin isolates, answers the server over fd 3, and never
+// holds a secret at rest or a database handle. Started by supervisor.ts with --no-node-snapshot.
+import net from 'node:net';
+import { createRequire } from 'node:module';
+import { FramedChannel } from '../channel.ts';
+import type { FromSandbox, IsolateStats, ToSandbox } from '../protocol.ts';
+import { LoadFailure, PluginIsolate } from './plugin-isolate.ts';
+import type { IsolateHooks } from './plugin-isolate.ts';
+import { extractManifest } from './manifest-isolate.ts';
+
+const channel = new FramedChannel<FromSandbox, ToSandbox>(new net.Socket({ fd: 3, readable: true, writable: true }));
+const isolates = new Map<string, PluginIsolate>();
+const hostCallOwners = new Map<number, PluginIsolate>();
+let hostCallSeq = 0;
+
+function hooksFor(plugin: string): IsolateHooks {
+  return {
+    nextHostCallId: () => ++hostCallSeq,
+    routeHostCall: (id, owner) => {
+      if (owner) hostCallOwners.set(id, owner);
+      else hostCallOwners.delete(id);
+    },
+    sendHostCall: (hostCallId, callId, capability, args) => channel.send({ t: 'hostCall', hostCallId, plugin, callId, capability, args }),
+    sendLog: (callId, level, text) => channel.send({ t: 'log', plugin, callId, level, text }),
+    sendRespond: (callId, response) => channel.send({ t: 'respond', callId, response }),
+    sendFault: (kind, message) => channel.send({ t: 'fault', plugin, kind, message }),
+  };
+}
+
+function handle(msg: ToSandbox): void {
+  switch (msg.t) {
+    case 'load': {
+      isolates.get(msg.plugin)?.dispose('isolate_reset', 'the plugin is being reloaded');
+      const isolate = new PluginIsolate(msg.plugin, msg.limits, hooksFor(msg.plugin));
+      try {
+        const value = isolate.load(msg.callId, msg.code, msg.cachedData, msg.setup);
+        isolates.set(msg.plugin, isolate);
+        channel.send({ t: 'reply', id: msg.id, ok: true, value });
+      } catch (err) {
+        isolate.dispose('load_failed', 'load failed');
+        isolates.delete(msg.plugin);
+        const kind = err instanceof LoadFailure ? err.kind : 'load_failed';
+        channel.send({ t: 'reply', id: msg.id, ok: false, error: { kind, message: String((err as Error)?.message ?? err) } });
+      }
+      return;
+    }
+    case 'unload':
+      isolates.get(msg.plugin)?.dispose('isolate_reset', 'the plugin was unloaded');
+      isolates.delete(msg.plugin);
+      channel.send({ t: 'reply', id: msg.id, ok: true, value: null });
+      return;
+    case 'invoke': {
+      const isolate = isolates.get(msg.plugin);
+      if (!isolate || isolate.isDisposed) {
+        channel.send({ t: 'reply', id: msg.id, ok: false, error: { kind: 'not_loaded', message: `plugin '${msg.plugin}' is not loaded in this sandbox process` } });
+        return;
+      }
+      void isolate.invoke(msg.callId, msg.method, msg.args, msg.wallMs).then((outcome) => {
+        if (outcome.ok) channel.send({ t: 'reply', id: msg.id, ok: true, value: outcome.value, stats: outcome.stats });
+        else channel.send({ t: 'reply', id: msg.id, ok: false, error: outcome.error, stats: outcome.stats });
+      });
+      return;
+    }
+    case 'hostResult':
+      hostCallOwners.get(msg.hostCallId)?.resume(msg.hostCallId, msg.ok, msg.value);
+      return;
+    case 'manifest': {
+      const result = extractManifest(msg.code, msg.cpuMs);
+      if (result.ok) channel.send({ t: 'reply', id: msg.id, ok: true, value: result.value });
+      else channel.send({ t: 'reply', id: msg.id, ok: false, error: result.error });
+      return;
+    }
+    case 'stats': {
+      const perPlugin: IsolateStats[] = [];
+      for (const [plugin, isolate] of isolates) {
+        const h = isolate.heapStats();
+        perPlugin.push({ plugin, heapUsedBytes: h.used, heapLimitBytes: h.limit, externalBytes: h.external });
+      }
+      channel.send({ t: 'reply', id: msg.id, ok: true, value: { rss: process.memoryUsage().rss, isolates: perPlugin } });
+      return;
+    }
+  }
+}
+
+channel.onMessage = (msg) => {
+  try {
+    handle(msg);
+  } catch (err) {
+    if ('id' in msg && typeof msg.id === 'number') {
+      channel.send({ t: 'reply', id: msg.id, ok: false, error: { kind: 'plugin_error', message: `sandbox process error: ${(err as Error).message}` } });
+    }
+  }
+};
+
+// When the server goes away, dispose the isolates and let the process end by itself: exiting
+// right after heavy isolate work has crashed Node (design.md §10).
+channel.onClose = () => shutdown();
+channel.onError = () => shutdown();
+let shuttingDown = false;
+function shutdown(): void {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  for (const isolate of isolates.values()) isolate.dispose('isolate_reset', 'the sandbox process is shutting down');
+  isolates.clear();
+  hostCallOwners.clear();
+  channel.close();
+}
+
+const ivmVersion = (createRequire(import.meta.url)('isolated-vm/package.json') as { version: string }).version;
+channel.send({ t: 'ready', pid: process.pid, node: process.version, isolatedVm: ivmVersion });

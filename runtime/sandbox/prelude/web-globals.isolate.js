@@ -1,0 +1,216 @@
+// Globals a fresh V8 context lacks and plugins expect (design.md §10): console, TextEncoder /
+// TextDecoder, atob / btoa, URL / URLSearchParams, structuredClone. Pure JS except URL parsing,
+// which asks the sandbox process so that it follows the WHATWG parser exactly (the same parser
+// the egress guard uses to decide where a request goes).
+(function installWebGlobals(host) {
+  'use strict';
+  const define = (name, value) => Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+
+  // ---- console → the plugin's log (scrubbed and capped by the host) ----
+  function inspect(value, depth, seen) {
+    if (typeof value === 'string') return depth === 0 ? value : JSON.stringify(value);
+    if (typeof value === 'function') return '[Function ' + (value.name || 'anonymous') + ']';
+    if (typeof value === 'bigint') return value + 'n';
+    if (typeof value === 'symbol') return value.toString();
+    if (value === null || typeof value !== 'object') return String(value);
+    if (value instanceof Error) return (value.name || 'Error') + ': ' + value.message;
+    if (value instanceof Date) return isNaN(value) ? 'Invalid Date' : value.toISOString();
+    if (seen.includes(value)) return '[Circular]';
+    if (depth > 3) return Array.isArray(value) ? '[Array]' : '[Object]';
+    const next = seen.concat([value]);
+    if (Array.isArray(value)) {
+      const items = value.slice(0, 100).map((v) => inspect(v, depth + 1, next));
+      if (value.length > 100) items.push('… ' + (value.length - 100) + ' more');
+      return '[ ' + items.join(', ') + ' ]';
+    }
+    const keys = Object.keys(value);
+    const parts = keys.slice(0, 100).map((k) => k + ': ' + inspect(value[k], depth + 1, next));
+    if (keys.length > 100) parts.push('… ' + (keys.length - 100) + ' more');
+    return '{ ' + parts.join(', ') + ' }';
+  }
+  function format(args) {
+    let first = args[0];
+    let rest = args.slice(1);
+    if (typeof first === 'string' && /%[sdifjoO%]/.test(first)) {
+      first = first.replace(/%([sdifjoO%])/g, (m, f) => {
+        if (f === '%') return '%';
+        if (!rest.length) return m;
+        const v = rest.shift();
+        if (f === 's') return typeof v === 'string' ? v : inspect(v, 1, []);
+        if (f === 'd' || f === 'i') return String(f === 'i' ? parseInt(v, 10) : Number(v));
+        if (f === 'f') return String(parseFloat(v));
+        if (f === 'j') { try { return JSON.stringify(v); } catch (e) { return '[Circular]'; } }
+        return inspect(v, 1, []);
+      });
+    }
+    return [first].concat(rest).map((v) => inspect(v, 0, [])).join(' ');
+  }
+  const timers = new Map();
+  const counts = new Map();
+  const log = (level) => (...args) => host.log(level, format(args));
+  define('console', Object.freeze({
+    log: log('info'), info: log('info'), debug: log('debug'), trace: log('debug'), dir: log('info'), table: log('info'),
+    warn: log('warn'), error: log('error'),
+    assert: (cond, ...args) => { if (!cond) host.log('error', 'Assertion failed' + (args.length ? ': ' + format(args) : '')); },
+    time: (label = 'default') => { timers.set(String(label), Date.now()); },
+    timeLog: (label = 'default', ...args) => { const t = timers.get(String(label)); if (t !== undefined) host.log('info', label + ': ' + (Date.now() - t) + 'ms' + (args.length ? ' ' + format(args) : '')); },
+    timeEnd: (label = 'default') => { const t = timers.get(String(label)); if (t !== undefined) { timers.delete(String(label)); host.log('info', label + ': ' + (Date.now() - t) + 'ms'); } },
+    count: (label = 'default') => { const n = (counts.get(String(label)) || 0) + 1; counts.set(String(label), n); host.log('info', label + ': ' + n); },
+  }));
+
+  // ---- TextEncoder / TextDecoder (UTF-8 only, as in browsers) ----
+  class TextEncoder {
+    get encoding() { return 'utf-8'; }
+    encode(input = '') {
+      const s = String(input);
+      const out = [];
+      for (let i = 0; i < s.length; i++) {
+        let c = s.charCodeAt(i);
+        if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+          const d = s.charCodeAt(i + 1);
+          if (d >= 0xdc00 && d <= 0xdfff) { c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00); i++; } else c = 0xfffd;
+        } else if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+        if (c < 0x80) out.push(c);
+        else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+        else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+        else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+      }
+      return new Uint8Array(out);
+    }
+  }
+  class TextDecoder {
+    get encoding() { return 'utf-8'; }
+    decode(input) {
+      if (input === undefined) return '';
+      const bytes = input instanceof Uint8Array ? input : new Uint8Array(input.buffer ? input.buffer : input);
+      let out = '';
+      for (let i = 0; i < bytes.length;) {
+        const b = bytes[i];
+        let cp = 0xfffd;
+        let len = 1;
+        if (b < 0x80) cp = b;
+        else if (b >= 0xc2 && b < 0xe0 && i + 1 < bytes.length && (bytes[i + 1] & 0xc0) === 0x80) { cp = ((b & 31) << 6) | (bytes[i + 1] & 63); len = 2; }
+        else if (b >= 0xe0 && b < 0xf0 && i + 2 < bytes.length && (bytes[i + 1] & 0xc0) === 0x80 && (bytes[i + 2] & 0xc0) === 0x80) {
+          cp = ((b & 15) << 12) | ((bytes[i + 1] & 63) << 6) | (bytes[i + 2] & 63); len = 3;
+          if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)) cp = 0xfffd;
+        } else if (b >= 0xf0 && b < 0xf5 && i + 3 < bytes.length && (bytes[i + 1] & 0xc0) === 0x80 && (bytes[i + 2] & 0xc0) === 0x80 && (bytes[i + 3] & 0xc0) === 0x80) {
+          cp = ((b & 7) << 18) | ((bytes[i + 1] & 63) << 12) | ((bytes[i + 2] & 63) << 6) | (bytes[i + 3] & 63); len = 4;
+          if (cp < 0x10000 || cp > 0x10ffff) cp = 0xfffd;
+        }
+        out += String.fromCodePoint(cp);
+        i += len;
+      }
+      return out;
+    }
+  }
+  define('TextEncoder', TextEncoder);
+  define('TextDecoder', TextDecoder);
+
+  // ---- atob / btoa ----
+  const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  define('btoa', (input) => {
+    const s = String(input);
+    let out = '';
+    for (let i = 0; i < s.length; i += 3) {
+      const a = s.charCodeAt(i), b = s.charCodeAt(i + 1), c = s.charCodeAt(i + 2);
+      if (a > 255 || b > 255 || c > 255) throw new Error('btoa: the string contains characters outside Latin-1');
+      const n = (a << 16) | ((b || 0) << 8) | (c || 0);
+      out += B64[n >> 18] + B64[(n >> 12) & 63] + (i + 1 < s.length ? B64[(n >> 6) & 63] : '=') + (i + 2 < s.length ? B64[n & 63] : '=');
+    }
+    return out;
+  });
+  define('atob', (input) => {
+    const s = String(input).replace(/[\t\n\f\r ]/g, '').replace(/=+$/, '');
+    if (/[^A-Za-z0-9+/]/.test(s) || s.length % 4 === 1) throw new Error('atob: the string is not valid base64');
+    let out = '';
+    for (let i = 0; i < s.length; i += 4) {
+      const n = (B64.indexOf(s[i]) << 18) | (B64.indexOf(s[i + 1]) << 12) | ((B64.indexOf(s[i + 2]) & 63) << 6) | (B64.indexOf(s[i + 3]) & 63);
+      out += String.fromCharCode(n >> 16);
+      if (i + 2 < s.length) out += String.fromCharCode((n >> 8) & 255);
+      if (i + 3 < s.length) out += String.fromCharCode(n & 255);
+    }
+    return out;
+  });
+
+  // ---- URLSearchParams (application/x-www-form-urlencoded) ----
+  const encodeForm = (s) => encodeURIComponent(s).replace(/%20/g, '+').replace(/[!'()~]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  const decodeForm = (s) => { const t = s.replace(/\+/g, ' '); try { return decodeURIComponent(t); } catch (e) { return t; } };
+  const OWNER = Symbol('url');
+  class URLSearchParams {
+    constructor(init) {
+      this._list = [];
+      this[OWNER] = null;
+      if (init === undefined || init === null) return;
+      if (typeof init === 'string') this._parse(init);
+      else if (typeof init === 'object' && typeof init[Symbol.iterator] === 'function') {
+        for (const pair of init) this._list.push([String(pair[0]), String(pair[1])]);
+      } else if (typeof init === 'object') {
+        for (const k of Object.keys(init)) this._list.push([k, String(init[k])]);
+      }
+    }
+    _parse(s) {
+      this._list = [];
+      for (const part of String(s).replace(/^\?/, '').split('&')) {
+        if (!part) continue;
+        const eq = part.indexOf('=');
+        this._list.push(eq < 0 ? [decodeForm(part), ''] : [decodeForm(part.slice(0, eq)), decodeForm(part.slice(eq + 1))]);
+      }
+    }
+    _changed() { if (this[OWNER]) this[OWNER]._setSearchFromParams(this.toString()); }
+    get size() { return this._list.length; }
+    append(k, v) { this._list.push([String(k), String(v)]); this._changed(); }
+    delete(k) { this._list = this._list.filter((p) => p[0] !== String(k)); this._changed(); }
+    get(k) { const p = this._list.find((e) => e[0] === String(k)); return p ? p[1] : null; }
+    getAll(k) { return this._list.filter((p) => p[0] === String(k)).map((p) => p[1]); }
+    has(k) { return this._list.some((p) => p[0] === String(k)); }
+    set(k, v) {
+      const key = String(k);
+      const i = this._list.findIndex((p) => p[0] === key);
+      if (i < 0) this._list.push([key, String(v)]);
+      else { this._list[i] = [key, String(v)]; this._list = this._list.filter((p, j) => j <= i || p[0] !== key); }
+      this._changed();
+    }
+    sort() { this._list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)); this._changed(); }
+    forEach(fn, self) { for (const [k, v] of this._list) fn.call(self, v, k, this); }
+    keys() { return this._list.map((p) => p[0])[Symbol.iterator](); }
+    values() { return this._list.map((p) => p[1])[Symbol.iterator](); }
+    entries() { return this._list.map((p) => [p[0], p[1]])[Symbol.iterator](); }
+    [Symbol.iterator]() { return this.entries(); }
+    toString() { return this._list.map((p) => encodeForm(p[0]) + '=' + encodeForm(p[1])).join('&'); }
+  }
+  define('URLSearchParams', URLSearchParams);
+
+  // ---- URL: parsed by the sandbox process's WHATWG parser ----
+  const FIELDS = ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'];
+  class URL {
+    constructor(input, base) {
+      let parts;
+      try {
+        parts = host.callSync('url.parse', { input: String(input), base: base === undefined ? null : String(base) });
+      } catch (e) {
+        throw new TypeError('Invalid URL: ' + String(input));
+      }
+      this._parts = parts;
+      this._params = null;
+    }
+    static canParse(input, base) { try { new URL(input, base); return true; } catch (e) { return false; } }
+    _set(field, value) { this._parts = host.callSync('url.set', { href: this._parts.href, field, value: String(value) }); if (this._params) this._params._parse(this._parts.search); }
+    _setSearchFromParams(query) { this._parts = host.callSync('url.set', { href: this._parts.href, field: 'search', value: query }); }
+    get searchParams() {
+      if (!this._params) { this._params = new URLSearchParams(this._parts.search); this._params[OWNER] = this; }
+      return this._params;
+    }
+    toString() { return this._parts.href; }
+    toJSON() { return this._parts.href; }
+  }
+  for (const field of FIELDS) {
+    Object.defineProperty(URL.prototype, field, {
+      get() { return this._parts[field]; },
+      set: field === 'origin' ? undefined : function (v) { this._set(field, v); },
+      enumerable: true, configurable: true,
+    });
+  }
+  define('URL', URL);
+
+  define('structuredClone', (value) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value))));
+})(globalThis.__ps_host);

@@ -1,0 +1,121 @@
+// Messages between the server and a sandbox process. The sandbox process holds no secrets at rest
+// and no database handle: everything it needs for a call arrives here, and everything a plugin
+// asks of the host leaves here as a `hostCall` for the server to police.
+
+export interface PluginLimits {
+  /** V8 heap limit of the plugin's isolate. */
+  memoryMb: number;
+  /** CPU time a single call may spend inside the isolate, across all its timed sections. */
+  cpuMsPerCall: number;
+  /** Default wall-clock deadline of a call, awaited host work included. */
+  wallMsPerCall: number;
+  /** console lines kept per call; the rest are counted and dropped. */
+  maxLogLinesPerCall: number;
+  /** Largest JSON result, response body or host-call argument a plugin may hand over. */
+  maxPayloadBytes: number;
+}
+
+export const DEFAULT_LIMITS: PluginLimits = {
+  memoryMb: 64,
+  cpuMsPerCall: 1000,
+  wallMsPerCall: 30_000,
+  maxLogLinesPerCall: 200,
+  maxPayloadBytes: 4 * 1024 * 1024,
+};
+
+/** What the isolate learns about itself when it is created. */
+export interface IsolateSetup {
+  pluginKey: string;
+  /** process.env as the plugin sees it: API_URL plus keys the administrator whitelisted. */
+  env: Record<string, string>;
+  /** i18n label tables by language. */
+  labels: Record<string, Record<string, string>>;
+}
+
+export interface ThrownByPlugin {
+  message: string;
+  code?: string | number;
+  statusCode?: number;
+  name?: string;
+  responseStatus?: number;
+}
+
+export type FailureKind =
+  | 'plugin_error'      // the plugin threw or rejected
+  | 'load_failed'       // the bundle threw while loading, or the constructor threw
+  | 'cpu_limit'
+  | 'memory_limit'
+  | 'deadline'          // the wall-clock deadline of the call passed
+  | 'isolate_reset'     // another call of the same plugin breached a limit and the isolate was disposed
+  | 'not_loaded'
+  | 'bad_result'        // the result could not be serialised or is too large
+  | 'sandbox_crashed'   // the sandbox process died with the call in flight
+  | 'circuit_open'      // too many recent faults: calls refused until the breaker closes
+  | 'manifest_invalid';
+
+export interface SandboxFailure {
+  kind: FailureKind;
+  message: string;
+  thrown?: ThrownByPlugin;
+}
+
+export interface CallStats {
+  cpuMs: number;
+  wallMs: number;
+  /** Sandbox-process services used during the call (crypto.hmac: 3, timer: 1, …), for the audit log. */
+  localCalls: Record<string, number>;
+  logLinesDropped: number;
+}
+
+export interface CallbackRequest {
+  method: string;
+  ip: string;
+  url: string;
+  path: string;
+  headers: Record<string, string>;
+  query: Record<string, string>;
+  body: unknown;
+}
+export interface CallbackResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface PluginDescription {
+  className: string;
+  methods: { getFields: boolean; transfer: boolean; initCron: boolean };
+  callbacks: string[];
+}
+
+export type ToSandbox =
+  | { t: 'load'; id: number; plugin: string; callId: string; code: string; codeSha256: string; cachedData: string | null; setup: IsolateSetup; limits: PluginLimits }
+  | { t: 'unload'; id: number; plugin: string }
+  | { t: 'manifest'; id: number; code: string; cpuMs: number }
+  | { t: 'invoke'; id: number; plugin: string; callId: string; method: string; args: unknown; wallMs: number }
+  | { t: 'hostResult'; hostCallId: number; ok: boolean; value: unknown }
+  | { t: 'stats'; id: number };
+
+export type FromSandbox =
+  | { t: 'ready'; pid: number; node: string; isolatedVm: string }
+  | { t: 'reply'; id: number; ok: true; value: unknown; stats?: CallStats }
+  | { t: 'reply'; id: number; ok: false; error: SandboxFailure; stats?: CallStats }
+  | { t: 'respond'; callId: string; response: CallbackResponse }
+  | { t: 'hostCall'; hostCallId: number; plugin: string; callId: string; capability: string; args: unknown }
+  | { t: 'log'; plugin: string; callId: string; level: 'debug' | 'info' | 'warn' | 'error'; text: string }
+  | { t: 'fault'; plugin: string; kind: FailureKind; message: string };
+
+export interface LoadResult {
+  description: PluginDescription;
+  /** V8 code cache produced for this code, base64; the server keeps it (never from outside). */
+  cachedData: string | null;
+  cacheAccepted: boolean;
+  loadMs: number;
+}
+
+export interface IsolateStats {
+  plugin: string;
+  heapUsedBytes: number;
+  heapLimitBytes: number;
+  externalBytes: number;
+}

@@ -1,0 +1,209 @@
+// Owns one sandbox process: starts it with --no-node-snapshot and an empty environment, sends it
+// requests, and watches every call with a deadline of its own. Some hangs survive both
+// isolated-vm's timeout and dispose() (design.md §10), so a call that overruns its deadline plus
+// a grace period gets the process SIGKILLed; the process is restarted and every call that was in
+// flight fails with a clear error. The server keeps serving throughout.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { FramedChannel } from './channel.ts';
+import type { FromSandbox, SandboxFailure, ToSandbox, CallStats } from './protocol.ts';
+
+const CHILD_ENTRY = fileURLToPath(new URL('./child/sandbox-process.ts', import.meta.url));
+const READY_TIMEOUT_MS = 15_000;
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+export type SandboxRequest = DistributiveOmit<Exclude<ToSandbox, { t: 'hostResult' }>, 'id'>;
+export type SandboxReply = { ok: true; value: unknown; stats?: CallStats } | { ok: false; error: SandboxFailure; stats?: CallStats };
+
+export interface SandboxEvents {
+  onHostCall(msg: Extract<FromSandbox, { t: 'hostCall' }>): void;
+  onLog(msg: Extract<FromSandbox, { t: 'log' }>): void;
+  onRespond(msg: Extract<FromSandbox, { t: 'respond' }>): void;
+  onFault(msg: Extract<FromSandbox, { t: 'fault' }>): void;
+  /** The process died; `inFlight` lists the plugin calls that were running in it. */
+  onCrash(info: { reason: string; inFlight: { plugin: string; what: string }[] }): void;
+}
+
+interface PendingRequest {
+  resolve: (reply: SandboxReply) => void;
+  watchdog: NodeJS.Timeout | null;
+  plugin: string | null;
+  what: string;
+}
+
+export interface SupervisorOptions {
+  /** Extra time past a call's own deadline before the watchdog kills the process. */
+  graceMs: number;
+  restartDelayMs: number;
+  maxRestartDelayMs: number;
+}
+
+export const DEFAULT_SUPERVISOR: SupervisorOptions = { graceMs: 2000, restartDelayMs: 50, maxRestartDelayMs: 5000 };
+
+export class SandboxProcess {
+  readonly name: string;
+  private readonly events: SandboxEvents;
+  private readonly options: SupervisorOptions;
+  private child: ChildProcess | null = null;
+  private channel: FramedChannel<ToSandbox, FromSandbox> | null = null;
+  private readonly pending = new Map<number, PendingRequest>();
+  private requestSeq = 0;
+  private starting: Promise<void> | null = null;
+  private closing = false;
+  private killReason: string | null = null;
+  private restartDelay: number;
+  /** Increments on every start; a plugin loaded in an older generation must be loaded again. */
+  generation = 0;
+  restarts = 0;
+  pid: number | null = null;
+  versions: { node: string; isolatedVm: string } | null = null;
+
+  constructor(name: string, events: SandboxEvents, options: Partial<SupervisorOptions> = {}) {
+    this.name = name;
+    this.events = events;
+    this.options = { ...DEFAULT_SUPERVISOR, ...options };
+    this.restartDelay = this.options.restartDelayMs;
+  }
+
+  /** Starts the process if it is not running; resolves when it reported ready. */
+  ensureStarted(): Promise<void> {
+    if (this.closing) return Promise.reject(new Error(`sandbox ${this.name} is shut down`));
+    if (this.child && this.channel && !this.starting) return Promise.resolve();
+    if (!this.starting) this.starting = this.spawn().finally(() => { this.starting = null; });
+    return this.starting;
+  }
+
+  private spawn(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      // An empty environment: the sandbox process must not inherit the admin token, the master
+      // key or database URLs from the server's environment.
+      const child = spawn(process.execPath, ['--no-node-snapshot', '--disable-warning=ExperimentalWarning', CHILD_ENTRY], {
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+        env: { NODE_ENV: 'production' },
+      });
+      const channel = new FramedChannel<ToSandbox, FromSandbox>(child.stdio[3] as Duplex);
+      this.child = child;
+      this.channel = channel;
+      this.killReason = null;
+      const timer = setTimeout(() => {
+        reject(new Error(`sandbox process did not report ready within ${READY_TIMEOUT_MS} ms`));
+        child.kill('SIGKILL');
+      }, READY_TIMEOUT_MS);
+      let stderrTail = '';
+      child.stderr?.on('data', (d: Buffer) => { stderrTail = (stderrTail + d.toString('utf8')).slice(-4000); });
+      child.stdout?.on('data', () => {}); // plugin code cannot print; anything here is the runtime's own noise
+      channel.onMessage = (msg) => {
+        if (msg.t === 'ready') {
+          clearTimeout(timer);
+          this.generation++;
+          this.pid = msg.pid;
+          this.versions = { node: msg.node, isolatedVm: msg.isolatedVm };
+          this.restartDelay = this.options.restartDelayMs;
+          resolve();
+          return;
+        }
+        this.dispatch(msg);
+      };
+      child.on('exit', (code, signal) => {
+        clearTimeout(timer);
+        if (this.child !== child) return;
+        this.child = null;
+        this.channel = null;
+        this.pid = null;
+        const reason = this.killReason
+          ?? `sandbox process exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})${stderrTail ? `: ${lastLine(stderrTail)}` : ''}`;
+        this.failAll(reason);
+        reject(new Error(reason));
+        if (!this.closing) this.scheduleRestart();
+      });
+    });
+  }
+
+  private scheduleRestart(): void {
+    this.restarts++;
+    const delay = this.restartDelay;
+    this.restartDelay = Math.min(this.restartDelay * 2, this.options.maxRestartDelayMs);
+    setTimeout(() => {
+      if (!this.closing && !this.child) this.ensureStarted().catch(() => {});
+    }, delay).unref();
+  }
+
+  private failAll(reason: string): void {
+    const inFlight = [...this.pending.values()].filter((p) => p.plugin).map((p) => ({ plugin: p.plugin as string, what: p.what }));
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      if (p.watchdog) clearTimeout(p.watchdog);
+      p.resolve({ ok: false, error: { kind: 'sandbox_crashed', message: `${p.what} failed: ${reason}` } });
+    }
+    this.events.onCrash({ reason, inFlight });
+  }
+
+  private dispatch(msg: FromSandbox): void {
+    switch (msg.t) {
+      case 'reply': {
+        const p = this.pending.get(msg.id);
+        if (!p) return;
+        this.pending.delete(msg.id);
+        if (p.watchdog) clearTimeout(p.watchdog);
+        p.resolve(msg.ok ? { ok: true, value: msg.value, stats: msg.stats } : { ok: false, error: msg.error, stats: msg.stats });
+        return;
+      }
+      case 'hostCall': return this.events.onHostCall(msg);
+      case 'log': return this.events.onLog(msg);
+      case 'respond': return this.events.onRespond(msg);
+      case 'fault': return this.events.onFault(msg);
+      default: return;
+    }
+  }
+
+  /**
+   * Sends a request and resolves with the reply. `watchdogMs` bounds how long the process may
+   * take before it is killed (the call's own deadline is enforced inside; this is the backstop).
+   */
+  async request(req: SandboxRequest, watchdogMs: number, what: string, plugin: string | null): Promise<SandboxReply> {
+    await this.ensureStarted();
+    const channel = this.channel;
+    if (!channel) return { ok: false, error: { kind: 'sandbox_crashed', message: `${what} failed: the sandbox process is not running` } };
+    const id = ++this.requestSeq;
+    return new Promise<SandboxReply>((resolve) => {
+      const watchdog = setTimeout(() => {
+        this.kill(`${what} overran its deadline by more than ${this.options.graceMs} ms; the watchdog killed the sandbox process`);
+      }, watchdogMs + this.options.graceMs);
+      this.pending.set(id, { resolve, watchdog, plugin, what });
+      channel.send({ ...req, id } as ToSandbox);
+    });
+  }
+
+  sendHostResult(hostCallId: number, ok: boolean, value: unknown): void {
+    this.channel?.send({ t: 'hostResult', hostCallId, ok, value });
+  }
+
+  /** SIGKILL: used by the watchdog; the exit handler fails the calls in flight and restarts. */
+  kill(reason: string): void {
+    if (!this.child) return;
+    this.killReason = reason;
+    this.child.kill('SIGKILL');
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    const child = this.child;
+    if (!child) return;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => child.kill('SIGKILL'), 3000);
+      child.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      // Closing the channel lets the process dispose its isolates and end by itself.
+      this.channel?.close();
+    });
+  }
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split('\n');
+  return lines[lines.length - 1].slice(0, 300);
+}

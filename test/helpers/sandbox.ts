@@ -1,0 +1,34 @@
+// A SandboxHost with a small recording host-call handler, for tests of the sandbox core itself
+// (the policed host API has its own tests under test/host-api).
+import { bundlePlugin } from '../../runtime/bundler/bundle-plugin.ts';
+import { SandboxHost } from '../../runtime/sandbox/sandbox-host.ts';
+import type { HostCallHandler, HostCallReply, SandboxHostOptions } from '../../runtime/sandbox/sandbox-host.ts';
+import type { HostCallContext } from '../../host-api/capability.ts';
+
+export interface RecordedCall { plugin: string; method: string; capability: string; args: unknown }
+
+export function recordingHandler(answer: (cap: string, args: unknown, ctx: HostCallContext) => HostCallReply | Promise<HostCallReply> = () => ({ ok: true, value: 'value' })) {
+  const calls: RecordedCall[] = [];
+  const logs: { plugin: string; level: string; text: string }[] = [];
+  const handler: HostCallHandler = {
+    async handle(ctx, capability, args) {
+      calls.push({ plugin: ctx.plugin, method: ctx.method, capability, args });
+      return answer(capability, args, ctx);
+    },
+    log(plugin, _callId, level, text) {
+      logs.push({ plugin, level, text });
+    },
+  };
+  return { handler, calls, logs };
+}
+
+export async function startSandbox(options: Partial<SandboxHostOptions> = {}, handler = recordingHandler()) {
+  const host = new SandboxHost({ handler: handler.handler, ...options });
+  await host.start();
+  return { host, ...handler };
+}
+
+export async function registerDir(host: SandboxHost, dir: string) {
+  const bundle = await bundlePlugin(dir);
+  return host.register(bundle, { pluginKey: bundle.key, env: { API_URL: 'http://127.0.0.1:9/' }, labels: { en: {} } });
+}

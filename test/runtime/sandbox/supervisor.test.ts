@@ -1,0 +1,62 @@
+// The sandbox process is not a crash boundary the plugin can defeat: a hung or dead process is
+// killed, restarted, and every call in flight fails with a clear error.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
+import { writePlugin } from '../../helpers/plugin-fixture.ts';
+import { registerDir, startSandbox } from '../../helpers/sandbox.ts';
+
+let host: SandboxHost;
+
+beforeAll(async () => {
+  ({ host } = await startSandbox({ limits: { cpuMsPerCall: 200, wallMsPerCall: 2000 }, supervisor: { graceMs: 300 }, breaker: { threshold: 3, cooldownMs: 60_000 } }));
+  expect((await registerDir(host, writePlugin('steady', {}))).ok).toBe(true);
+  expect((await registerDir(host, writePlugin('waits', {
+    'index.js': `module.exports = class { async getFields() { await new Promise((r) => setTimeout(r, 400)); return 'waited'; } };`,
+  }))).ok).toBe(true);
+  expect((await registerDir(host, writePlugin('spins', { 'index.js': `module.exports = class { async getFields() { for (;;) {} } };` }))).ok).toBe(true);
+});
+afterAll(async () => {
+  await host.close();
+});
+
+const process0 = () => host.sandboxProcesses[0];
+
+describe('supervisor', () => {
+  it('a sandbox process killed mid-call fails that call clearly, restarts, and reloads plugins on demand', async () => {
+    const pid = process0().pid as number;
+    const inFlight = host.invoke('waits', 'getFields', []);
+    await new Promise((r) => setTimeout(r, 100));
+    process.kill(pid, 'SIGKILL');
+    const r = await inFlight;
+    expect(r).toMatchObject({ ok: false, error: { kind: 'sandbox_crashed' } });
+    if (!r.ok) expect(r.error.message).toMatch(/waits\.getFields failed: sandbox process exited unexpectedly \(signal SIGKILL\)/);
+    const next = await host.invoke('steady', 'getFields', ['en', 'X']);
+    expect(next.ok).toBe(true);
+    expect(process0().pid).not.toBe(pid);
+    expect(process0().restarts).toBeGreaterThanOrEqual(1);
+  });
+
+  it('the watchdog SIGKILLs a sandbox process that stops answering, and the host keeps serving', async () => {
+    await host.invoke('steady', 'getFields', []);
+    const pid = process0().pid as number;
+    process.kill(pid, 'SIGSTOP'); // a hang no timeout inside the process can end
+    const started = Date.now();
+    const r = await host.invoke('steady', 'getFields', [], { wallMs: 300 });
+    expect(r).toMatchObject({ ok: false, error: { kind: 'sandbox_crashed' } });
+    if (!r.ok) expect(r.error.message).toMatch(/watchdog killed the sandbox process/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(550); // deadline 300 + grace 300, minus timer slack
+    expect((await host.invoke('steady', 'getFields', [])).ok).toBe(true);
+    expect(process0().pid).not.toBe(pid);
+  });
+
+  it('opens the circuit breaker after repeated faults, for that plugin only', async () => {
+    for (let i = 0; i < 3; i++) expect(await host.invoke('spins', 'getFields', [])).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
+    const refused = await host.invoke('spins', 'getFields', []);
+    expect(refused).toMatchObject({ ok: false, error: { kind: 'circuit_open' } });
+    if (!refused.ok) expect(refused.error.message).toMatch(/paused after repeated faults \(last: cpu_limit/);
+    expect(host.health().plugins.spins.state).toBe('open');
+    expect((await host.invoke('steady', 'getFields', [])).ok).toBe(true);
+    host.resetBreaker('spins');
+    expect(host.health().plugins.spins.state).toBe('closed');
+  });
+});
