@@ -1,6 +1,8 @@
 // The one place payout-sandbox persists anything. The server, the orchestrator and the host API
 // depend on this interface only; `sqlite-store.ts` and `mongo-store.ts` implement it and both run
-// the same contract suite (test/runtime/store/contract.ts).
+// the same contract suite (test/runtime/store/contract.ts). `open-store.ts` opens one from a URL.
+// A bad argument throws StoreInputError and a write that would break a database invariant throws
+// StoreConflictError (errors.ts), both before anything is written; any other error is a database fault.
 import type {
   Order, NewOrder, OrderStatus, OrderHistoryEntry, PayoutAttempt, AttemptState, PayoutTx,
   PluginConfigEntry, NetworkGrant, AuditRecord, NewAuditRecord, AuditQuery, IpnMessage, NewIpn,
@@ -12,14 +14,26 @@ export const TX_FILTER_FIELDS = [
   '_id', 'order', 'transaction', 'active', 'amount', 'currency', 'to', 'note', 'createdAt', 'updatedAt',
 ] as const;
 export type TxField = (typeof TX_FILTER_FIELDS)[number];
-export type TxScalar = string | number | boolean | null;
+/**
+ * Every filterable field holds a string (`to` and `note` may be null) except `active` (boolean), so a
+ * value must have the field's type: a number is refused rather than compared differently by SQLite and
+ * MongoDB. Strings compare by code unit (`amount` too: it is a decimal string, not a number);
+ * `createdAt`/`updatedAt` values are read as ISO-8601 times.
+ */
+export type TxScalar = string | boolean | null;
+/**
+ * MongoDB semantics in both stores: `ne`/`nin` also match null; `in`/`nin` take an array and may list
+ * null; `lt/lte/gt/gte` never match null and are refused for `active`; `in: []` matches nothing.
+ */
 export type TxOp = 'eq' | 'ne' | 'lt' | 'lte' | 'gt' | 'gte' | 'in' | 'nin';
 export interface TxCondition { field: TxField; op: TxOp; value: TxScalar | TxScalar[] }
 /** Conditions are AND-ed, and always AND-ed with `payoutModule = plugin` by the adapter. */
 export interface TxQuery {
   plugin: string;
   conditions: TxCondition[];
+  /** `_id` ascending is appended as the last key, so ties and "no sort" have one defined order. */
   sort?: { field: TxField; direction: 1 | -1 }[];
+  /** 0 or absent: no limit (MongoDB's meaning). */
   limit?: number;
   skip?: number;
 }
@@ -55,9 +69,17 @@ export interface AttemptPatch {
 }
 
 export interface IpnResult {
+  /** 'pending' schedules a retry; it becomes 'failed' when the message has used maxAttempts. */
   state: 'sent' | 'failed' | 'pending';
   lastError: string | null;
+  /** Required when state is 'pending'. */
   nextAttemptAt?: string;
+  /**
+   * The `attempts` value of the claimed message. Pass it: the completion then applies only if no other
+   * worker has re-claimed the message since (its lease expired), so a slow worker cannot overwrite the
+   * outcome of the delivery that replaced it.
+   */
+  attempt?: number;
 }
 
 export interface Store {
@@ -71,21 +93,34 @@ export interface Store {
   getOrder(id: string): Promise<Order | null>;
   getOrderByUid(uid: number): Promise<Order | null>;
   getOrders(ids: string[]): Promise<Order[]>;
+  /** Newest (highest uid) first; limit defaults to 50. */
   listOrders(q: { status?: OrderStatus; payoutModule?: string; limit?: number; beforeUid?: number }): Promise<Order[]>;
-  /** Status compare-and-set + history entry + IPN enqueue, all or nothing. */
+  /**
+   * Status compare-and-set + history entry + IPN enqueue, all or nothing. Checked in this order:
+   * not_found, module_mismatch, status_mismatch. The history entry's payoutStatus defaults to the
+   * order's payoutStatus after the patch; an `ipn` must name this order and `toStatus`.
+   */
   transitionOrder(t: OrderTransition): Promise<TransitionResult>;
+  /** Oldest first. */
   getOrderHistory(orderId: string): Promise<OrderHistoryEntry[]>;
 
   // payout attempts (design.md §6)
-  /** Creates a PREPARED attempt holding a lease, or returns null when the order already has a live one. */
+  /**
+   * Creates a PREPARED attempt holding a lease (fence 1), or returns null when the order already has a
+   * live one. Throws StoreInputError when the order does not exist.
+   */
   createAttempt(a: NewAttempt): Promise<PayoutAttempt | null>;
   getAttempt(id: string): Promise<PayoutAttempt | null>;
   getLiveAttempt(orderId: string): Promise<PayoutAttempt | null>;
+  /** Oldest first. */
   listAttempts(orderId: string): Promise<PayoutAttempt[]>;
+  /** Least recently updated first (sweeps work on the stalest); limit defaults to 100. */
   listAttemptsInStates(states: AttemptState[], limit?: number): Promise<PayoutAttempt[]>;
   /**
    * Writes only if `fence` equals the stored fence and the stored state is in `fromStates`.
-   * Returns the updated attempt, or null when the fence is stale or the state moved on.
+   * Returns the updated attempt, or null when the fence is stale or the state moved on. `live` follows
+   * the new state; moving into a live state while the order has another live attempt throws
+   * StoreConflictError.
    */
   updateAttempt(id: string, fence: number, fromStates: AttemptState[], patch: AttemptPatch): Promise<PayoutAttempt | null>;
   /** Takes the lease when it is free, expired, or already ours; bumps the fence. Null otherwise. */
@@ -94,47 +129,66 @@ export interface Store {
   // payout txs (the platform's OrderPayoutTxs)
   insertPayoutTx(tx: Omit<PayoutTx, '_id' | 'createdAt' | 'updatedAt'>): Promise<PayoutTx>;
   findPayoutTxs(q: TxQuery): Promise<PayoutTx[]>;
+  /** Counts what findPayoutTxs would return (skip and limit apply). */
   countPayoutTxs(q: TxQuery): Promise<number>;
-  /** Updates the first matching row (updateOne semantics). */
+  /**
+   * Updates the first matching row in sort order (updateOne semantics); `skip` and a limit above 1
+   * are refused. `modified` is 0 when the row already had the patched values or the patch is empty
+   * (nothing is written then, updatedAt included).
+   */
   updatePayoutTx(q: TxQuery, patch: TxPatch): Promise<{ matched: number; modified: number }>;
 
   // plugin config (secret values arrive here already encrypted)
   getConfig(plugin: string, key: string): Promise<PluginConfigEntry | null>;
+  /** Sorted by key. */
   listConfig(plugin: string): Promise<PluginConfigEntry[]>;
   setConfig(entry: Omit<PluginConfigEntry, 'updatedAt'>): Promise<PluginConfigEntry>;
 
   // network grants
+  /** Sorted by plugin, then origin. */
   listGrants(plugin?: string): Promise<NetworkGrant[]>;
   upsertGrant(g: Omit<NetworkGrant, 'updatedAt'>): Promise<NetworkGrant>;
   deleteGrant(plugin: string, origin: string): Promise<void>;
 
   // audit
+  /** SQLite: one transaction for the batch. MongoDB: one ordered insertMany (a failure keeps the records before it). */
   appendAudit(records: NewAuditRecord[]): Promise<void>;
+  /** Newest first; limit defaults to 100. */
   queryAudit(q: AuditQuery): Promise<AuditRecord[]>;
 
   // IPN outbox (rows are created by transitionOrder or enqueueIpn)
   enqueueIpn(ipn: NewIpn): Promise<IpnMessage>;
-  /** Leases due messages: pending with nextAttemptAt <= now, or sending with an expired lease. */
+  /**
+   * Leases due messages (oldest nextAttemptAt first): pending with nextAttemptAt <= now, or sending with
+   * an expired lease. Each claim counts as an attempt (`attempts` + 1). A message whose lease expired on
+   * its last allowed attempt is marked failed instead of being claimed again.
+   */
   claimDueIpns(limit: number, leaseMs: number): Promise<IpnMessage[]>;
-  completeIpn(id: string, result: IpnResult): Promise<void>;
+  /** Records a claimed message's outcome. False (nothing written) when it is not 'sending' or was re-claimed. */
+  completeIpn(id: string, result: IpnResult): Promise<boolean>;
+  /** Oldest first. */
   listIpns(orderId: string): Promise<IpnMessage[]>;
 
   // webhook inbox
   recordWebhook(d: NewWebhookDelivery): Promise<WebhookDelivery>;
   finishWebhook(id: string, r: { state: InboxState; responseStatus: number | null; responseBody: string | null; error: string | null }): Promise<void>;
+  /** Newest first; limit defaults to 50. */
   listWebhooks(q: { plugin?: string; limit?: number }): Promise<WebhookDelivery[]>;
 
   // routes (exchange directions)
   createRoute(r: NewRoute): Promise<Route>;
   getRoute(id: string): Promise<Route | null>;
+  /** Oldest first. */
   listRoutes(): Promise<Route[]>;
   updateRoute(id: string, patch: Partial<NewRoute>): Promise<Route | null>;
 
   // named leases (cron jobs, sweeps) so several servers on one database never run a job twice
+  /** True when the lease was free, expired, or already ours (then renewed for ttlMs from now). */
   acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
 
   // plugin log
   appendPluginLog(lines: Omit<PluginLogLine, '_id'>[]): Promise<void>;
+  /** Newest first; limit defaults to 200. */
   queryPluginLog(q: { plugin: string; limit?: number; since?: string }): Promise<PluginLogLine[]>;
 }

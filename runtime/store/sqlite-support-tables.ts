@@ -1,0 +1,155 @@
+// The tables around the payout path: plugin config, network grants, audit log, plugin log, webhook
+// inbox, routes and named leases. SqliteStore (sqlite-store.ts) adds orders, attempts, txs and IPNs.
+import { newId } from './ids.ts';
+import { StoreInputError } from './errors.ts';
+import { isoAt } from './records.ts';
+import { SqliteConnection } from './sqlite-connection.ts';
+import { T, fromRow, insertSql, q, toColumn, toParams } from './sqlite-schema.ts';
+import type { SqlParam } from './sqlite-tx-sql.ts';
+import {
+  Checker, LEASE_MS_MAX, checkAuditQuery, checkAuditRecords, checkConfigEntry, checkGrant, checkLogLines, checkRoute,
+  checkRoutePatch, checkWebhook,
+} from './validate.ts';
+import type {
+  AuditQuery, AuditRecord, InboxState, NetworkGrant, NewAuditRecord, NewRoute, NewWebhookDelivery, PluginConfigEntry,
+  PluginLogLine, Route, WebhookDelivery,
+} from './types.ts';
+
+export class SqliteSupportTables extends SqliteConnection {
+  // ---- plugin config, network grants --------------------------------------------------------------
+
+  async getConfig(plugin: string, key: string): Promise<PluginConfigEntry | null> {
+    const c = new Checker('getConfig');
+    return this.one(T.config, 'SELECT * FROM plugin_config WHERE "plugin" = ? AND "key" = ?', c.text('plugin', plugin), c.text('key', key));
+  }
+
+  async listConfig(plugin: string): Promise<PluginConfigEntry[]> {
+    return this.all(T.config, 'SELECT * FROM plugin_config WHERE "plugin" = ? ORDER BY "key"', new Checker('listConfig').text('plugin', plugin));
+  }
+
+  async setConfig(entry: Omit<PluginConfigEntry, 'updatedAt'>): Promise<PluginConfigEntry> {
+    const saved: PluginConfigEntry = { ...checkConfigEntry(entry), updatedAt: this.iso() };
+    this.run(`${insertSql(T.config)} ON CONFLICT ("plugin", "key") DO UPDATE SET "value" = excluded."value",
+      "secret" = excluded."secret", "updatedAt" = excluded."updatedAt"`, toParams(T.config, saved));
+    return saved;
+  }
+
+  async listGrants(plugin?: string): Promise<NetworkGrant[]> {
+    if (plugin === undefined) return this.all(T.grants, 'SELECT * FROM network_grants ORDER BY "plugin", "origin"');
+    return this.all(T.grants, 'SELECT * FROM network_grants WHERE "plugin" = ? ORDER BY "origin"', new Checker('listGrants').text('plugin', plugin));
+  }
+
+  async upsertGrant(g: Omit<NetworkGrant, 'updatedAt'>): Promise<NetworkGrant> {
+    const saved: NetworkGrant = { ...checkGrant(g), updatedAt: this.iso() };
+    const updates = T.grants.columns.filter((k) => k !== 'plugin' && k !== 'origin').map((k) => `${q(k)} = excluded.${q(k)}`);
+    this.run(`${insertSql(T.grants)} ON CONFLICT ("plugin", "origin") DO UPDATE SET ${updates.join(', ')}`, toParams(T.grants, saved));
+    return saved;
+  }
+
+  async deleteGrant(plugin: string, origin: string): Promise<void> {
+    const c = new Checker('deleteGrant');
+    this.run('DELETE FROM network_grants WHERE "plugin" = ? AND "origin" = ?', c.text('plugin', plugin), c.text('origin', origin));
+  }
+
+  // ---- audit, plugin log --------------------------------------------------------------------------
+
+  async appendAudit(records: NewAuditRecord[]): Promise<void> {
+    this.insertBatch(T.audit, checkAuditRecords(records));
+  }
+
+  async queryAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    const checked = checkAuditQuery(query);
+    const where: string[] = [];
+    const params: SqlParam[] = [];
+    for (const k of ['plugin', 'capability', 'decision', 'callId'] as const) {
+      if (checked[k] !== undefined) { where.push(`${q(k)} = ?`); params.push(checked[k]); }
+    }
+    if (checked.since !== undefined) { where.push('"at" >= ?'); params.push(checked.since); }
+    if (checked.until !== undefined) { where.push('"at" <= ?'); params.push(checked.until); }
+    const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    return this.all(T.audit, `SELECT * FROM audit_log ${filter} ORDER BY "at" DESC, "_id" DESC LIMIT ?`, ...params, checked.limit);
+  }
+
+  async appendPluginLog(lines: Omit<PluginLogLine, '_id'>[]): Promise<void> {
+    this.insertBatch(T.log, checkLogLines(lines));
+  }
+
+  async queryPluginLog(query: { plugin: string; limit?: number; since?: string }): Promise<PluginLogLine[]> {
+    const c = new Checker('queryPluginLog');
+    const o = c.object('query', query);
+    const since = o.since === undefined ? '' : c.time('since', o.since);
+    return this.all(T.log, `SELECT * FROM plugin_log WHERE "plugin" = ? AND "at" >= ? ORDER BY "at" DESC, "_id" DESC LIMIT ?`,
+      c.text('plugin', o.plugin), since, c.limit(o.limit, 200, 10_000));
+  }
+
+  // ---- webhook inbox ------------------------------------------------------------------------------
+
+  async recordWebhook(d: NewWebhookDelivery): Promise<WebhookDelivery> {
+    const delivery: WebhookDelivery = {
+      _id: newId(this.now()), ...checkWebhook(d), state: 'received', responseStatus: null, responseBody: null, error: null,
+    };
+    this.run(insertSql(T.webhooks), toParams(T.webhooks, delivery));
+    return delivery;
+  }
+
+  async finishWebhook(id: string, r: { state: InboxState; responseStatus: number | null; responseBody: string | null; error: string | null }): Promise<void> {
+    const c = new Checker('finishWebhook');
+    const o = c.object('result', r);
+    const changed = this.run('UPDATE webhook_inbox SET "state" = ?, "responseStatus" = ?, "responseBody" = ?, "error" = ? WHERE "_id" = ?',
+      c.oneOf('state', o.state, ['received', 'processed', 'failed'] as const),
+      o.responseStatus === null ? null : c.int('responseStatus', o.responseStatus, 100, 599),
+      c.textOrNull('responseBody', o.responseBody), c.textOrNull('error', o.error), c.text('id', id));
+    if (changed !== 1) throw new StoreInputError('finishWebhook', `no webhook delivery ${id}`);
+  }
+
+  async listWebhooks(query: { plugin?: string; limit?: number }): Promise<WebhookDelivery[]> {
+    const c = new Checker('listWebhooks');
+    const o = c.object('query', query);
+    const limit = c.limit(o.limit, 50, 1000);
+    if (o.plugin === undefined) return this.all(T.webhooks, 'SELECT * FROM webhook_inbox ORDER BY "receivedAt" DESC, "_id" DESC LIMIT ?', limit);
+    return this.all(T.webhooks, 'SELECT * FROM webhook_inbox WHERE "plugin" = ? ORDER BY "receivedAt" DESC, "_id" DESC LIMIT ?',
+      c.text('plugin', o.plugin), limit);
+  }
+
+  // ---- routes -------------------------------------------------------------------------------------
+
+  async createRoute(r: NewRoute): Promise<Route> {
+    const now = this.iso();
+    const route: Route = { _id: newId(this.now()), ...checkRoute(r), createdAt: now, updatedAt: now };
+    this.run(insertSql(T.routes), toParams(T.routes, route));
+    return route;
+  }
+
+  async getRoute(id: string): Promise<Route | null> {
+    return this.one(T.routes, 'SELECT * FROM routes WHERE "_id" = ?', new Checker('getRoute').text('id', id));
+  }
+
+  async listRoutes(): Promise<Route[]> {
+    return this.all(T.routes, 'SELECT * FROM routes ORDER BY "createdAt", "_id"');
+  }
+
+  async updateRoute(id: string, patch: Partial<NewRoute>): Promise<Route | null> {
+    const routeId = new Checker('updateRoute').text('id', id);
+    const changes: Record<string, unknown> = { ...checkRoutePatch(patch), updatedAt: this.iso() };
+    const columns = Object.keys(changes).sort();
+    const rows = this.stmt(`UPDATE routes SET ${columns.map((k) => `${q(k)} = ?`).join(', ')} WHERE "_id" = ? RETURNING *`)
+      .all(...columns.map((k) => toColumn(T.routes, k, changes[k])), routeId);
+    return rows.length ? fromRow<Route>(T.routes, rows[0]) : null;
+  }
+
+  // ---- named leases -------------------------------------------------------------------------------
+
+  async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const c = new Checker('acquireLease');
+    const now = this.now();
+    return this.run(`INSERT INTO leases ("name", "owner", "until") VALUES (:name, :owner, :until)
+      ON CONFLICT ("name") DO UPDATE SET "owner" = excluded."owner", "until" = excluded."until"
+      WHERE leases."owner" = excluded."owner" OR leases."until" <= :now`,
+    { name: c.text('name', name), owner: c.text('owner', owner), until: isoAt(now + c.int('ttlMs', ttlMs, 1, LEASE_MS_MAX)), now: isoAt(now) }) === 1;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    const c = new Checker('releaseLease');
+    this.run('DELETE FROM leases WHERE "name" = ? AND "owner" = ?', c.text('name', name), c.text('owner', owner));
+  }
+}

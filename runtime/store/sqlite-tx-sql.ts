@@ -1,0 +1,61 @@
+// A checked payout-tx query as SQL with MongoDB's matching rules (see TxOp in store.ts). Field names
+// come from the whitelist in tx-query.ts only; every value is a bound parameter. Lists travel as one
+// JSON parameter through json_each so that the SQL text, and so the cached statement, does not depend
+// on how many values a plugin passes.
+import type { CheckedCondition, CheckedTxQuery } from './tx-query.ts';
+import type { TxScalar } from './store.ts';
+import { q } from './sqlite-schema.ts';
+
+export type SqlParam = string | number | null;
+const bind = (v: TxScalar): SqlParam => (typeof v === 'boolean' ? (v ? 1 : 0) : v);
+const RANGE_SQL = { lt: '<', lte: '<=', gt: '>', gte: '>=' } as const;
+
+function inList(column: string, values: TxScalar[], params: SqlParam[]): string {
+  const parts: string[] = [];
+  const present = values.filter((v) => v !== null);
+  if (present.length > 0) {
+    parts.push(`${column} IN (SELECT value FROM json_each(?))`);
+    params.push(JSON.stringify(present));
+  }
+  if (present.length !== values.length) parts.push(`${column} IS NULL`);
+  return parts.length === 0 ? '0' : `(${parts.join(' OR ')})`;
+}
+
+function conditionSql(cond: CheckedCondition, params: SqlParam[]): string {
+  const column = q(cond.field);
+  switch (cond.op) {
+    case 'eq':
+      if (cond.value === null) return `${column} IS NULL`;
+      params.push(bind(cond.value));
+      return `${column} = ?`;
+    case 'ne':
+      // IS NOT keeps rows whose column is null, as MongoDB's $ne does.
+      if (cond.value === null) return `${column} IS NOT NULL`;
+      params.push(bind(cond.value));
+      return `${column} IS NOT ?`;
+    case 'in':
+      return inList(column, cond.value, params);
+    case 'nin':
+      // A null column makes IN yield NULL; IFNULL turns that into "not in the list", as $nin does.
+      return `NOT IFNULL(${inList(column, cond.value, params)}, 0)`;
+    default:
+      params.push(bind(cond.value));
+      return `${column} ${RANGE_SQL[cond.op]} ?`;
+  }
+}
+
+/** WHERE clause: the plugin scope first, then the plugin's own conditions, AND-ed in parentheses. */
+export function txWhere(query: CheckedTxQuery): { sql: string; params: SqlParam[] } {
+  const params: SqlParam[] = [query.plugin];
+  const parts = query.conditions.map((c) => `(${conditionSql(c, params)})`);
+  return { sql: `"payoutModule" = ?${parts.map((p) => ` AND ${p}`).join('')}`, params };
+}
+
+export function txOrderBy(query: CheckedTxQuery): string {
+  return query.sort.map((s) => `${q(s.field)} ${s.direction === 1 ? 'ASC' : 'DESC'}`).join(', ');
+}
+
+export function txPage(query: CheckedTxQuery, params: SqlParam[]): string {
+  params.push(query.limit === 0 ? -1 : query.limit, query.skip);
+  return 'LIMIT ? OFFSET ?';
+}
