@@ -1,0 +1,394 @@
+// http.request — everything a plugin can do with the network, and the same guard for requests the
+// server makes on its own (merchant IPN).
+//
+// What a plugin may do:
+//   * Send HTTP/1.1 requests (GET HEAD POST PUT PATCH DELETE OPTIONS) to origins an administrator
+//     granted to that plugin: scheme + host + port exactly, optionally narrowed to a path prefix and
+//     a list of methods. Nothing else: no raw sockets, no CONNECT, no proxy, no other scheme.
+//   * Only to public addresses. An IP literal, every DNS answer for a name, and the address the
+//     socket actually connected to must all be global unicast; the connection goes to the address
+//     that was checked (pinned), never to a fresh lookup.
+//   * Loopback only at an origin granted by its loopback literal (http://127.0.0.1:PORT, for a local
+//     fake provider), on exactly that port, and only while the host allows loopback grants
+//     (allowLoopbackGrants; production servers should turn it off). `localhost` is never looked
+//     up; it works only when granted by that very name, and then means 127.0.0.1.
+//   * Redirects: followed here (at most 5), each hop checked as above; a redirect to an ungranted
+//     or non-public origin is refused and the error says so. Across origins only harmless headers
+//     follow (no Authorization, cookies, API-key headers), and a request body never does.
+//   * Bounded: connect and total timeouts (and the call's deadline), request and response sizes,
+//     requests per call and per minute. Every request handed to a socket is counted in
+//     ctx.counters.outboundRequests, which the orchestrator reads to decide whether a payout may
+//     have left.
+//   * The plugin cannot set framing, Host, proxy or method-override headers, nor the User-Agent.
+
+import type { Capability, HostCallContext, CallCounters } from './capability.ts';
+import { PolicyDenied, CapabilityError } from './capability.ts';
+import { parseTarget, loopbackPin, displayOrigin, type Target, type AddressInfo } from './http/address-policy.ts';
+import { parseHttpRequestArgs, ALLOWED_METHODS, type HttpRequestArgs } from './http/args.ts';
+import { sanitiseRequestHeaders, decodeBody, validHeaderName, validHeaderValue } from './http/headers.ts';
+import {
+  guardedRequest,
+  defaultResolver,
+  defaultConnector,
+  Refusal,
+  type EgressCaps,
+  type EgressEnv,
+  type EgressResponse,
+  type Gate,
+  type Resolver,
+  type Connector,
+} from './http/egress.ts';
+
+export type { HttpRequestArgs, EgressCaps, EgressResponse, Resolver, Connector };
+export { ALLOWED_METHODS };
+export { classifyAddress, parseTarget } from './http/address-policy.ts';
+
+/** One origin an administrator approved for a plugin. */
+export interface Grant {
+  /** `https://api.example.com:443`; the default port may be left out. */
+  origin: string;
+  /** `/v1/` — requests must stay under it (segment-wise). null: any path. */
+  pathPrefix: string | null;
+  /** Upper-case method names. null: any allowed method. */
+  methods: string[] | null;
+}
+
+export interface HttpResponseResult {
+  status: number;
+  statusText: string;
+  headers: Record<string, string>;
+  body: string;
+  bodyEncoding: 'utf8' | 'base64';
+  url: string;
+  redirected: boolean;
+}
+
+export const DEFAULT_HTTP_CAPS: Readonly<EgressCaps> = Object.freeze({
+  connectTimeoutMs: 5_000,
+  totalTimeoutMs: 30_000,
+  maxRequestBodyBytes: 1024 * 1024,
+  maxResponseBytes: 2 * 1024 * 1024,
+  maxRequestsPerCall: 20,
+  maxRequestsPerMinute: 120,
+  maxRedirects: 5,
+});
+
+/** IPN is one POST: a redirect is a misconfigured receiver, not something to chase with signed data. */
+export const DEFAULT_SERVER_CAPS: Readonly<EgressCaps> = Object.freeze({ ...DEFAULT_HTTP_CAPS, maxRedirects: 0 });
+
+export const DEFAULT_USER_AGENT = 'payout-sandbox/0.1';
+
+export interface HttpCapabilityOptions {
+  /** The approved grants (manifest request ∩ admin approval) of a plugin, looked up per call. */
+  grantsFor(plugin: string): Promise<Grant[]>;
+  caps?: Partial<EgressCaps>;
+  /** Default: node:dns lookup with all:true. Tests inject one so no real lookup happens. */
+  resolve?: Resolver;
+  /** undici `buildConnector`-compatible; called only with an already checked address as `hostname`. */
+  connect?: Connector;
+  userAgent?: string;
+  /** Clock for the per-minute window. */
+  now?: () => number;
+  /**
+   * Honour grants of loopback origins (local fake providers). Default true. A production server
+   * should pass false: an approved `http://127.0.0.1:3000` would otherwise point a plugin at the
+   * host's own services.
+   */
+  allowLoopbackGrants?: boolean;
+}
+
+interface NormalGrant {
+  origin: string;
+  pathPrefix: string | null;
+  methods: string[] | null;
+  loopback: AddressInfo | null;
+}
+
+/** Validates and normalises a grant (admin page and `--grant` should call this on input). Throws Error. */
+export function normaliseGrant(g: Grant): Grant {
+  const n = toNormalGrant(g);
+  return { origin: n.origin, pathPrefix: n.pathPrefix, methods: n.methods };
+}
+
+function toNormalGrant(g: Grant): NormalGrant {
+  if (!g || typeof g !== 'object' || typeof g.origin !== 'string') throw new Error('a grant needs an origin string');
+  const raw = g.origin.endsWith('/') ? g.origin.slice(0, -1) : g.origin;
+  const p = parseTarget(raw);
+  if (!p.ok) throw new Error(`grant origin ${JSON.stringify(g.origin)}: ${p.reason}`);
+  if (p.value.pathname !== '/' || p.value.search !== '' || /^[a-z]+:\/\/[^/?#]*[/?#]/i.test(raw)) {
+    throw new Error(`grant origin ${JSON.stringify(g.origin)} must be scheme://host[:port] only; put a path in pathPrefix`);
+  }
+  let pathPrefix: string | null = null;
+  if (g.pathPrefix !== null && g.pathPrefix !== undefined) {
+    const pp = g.pathPrefix;
+    let canonical = '';
+    try {
+      canonical = new URL(pp, 'http://x').pathname;
+    } catch {}
+    if (typeof pp !== 'string' || !pp.startsWith('/') || canonical !== pp || /%2f|%5c/i.test(pp)) {
+      throw new Error(`grant pathPrefix ${JSON.stringify(pp)} must be a plain absolute path such as /v1/`);
+    }
+    pathPrefix = pp;
+  }
+  let methods: string[] | null = null;
+  if (g.methods !== null && g.methods !== undefined) {
+    if (!Array.isArray(g.methods) || g.methods.length === 0) throw new Error('grant methods must be null or a non-empty list');
+    methods = g.methods.map((m) => {
+      const u = String(m).toUpperCase();
+      if (!ALLOWED_METHODS.includes(u)) throw new Error(`grant method ${JSON.stringify(m)} is not one of ${ALLOWED_METHODS.join(', ')}`);
+      return u;
+    });
+  }
+  return { origin: p.value.origin, pathPrefix, methods, loopback: loopbackPin(p.value) };
+}
+
+function underPrefix(prefix: string, pathname: string): boolean {
+  if (pathname === prefix || pathname.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`)) {
+    // The server may decode %2F, %5C or %2E%2E after our check and walk out of the prefix.
+    for (const seg of pathname.split('/')) {
+      let d: string;
+      try {
+        d = decodeURIComponent(seg);
+      } catch {
+        return false;
+      }
+      if (d.includes('/') || d.includes('\\') || d === '.' || d === '..') return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+function checkPluginGrant(plugin: string, grants: NormalGrant[], t: Target, method: string): void {
+  const same = grants.filter((g) => g.origin === t.origin);
+  if (same.length === 0) {
+    throw new Refusal(
+      'http.grant',
+      `${t.origin} is not granted to plugin '${plugin}'. An administrator can grant it in the admin page (Plugins → ${plugin} → Network) or with --grant ${displayOrigin(t)} for \`payout-sandbox call\`.`,
+    );
+  }
+  const byMethod = same.filter((g) => g.methods === null || g.methods.includes(method));
+  if (byMethod.length === 0) {
+    const granted = [...new Set(same.flatMap((g) => g.methods ?? []))].join(', ');
+    throw new Refusal(
+      'http.grant.method',
+      `${method} is not granted for ${t.origin} to plugin '${plugin}' (granted: ${granted}). An administrator can widen the grant in the admin page (Plugins → ${plugin} → Network).`,
+    );
+  }
+  if (!byMethod.some((g) => g.pathPrefix === null || underPrefix(g.pathPrefix, t.pathname))) {
+    const granted = byMethod.map((g) => g.pathPrefix).join(', ');
+    throw new Refusal(
+      'http.grant.path',
+      `${t.pathname} is outside the paths granted for ${t.origin} to plugin '${plugin}' (granted: ${granted}). An administrator can widen the grant in the admin page (Plugins → ${plugin} → Network).`,
+    );
+  }
+}
+
+/** Sliding 60-second window of request starts per key. */
+class MinuteWindow {
+  private readonly hits = new Map<string, number[]>();
+  private readonly limit: number;
+  private readonly now: () => number;
+  constructor(limit: number, now: () => number) {
+    this.limit = limit;
+    this.now = now;
+  }
+  take(key: string): boolean {
+    const t = this.now();
+    // Server mode keys by destination origin, so keys come and go; drop idle ones now and then.
+    if (this.hits.size > 10_000) {
+      for (const [k, v] of this.hits) if (v.length === 0 || t - v[v.length - 1] >= 60_000) this.hits.delete(k);
+    }
+    const recent = (this.hits.get(key) ?? []).filter((x) => t - x < 60_000);
+    if (recent.length >= this.limit) {
+      this.hits.set(key, recent);
+      return false;
+    }
+    recent.push(t);
+    this.hits.set(key, recent);
+    return true;
+  }
+}
+
+function buildEnv(caps: EgressCaps, o: { resolve?: Resolver; connect?: Connector; userAgent?: string }): EgressEnv {
+  for (const [k, v] of Object.entries(caps)) {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`http caps: ${k} must be a non-negative integer`);
+  }
+  const userAgent = o.userAgent ?? DEFAULT_USER_AGENT;
+  if (!validHeaderValue(userAgent)) throw new Error('http: userAgent is not a valid header value');
+  // Our own connector and resolver: the global dispatcher, HTTP_PROXY and friends are never consulted.
+  return { caps, resolve: o.resolve ?? defaultResolver(), connect: o.connect ?? defaultConnector(caps), userAgent };
+}
+
+export function createHttpCapability(options: HttpCapabilityOptions): Capability<HttpRequestArgs, HttpResponseResult> {
+  const caps: EgressCaps = { ...DEFAULT_HTTP_CAPS, ...options.caps };
+  const env = buildEnv(caps, options);
+  const perMinute = new MinuteWindow(caps.maxRequestsPerMinute, options.now ?? Date.now);
+  // Keyed by the call's counters object: it lives exactly as long as the call.
+  const startedPerCall = new WeakMap<CallCounters, number>();
+
+  return {
+    name: 'http.request',
+
+    parse: (raw) => parseHttpRequestArgs(raw),
+
+    summarize(args) {
+      let where: string;
+      const t = parseTarget(args.url);
+      if (t.ok) where = `${t.value.origin}${t.value.pathname}`;
+      else {
+        try {
+          const u = new URL(args.url);
+          where = `${u.protocol}//${u.host}${u.pathname} (refusable: ${t.rule})`;
+        } catch {
+          where = '(unparseable url)';
+        }
+      }
+      const size = args.body === null ? 0 : Buffer.byteLength(args.body, args.bodyEncoding);
+      const { stripped } = sanitiseRequestHeaders(args.headers);
+      return `${args.method} ${where} body=${size}B${stripped.length ? ` stripped-headers=${stripped.join(',')}` : ''}`;
+    },
+
+    async invoke(ctx: HostCallContext, args: HttpRequestArgs): Promise<HttpResponseResult> {
+      let grants: NormalGrant[];
+      try {
+        grants = (await options.grantsFor(ctx.plugin)).map(toNormalGrant);
+      } catch (e) {
+        throw new CapabilityError('grants', `http.request: the network grants of plugin '${ctx.plugin}' are invalid: ${(e as Error)?.message ?? e}`);
+      }
+      const body = args.body === null ? null : Buffer.from(args.body, args.bodyEncoding);
+      if (body && body.length > caps.maxRequestBodyBytes) {
+        throw new PolicyDenied('http.request-size', `http.request refused: the request body is ${body.length} bytes, over the ${caps.maxRequestBodyBytes}-byte limit`);
+      }
+      const loopbacks = new Map(
+        options.allowLoopbackGrants === false ? [] : grants.filter((g) => g.loopback).map((g) => [g.origin, g.loopback as AddressInfo]),
+      );
+
+      const gate: Gate = {
+        label: 'http.request',
+        loopbackFor: (t) => loopbacks.get(t.origin) ?? null,
+        loopbackOrigins: () => [...loopbacks.keys()],
+        checkGrant: (t, method) => checkPluginGrant(ctx.plugin, grants, t, method),
+        admit: () => {
+          const started = startedPerCall.get(ctx.counters) ?? 0;
+          if (Math.max(started, ctx.counters.outboundRequests) >= caps.maxRequestsPerCall) {
+            throw new Refusal('http.rate.call', `plugin '${ctx.plugin}' has used all ${caps.maxRequestsPerCall} requests allowed in one call`);
+          }
+          if (!perMinute.take(ctx.plugin)) {
+            throw new Refusal('http.rate.minute', `plugin '${ctx.plugin}' has used all ${caps.maxRequestsPerMinute} requests allowed per minute`);
+          }
+          startedPerCall.set(ctx.counters, started + 1);
+        },
+        onSent: () => {
+          ctx.counters.outboundRequests++;
+        },
+      };
+
+      const res = await guardedRequest(env, gate, {
+        method: args.method,
+        url: args.url,
+        headers: sanitiseRequestHeaders(args.headers).headers,
+        body,
+        maxResponseBytes: Math.min(caps.maxResponseBytes, args.maxResponseBytes ?? Infinity),
+        timeoutMs: Math.min(caps.totalTimeoutMs, args.timeoutMs ?? Infinity),
+        deadline: ctx.deadline,
+        maxRedirects: caps.maxRedirects,
+      });
+      return {
+        status: res.status,
+        statusText: res.statusText,
+        headers: res.headers,
+        ...decodeBody(res.headers['content-type'], res.body),
+        url: res.url,
+        redirected: res.redirected,
+      };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server-originated requests (merchant IPN to an ipnUrl the merchant chose)
+
+export interface ServerEgressOptions {
+  /** Starts error messages: 'ipn'. */
+  label?: string;
+  /**
+   * Loopback origins that may be reached (tests, the demo's local merchant): exact
+   * `http://127.0.0.1:PORT` style origins. Nothing else non-public is ever reachable: a merchant
+   * must not be able to make the server call its own network.
+   */
+  allowLoopbackOrigins?: string[];
+  caps?: Partial<EgressCaps>;
+  resolve?: Resolver;
+  connect?: Connector;
+  userAgent?: string;
+  now?: () => number;
+}
+
+export interface ServerEgressRequest {
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array | null;
+  /** Epoch ms; default now + totalTimeoutMs. */
+  deadline?: number;
+  /** Incremented when the request is handed to a socket. */
+  counters?: { outboundRequests: number };
+}
+
+export interface ServerEgress {
+  /** Throws PolicyDenied (refused) or CapabilityError (network, timeout). */
+  request(req: ServerEgressRequest): Promise<EgressResponse>;
+}
+
+export function createServerEgress(options: ServerEgressOptions = {}): ServerEgress {
+  const caps: EgressCaps = { ...DEFAULT_SERVER_CAPS, ...options.caps };
+  const env = buildEnv(caps, options);
+  const label = options.label ?? 'egress';
+  const perMinute = new MinuteWindow(caps.maxRequestsPerMinute, options.now ?? Date.now);
+  const loopbacks = new Map<string, AddressInfo>();
+  for (const o of options.allowLoopbackOrigins ?? []) {
+    const g = toNormalGrant({ origin: o, pathPrefix: null, methods: null });
+    if (!g.loopback) throw new Error(`allowLoopbackOrigins: ${o} is not a loopback origin`);
+    loopbacks.set(g.origin, g.loopback);
+  }
+
+  return {
+    async request(req) {
+      const method = String(req.method).toUpperCase();
+      if (!ALLOWED_METHODS.includes(method)) throw new TypeError(`${label}: method ${req.method} is not allowed`);
+      const raw = req.headers ?? {};
+      for (const [k, v] of Object.entries(raw)) {
+        if (!validHeaderName(k) || typeof v !== 'string' || !validHeaderValue(v)) throw new TypeError(`${label}: invalid header ${JSON.stringify(k)}`);
+      }
+      const body = req.body === undefined || req.body === null ? null : typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : Buffer.from(req.body);
+      if (body && body.length > caps.maxRequestBodyBytes) {
+        throw new PolicyDenied('http.request-size', `${label} refused: the request body is ${body.length} bytes, over the ${caps.maxRequestBodyBytes}-byte limit`);
+      }
+      let hops = 0;
+      const gate: Gate = {
+        label,
+        loopbackFor: (t) => loopbacks.get(t.origin) ?? null,
+        loopbackOrigins: () => [...loopbacks.keys()],
+        checkGrant: () => {},
+        admit: (t) => {
+          if (++hops > caps.maxRequestsPerCall) throw new Refusal('http.rate.call', `more than ${caps.maxRequestsPerCall} requests for one delivery`);
+          if (!perMinute.take(t.origin)) throw new Refusal('http.rate.minute', `more than ${caps.maxRequestsPerMinute} requests per minute to ${t.origin}`);
+        },
+        onSent: () => {
+          if (req.counters) req.counters.outboundRequests++;
+        },
+      };
+      return guardedRequest(env, gate, {
+        method,
+        url: req.url,
+        headers: sanitiseRequestHeaders(raw).headers,
+        body,
+        maxResponseBytes: caps.maxResponseBytes,
+        timeoutMs: caps.totalTimeoutMs,
+        deadline: req.deadline ?? Date.now() + caps.totalTimeoutMs,
+        maxRedirects: caps.maxRedirects,
+      });
+    },
+  };
+}

@@ -1,0 +1,467 @@
+// The guarded request engine shared by plugin requests (http.request) and server-originated ones
+// (merchant IPN). Per hop: vet the URL, ask the gate (grants, rate caps), check the literal or every
+// DNS answer, connect to the checked address only (pinned), re-check the socket's remote address,
+// then send. Redirects are followed here, by hand, so every hop goes through the same checks.
+//
+// One undici Client per hop, destroyed afterwards: no connection is reused across plugins or across
+// DNS checks (a pooled socket would skip the pin and the remote-address check), and the global
+// dispatcher, with whatever proxy the environment configures, is never involved.
+
+import { Client, buildConnector } from 'undici';
+import type { Socket } from 'node:net';
+import { PolicyDenied, CapabilityError } from '../capability.ts';
+import {
+  parseTarget,
+  classifyAddress,
+  normaliseAddress,
+  isLocalhostName,
+  hostForUrl,
+  type Target,
+  type AddressInfo,
+  type Verdict,
+} from './address-policy.ts';
+import { headersForCrossOrigin, withoutBodyHeaders, flattenResponseHeaders } from './headers.ts';
+
+export type Resolver = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
+/** undici's connector signature: what `buildConnector()` returns. */
+export type Connector = buildConnector.connector;
+
+export interface EgressCaps {
+  /** TCP (+TLS) connect, per address tried. */
+  connectTimeoutMs: number;
+  /** Whole request: DNS, connect, every redirect hop, reading the body. Also capped by the deadline. */
+  totalTimeoutMs: number;
+  maxRequestBodyBytes: number;
+  /** Reading stops and the request fails once the body passes this. */
+  maxResponseBytes: number;
+  /** Requests (redirect hops included) one plugin call may start. */
+  maxRequestsPerCall: number;
+  /** Per plugin (plugin mode) or per destination origin (server mode), sliding 60 s window. */
+  maxRequestsPerMinute: number;
+  maxRedirects: number;
+}
+
+/** A refusal inside the engine; turned into PolicyDenied with the caller's label at the edge. */
+export class Refusal extends Error {
+  readonly rule: string;
+  readonly reason: string;
+  constructor(rule: string, reason: string) {
+    super(reason);
+    this.name = 'Refusal';
+    this.rule = rule;
+    this.reason = reason;
+  }
+}
+
+/** The mode-specific part: who may go where. */
+export interface Gate {
+  /** 'http.request' or 'ipn': starts every error message. */
+  label: string;
+  /** The pinned address when `target` is an allowed loopback origin (exact scheme, host, port). */
+  loopbackFor(target: Target): AddressInfo | null;
+  /** Grant check; throws Refusal. */
+  checkGrant(target: Target, method: string): void;
+  /** Rate caps, once per hop before any network use; throws Refusal. */
+  admit(target: Target): void;
+  /** A request was handed to a connected, checked socket. */
+  onSent(): void;
+  /** Loopback origins this gate allows, for refusal messages. */
+  loopbackOrigins(): string[];
+}
+
+export interface EgressEnv {
+  resolve: Resolver;
+  connect: Connector;
+  caps: EgressCaps;
+  userAgent: string;
+}
+
+export interface EgressRequest {
+  method: string;
+  url: string;
+  /** Already sanitised, lower-case names. */
+  headers: Record<string, string>;
+  body: Buffer | null;
+  maxResponseBytes: number;
+  /** Bound for this request (caps, plugin's own timeout); the deadline is applied on top. */
+  timeoutMs: number;
+  /** Epoch ms by which everything must be over. */
+  deadline: number;
+  maxRedirects: number;
+}
+
+export interface EgressResponse {
+  status: number;
+  statusText: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  url: string;
+  redirected: boolean;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+export function defaultResolver(): Resolver {
+  return async (hostname) => {
+    const { lookup } = await import('node:dns/promises');
+    return lookup(hostname, { all: true, verbatim: true });
+  };
+}
+
+export function defaultConnector(caps: Pick<EgressCaps, 'connectTimeoutMs'>): Connector {
+  // HTTP/1.1 only: one request per connection is what the counting and pinning reason about.
+  return buildConnector({ timeout: caps.connectTimeoutMs, allowH2: false });
+}
+
+export function toPolicyDenied(label: string, e: Refusal): PolicyDenied {
+  return new PolicyDenied(e.rule, `${label} refused: ${e.reason}`);
+}
+
+/** Runs one guarded request, following redirects. Throws PolicyDenied or CapabilityError. */
+export async function guardedRequest(env: EgressEnv, gate: Gate, req: EgressRequest): Promise<EgressResponse> {
+  const first = parseTarget(req.url);
+  if (!first.ok) throw new PolicyDenied(first.rule, `${gate.label} refused: ${first.reason}`);
+  const budget = Math.min(req.timeoutMs, req.deadline - Date.now());
+  if (!(budget > 0)) {
+    throw new CapabilityError('deadline', `${gate.label}: the call's deadline has passed; no request was sent`);
+  }
+  const why = budget < req.timeoutMs ? "the call's deadline" : `the ${req.timeoutMs} ms request timeout`;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error('egress timeout')), budget);
+  const signal = controller.signal;
+
+  let target = first.value;
+  let method = req.method;
+  let headers = req.headers;
+  let body = req.body;
+  let from: Target | null = null;
+
+  try {
+    for (let hop = 0; ; hop++) {
+      let res: HopResult;
+      try {
+        // Address literals first: "not granted" would be the wrong advice for 10.0.0.1, which no
+        // grant can open. Names are looked up only after the grant check, so an ungranted name
+        // costs no DNS query.
+        const literal = literalPins(gate, target);
+        gate.checkGrant(target, method);
+        gate.admit(target);
+        const pins = literal ?? (await resolvePins(env, gate.label, target, signal));
+        res = await sendHop(env, gate, target, pins, method, headers, body, req.maxResponseBytes, signal);
+      } catch (e) {
+        if (e instanceof Refusal && from) {
+          throw new PolicyDenied(
+            'http.redirect',
+            `${gate.label} refused: redirect from ${shown(from)} to ${shown(target)} was not followed: ${e.reason} [${e.rule}]`,
+          );
+        }
+        throw e;
+      }
+
+      if (!(REDIRECTS.has(res.status) && res.location !== undefined) || req.maxRedirects === 0) {
+        return { status: res.status, statusText: res.statusText, headers: res.headers, body: res.body, url: target.href, redirected: hop > 0 };
+      }
+      if (hop >= req.maxRedirects) {
+        throw new PolicyDenied(
+          'http.redirect.max',
+          `${gate.label} refused: more than ${req.maxRedirects} redirects (last: ${shown(target)} → ${shownLocation(res.location)})`,
+        );
+      }
+      const next = redirectTarget(target, res.location);
+      if (!next.ok) {
+        throw new PolicyDenied(
+          'http.redirect',
+          `${gate.label} refused: redirect from ${shown(target)} to ${shownLocation(res.location)} was not followed: ${next.reason} [${next.rule}]`,
+        );
+      }
+      // Fetch's method rewrite: 303 always becomes GET; 301/302 turn a POST into GET (what every
+      // provider expects); 307/308 keep method and body.
+      if (res.status === 303 ? method !== 'HEAD' : (res.status === 301 || res.status === 302) && method === 'POST') {
+        method = 'GET';
+        body = null;
+        headers = withoutBodyHeaders(headers);
+      }
+      if (next.value.origin !== target.origin) {
+        if (body !== null) {
+          // A 307/308 would replay the body (a signed payout order, say) to a server the plugin did
+          // not address. The plugin can send it there itself if that is really meant.
+          throw new PolicyDenied(
+            'http.redirect',
+            `${gate.label} refused: ${res.status} redirect from ${target.origin} to another origin (${next.value.origin}) would resend the request body; send it there explicitly if intended`,
+          );
+        }
+        headers = headersForCrossOrigin(headers);
+      }
+      from = target;
+      target = next.value;
+    }
+  } catch (e) {
+    if (signal.aborted && !(e instanceof PolicyDenied)) {
+      throw new CapabilityError('timeout', `${gate.label}: ${target.origin} did not complete within ${budget} ms (${why})`);
+    }
+    if (e instanceof Refusal) throw toPolicyDenied(gate.label, e);
+    if (e instanceof PolicyDenied || e instanceof CapabilityError) throw e;
+    throw networkError(gate.label, target, e);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// Queries often carry API keys and signatures; messages end up in the audit log and the plugin.
+function shown(t: Target): string {
+  return `${t.origin}${t.pathname}`;
+}
+
+function shownLocation(location: string): string {
+  return JSON.stringify(location.split(/[?#]/)[0].slice(0, 200));
+}
+
+function redirectTarget(current: Target, location: string): Verdict<Target> {
+  // Absolute and scheme-relative locations are vetted as written, like a plugin's own URL.
+  if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(location)) return parseTarget(location);
+  if (location.startsWith('//') || location.startsWith('\\')) return parseTarget(`${current.scheme}:${location}`);
+  if (/[\s\u0000-\u001f\u007f-\u009f]/.test(location)) return parseTarget(location);
+  let resolved: string;
+  try {
+    resolved = new URL(location, current.href).href;
+  } catch {
+    return { ok: false, rule: 'http.url', reason: 'the Location does not parse' };
+  }
+  const next = parseTarget(resolved);
+  // A relative Location must stay on the host; `/\\host` and friends only look relative, and
+  // their raw spelling was never vetted.
+  if (next.ok && next.value.origin !== current.origin) {
+    return { ok: false, rule: 'http.url', reason: 'a relative Location that leaves the origin' };
+  }
+  return next;
+}
+
+/** The pinned address for a loopback origin or an IP literal (refusing blocked ones); null for names. */
+function literalPins(gate: Gate, t: Target): AddressInfo[] | null {
+  const loop = gate.loopbackFor(t);
+  if (loop) return [loop];
+
+  const loopbackHint = () => {
+    const granted = gate.loopbackOrigins();
+    return granted.length
+      ? ` (loopback origins allowed here: ${granted.join(', ')})`
+      : ' (no loopback origin is allowed here)';
+  };
+
+  if (t.hostKind !== 'name') {
+    const v = classifyAddress(t.host);
+    if (v.ok) return [{ address: v.address, family: v.family }];
+    if (v.loopback) {
+      throw new Refusal(
+        'http.loopback',
+        `${t.origin}: ${v.address === t.host ? t.host : `${t.host} (${v.address})`} is a loopback address; loopback is reachable only at an origin allowed by that exact address and port${loopbackHint()}`,
+      );
+    }
+    const same = v.address === t.host ? t.host : `${t.host} (${v.address})`;
+    throw new Refusal('http.address', `${t.origin}: ${same} is ${v.detail}; only public addresses may be contacted`);
+  }
+
+  if (isLocalhostName(t.host)) {
+    throw new Refusal(
+      'http.localhost',
+      `${t.origin}: the name ${t.host} is not looked up (the hosts file decides what it means); it is reachable only when that exact origin is allowed by name${loopbackHint()}`,
+    );
+  }
+  return null;
+}
+
+/** Every DNS answer for a name, each one checked. */
+async function resolvePins(env: EgressEnv, label: string, t: Target, signal: AbortSignal): Promise<AddressInfo[]> {
+  let answers: Array<{ address: string; family: number }>;
+  try {
+    answers = await abortable(env.resolve(t.host), signal);
+  } catch (e) {
+    if (signal.aborted) throw e;
+    const code = (e as { code?: unknown })?.code;
+    throw new CapabilityError('dns', `${label}: ${t.host} could not be resolved${typeof code === 'string' ? ` (${code})` : ''}`);
+  }
+  if (!Array.isArray(answers) || answers.length === 0) throw new CapabilityError('dns', `${label}: ${t.host} has no addresses`);
+
+  const pins: AddressInfo[] = [];
+  const listed = answers.map((a) => String(a?.address)).join(', ');
+  // Every answer must pass: the OS or a retry could use any of them, and "one good answer" is how
+  // DNS-based SSRF gets in.
+  for (const a of answers) {
+    const v = classifyAddress(String(a?.address));
+    if (!v.ok) {
+      throw new Refusal('http.address', `${t.host} resolves to ${v.address}, which is ${v.detail} (answers: ${listed}); only public addresses may be contacted`);
+    }
+    if (!pins.some((p) => p.address === v.address)) pins.push({ address: v.address, family: v.family });
+  }
+  // IPv4 first: many hosts have no working IPv6 route, and we try the pins one by one.
+  return pins.sort((a, b) => a.family - b.family);
+}
+
+interface HopResult {
+  status: number;
+  statusText: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  location?: string;
+}
+
+async function sendHop(
+  env: EgressEnv,
+  gate: Gate,
+  t: Target,
+  pins: AddressInfo[],
+  method: string,
+  headers: Record<string, string>,
+  body: Buffer | null,
+  maxResponseBytes: number,
+  signal: AbortSignal,
+): Promise<HopResult> {
+  const client = new Client(`${t.scheme}://${hostForUrl(t.host, t.hostKind)}:${t.port}`, {
+    connect: pinnedConnector(env, gate, t, pins, signal),
+    allowH2: false,
+    pipelining: 1,
+  });
+  try {
+    const res = await client.request({
+      path: `${t.pathname}${t.search}`,
+      method: method as 'GET',
+      headers: { ...headers, 'user-agent': env.userAgent, 'accept-encoding': 'identity' },
+      body,
+      signal,
+      reset: true,
+    });
+    const flat = flattenResponseHeaders(res.headers);
+    if (REDIRECTS.has(res.statusCode) && flat.location !== undefined) {
+      discard(res.body);
+      return { status: res.statusCode, statusText: res.statusText ?? '', headers: flat, body: Buffer.alloc(0), location: flat.location };
+    }
+    const declared = Number(flat['content-length']);
+    if (Number.isFinite(declared) && declared > maxResponseBytes) {
+      discard(res.body);
+      throw new Refusal('http.response-size', `the response from ${t.origin} declares ${declared} bytes, over the ${maxResponseBytes}-byte limit`);
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of res.body) {
+      total += (chunk as Buffer).length;
+      if (total > maxResponseBytes) {
+        discard(res.body);
+        throw new Refusal('http.response-size', `the response from ${t.origin} passed the ${maxResponseBytes}-byte limit; reading stopped`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return { status: res.statusCode, statusText: res.statusText ?? '', headers: flat, body: Buffer.concat(chunks, total) };
+  } finally {
+    client.destroy().catch(() => {});
+  }
+}
+
+/**
+ * Wraps the connector so it is only ever asked for a checked address, then verifies where the socket
+ * actually went before undici may write to it. The second check is the one that holds if anything
+ * below us (a connector that resolves again, an OS-level rewrite) disobeys the pin.
+ */
+function pinnedConnector(env: EgressEnv, gate: Gate, t: Target, pins: AddressInfo[], signal: AbortSignal): Connector {
+  const timeoutMs = env.caps.connectTimeoutMs;
+  return (opts, callback) => {
+    let i = 0;
+    const attempt = (): void => {
+      const pin = pins[i];
+      let settled = false;
+      const guard = setTimeout(() => finish(new CapabilityError('connect_timeout', `${gate.label}: connecting to ${t.origin} (${pin.address}) timed out after ${timeoutMs} ms`), null), timeoutMs);
+      guard.unref();
+      const finish = (err: Error | null, socket: Socket | null): void => {
+        if (settled) {
+          socket?.destroy();
+          return;
+        }
+        settled = true;
+        clearTimeout(guard);
+        if (err || !socket) {
+          if (!(err instanceof Refusal) && !signal.aborted && ++i < pins.length) return attempt();
+          callback(err ?? new Error('connector returned no socket'), null);
+          return;
+        }
+        const refusal = checkRemote(gate, t, pin, socket.remoteAddress);
+        if (refusal) {
+          socket.destroy();
+          callback(refusal, null);
+          return;
+        }
+        if (signal.aborted) {
+          socket.destroy();
+          callback(new Error('aborted'), null);
+          return;
+        }
+        gate.onSent();
+        callback(null, socket);
+      };
+      try {
+        env.connect(
+          {
+            hostname: pin.address,
+            host: opts.host,
+            protocol: opts.protocol,
+            port: String(t.port),
+            // SNI and certificate checks use the name the plugin asked for, not the pinned address.
+            servername: t.scheme === 'https' && t.hostKind === 'name' ? t.host : undefined,
+            localAddress: null,
+          },
+          (err, socket) => finish(err, socket),
+        );
+      } catch (e) {
+        finish(e instanceof Error ? e : new Error(String(e)), null);
+      }
+    };
+    attempt();
+  };
+}
+
+function checkRemote(gate: Gate, t: Target, pin: AddressInfo, remote: string | undefined): Refusal | null {
+  const n = remote ? normaliseAddress(remote) : null;
+  if (!n || n.address !== pin.address) {
+    return new Refusal(
+      'http.remote-address',
+      `${t.origin}: the connection reached ${remote ?? 'an unknown address'} but ${pin.address} was the address checked (did DNS change between check and connect?); nothing was sent`,
+    );
+  }
+  if (gate.loopbackFor(t)) return null;
+  const v = classifyAddress(n.address);
+  return v.ok ? null : new Refusal('http.remote-address', `${t.origin}: the connection reached ${n.address}, which is ${v.detail}; nothing was sent`);
+}
+
+/** Drops a response body we will not read; undici reports the abort as an 'error' nobody needs. */
+function discard(body: { on(event: 'error', fn: () => void): unknown; destroy(): unknown }): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function networkError(label: string, t: Target, e: unknown): CapabilityError {
+  const err = e as { code?: unknown; message?: unknown };
+  const code = typeof err?.code === 'string' ? err.code : '';
+  const msg = typeof err?.message === 'string' ? err.message : String(e);
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return new CapabilityError('connect_timeout', `${label}: connecting to ${t.origin} timed out`);
+  // OpenSSL verification failures carry their own codes (DEPTH_ZERO_SELF_SIGNED_CERT, ...).
+  if (/^ERR_(TLS|SSL)|CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|DEPTH_ZERO|HOSTNAME_MISMATCH/.test(code)) {
+    return new CapabilityError('tls', `${label}: TLS with ${t.origin} failed: ${code} ${msg}`);
+  }
+  return new CapabilityError('network', `${label}: request to ${t.origin} failed: ${code ? `${code} ` : ''}${msg}`);
+}
