@@ -24,6 +24,8 @@ export interface HostCallHandler {
   log(plugin: string, callId: string, level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
   /** Sandbox-process services used during a call (crypto, timers), recorded with the call. */
   recordLocalCalls?(ctx: HostCallContext, localCalls: Record<string, number>): void;
+  /** Removes secret values from text a plugin produced (its error messages). */
+  scrub?(text: string): string;
 }
 
 export type InvokeResult =
@@ -152,7 +154,7 @@ export class SandboxHost {
           t: 'load', plugin: plugin.key, callId, code: plugin.bundle.code, codeSha256: plugin.bundle.sha256,
           cachedData: this.codeCache.get(cacheKey) ?? null, setup: plugin.setup, limits: plugin.limits,
         }, plugin.limits.cpuMsPerCall * 4 + 2000, `${plugin.key} load`, plugin.key);
-        if (!reply.ok) return { ok: false, error: reply.error };
+        if (!reply.ok) return { ok: false, error: this.scrubFailure(reply.error) };
         const result = reply.value as LoadResult;
         if (result.cachedData) this.codeCache.set(cacheKey, result.cachedData);
         plugin.lastLoad = result;
@@ -207,13 +209,21 @@ export class SandboxHost {
         plugin.breaker.recordSuccess();
         return { ok: true, value: reply.value, callId, ctx, stats: reply.stats ?? null };
       }
-      if (FAULTS.has(reply.error.kind)) plugin.breaker.recordFault(reply.error.kind, reply.error.message);
+      const error = this.scrubFailure(reply.error);
+      if (FAULTS.has(error.kind)) plugin.breaker.recordFault(error.kind, error.message);
       else plugin.breaker.recordSuccess();
-      if (reply.error.kind !== 'plugin_error' && reply.error.kind !== 'bad_result') plugin.loadedGeneration = -1;
-      return { ok: false, error: reply.error, callId, ctx, stats: reply.stats ?? null };
+      if (error.kind !== 'plugin_error' && error.kind !== 'bad_result') plugin.loadedGeneration = -1;
+      return { ok: false, error, callId, ctx, stats: reply.stats ?? null };
     } finally {
       this.calls.delete(callId);
     }
+  }
+
+  /** A plugin's error text can carry any value it read, secrets included. */
+  private scrubFailure(error: SandboxFailure): SandboxFailure {
+    const scrub = this.options.handler.scrub;
+    if (!scrub) return error;
+    return { ...error, message: scrub(error.message), ...(error.thrown ? { thrown: { ...error.thrown, message: scrub(error.thrown.message) } } : {}) };
   }
 
   private onHostCall(from: SandboxProcess, msg: { hostCallId: number; plugin: string; callId: string; capability: string; args: unknown }): void {

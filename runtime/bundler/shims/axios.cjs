@@ -86,7 +86,8 @@ function dispatch(config) {
   }
   if (!Object.keys(headers).some((k) => k.toLowerCase() === 'accept')) headers.Accept = 'application/json, text/plain, */*';
   const method = String(config.method || 'get').toUpperCase();
-  const { body, bodyEncoding } = encodeBody(config.data, headers);
+  // Node's axios ignores a body on GET/HEAD; the host refuses one, so drop it here as axios would.
+  const { body, bodyEncoding } = method === 'GET' || method === 'HEAD' ? { body: null, bodyEncoding: 'utf8' } : encodeBody(config.data, headers);
   const request = { method, url: buildUrl(config), headers, body, bodyEncoding };
   if (config.timeout > 0) request.timeoutMs = Number(config.timeout);
   if (config.maxContentLength > 0) request.maxResponseBytes = Number(config.maxContentLength);

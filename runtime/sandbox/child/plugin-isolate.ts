@@ -7,11 +7,11 @@ import type {
   CallStats, CallbackResponse, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure, ThrownByPlugin,
 } from '../protocol.ts';
 import { runLocalService } from './local-services.ts';
+import { MAX_TIMERS_PER_CALL, clampDelay } from '../../../host-api/timers.ts';
 
 const BRIDGE_SOURCE = fs.readFileSync(new URL('../prelude/bridge.isolate.js', import.meta.url), 'utf8');
 const WEB_GLOBALS_SOURCE = fs.readFileSync(new URL('../prelude/web-globals.isolate.js', import.meta.url), 'utf8');
 const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
-const MAX_TIMERS_PER_CALL = 1000;
 
 export interface IsolateHooks {
   nextHostCallId(): number;
@@ -89,7 +89,7 @@ export class PluginIsolate {
       const script = this.isolate.compileScriptSync(`try {\n${code}\n} catch (thrown) { globalThis.__ps_load_error = { thrown }; }`, {
         filename: `plugin:///${this.key}/bundle.js`,
         ...(cachedData ? { cachedData: new ivm.ExternalCopy(toArrayBuffer(Buffer.from(cachedData, 'base64'))) } : { produceCachedData: true }),
-      });
+      }) as ivm.Script & { cachedDataRejected?: boolean; cachedData?: ivm.ExternalCopy<ArrayBuffer> };
       const cacheAccepted = cachedData !== null && script.cachedDataRejected !== true;
       const produced = script.cachedData ? Buffer.from(script.cachedData.copy()).toString('base64') : null;
       this.timed(callId, () => script.runSync(context, { timeout: this.remainingCpu(callId) }));
@@ -266,7 +266,7 @@ export class PluginIsolate {
       if (call.timers.size >= MAX_TIMERS_PER_CALL) {
         return replyJson({ ok: false, error: { code: 'TOO_MANY_TIMERS', message: `more than ${MAX_TIMERS_PER_CALL} timers in one call` } });
       }
-      const ms = Math.max(0, Math.min(Number(JSON.parse(argsJson)?.ms) || 0, 2_147_483_647));
+      const ms = clampDelay(JSON.parse(argsJson)?.ms);
       call.hostCalls.add(hostCallId);
       call.timers.set(hostCallId, setTimeout(() => {
         call.timers.delete(hostCallId);

@@ -1,0 +1,48 @@
+// The audit log: one record per host call (written by dispatch.ts), per admin action and per
+// system decision. Summaries are scrubbed of secret values before they are stored. Records are
+// batched into one store transaction every few milliseconds: a synchronous-FULL commit per host
+// call would cost more than the call itself.
+import type { Store } from '../runtime/store/store.ts';
+import type { NewAuditRecord } from '../runtime/store/types.ts';
+import type { Scrubber } from '../runtime/secrets/scrubber.ts';
+
+const FLUSH_MS = 25;
+const MAX_BATCH = 500;
+const MAX_SUMMARY = 2000;
+
+export class AuditLog {
+  private readonly store: Pick<Store, 'appendAudit'>;
+  private readonly scrubber: Scrubber;
+  private buffer: NewAuditRecord[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  failedWrites = 0;
+
+  constructor(store: Pick<Store, 'appendAudit'>, scrubber: Scrubber) {
+    this.store = store;
+    this.scrubber = scrubber;
+  }
+
+  record(r: Omit<NewAuditRecord, 'at'> & { at?: string }): void {
+    const summary = this.scrubber.scrub(r.summary.length > MAX_SUMMARY ? `${r.summary.slice(0, MAX_SUMMARY)}…` : r.summary);
+    this.buffer.push({ ...r, at: r.at ?? new Date().toISOString(), summary, rule: r.rule ? this.scrubber.scrub(r.rule) : null });
+    if (this.buffer.length >= MAX_BATCH) void this.flush();
+    else if (!this.timer) this.timer = setTimeout(() => void this.flush(), FLUSH_MS);
+  }
+
+  async flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    while (this.flushing) await this.flushing;
+    if (!this.buffer.length) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    this.flushing = this.store.appendAudit(batch).catch(() => {
+      this.failedWrites++;
+      this.buffer.unshift(...batch); // kept for the next flush: an audit record is not dropped silently
+    }).finally(() => { this.flushing = null; });
+    await this.flushing;
+  }
+}

@@ -1,0 +1,121 @@
+// config: what a plugin may read of configuration — `config.get(key)` for keys its own manifest
+// declares (default_config / required_config), for itself only. The plugin's identity comes from
+// the call context, never from the arguments, so there is no way to name another plugin.
+// Secret keys (required_config: 2) are stored only as AES-256-GCM envelopes bound to plugin and
+// key, are write-only through every admin route (shown as "set"/"not set"), and their values are
+// registered with the scrubber so they are removed from logs, audit records and errors.
+import type { Capability, HostCallContext } from './capability.ts';
+import { CapabilityArgumentError, PolicyDenied } from './capability.ts';
+import type { Store } from '../runtime/store/store.ts';
+import type { PluginManifest, ConfigScalar } from '../runtime/manifest/manifest.ts';
+import { configKeys } from '../runtime/manifest/manifest.ts';
+import type { SecretBox } from '../runtime/secrets/secret-box.ts';
+import type { Scrubber } from '../runtime/secrets/scrubber.ts';
+
+export const MAX_CONFIG_VALUE_LENGTH = 8192;
+
+export interface ManifestSource {
+  manifestOf(plugin: string): PluginManifest | undefined;
+}
+
+export interface ConfigEntryView {
+  key: string;
+  secret: boolean;
+  /** For secrets: whether a value is stored. For shown keys: always true. */
+  set: boolean;
+  /** null for secrets, always: they are write-only. */
+  value: ConfigScalar;
+  updatedAt: string | null;
+}
+
+export class ConfigService {
+  private readonly store: Pick<Store, 'getConfig' | 'listConfig' | 'setConfig'>;
+  private readonly box: SecretBox;
+  private readonly scrubber: Scrubber;
+  private readonly manifests: ManifestSource;
+
+  constructor(deps: { store: Pick<Store, 'getConfig' | 'listConfig' | 'setConfig'>; box: SecretBox; scrubber: Scrubber; manifests: ManifestSource }) {
+    this.store = deps.store;
+    this.box = deps.box;
+    this.scrubber = deps.scrubber;
+    this.manifests = deps.manifests;
+  }
+
+  private declared(plugin: string, key: string): { secret: boolean; manifest: PluginManifest } {
+    const manifest = this.manifests.manifestOf(plugin);
+    if (!manifest) throw new PolicyDenied('config.unknown-plugin', `config: plugin '${plugin}' is not registered`);
+    const entry = configKeys(manifest).find((k) => k.key === key);
+    if (!entry) {
+      throw new PolicyDenied('config.undeclared-key',
+        `config.get('${key}') refused: '${key}' is not declared in ${plugin}'s configure.js (default_config or required_config)`);
+    }
+    return { secret: entry.secret, manifest };
+  }
+
+  /** The value a plugin sees: stored value, else its default_config value, else null. */
+  async get(plugin: string, key: string): Promise<ConfigScalar> {
+    const { secret, manifest } = this.declared(plugin, key);
+    const stored = await this.store.getConfig(plugin, key);
+    if (!stored) return Object.hasOwn(manifest.default_config, key) ? manifest.default_config[key] : null;
+    if (!secret) return stored.value;
+    const plain = this.box.open(stored.value, `${plugin}.${key}`);
+    this.scrubber.add(plain, `${plugin}.${key}`);
+    return plain;
+  }
+
+  /** Admin write. Secrets are sealed before they reach the store. */
+  async set(plugin: string, key: string, value: unknown): Promise<{ secret: boolean }> {
+    const { secret } = this.declared(plugin, key);
+    if (value !== null && !['string', 'number', 'boolean'].includes(typeof value)) {
+      throw new CapabilityArgumentError('set-config-payout', 'value', 'must be a string, number or boolean');
+    }
+    const text = value === null ? '' : String(value);
+    if (text.length > MAX_CONFIG_VALUE_LENGTH) throw new CapabilityArgumentError('set-config-payout', 'value', `is longer than ${MAX_CONFIG_VALUE_LENGTH} characters`);
+    if (secret) {
+      this.scrubber.add(text, `${plugin}.${key}`);
+      await this.store.setConfig({ plugin, key, secret: true, value: this.box.seal(text, `${plugin}.${key}`) });
+    } else {
+      await this.store.setConfig({ plugin, key, secret: false, value: text });
+    }
+    return { secret };
+  }
+
+  /** What the admin page may show: secrets masked, always. */
+  async view(plugin: string): Promise<ConfigEntryView[]> {
+    const manifest = this.manifests.manifestOf(plugin);
+    if (!manifest) return [];
+    const stored = new Map((await this.store.listConfig(plugin)).map((e) => [e.key, e]));
+    return configKeys(manifest).map(({ key, secret }) => {
+      const entry = stored.get(key);
+      if (secret) return { key, secret, set: Boolean(entry && entry.value && this.box.open(entry.value, `${plugin}.${key}`) !== ''), value: null, updatedAt: entry?.updatedAt ?? null };
+      return { key, secret, set: true, value: entry ? entry.value : manifest.default_config[key] ?? null, updatedAt: entry?.updatedAt ?? null };
+    });
+  }
+
+  /** Registers every stored secret with the scrubber, so a value read earlier is scrubbed after a restart. */
+  async primeScrubber(plugins: string[]): Promise<void> {
+    for (const plugin of plugins) {
+      for (const entry of await this.store.listConfig(plugin)) {
+        if (!entry.secret || !entry.value) continue;
+        try {
+          this.scrubber.add(this.box.open(entry.value, `${plugin}.${entry.key}`), `${plugin}.${entry.key}`);
+        } catch {
+          // An envelope we cannot open holds no value we could leak.
+        }
+      }
+    }
+  }
+}
+
+export function configCapability(service: ConfigService): Capability<{ key: string }, ConfigScalar> {
+  return {
+    name: 'config.get',
+    parse(raw) {
+      const key = (raw as { key?: unknown } | null)?.key;
+      if (typeof key !== 'string' || key.length === 0 || key.length > 64) throw new CapabilityArgumentError('config.get', 'key', 'must be a non-empty string of at most 64 characters');
+      return { key };
+    },
+    summarize: (args) => `key=${args.key}`,
+    invoke: (ctx: HostCallContext, args) => service.get(ctx.plugin, args.key),
+  };
+}

@@ -1,0 +1,83 @@
+// The one door between plugins and the host: every host call goes through `handle`, which finds
+// the capability (unknown ones are denied), validates arguments, runs policy and implementation,
+// and writes exactly one audit record — allowed, denied (with the rule) or error. What goes back
+// to the plugin is scrubbed of secret values; host internals never reach it.
+import type { Capability, HostCallContext } from './capability.ts';
+import { CapabilityArgumentError, CapabilityError, PolicyDenied } from './capability.ts';
+import type { AuditLog } from './audit.ts';
+import type { PluginLog } from './log.ts';
+import type { Scrubber } from '../runtime/secrets/scrubber.ts';
+import type { HostCallHandler, HostCallReply } from '../runtime/sandbox/sandbox-host.ts';
+
+export interface HostApiDeps {
+  capabilities: Capability[];
+  audit: AuditLog;
+  pluginLog: PluginLog;
+  scrubber: Scrubber;
+  /** Where unexpected host-side failures are reported (the server's logger). */
+  onInternalError?: (capability: string, err: unknown) => void;
+}
+
+export interface HostApi extends HostCallHandler {
+  capabilityNames(): string[];
+}
+
+export function createHostApi(deps: HostApiDeps): HostApi {
+  const byName = new Map(deps.capabilities.map((c) => [c.name, c]));
+  if (byName.size !== deps.capabilities.length) throw new Error('two host capabilities share a name');
+
+  async function handle(ctx: HostCallContext, name: string, raw: unknown): Promise<HostCallReply> {
+    const started = performance.now();
+    const capability = byName.get(name);
+    let summary = '';
+    let decision: 'allowed' | 'denied' | 'error' = 'allowed';
+    let rule: string | null = null;
+    let reply: HostCallReply;
+    try {
+      if (!capability) throw new PolicyDenied('unknown-capability', `no host capability named '${String(name).slice(0, 80)}'`);
+      const args = capability.parse(raw);
+      summary = capability.summarize(args);
+      const value = await capability.invoke(ctx, args);
+      reply = { ok: true, value: value === undefined ? null : value };
+    } catch (err) {
+      if (err instanceof PolicyDenied || err instanceof CapabilityArgumentError) {
+        decision = 'denied';
+        rule = err instanceof PolicyDenied ? err.rule : err.rule;
+        reply = { ok: false, error: { message: deps.scrubber.scrub(err.message), code: 'HOST_DENIED', rule } };
+        if (!summary) summary = `refused before the arguments were read: ${deps.scrubber.scrub(err.message).slice(0, 300)}`;
+      } else if (err instanceof CapabilityError) {
+        decision = 'error';
+        rule = err.code;
+        const extra = (err as CapabilityError & { response?: unknown }).response;
+        reply = { ok: false, error: { message: deps.scrubber.scrub(err.message), code: err.code, ...(extra !== undefined ? { response: deps.scrubber.scrubDeep(extra) } : {}) } };
+      } else {
+        decision = 'error';
+        rule = 'internal';
+        deps.onInternalError?.(name, err);
+        reply = { ok: false, error: { message: `${name} failed inside the host; the administrator can find details in the server log`, code: 'HOST_ERROR' } };
+      }
+    }
+    deps.audit.record({
+      plugin: ctx.plugin, actor: `plugin:${ctx.plugin}`, callId: ctx.callId, capability: String(name).slice(0, 80),
+      decision, rule, summary: `${ctx.method}: ${summary}`, durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+    });
+    return reply;
+  }
+
+  return {
+    handle,
+    log(plugin, callId, level, text) {
+      deps.pluginLog.write(plugin, callId, level, text);
+    },
+    recordLocalCalls(ctx, localCalls) {
+      const entries = Object.entries(localCalls);
+      if (!entries.length) return;
+      deps.audit.record({
+        plugin: ctx.plugin, actor: `plugin:${ctx.plugin}`, callId: ctx.callId, capability: 'sandbox.local',
+        decision: 'allowed', rule: null, summary: `${ctx.method}: ${entries.map(([k, n]) => `${k}×${n}`).join(', ')}`, durationMs: 0,
+      });
+    },
+    scrub: (text) => deps.scrubber.scrub(text),
+    capabilityNames: () => [...byName.keys()],
+  };
+}

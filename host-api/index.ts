@@ -1,0 +1,63 @@
+// Assembles the host API: every capability a plugin can call, behind one dispatcher that audits
+// each call. Nothing reaches a plugin except through the capabilities listed here.
+import type { Store } from '../runtime/store/store.ts';
+import type { NewIpn, Order, OrderStatus } from '../runtime/store/types.ts';
+import type { Scrubber } from '../runtime/secrets/scrubber.ts';
+import type { SecretBox } from '../runtime/secrets/secret-box.ts';
+import { AuditLog } from './audit.ts';
+import { ConfigService, configCapability } from './config.ts';
+import type { ManifestSource } from './config.ts';
+import { createHostApi } from './dispatch.ts';
+import type { HostApi } from './dispatch.ts';
+import { historyCapability } from './history.ts';
+import type { HistoryDeps } from './history.ts';
+import { createHttpCapability } from './http.ts';
+import type { Grant, HttpCapabilityOptions } from './http.ts';
+import { PluginLog } from './log.ts';
+import { payoutTxCapabilities } from './payout-txs.ts';
+import type { PluginLogLine } from '../runtime/store/types.ts';
+
+export interface HostApiOptions {
+  store: Store;
+  scrubber: Scrubber;
+  box: SecretBox;
+  manifests: ManifestSource;
+  /** Approved network grants of a plugin. */
+  grantsFor(plugin: string): Promise<Grant[]>;
+  /** Egress guard options: caps, and injected resolve/connect in tests. */
+  http?: Omit<HttpCapabilityOptions, 'grantsFor'>;
+  buildIpn(order: Order, status: OrderStatus): NewIpn | null;
+  settleAttempt?: HistoryDeps['settleAttempt'];
+  pluginLogMirror?: (line: Omit<PluginLogLine, '_id'>) => void;
+  onInternalError?: (capability: string, err: unknown) => void;
+}
+
+export interface HostApiParts {
+  api: HostApi;
+  config: ConfigService;
+  audit: AuditLog;
+  pluginLog: PluginLog;
+}
+
+export function buildHostApi(o: HostApiOptions): HostApiParts {
+  const audit = new AuditLog(o.store, o.scrubber);
+  const pluginLog = new PluginLog(o.store, o.scrubber, o.pluginLogMirror ?? null);
+  const config = new ConfigService({ store: o.store, box: o.box, scrubber: o.scrubber, manifests: o.manifests });
+  const api = createHostApi({
+    audit, pluginLog, scrubber: o.scrubber, onInternalError: o.onInternalError,
+    capabilities: [
+      configCapability(config),
+      createHttpCapability({ ...o.http, grantsFor: o.grantsFor }),
+      ...payoutTxCapabilities(o.store),
+      historyCapability({ store: o.store, buildIpn: o.buildIpn, settleAttempt: o.settleAttempt }),
+    ],
+  });
+  return { api, config, audit, pluginLog };
+}
+
+/** Grants an administrator approved, from the store. */
+export function storedGrants(store: Pick<Store, 'listGrants'>): (plugin: string) => Promise<Grant[]> {
+  return async (plugin) => (await store.listGrants(plugin))
+    .filter((g) => g.approved)
+    .map((g) => ({ origin: g.origin, pathPrefix: g.pathPrefix, methods: g.methods }));
+}

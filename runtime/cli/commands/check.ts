@@ -1,0 +1,79 @@
+// `payout-sandbox check <pluginDir> [--json]`: bundle and load the plugin in a sandbox with no host
+// access at all, and say what it is — or exactly why it cannot be accepted.
+import { describeFiles } from '../../bundler/plugin-files.ts';
+import { HOST_MODULES } from '../../bundler/host-modules.ts';
+import { configKeys } from '../../manifest/manifest.ts';
+import { loadPlugin } from '../../plugins/load-plugin.ts';
+import type { LoadedPlugin } from '../../plugins/load-plugin.ts';
+import { SandboxHost } from '../../sandbox/sandbox-host.ts';
+import type { HostCallHandler } from '../../sandbox/sandbox-host.ts';
+import { fail, printJson, section } from '../output.ts';
+import path from 'node:path';
+
+/** Check runs the plugin's load and initCron with every host call refused. */
+export function denyAllHandler(attempts: string[]): HostCallHandler {
+  return {
+    async handle(ctx, capability) {
+      attempts.push(`${ctx.method}: ${capability}`);
+      return { ok: false, error: { message: `${capability}: host calls are refused while checking a plugin`, code: 'HOST_DENIED' } };
+    },
+    log() {},
+  };
+}
+
+export function checkReport(p: LoadedPlugin, hostCallsAtLoad: string[]) {
+  const modules = [...new Set(p.bundle.scan.hostModules.map((m) => m.module))];
+  return {
+    ok: true,
+    key: p.key,
+    manifest: p.manifest,
+    files: describeFiles(p.bundle.files),
+    className: p.description.className,
+    methods: p.description.methods,
+    callbacks: p.description.callbacks,
+    cron: p.cron,
+    hostModules: modules.map((m) => ({ module: m, provides: HOST_MODULES[m].provides })),
+    capabilities: [...new Set(modules.flatMap((m) => HOST_MODULES[m].capabilities))].sort(),
+    network: {
+      requested: p.manifest.network,
+      originsInSource: [...new Set(p.bundle.scan.urlLiterals.map((u) => u.origin).filter(Boolean))],
+    },
+    config: configKeys(p.manifest),
+    hostCallsAtLoad,
+    bundle: { bytes: p.bundle.code.length, sha256: p.bundle.sha256, inputs: p.bundle.inputs },
+    warnings: p.bundle.files.warnings,
+    loadMs: Math.round(p.loadMs),
+  };
+}
+
+function printText(r: ReturnType<typeof checkReport>): void {
+  const out = [
+    `✔ ${r.key}: ${r.manifest.title} (class ${r.className}) can be loaded in the sandbox`,
+    section('Files', Object.entries(r.files).map(([k, v]) => `${k}: ${typeof v === 'object' && v ? JSON.stringify(v) : v ?? '—'}`)),
+    section('Currencies (allow_XML)', [r.manifest.allow_XML.join(', ') || '(none)']),
+    section('Config keys', r.config.map((c) => `${c.key}${c.secret ? ' (secret, write-only)' : ''}`)),
+    section('Callbacks (POST /payout_call/' + r.key + '/<name>/)', r.callbacks),
+    section('Cron', r.cron ? [`${r.cron.schedule}${r.cron.callWhenInit ? ' (also at start)' : ''}`] : []),
+    section('Host modules required', r.hostModules.map((m) => `${m.module}: ${m.provides}`)),
+    section('Network: origins requested in the manifest', r.network.requested.map((n) => n.origin)),
+    section('Network: origins spelled in the source (grant what it needs)', r.network.originsInSource as string[]),
+    section('Warnings', r.warnings),
+    `bundle: ${r.bundle.bytes} bytes, sha256 ${r.bundle.sha256}, loaded in ${r.loadMs} ms\n`,
+  ];
+  process.stdout.write(out.join('\n'));
+}
+
+export async function runCheck(dir: string, options: { json?: boolean }): Promise<void> {
+  const attempts: string[] = [];
+  const sandbox = new SandboxHost({ handler: denyAllHandler(attempts) });
+  try {
+    const plugin = await loadPlugin(sandbox, dir, { apiUrl: 'http://127.0.0.1:3000/' });
+    const report = checkReport(plugin, attempts);
+    if (options.json) printJson(report);
+    else printText(report);
+  } catch (err) {
+    fail(Boolean(options.json), err, { key: path.basename(path.resolve(dir)) });
+  } finally {
+    await sandbox.close();
+  }
+}
