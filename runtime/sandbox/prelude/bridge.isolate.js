@@ -276,6 +276,41 @@ function describeCron(descriptor) {
   };
 }
 
+// Order forms are validated here, inside the isolate and under the call's CPU limit, because the
+// field regexps come from the plugin: a catastrophic regexp must burn the plugin's budget, not
+// the server's event loop.
+function checkFields(fields, values) {
+  if (fields === null || fields === undefined) return { supported: false, fields: [], errors: [] };
+  if (!isArray(fields)) throw new ErrorCtor('getFields must return an array of fields, or null for a currency it does not serve');
+  const out = [];
+  const errors = [];
+  for (const f of fields) {
+    if (!f || typeof f !== 'object') continue;
+    const id = safeString(f._id, 100);
+    const name = f.name === undefined ? id : safeString(f.name, 300);
+    const required = f.required === true || f.required === 'true';
+    const regexp = typeof f.regexp === 'string' ? f.regexp.slice(0, 2000) : null;
+    const regexpError = f.regexp_error === undefined ? '' : safeString(f.regexp_error, 300);
+    out.push({ _id: id, name, placeholder: f.placeholder === undefined ? '' : safeString(f.placeholder, 300), regexp, regexp_error: regexpError, required });
+    const value = values && Object.prototype.hasOwnProperty.call(values, id) ? values[id] : undefined;
+    if (value === undefined || value === null || value === '') {
+      if (required) errors.push({ key: id, message: name + ' is required' });
+      continue;
+    }
+    if (regexp !== null) {
+      let re;
+      try {
+        re = new RegExp(regexp);
+      } catch (e) {
+        errors.push({ key: id, message: 'the payout method defines an invalid pattern for ' + name });
+        continue;
+      }
+      if (!re.test(String(value))) errors.push({ key: id, message: regexpError || name + ' is incorrect' });
+    }
+  }
+  return { supported: true, fields: out, errors };
+}
+
 function dispatch(method, args) {
   switch (method) {
     case 'describe':
@@ -284,6 +319,8 @@ function dispatch(method, args) {
       return instance.getFields(args[0], args[1]);
     case 'transfer':
       return instance.transfer(args[0]);
+    case 'validateFields':
+      return apply(promiseThen, PromiseCtor.resolve(instance.getFields(args.lang, args.xml)), [(fields) => checkFields(fields, args.values)]);
     case 'initCron':
       if (typeof instance.initCron !== 'function') return null;
       return apply(promiseThen, PromiseCtor.resolve(instance.initCron(cronContext())), [describeCron]);

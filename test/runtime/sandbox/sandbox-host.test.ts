@@ -221,3 +221,35 @@ module.exports = class {
     expect(await host.invoke('lingers', 'transfer', [ORDER])).toMatchObject({ ok: true, value: 'timer never ran' });
   });
 });
+
+describe('sandbox core: order field validation runs inside the isolate', () => {
+  it('checks required fields and the plugin\'s regexps', async () => {
+    await register('fields', {
+      'index.js': `module.exports = class {
+  async getFields(lang, xml) {
+    if (xml !== 'CARDUAH') return null;
+    return [{ _id: 'card_number', name: 'Card', regexp: '^[0-9]{16}$', regexp_error: 'card must be 16 digits', required: true }, { _id: 'memo', name: 'Memo', required: false }];
+  }
+  async transfer() {}
+};`,
+    });
+    const ok = await host.invoke('fields', 'validateFields', { lang: 'en', xml: 'CARDUAH', values: { card_number: '4111111111111111' } });
+    expect(ok).toMatchObject({ ok: true, value: { supported: true, errors: [] } });
+    const bad = await host.invoke('fields', 'validateFields', { lang: 'en', xml: 'CARDUAH', values: { card_number: '12' } });
+    expect(bad).toMatchObject({ ok: true, value: { errors: [{ key: 'card_number', message: 'card must be 16 digits' }] } });
+    const missing = await host.invoke('fields', 'validateFields', { lang: 'en', xml: 'CARDUAH', values: {} });
+    expect(missing).toMatchObject({ ok: true, value: { errors: [{ key: 'card_number', message: 'Card is required' }] } });
+    expect(await host.invoke('fields', 'validateFields', { lang: 'en', xml: 'BTC', values: {} })).toMatchObject({ ok: true, value: { supported: false } });
+  });
+
+  it('a catastrophic regexp (ReDoS) burns the plugin\'s CPU budget, not the server', async () => {
+    await register('redos', {
+      'index.js': `module.exports = class { async getFields() { return [{ _id: 'x', name: 'X', regexp: '^(a+)+$', required: true }]; } async transfer() {} };`,
+    });
+    const started = Date.now();
+    const r = await host.invoke('redos', 'validateFields', { lang: 'en', xml: 'X', values: { x: 'a'.repeat(40) + '!' } });
+    expect(r).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
+    expect(Date.now() - started).toBeLessThan(5000);
+    await expectHealthyStillWorks();
+  });
+});
