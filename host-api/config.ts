@@ -52,9 +52,27 @@ export class ConfigService {
     return { secret: entry.secret, manifest };
   }
 
-  /** The value a plugin sees: stored value, else its default_config value, else null. */
+  /**
+   * The value a plugin sees: stored value, else its default_config value, else null. SDK-format
+   * plugins never read secrets: the host applies them (http auth/sign) on their behalf.
+   */
   async get(plugin: string, key: string): Promise<ConfigScalar> {
     const { secret, manifest } = this.declared(plugin, key);
+    if (secret && manifest.format === 'sdk') {
+      throw new PolicyDenied('config.secret-host-side', `config.get('${key}') refused: '${key}' is a secret and SDK-format plugins use secrets only through ctx.http (auth, secretHeaders, sign), never read them`);
+    }
+    return this.read(plugin, key, secret, manifest);
+  }
+
+  /** The host's own read of a plugin's value, secrets included (host-side signing). */
+  async readForHost(plugin: string, key: string): Promise<string> {
+    const { secret, manifest } = this.declared(plugin, key);
+    const value = await this.read(plugin, key, secret, manifest);
+    if (value === null || value === '') throw new PolicyDenied('config.unset', `config key '${key}' of plugin '${plugin}' is not set; the administrator sets it in the plugin's settings`);
+    return String(value);
+  }
+
+  private async read(plugin: string, key: string, secret: boolean, manifest: PluginManifest): Promise<ConfigScalar> {
     const stored = await this.store.getConfig(plugin, key);
     if (!stored) return Object.hasOwn(manifest.default_config, key) ? manifest.default_config[key] : null;
     if (!secret) return stored.value;

@@ -26,6 +26,7 @@ import { PolicyDenied, CapabilityError } from './capability.ts';
 import { parseTarget, loopbackPin, displayOrigin, type Target, type AddressInfo } from './http/address-policy.ts';
 import { parseHttpRequestArgs, ALLOWED_METHODS, type HttpRequestArgs } from './http/args.ts';
 import { sanitiseRequestHeaders, decodeBody, validHeaderName, validHeaderValue } from './http/headers.ts';
+import { describeSecretUse, secretHeadersFor } from './http/signing.ts';
 import {
   guardedRequest,
   defaultResolver,
@@ -95,6 +96,10 @@ export interface HttpCapabilityOptions {
    * host's own services.
    */
   allowLoopbackGrants?: boolean;
+  /** Reads one of the calling plugin's secrets for host-side auth/signing (SDK format). */
+  readSecret?: (plugin: string, key: string) => Promise<string>;
+  /** Requests one call may make; defaults to caps.maxRequestsPerCall (cron sweeps need more). */
+  requestsPerCall?: (ctx: HostCallContext) => number;
 }
 
 interface NormalGrant {
@@ -246,7 +251,7 @@ export function createHttpCapability(options: HttpCapabilityOptions): Capability
       }
       const size = args.body === null ? 0 : Buffer.byteLength(args.body, args.bodyEncoding);
       const { stripped } = sanitiseRequestHeaders(args.headers);
-      return `${args.method} ${where} body=${size}B${stripped.length ? ` stripped-headers=${stripped.join(',')}` : ''}`;
+      return `${args.method} ${where} body=${size}B${stripped.length ? ` stripped-headers=${stripped.join(',')}` : ''}${describeSecretUse(args.secrets)}`;
     },
 
     async invoke(ctx: HostCallContext, args: HttpRequestArgs): Promise<HttpResponseResult> {
@@ -271,8 +276,9 @@ export function createHttpCapability(options: HttpCapabilityOptions): Capability
         checkGrant: (t, method) => checkPluginGrant(ctx.plugin, grants, t, method),
         admit: () => {
           const started = startedPerCall.get(ctx.counters) ?? 0;
-          if (Math.max(started, ctx.counters.outboundRequests) >= caps.maxRequestsPerCall) {
-            throw new Refusal('http.rate.call', `plugin '${ctx.plugin}' has used all ${caps.maxRequestsPerCall} requests allowed in one call`);
+          const perCall = options.requestsPerCall?.(ctx) ?? caps.maxRequestsPerCall;
+          if (Math.max(started, ctx.counters.outboundRequests) >= perCall) {
+            throw new Refusal('http.rate.call', `plugin '${ctx.plugin}' has used all ${perCall} requests allowed in one call`);
           }
           if (!perMinute.take(ctx.plugin)) {
             throw new Refusal('http.rate.minute', `plugin '${ctx.plugin}' has used all ${caps.maxRequestsPerMinute} requests allowed per minute`);
@@ -284,10 +290,16 @@ export function createHttpCapability(options: HttpCapabilityOptions): Capability
         },
       };
 
+      let headers = sanitiseRequestHeaders(args.headers).headers;
+      if (args.secrets) {
+        const readSecret = options.readSecret;
+        if (!readSecret) throw new PolicyDenied('http.secrets', 'http.request refused: host-side secrets (auth, secretHeaders, sign) are not available on this host');
+        headers = { ...headers, ...(await secretHeadersFor(args.secrets, { method: args.method, url: args.url, headers, body }, (key) => readSecret(ctx.plugin, key))) };
+      }
       const res = await guardedRequest(env, gate, {
         method: args.method,
         url: args.url,
-        headers: sanitiseRequestHeaders(args.headers).headers,
+        headers,
         body,
         maxResponseBytes: Math.min(caps.maxResponseBytes, args.maxResponseBytes ?? Infinity),
         timeoutMs: Math.min(caps.totalTimeoutMs, args.timeoutMs ?? Infinity),

@@ -47,7 +47,7 @@ export function buildHostApi(o: HostApiOptions): HostApiParts {
     audit, pluginLog, scrubber: o.scrubber, onInternalError: o.onInternalError,
     capabilities: [
       configCapability(config),
-      createHttpCapability({ ...o.http, grantsFor: o.grantsFor }),
+      createHttpCapability({ readSecret: (plugin, key) => config.readForHost(plugin, key), ...o.http, grantsFor: o.grantsFor }),
       ...payoutTxCapabilities(o.store),
       historyCapability({ store: o.store, buildIpn: o.buildIpn, settleAttempt: o.settleAttempt }),
     ],

@@ -3,6 +3,8 @@
 import { CapabilityArgumentError } from '../capability.ts';
 import { MAX_URL_LENGTH } from './address-policy.ts';
 import { validHeaderName, validHeaderValue } from './headers.ts';
+import { parseSecretUse } from './signing.ts';
+import type { SecretUse } from './signing.ts';
 
 export interface HttpRequestArgs {
   method: string;
@@ -12,12 +14,14 @@ export interface HttpRequestArgs {
   bodyEncoding: 'utf8' | 'base64';
   timeoutMs?: number;
   maxResponseBytes?: number;
+  /** Secrets the host applies (SDK format): auth, secretHeaders, sign. */
+  secrets?: SecretUse | null;
 }
 
 /** CONNECT and TRACE are not on the list: one opens a tunnel past every check here, the other echoes credentials. */
 export const ALLOWED_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
-const KEYS = ['method', 'url', 'headers', 'body', 'bodyEncoding', 'timeoutMs', 'maxResponseBytes'];
+const KEYS = ['method', 'url', 'headers', 'body', 'bodyEncoding', 'timeoutMs', 'maxResponseBytes', 'auth', 'secretHeaders', 'sign'];
 const MAX_HEADERS = 100;
 const MAX_HEADER_BYTES = 32 * 1024;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -86,5 +90,7 @@ export function parseHttpRequestArgs(raw: unknown, capability = 'http.request'):
     if (typeof m !== 'number' || !Number.isSafeInteger(m) || m < 1) throw fail('maxResponseBytes', 'must be a positive integer');
     out.maxResponseBytes = m;
   }
+  const secrets = parseSecretUse(raw);
+  if (secrets) out.secrets = secrets;
   return out;
 }

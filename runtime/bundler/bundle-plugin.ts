@@ -84,7 +84,7 @@ function displayPath(file: string, pluginDir: string): string {
 
 function resolvePluginFile(fromDir: string, request: string, pluginDir: string): string | null {
   const base = path.resolve(fromDir, request);
-  const candidates = [base, `${base}.js`, `${base}.json`, path.join(base, 'index.js')];
+  const candidates = [base, `${base}.js`, `${base}.ts`, `${base}.json`, path.join(base, 'index.js'), path.join(base, 'index.ts')];
   for (const candidate of candidates) {
     let real: string;
     try {
@@ -143,9 +143,10 @@ function sandboxPlugin(files: PluginFiles, usedHostModules: Set<HostModuleId>): 
         }
         const source = fs.readFileSync(args.path, 'utf8');
         if (args.path.endsWith('.json')) return { contents: source, loader: 'json' };
+        const loader = args.path.endsWith('.ts') ? 'ts' : 'js';
         // Same line as the plugin's first line, so error line numbers stay the plugin's own.
         const prefix = `var __dirname = ${JSON.stringify(virtualDir(args.path))}, __filename = ${JSON.stringify(path.posix.join(virtualDir(args.path), path.basename(args.path)))};`;
-        return { contents: prefix + source, loader: 'js', resolveDir: path.dirname(args.path) };
+        return { contents: prefix + source, loader, resolveDir: path.dirname(args.path) };
       });
     },
   };
@@ -153,7 +154,13 @@ function sandboxPlugin(files: PluginFiles, usedHostModules: Set<HostModuleId>): 
 
 function entrySource(which: string, files: PluginFiles): string {
   const rel = (f: string) => JSON.stringify('./' + path.relative(files.dir, f).split(path.sep).join('/'));
-  if (which === 'configure') return `module.exports = require(${rel(files.configure)});`;
+  if (files.format === 'sdk') {
+    // The manifest of an SDK plugin is data inside its module: the throwaway isolate evaluates the
+    // module and reads only that.
+    if (which === 'configure') return `var m = require(${rel(files.index)}); var d = m && (m.default || m); module.exports = { __sdkManifest: d && d.manifest };`;
+    return `module.exports = { sdk: require(${rel(files.index)}), sdkRuntime: require('ps-host:sdk') };`;
+  }
+  if (which === 'configure') return `module.exports = require(${rel(files.configure as string)});`;
   return [
     'module.exports = {',
     `  Plugin: require(${rel(files.index)}),`,

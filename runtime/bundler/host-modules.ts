@@ -34,6 +34,7 @@ export const HOST_MODULES = {
   querystring: shim('querystring', 'pure-JS querystring (parse, stringify, escape, unescape)', []),
   url: shim('url', 'URL and URLSearchParams', []),
   buffer: shim('buffer', 'pure-JS Buffer', []),
+  sdk: shim('sdk', 'the payout-sandbox SDK runtime (definePayoutPlugin, ctx.http with host-side signing, ctx.config, errors)', ['config.get', 'http.request']),
   bignumber: {
     id: 'bignumber.js',
     provides: 'the real bignumber.js library, bundled',
@@ -106,6 +107,7 @@ export function decideRequire(request: string): RequireDecision {
         `Use the host API instead (config.get for settings, axios for HTTP to granted origins, the db façade for payout txs).`,
     };
   }
+  if (request === 'payout-sandbox/sdk') return { kind: 'host', module: HOST_MODULES.sdk, moduleId: 'sdk' };
   const packageShim = PROVIDED_PACKAGES[request];
   if (packageShim) return { kind: 'host', module: HOST_MODULES[packageShim], moduleId: packageShim };
   return {

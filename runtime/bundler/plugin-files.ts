@@ -11,7 +11,11 @@ export const MIN_ICON_SIDE = 150;
 export interface PluginFiles {
   dir: string;
   key: string;
-  configure: string;
+  /** platform: configure.js + index.js; sdk: plugin.ts (or plugin.js) with definePayoutPlugin. */
+  format: 'platform' | 'sdk';
+  /** configure.js (platform only). */
+  configure: string | null;
+  /** index.js (platform) or plugin.ts / plugin.js (sdk). */
   index: string;
   callbacks: string | null;
   templates: { dir: string; adminHtml: string | null; adminJs: string | null } | null;
@@ -42,8 +46,11 @@ export function locatePluginFiles(pluginDir: string): PluginFiles {
       `plugin folder name '${key}' cannot be a plugin key: use 1-64 letters, digits, '_' or '-' (it appears in /payout_call/<key>/ URLs)`);
   }
   const configure = firstExisting(dir, ['configure.js']);
-  if (!configure) throw new PluginRejected('missing_file', `configure.js is missing in ${dir}; every payout plugin declares its manifest there`);
-  const index = firstExisting(dir, ['index.js']);
+  const sdkEntry = configure ? null : firstExisting(dir, ['plugin.ts', 'plugin.js']);
+  if (!configure && !sdkEntry) {
+    throw new PluginRejected('missing_file', `configure.js is missing in ${dir}; a platform-format plugin declares its manifest there (an SDK-format plugin has plugin.ts instead)`);
+  }
+  const index = sdkEntry ?? firstExisting(dir, ['index.js']);
   if (!index) throw new PluginRejected('missing_file', `index.js is missing in ${dir}; it must export the plugin class`);
 
   const warnings: string[] = [];
@@ -55,7 +62,7 @@ export function locatePluginFiles(pluginDir: string): PluginFiles {
   const templates = templatesDir
     ? { dir: templatesDir, adminHtml: firstExisting(templatesDir, ['admin.html']), adminJs: firstExisting(templatesDir, ['admin.js']) }
     : null;
-  if (!templates) warnings.push('no templates/ folder: the admin page will show a generic settings form');
+  if (!templates && !sdkEntry) warnings.push('no templates/ folder: the admin page will show a generic settings form');
 
   let icon: PluginFiles['icon'] = null;
   const iconFile = firstExisting(dir, ['icon.png']);
@@ -71,13 +78,14 @@ export function locatePluginFiles(pluginDir: string): PluginFiles {
       }
     }
   }
-  return { dir, key, configure, index, callbacks, templates, icon, warnings };
+  return { dir, key, format: sdkEntry ? 'sdk' : 'platform', configure, index, callbacks: sdkEntry ? null : callbacks, templates, icon, warnings };
 }
 
 /** Paths relative to the plugin folder, for reports. */
 export function describeFiles(files: PluginFiles): Record<string, unknown> {
   const rel = (f: string | null) => (f ? path.relative(files.dir, f) : null);
   return {
+    format: files.format,
     configure: rel(files.configure),
     index: rel(files.index),
     callbacks: rel(files.callbacks),

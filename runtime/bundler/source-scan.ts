@@ -19,6 +19,7 @@ export interface SourceScan {
 const REQUIRE_RE = /\brequire\s*\(\s*(['"])([^'"]+)\1\s*\)/g;
 const URL_RE = /\bhttps?:\/\/[^\s'"`<>)\\]+/g;
 const CONFIG_GET_RE = /\bconfig\.get\(\s*(['"])([^'"]+)\1/g;
+const SECRET_REF_RE = /\b(?:bearer|key|passwordKey|secretKey)\s*:\s*(['"])([A-Za-z_][\w.-]*)\1/g;
 const DB_OP_RE = /\bOrderPayoutTxs\s*\.\s*(find|findOne|findById|countDocuments|updateOne|updateMany|create|insertMany|deleteOne|deleteMany|aggregate)\b/g;
 
 function lineOf(source: string, index: number): number {
@@ -37,9 +38,9 @@ function originOf(url: string): string | null {
 
 export function scanSources(files: PluginFiles, inputs: string[], used: Set<HostModuleId>): SourceScan {
   const scan: SourceScan = { hostModules: [], urlLiterals: [], configKeysRead: [], dbOperations: [] };
-  const all = new Set([...inputs, path.relative(files.dir, files.configure)]);
+  const all = new Set([...inputs, ...(files.configure ? [path.relative(files.dir, files.configure)] : [])]);
   for (const rel of all) {
-    if (!rel.endsWith('.js')) continue;
+    if (!rel.endsWith('.js') && !rel.endsWith('.ts')) continue;
     const source = fs.readFileSync(path.join(files.dir, rel), 'utf8');
     for (const m of source.matchAll(REQUIRE_RE)) {
       const decision = decideRequire(m[2]);
@@ -51,6 +52,7 @@ export function scanSources(files: PluginFiles, inputs: string[], used: Set<Host
       scan.urlLiterals.push({ url: m[0], origin: originOf(m[0]), file: rel, line: lineOf(source, m.index) });
     }
     for (const m of source.matchAll(CONFIG_GET_RE)) scan.configKeysRead.push({ key: m[2], file: rel, line: lineOf(source, m.index) });
+    if (files.format === 'sdk') for (const m of source.matchAll(SECRET_REF_RE)) scan.configKeysRead.push({ key: m[2], file: rel, line: lineOf(source, m.index) });
     for (const m of source.matchAll(DB_OP_RE)) scan.dbOperations.push({ operation: m[1], file: rel, line: lineOf(source, m.index) });
   }
   return scan;

@@ -14,6 +14,8 @@ export interface NetworkRequest {
 }
 
 export interface PluginManifest {
+  /** platform: configure.js + index.js, reads its own secrets; sdk: definePayoutPlugin, secrets stay host-side. */
+  format: 'platform' | 'sdk';
   type: 'payout';
   title: string;
   name: string;
@@ -138,7 +140,7 @@ export function validateManifest(raw: unknown): PluginManifest {
   }
   const env = stringList(r, 'env', (k, i) => { if (!/^[A-Z_][A-Z0-9_]{0,63}$/.test(k)) reject(`env[${i}]`, `'${k}' is not an environment variable name`); });
   return {
-    type: 'payout', title, name, required_npm, allow_XML, default_config, required_config,
+    format: 'platform', type: 'payout', title, name, required_npm, allow_XML, default_config, required_config,
     network: networkRequests(r.network), env,
     extra: Object.keys(r).filter((k) => !KNOWN.has(k)),
   };
@@ -148,4 +150,38 @@ export function validateManifest(raw: unknown): PluginManifest {
 export function configKeys(m: PluginManifest): { key: string; secret: boolean }[] {
   const keys = new Set([...Object.keys(m.default_config), ...Object.keys(m.required_config)]);
   return [...keys].map((key) => ({ key, secret: m.required_config[key] === 2 }));
+}
+
+/**
+ * The manifest of an SDK-format plugin, from `definePayoutPlugin({ manifest })`:
+ * { title, name?, currencies, config: { key: { secret?, default?, label? } }, network: [...] }.
+ * Checked with the same rules as configure.js, field names as the author wrote them.
+ */
+export function manifestFromSdk(raw: unknown): PluginManifest {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new PluginRejected('manifest_invalid', 'definePayoutPlugin: manifest must be an object ({ title, currencies, config, network })');
+  }
+  const m = raw as Record<string, unknown>;
+  const config = (m.config ?? {}) as Record<string, unknown>;
+  if (typeof config !== 'object' || Array.isArray(config)) throw new PluginRejected('manifest_invalid', 'definePayoutPlugin: manifest.config must be an object of { key: { secret?, default? } }');
+  const default_config: Record<string, ConfigScalar> = {};
+  const required_config: Record<string, ConfigVisibility> = {};
+  for (const [key, spec] of Object.entries(config)) {
+    const s = (spec ?? {}) as { secret?: unknown; default?: unknown };
+    if (typeof s !== 'object') throw new PluginRejected('manifest_invalid', `definePayoutPlugin: manifest.config.${key} must be an object like { secret: true }`);
+    required_config[key] = s.secret === true ? 2 : 1;
+    if (s.default !== undefined) default_config[key] = s.default as ConfigScalar;
+  }
+  try {
+    const checked = validateManifest({
+      type: 'payout', title: m.title, name: m.name ?? m.title, required_npm: [], allow_XML: m.currencies ?? [],
+      default_config, required_config, network: m.network ?? [], env: m.env,
+    });
+    return { ...checked, format: 'sdk' };
+  } catch (err) {
+    if (err instanceof PluginRejected) {
+      throw new PluginRejected(err.code, err.message.replace('configure.js:', 'definePayoutPlugin manifest:').replace('allow_XML', 'currencies').replace(/default_config|required_config/, 'config'));
+    }
+    throw err;
+  }
 }

@@ -4,7 +4,7 @@
 import { Cron } from 'croner';
 import { bundlePlugin } from '../bundler/bundle-plugin.ts';
 import type { PluginBundle } from '../bundler/bundle-plugin.ts';
-import { validateManifest } from '../manifest/manifest.ts';
+import { manifestFromSdk, validateManifest } from '../manifest/manifest.ts';
 import type { PluginManifest } from '../manifest/manifest.ts';
 import { PluginRejected } from '../plugin-errors.ts';
 import type { SandboxHost } from '../sandbox/sandbox-host.ts';
@@ -56,7 +56,9 @@ export async function loadPlugin(sandbox: SandboxHost, dir: string, options: Loa
   const bundle = await bundlePlugin(dir);
   const raw = await sandbox.readManifest(bundle);
   if (!raw.ok) throw new PluginRejected(raw.error.kind === 'cpu_limit' ? 'manifest_timeout' : 'manifest_invalid', raw.error.message);
-  const manifest = validateManifest(raw.value);
+  const manifest = bundle.files.format === 'sdk'
+    ? manifestFromSdk((raw.value as { __sdkManifest?: unknown }).__sdkManifest)
+    : validateManifest(raw.value);
   options.onManifest?.(bundle.key, manifest);
   const registered = await sandbox.register(bundle, isolateSetup(bundle.key, options));
   if (!registered.ok) throw new PluginRejected(registered.error.kind, `loading the plugin failed: ${registered.error.message}`);

@@ -38,6 +38,8 @@ export interface ThrownByPlugin {
   statusCode?: number;
   name?: string;
   responseStatus?: number;
+  /** Set only by the SDK's ProviderRefused: the provider definitely did not pay. */
+  definite?: boolean;
 }
 
 export type FailureKind =
@@ -84,7 +86,8 @@ export interface CallbackResponse {
 
 export interface PluginDescription {
   className: string;
-  methods: { getFields: boolean; transfer: boolean; initCron: boolean };
+  format?: 'sdk';
+  methods: { getFields: boolean; transfer: boolean; initCron: boolean; status?: boolean };
   callbacks: string[];
 }
 

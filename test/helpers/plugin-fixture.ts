@@ -30,6 +30,7 @@ export function writePlugin(key: string, files: Record<string, string>): string 
   fs.mkdirSync(dir, { recursive: true });
   const all: Record<string, string> = { 'configure.js': DEFAULT_CONFIGURE, 'index.js': PLAIN_INDEX, ...files };
   for (const [name, content] of Object.entries(all)) {
+    if (content === undefined) continue; // a test can leave out a default file
     const file = path.join(dir, name);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, content);

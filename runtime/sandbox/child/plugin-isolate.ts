@@ -9,7 +9,9 @@ import type {
 import { runLocalService } from './local-services.ts';
 import { MAX_TIMERS_PER_CALL, clampDelay } from '../../../host-api/timers.ts';
 
-const BRIDGE_SOURCE = fs.readFileSync(new URL('../prelude/bridge.isolate.js', import.meta.url), 'utf8');
+// One closure in two files: the bridge (host calls, timers, globals) and the plugin calls.
+const BRIDGE_SOURCE = ['bridge.isolate.js', 'plugin-calls.isolate.js']
+  .map((f) => fs.readFileSync(new URL(`../prelude/${f}`, import.meta.url), 'utf8')).join('\n');
 const WEB_GLOBALS_SOURCE = fs.readFileSync(new URL('../prelude/web-globals.isolate.js', import.meta.url), 'utf8');
 const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
 
