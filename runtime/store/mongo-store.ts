@@ -29,7 +29,7 @@ import type { MongoStoreOptions } from './mongo-support-collections.ts';
 import { flushOrderOutbox, flushPendingOutboxes, mergedHistory, mergedIpns } from './mongo-outbox.ts';
 import { checkTxPatch, checkTxQuery } from './tx-query.ts';
 import {
-  LAST_ATTEMPT_EXPIRED, applyTransition, attemptChanges, buildAttempt, buildIpn, buildOrder, isoAt, refuseTransition,
+  LAST_ATTEMPT_EXPIRED, MAX_INTERRUPTED_DELIVERIES, applyTransition, attemptChanges, buildAttempt, buildIpn, buildOrder, isoAt, refuseTransition,
 } from './records.ts';
 import {
   Checker, LEASE_MS_MAX, checkAttemptPatch, checkAttemptStates, checkIpnResult, checkNewAttempt, checkNewIpn, checkNewOrder,
@@ -248,14 +248,16 @@ export class MongoStore extends MongoSupportCollections implements Store {
     const nowMs = this.now();
     const now = isoAt(nowMs);
     const ipns = this.c(C.ipns);
-    await ipns.updateMany({ state: 'sending', leaseUntil: { $lte: now }, $expr: { $gte: ['$attempts', '$maxAttempts'] } }, {
+    await ipns.updateMany({ state: 'sending', leaseUntil: { $lte: now }, $expr: { $gte: ['$attempts', { $add: ['$maxAttempts', MAX_INTERRUPTED_DELIVERIES] }] } }, {
       $set: { state: 'failed', leaseUntil: null, updatedAt: now, lastError: LAST_ATTEMPT_EXPIRED },
     });
     const claimed: IpnMessage[] = [];
     while (claimed.length < max) {
       const doc = await ipns.findOneAndUpdate({
-        $or: [{ state: 'pending', nextAttemptAt: { $lte: now } }, { state: 'sending', leaseUntil: { $lte: now } }],
-        $expr: { $lt: ['$attempts', '$maxAttempts'] },
+        $or: [
+          { state: 'pending', nextAttemptAt: { $lte: now }, $expr: { $lt: ['$attempts', '$maxAttempts'] } },
+          { state: 'sending', leaseUntil: { $lte: now }, $expr: { $lt: ['$attempts', { $add: ['$maxAttempts', MAX_INTERRUPTED_DELIVERIES] }] } },
+        ],
       }, { $set: { state: 'sending', leaseUntil: isoAt(nowMs + lease), updatedAt: now }, $inc: { attempts: 1 } },
       { sort: { nextAttemptAt: 1, _id: 1 }, returnDocument: 'after' });
       if (!doc) break;

@@ -5,14 +5,14 @@ import type { Collection, Db, Document, MongoClient } from 'mongodb';
 import { newId } from './ids.ts';
 import { StoreInputError } from './errors.ts';
 import { C, NO_ID, createIndexes, fromPairs, isDuplicateKey, toPairs } from './mongo-schema.ts';
-import { isoAt } from './records.ts';
+import { isoAt, revisionConflict } from './records.ts';
 import {
   Checker, LEASE_MS_MAX, checkAuditQuery, checkAuditRecords, checkConfigEntry, checkGrant, checkLogLines, checkRoute,
-  checkRoutePatch, checkWebhook,
+  checkPluginRecord, checkRoutePatch, checkWebhook,
 } from './validate.ts';
 import type {
   AuditQuery, AuditRecord, InboxState, NetworkGrant, NewAuditRecord, NewRoute, NewWebhookDelivery, PluginConfigEntry,
-  PluginLogLine, Route, WebhookDelivery,
+  PluginLogLine, PluginRecord, Route, WebhookDelivery,
 } from './types.ts';
 
 export interface MongoStoreOptions {
@@ -154,6 +154,37 @@ export class MongoSupportCollections {
     const routeId = new Checker('updateRoute').text('id', id);
     const changes = { ...checkRoutePatch(patch), updatedAt: this.iso() };
     return await this.c(C.routes).findOneAndUpdate({ _id: routeId }, { $set: changes }, { returnDocument: 'after' }) as unknown as Route | null;
+  }
+
+  // ---- plugin records -----------------------------------------------------------------------------
+  // One document per plugin, _id = key. The compare-and-set is one conditional write: an insert that
+  // collides on _id (revision 0), or an updateOne filtered on the revision that was read.
+
+  async getPluginRecord(key: string): Promise<PluginRecord | null> {
+    return this.findOne(C.pluginRecords, { _id: new Checker('getPluginRecord').text('key', key) }, NO_ID);
+  }
+
+  async listPluginRecords(): Promise<PluginRecord[]> {
+    return await this.c(C.pluginRecords).find({}, { projection: NO_ID }).sort({ _id: 1 }).toArray() as unknown as PluginRecord[];
+  }
+
+  async putPluginRecord(record: Omit<PluginRecord, 'updatedAt'>): Promise<PluginRecord> {
+    const input = checkPluginRecord(record);
+    const saved: PluginRecord = { ...input, revision: input.revision + 1, updatedAt: this.iso() };
+    const records = this.c(C.pluginRecords);
+    if (input.revision === 0) {
+      try {
+        await records.insertOne({ _id: saved.key, ...saved });
+        return saved;
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+      }
+    } else {
+      const written = await records.replaceOne({ _id: saved.key, revision: input.revision }, { ...saved });
+      if (written.matchedCount === 1) return saved;
+    }
+    const stored = await records.findOne({ _id: saved.key }, { projection: { revision: 1 } });
+    throw revisionConflict(saved.key, input.revision, typeof stored?.revision === 'number' ? stored.revision : 0);
   }
 
   // ---- named leases -------------------------------------------------------------------------------

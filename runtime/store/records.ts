@@ -1,5 +1,6 @@
 // How a record is built from its input, shared by the adapters so that both stores produce the same
 // shapes, defaults and decisions (which transition is refused and why, what `live` is).
+import { StoreConflictError } from './errors.ts';
 import { LIVE_ATTEMPT_STATES } from './types.ts';
 import type {
   AttemptState, IpnMessage, NewIpn, NewOrder, Order, OrderHistoryEntry, PayoutAttempt,
@@ -14,7 +15,13 @@ export const isoAt = (ms: number): string => new Date(ms).toISOString();
 export const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** lastError of an IPN whose worker vanished during its last allowed attempt. */
-export const LAST_ATTEMPT_EXPIRED = 'the last allowed attempt did not report back before its lease expired';
+export const LAST_ATTEMPT_EXPIRED = 'the delivery was interrupted (its worker stopped before reporting back) too many times';
+/**
+ * A claim whose worker vanished (crash, kill) is claimed again even on its last allowed attempt:
+ * a crash is not the merchant failing, and the IPN must not be lost. Bounded, so a message that
+ * keeps killing its worker ends as failed.
+ */
+export const MAX_INTERRUPTED_DELIVERIES = 5;
 
 export function buildOrder(id: string, uid: number, input: NewOrder, now: string): Order {
   return { _id: id, uid, ...input, version: 1, createdAt: now, updatedAt: now };
@@ -71,4 +78,10 @@ export function attemptChanges(patch: AttemptPatch, now: string): Partial<Payout
   const changes: Partial<PayoutAttempt> = { ...patch, updatedAt: now };
   if (patch.state !== undefined) changes.live = isLiveState(patch.state);
   return changes;
+}
+
+/** The same refusal from both adapters when a plugin record's compare-and-set loses. */
+export function revisionConflict(key: string, expected: number, stored: number): StoreConflictError {
+  return new StoreConflictError('putPluginRecord', `plugin record ${key} is at revision ${stored}, not ${expected}: ` +
+    'it changed since it was read (another install, approval or rollback); read it again and retry');
 }

@@ -112,6 +112,15 @@ CREATE TABLE plugin_log (
 ) STRICT;
 CREATE INDEX plugin_log_by_plugin ON plugin_log ("plugin", "at", "_id");
 `,
+}, {
+  version: 2,
+  name: 'plugin records (approved versions, content hashes, pending updates)',
+  sql: `
+CREATE TABLE plugin_records (
+  "key" TEXT PRIMARY KEY, "revision" INTEGER NOT NULL CHECK ("revision" >= 1), "current" TEXT NOT NULL,
+  "previous" TEXT NOT NULL, "pending" TEXT, "updatedAt" TEXT NOT NULL
+) STRICT;
+`,
 }];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
@@ -178,6 +187,7 @@ export const T = {
   routes: spec('routes', '_id fromXml toXml outSymbol rate minAmount maxAmount payoutPlugin autoPayout active createdAt updatedAt',
     { bool: ['autoPayout', 'active'] }),
   log: spec('plugin_log', '_id plugin at level callId text'),
+  pluginRecords: spec('plugin_records', 'key revision current previous pending updatedAt', { json: ['current', 'previous', 'pending'] }),
 } as const;
 
 export const q = (name: string): string => `"${name}"`;

@@ -19,7 +19,7 @@ import { txOrderBy, txPage, txWhere } from './sqlite-tx-sql.ts';
 import type { SqlParam } from './sqlite-tx-sql.ts';
 import { checkTxPatch, checkTxQuery } from './tx-query.ts';
 import {
-  LAST_ATTEMPT_EXPIRED, applyTransition, compareText, attemptChanges, buildAttempt, buildIpn, buildOrder, isoAt, refuseTransition,
+  LAST_ATTEMPT_EXPIRED, MAX_INTERRUPTED_DELIVERIES, applyTransition, compareText, attemptChanges, buildAttempt, buildIpn, buildOrder, isoAt, refuseTransition,
 } from './records.ts';
 import {
   Checker, LEASE_MS_MAX, checkAttemptPatch, checkAttemptStates, checkIpnResult, checkNewAttempt, checkNewIpn, checkNewOrder,
@@ -229,7 +229,7 @@ export class SqliteStore extends SqliteSupportTables implements Store {
     const now = isoAt(nowMs);
     return this.write(() => {
       this.run(`UPDATE ipn_outbox SET "state" = 'failed', "leaseUntil" = NULL, "updatedAt" = :now, "lastError" = :error
-        WHERE "state" = 'sending' AND "leaseUntil" <= :now AND "attempts" >= "maxAttempts"`, { now, error: LAST_ATTEMPT_EXPIRED });
+        WHERE "state" = 'sending' AND "leaseUntil" <= :now AND "attempts" >= "maxAttempts" + ${MAX_INTERRUPTED_DELIVERIES}`, { now, error: LAST_ATTEMPT_EXPIRED });
       const rows = this.stmt(`UPDATE ipn_outbox SET "state" = 'sending', "attempts" = "attempts" + 1, "leaseUntil" = :until,
         "updatedAt" = :now WHERE "_id" IN (SELECT "_id" FROM ipn_outbox WHERE ("state" = 'pending' AND "nextAttemptAt" <= :now)
         OR ("state" = 'sending' AND "leaseUntil" <= :now) ORDER BY "nextAttemptAt", "_id" LIMIT :max) RETURNING *`)

@@ -2,17 +2,17 @@
 // inbox, routes and named leases. SqliteStore (sqlite-store.ts) adds orders, attempts, txs and IPNs.
 import { newId } from './ids.ts';
 import { StoreInputError } from './errors.ts';
-import { isoAt } from './records.ts';
+import { isoAt, revisionConflict } from './records.ts';
 import { SqliteConnection } from './sqlite-connection.ts';
 import { T, fromRow, insertSql, q, toColumn, toParams } from './sqlite-schema.ts';
 import type { SqlParam } from './sqlite-tx-sql.ts';
 import {
   Checker, LEASE_MS_MAX, checkAuditQuery, checkAuditRecords, checkConfigEntry, checkGrant, checkLogLines, checkRoute,
-  checkRoutePatch, checkWebhook,
+  checkPluginRecord, checkRoutePatch, checkWebhook,
 } from './validate.ts';
 import type {
   AuditQuery, AuditRecord, InboxState, NetworkGrant, NewAuditRecord, NewRoute, NewWebhookDelivery, PluginConfigEntry,
-  PluginLogLine, Route, WebhookDelivery,
+  PluginLogLine, PluginRecord, Route, WebhookDelivery,
 } from './types.ts';
 
 export class SqliteSupportTables extends SqliteConnection {
@@ -135,6 +135,31 @@ export class SqliteSupportTables extends SqliteConnection {
     const rows = this.stmt(`UPDATE routes SET ${columns.map((k) => `${q(k)} = ?`).join(', ')} WHERE "_id" = ? RETURNING *`)
       .all(...columns.map((k) => toColumn(T.routes, k, changes[k])), routeId);
     return rows.length ? fromRow<Route>(T.routes, rows[0]) : null;
+  }
+
+  // ---- plugin records -----------------------------------------------------------------------------
+
+  async getPluginRecord(key: string): Promise<PluginRecord | null> {
+    return this.one(T.pluginRecords, 'SELECT * FROM plugin_records WHERE "key" = ?', new Checker('getPluginRecord').text('key', key));
+  }
+
+  async listPluginRecords(): Promise<PluginRecord[]> {
+    return this.all(T.pluginRecords, 'SELECT * FROM plugin_records ORDER BY "key"');
+  }
+
+  async putPluginRecord(record: Omit<PluginRecord, 'updatedAt'>): Promise<PluginRecord> {
+    const input = checkPluginRecord(record);
+    const saved: PluginRecord = { ...input, revision: input.revision + 1, updatedAt: this.iso() };
+    return this.write(() => {
+      const stored = this.get('SELECT "revision" FROM plugin_records WHERE "key" = ?', input.key)?.revision as number | undefined;
+      if ((stored ?? 0) !== input.revision) throw revisionConflict(input.key, input.revision, stored ?? 0);
+      if (stored === undefined) this.run(insertSql(T.pluginRecords), toParams(T.pluginRecords, saved));
+      else {
+        this.run(`UPDATE plugin_records SET "revision" = :revision, "current" = :current, "previous" = :previous,
+          "pending" = :pending, "updatedAt" = :updatedAt WHERE "key" = :key`, toParams(T.pluginRecords, saved));
+      }
+      return saved;
+    });
   }
 
   // ---- named leases -------------------------------------------------------------------------------

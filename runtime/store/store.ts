@@ -6,7 +6,7 @@
 import type {
   Order, NewOrder, OrderStatus, OrderHistoryEntry, PayoutAttempt, AttemptState, PayoutTx,
   PluginConfigEntry, NetworkGrant, AuditRecord, NewAuditRecord, AuditQuery, IpnMessage, NewIpn,
-  WebhookDelivery, NewWebhookDelivery, InboxState, Route, NewRoute, PluginLogLine,
+  WebhookDelivery, NewWebhookDelivery, InboxState, Route, NewRoute, PluginLogLine, PluginRecord,
 } from './types.ts';
 
 /** Fields of a payout tx a plugin may filter on. `payoutModule` is never plugin-controlled. */
@@ -186,6 +186,17 @@ export interface Store {
   /** True when the lease was free, expired, or already ours (then renewed for ttlMs from now). */
   acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
+
+  // plugin records (runtime/install): what an administrator approved for each plugin folder
+  getPluginRecord(key: string): Promise<PluginRecord | null>;
+  /** Sorted by key. */
+  listPluginRecords(): Promise<PluginRecord[]>;
+  /**
+   * Compare-and-set on `revision`: writes only if the stored record has that revision (0: no record yet),
+   * and returns what was stored, with revision + 1 and updatedAt now. Otherwise throws StoreConflictError
+   * (someone else approved, installed or rolled back in between: read again and decide again).
+   */
+  putPluginRecord(record: Omit<PluginRecord, 'updatedAt'>): Promise<PluginRecord>;
 
   // plugin log
   appendPluginLog(lines: Omit<PluginLogLine, '_id'>[]): Promise<void>;

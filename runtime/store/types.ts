@@ -200,3 +200,69 @@ export interface PluginLogLine {
   callId: string | null;
   text: string;                 // already scrubbed
 }
+
+// ---- plugin records: what an administrator approved for each plugin folder ----------------------
+
+/** What a plugin version may reach, as approved: compared on every update to decide whether it widens. */
+export interface PluginCapabilitySet {
+  /** Origins the manifest requests (configure.js `network`), sorted by origin. */
+  network: { origin: string; methods: string[] | null; pathPrefix: string | null }[];
+  /** Config keys the plugin may read, sorted by key; `secret` = required_config 2 (write-only). */
+  config: { key: string; secret: boolean }[];
+  /** Host modules the code requires (host-modules.ts ids), sorted. */
+  hostModules: string[];
+  /** Host capabilities those modules reach (e.g. http.request, history.update), sorted. */
+  capabilities: string[];
+}
+
+export const PLUGIN_SOURCE_KINDS = ['npm', 'tarball', 'url', 'folder', 'first-use', 'approved-folder'] as const;
+export type PluginSourceKind = (typeof PLUGIN_SOURCE_KINDS)[number];
+
+export interface PluginSource {
+  kind: PluginSourceKind;
+  /** What the administrator gave: npm spec, tarball file name, URL (origin + path only), folder path. */
+  spec: string | null;
+  registry: string | null;
+  tarballUrl: string | null;
+}
+
+export interface PluginVersion {
+  /** 24-hex id of this approved version; a kept copy lives in <plugins>/.versions/<key>/<id>. */
+  id: string;
+  packageName: string | null;
+  version: string | null;
+  /** SRI (sha512-…) of the tarball: the registry's, verified, or computed for a local file / URL. */
+  integrity: string | null;
+  /** sha256:<hex> over the sorted relative paths and contents of the plugin folder's files. */
+  contentHash: string;
+  capabilities: PluginCapabilitySet;
+  /** Lifecycle scripts package.json declares; they were never run. */
+  scriptsNotRun: string[];
+  source: PluginSource;
+  /** null while the version only waits for approval (PendingPluginUpdate.version). */
+  approvedBy: string | null;
+  approvedAt: string | null;
+  /** For a previous version: its kept folder, relative to the plugins folder. null for the current one. */
+  keptAt: string | null;
+}
+
+/** A checked update whose capabilities widen the approved ones: staged, waiting for an administrator. */
+export interface PendingPluginUpdate {
+  stagingId: string;
+  version: PluginVersion;
+  /** Human-readable differences, e.g. "new origin https://api.x:443", "new config key token (secret)". */
+  widened: { network: string[]; config: string[]; capabilities: string[] };
+  stagedBy: string;
+  stagedAt: string;
+}
+
+export interface PluginRecord {
+  key: string;
+  /** Bumped by every write; putPluginRecord is a compare-and-set on it (0 = the record must not exist yet). */
+  revision: number;
+  current: PluginVersion;
+  /** Newest first; the installer keeps a few (their folders under <plugins>/.versions/<key>/). */
+  previous: PluginVersion[];
+  pending: PendingPluginUpdate | null;
+  updatedAt: string;
+}

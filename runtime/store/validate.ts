@@ -2,10 +2,11 @@
 // the same words. Each check returns a clean copy holding only the known keys: nothing a caller adds
 // (an `_id`, a `$`-key, a prototype trick) reaches a row or a document.
 import { StoreInputError } from './errors.ts';
-import { ATTEMPT_STATES, ORDER_STATUSES } from './types.ts';
+import { ATTEMPT_STATES, ORDER_STATUSES, PLUGIN_SOURCE_KINDS } from './types.ts';
 import type {
   AttemptState, AuditQuery, FieldValue, NetworkGrant, NewAuditRecord, NewIpn, NewOrder, NewRoute,
-  NewWebhookDelivery, OrderStatus, PayoutTx, PluginConfigEntry, PluginLogLine,
+  NewWebhookDelivery, OrderStatus, PayoutTx, PendingPluginUpdate, PluginCapabilitySet, PluginConfigEntry, PluginLogLine,
+  PluginRecord, PluginVersion,
 } from './types.ts';
 import type { AttemptPatch, IpnResult, NewAttempt, OrderTransition } from './store.ts';
 
@@ -300,4 +301,82 @@ export function checkLogLines(v: unknown): Omit<PluginLogLine, '_id'>[] {
 
 export function checkOrderStatus(op: string, v: unknown): OrderStatus {
   return new Checker(op).oneOf('status', v, ORDER_STATUSES);
+}
+
+// ---- plugin records -------------------------------------------------------------------------------
+
+const textList = (c: Checker, name: string, v: unknown): string[] => c.listOf(name, v, (s, n) => c.text(n, s));
+
+function checkCapabilitySet(c: Checker, name: string, v: unknown): PluginCapabilitySet {
+  const o = c.object(name, v);
+  c.onlyKeys(name, o, ['network', 'config', 'hostModules', 'capabilities']);
+  return {
+    network: c.listOf(`${name}.network`, o.network, (item, n) => {
+      const r = c.object(n, item);
+      c.onlyKeys(n, r, ['origin', 'methods', 'pathPrefix']);
+      return {
+        origin: c.text(`${n}.origin`, r.origin), methods: r.methods === null ? null : textList(c, `${n}.methods`, r.methods),
+        pathPrefix: c.textOrNull(`${n}.pathPrefix`, r.pathPrefix),
+      };
+    }),
+    config: c.listOf(`${name}.config`, o.config, (item, n) => {
+      const r = c.object(n, item);
+      c.onlyKeys(n, r, ['key', 'secret']);
+      return { key: c.text(`${n}.key`, r.key), secret: c.bool(`${n}.secret`, r.secret) };
+    }),
+    hostModules: textList(c, `${name}.hostModules`, o.hostModules),
+    capabilities: textList(c, `${name}.capabilities`, o.capabilities),
+  };
+}
+
+const VERSION_KEYS = ['id', 'packageName', 'version', 'integrity', 'contentHash', 'capabilities', 'scriptsNotRun', 'source',
+  'approvedBy', 'approvedAt', 'keptAt'] as const;
+
+function checkPluginVersion(c: Checker, name: string, v: unknown): PluginVersion {
+  const o = c.object(name, v);
+  c.onlyKeys(name, o, VERSION_KEYS);
+  const s = c.object(`${name}.source`, o.source);
+  c.onlyKeys(`${name}.source`, s, ['kind', 'spec', 'registry', 'tarballUrl']);
+  return {
+    id: c.text(`${name}.id`, o.id), packageName: c.textOrNull(`${name}.packageName`, o.packageName),
+    version: c.textOrNull(`${name}.version`, o.version), integrity: c.textOrNull(`${name}.integrity`, o.integrity),
+    contentHash: c.text(`${name}.contentHash`, o.contentHash),
+    capabilities: checkCapabilitySet(c, `${name}.capabilities`, o.capabilities),
+    scriptsNotRun: textList(c, `${name}.scriptsNotRun`, o.scriptsNotRun),
+    source: {
+      kind: c.oneOf(`${name}.source.kind`, s.kind, PLUGIN_SOURCE_KINDS), spec: c.textOrNull(`${name}.source.spec`, s.spec),
+      registry: c.textOrNull(`${name}.source.registry`, s.registry), tarballUrl: c.textOrNull(`${name}.source.tarballUrl`, s.tarballUrl),
+    },
+    approvedBy: c.textOrNull(`${name}.approvedBy`, o.approvedBy), approvedAt: c.timeOrNull(`${name}.approvedAt`, o.approvedAt),
+    keptAt: c.textOrNull(`${name}.keptAt`, o.keptAt),
+  };
+}
+
+function checkPending(c: Checker, v: unknown): PendingPluginUpdate | null {
+  if (v === null) return null;
+  const o = c.object('pending', v);
+  c.onlyKeys('pending', o, ['stagingId', 'version', 'widened', 'stagedBy', 'stagedAt']);
+  const w = c.object('pending.widened', o.widened);
+  c.onlyKeys('pending.widened', w, ['network', 'config', 'capabilities']);
+  return {
+    stagingId: c.text('pending.stagingId', o.stagingId), version: checkPluginVersion(c, 'pending.version', o.version),
+    widened: {
+      network: textList(c, 'pending.widened.network', w.network), config: textList(c, 'pending.widened.config', w.config),
+      capabilities: textList(c, 'pending.widened.capabilities', w.capabilities),
+    },
+    stagedBy: c.text('pending.stagedBy', o.stagedBy), stagedAt: c.time('pending.stagedAt', o.stagedAt),
+  };
+}
+
+export function checkPluginRecord(v: unknown): Omit<PluginRecord, 'updatedAt'> {
+  const c = new Checker('putPluginRecord');
+  const o = c.object('record', v);
+  c.onlyKeys('record', o, ['key', 'revision', 'current', 'previous', 'pending', 'updatedAt']);
+  if (o.pending === undefined) c.fail('pending must be an object or null, got undefined');
+  return {
+    key: c.text('key', o.key), revision: c.int('revision', o.revision, 0),
+    current: checkPluginVersion(c, 'current', o.current),
+    previous: c.listOf('previous', o.previous, (item, n) => checkPluginVersion(c, n, item)),
+    pending: checkPending(c, o.pending),
+  };
 }

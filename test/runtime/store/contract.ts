@@ -9,6 +9,7 @@ import type { Fixture } from './contract-fixtures.ts';
 import { registerOrderContract } from './contract-orders.ts';
 import { registerTxContract } from './contract-txs.ts';
 import { registerRecordsContract } from './contract-records.ts';
+import { registerPluginRecordContract } from './contract-plugin-records.ts';
 
 export interface ContractTarget {
   /** A new, empty database that `openStore(url)` opens; `drop` deletes it. */
@@ -42,6 +43,7 @@ export function describeStoreContract(title: string, target: ContractTarget | nu
     registerOrderContract(fixture);
     registerTxContract(fixture);
     registerRecordsContract(fixture);
+    registerPluginRecordContract(fixture);
 
     test('init runs again harmlessly and a reopened store sees the same data', async () => {
       const first = await fixture.open();

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
+import { LATEST_SCHEMA_VERSION } from '../../../runtime/store/sqlite-schema.ts';
 import { openStore } from '../../../runtime/store/open-store.ts';
 import { MIGRATIONS } from '../../../runtime/store/sqlite-schema.ts';
 import { SqliteStore } from '../../../runtime/store/sqlite-store.ts';
@@ -58,7 +59,7 @@ describe('sqlite specifics', () => {
     expect(versions).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
     raw.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(999, 'from the future', new Date().toISOString());
     raw.close();
-    await expect(openStore(`sqlite:${file}`)).rejects.toThrow(/schema version 999, newer than this build of payout-sandbox knows \(1\); run the newer payout-sandbox/);
+    await expect(openStore(`sqlite:${file}`)).rejects.toThrow(new RegExp(`schema version 999, newer than this build of payout-sandbox knows \\(${LATEST_SCHEMA_VERSION}\\); run the newer payout-sandbox`));
   });
 
   test('the schema itself refuses a second live attempt and a live flag that contradicts the state', async () => {
