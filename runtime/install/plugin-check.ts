@@ -1,0 +1,42 @@
+// Runs exactly what `payout-sandbox check` runs on a staged folder — bundle, configure.js in a
+// throwaway isolate, load and construct in a sandbox where every host call is refused, read the
+// cron descriptor — in a sandbox of its own, so that a package under review never replaces (or
+// shares an isolate process with) the plugins the server is running.
+import { auditReport } from '../cli/commands/audit.ts';
+import { checkReport, denyAllHandler } from '../cli/commands/check.ts';
+import { loadPlugin } from '../plugins/load-plugin.ts';
+import type { LoadedPlugin } from '../plugins/load-plugin.ts';
+import { SandboxHost } from '../sandbox/sandbox-host.ts';
+import type { Grant } from '../../host-api/http.ts';
+import type { PluginCapabilitySet } from '../store/types.ts';
+import { capabilitiesOf } from './capabilities.ts';
+import { InstallError } from './install-errors.ts';
+
+export type AuditReport = ReturnType<typeof auditReport>;
+
+export interface CheckedPlugin {
+  plugin: LoadedPlugin;
+  capabilities: PluginCapabilitySet;
+  /** The reviewer's report (`payout-sandbox audit`) of the staged files. */
+  report: AuditReport;
+  check: { className: string; callbacks: string[]; cron: LoadedPlugin['cron']; files: unknown; hostCallsAtLoad: string[]; warnings: string[] };
+}
+
+/** `what` names the thing checked, `outcome` says what the refusal means ("nothing was installed"). */
+export async function checkPluginFolder(dir: string, grants: Grant[], what: string, outcome: string, apiUrl = 'http://127.0.0.1:3000/'): Promise<CheckedPlugin> {
+  const attempts: string[] = [];
+  const sandbox = new SandboxHost({ handler: denyAllHandler(attempts) });
+  try {
+    const plugin = await loadPlugin(sandbox, dir, { apiUrl });
+    const check = checkReport(plugin, attempts);
+    return {
+      plugin, capabilities: capabilitiesOf(plugin), report: auditReport(plugin, grants),
+      check: { className: check.className, callbacks: check.callbacks, cron: check.cron, files: check.files, hostCallsAtLoad: attempts, warnings: check.warnings },
+    };
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown };
+    throw new InstallError('check_failed', `${what} does not pass the checks of \`payout-sandbox check\`${typeof e.code === 'string' ? ` (${e.code})` : ''}: ${String(e.message ?? err)}; ${outcome}`, { cause: err });
+  } finally {
+    await sandbox.close();
+  }
+}
