@@ -11,6 +11,7 @@ import type { Capability, HostCallContext } from './capability.ts';
 import { CapabilityArgumentError, PolicyDenied } from './capability.ts';
 import type { Store } from '../runtime/store/store.ts';
 import type { NewIpn, Order, OrderStatus } from '../runtime/store/types.ts';
+import { crashPoint } from '../runtime/payouts/crash-hook.ts';
 
 export const PLUGIN_SETTLE_STATUSES: OrderStatus[] = ['done', 'errorPayout'];
 const MAX_TEXT = 2000;
@@ -82,6 +83,7 @@ export function historyCapability(deps: HistoryDeps): Capability<HistoryArgs, un
       if (!result.ok) {
         throw new PolicyDenied('history.stale-old-status', `updateHistory refused: the order changed meanwhile (now '${result.current?.status ?? 'missing'}')`);
       }
+      crashPoint('history-after-transition');
       await deps.settleAttempt?.(result.order, ctx.plugin, a.status);
       return { ok: true, orderId: order._id, status: a.status };
     },

@@ -17,6 +17,9 @@ export interface SourceScan {
 }
 
 const REQUIRE_RE = /\brequire\s*\(\s*(['"])([^'"]+)\1\s*\)/g;
+// ES imports (SDK-format plugins): `import x from 'm'`, `import { a } from 'm'`, `import 'm'`.
+// `import type` is erased before the code runs, so it loads nothing.
+const IMPORT_RE = /\bimport\s+(?!type\s)(?:[^'";]*?\s+from\s+)?(['"])([^'"]+)\1/g;
 const URL_RE = /\bhttps?:\/\/[^\s'"`<>)\\]+/g;
 const CONFIG_GET_RE = /\bconfig\.get\(\s*(['"])([^'"]+)\1/g;
 const SECRET_REF_RE = /\b(?:bearer|key|passwordKey|secretKey)\s*:\s*(['"])([A-Za-z_][\w.-]*)\1/g;
@@ -42,7 +45,7 @@ export function scanSources(files: PluginFiles, inputs: string[], used: Set<Host
   for (const rel of all) {
     if (!rel.endsWith('.js') && !rel.endsWith('.ts')) continue;
     const source = fs.readFileSync(path.join(files.dir, rel), 'utf8');
-    for (const m of source.matchAll(REQUIRE_RE)) {
+    for (const m of [...source.matchAll(REQUIRE_RE), ...source.matchAll(IMPORT_RE)]) {
       const decision = decideRequire(m[2]);
       if (decision.kind === 'host' && used.has(decision.moduleId)) {
         scan.hostModules.push({ module: decision.moduleId, request: m[2], file: rel, line: lineOf(source, m.index), provides: HOST_MODULES[decision.moduleId].provides });

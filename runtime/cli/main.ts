@@ -3,6 +3,10 @@ import { Command } from 'commander';
 import { runCheck } from './commands/check.ts';
 import { runCall } from './commands/call.ts';
 import { runAudit } from './commands/audit.ts';
+import { registerInstallCommands } from './commands/install.ts';
+import { registerDevCommand } from './commands/dev.ts';
+import { registerNewCommand } from './commands/new.ts';
+import { runStart } from '../server/start.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -18,6 +22,21 @@ program
   .argument('<pluginDir>', 'the plugin folder (its name is the plugin key)')
   .option('--json', 'print one JSON object')
   .action((dir: string, opts: { json?: boolean }) => runCheck(dir, opts));
+
+program
+  .command('start')
+  .description('run the payout host: merchant API, payouts, webhooks, cron, IPN, admin API')
+  .option('--port <port>', 'port to listen on (default 3000)')
+  .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+  .option('--plugins <dir>', 'plugin folders (default ./plugins)')
+  .option('--data <dir>', 'data folder: SQLite file, master key, admin token (default ./data)')
+  .option('--db <url>', 'store: sqlite:<file> | sqlite::memory: | mongodb://host/db (default sqlite:<data>/payout-sandbox.db; or PAYOUT_SANDBOX_DB)')
+  .option('--public-url <url>', "the host's public base URL, given to plugins as API_URL (default http://<host>:<port>/)")
+  .option('--ipn-retries <n>', 'retry a failed merchant IPN up to n times with backoff (default 0: sent once, as the merchant API documents)')
+  .option('--require-approval', 'refuse plugin folders that were never installed or approved (default: trust a new folder on first sight)')
+  .option('--trust-proxy <value>', "behind a reverse proxy: 'true' or the proxy's address/CIDR list, so plugins see the caller's IP")
+  .option('--demo', 'also run a fake provider and a fake merchant on loopback and wire them in')
+  .action((opts) => runStart(opts));
 
 program
   .command('audit')
@@ -37,5 +56,9 @@ program
   .option('--grant <origin>', 'allow requests to this origin (repeatable), e.g. http://127.0.0.1:8080', collect, [])
   .option('--json', 'print one JSON object')
   .action((dir: string, method: string, opts) => runCall(dir, method, opts));
+
+registerInstallCommands(program);
+registerDevCommand(program);
+registerNewCommand(program);
 
 await program.parseAsync(process.argv);

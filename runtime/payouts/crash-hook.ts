@@ -1,0 +1,35 @@
+// Crash injection for the reliability suite: PAYOUT_SANDBOX_CRASH_AT=<point>[:<n>] makes the
+// server SIGKILL itself the n-th time (default 1st) it passes that named point of the payout path.
+// Unset in production (crashPoint is then a no-op); it exists so that "never pays twice, never
+// loses an IPN" is proven by killing real processes, not by reasoning.
+
+export const CRASH_POINTS = [
+  'after-attempt-created', 'after-dispatching-written', 'after-transfer-returned', 'after-tx-recorded',
+  'after-attempt-accepted', 'after-order-settled', 'after-attempt-settled', 'after-unknown-written',
+  'after-review-hold', 'sweep-after-lease-taken', 'ipn-after-claim', 'ipn-after-send',
+  'history-after-transition', 'webhook-after-inbox',
+] as const;
+export type CrashPoint = (typeof CRASH_POINTS)[number];
+
+let hook: ((point: CrashPoint) => void) | undefined;
+
+export function setCrashHook(h: ((point: CrashPoint) => void) | undefined): void {
+  hook = h;
+}
+
+export function crashPoint(point: CrashPoint): void {
+  hook?.(point);
+}
+
+export function crashHookFromEnv(env: NodeJS.ProcessEnv): ((point: CrashPoint) => void) | undefined {
+  const spec = env.PAYOUT_SANDBOX_CRASH_AT;
+  if (!spec) return undefined;
+  const [target, nth] = spec.split(':');
+  if (!(CRASH_POINTS as readonly string[]).includes(target)) throw new Error(`PAYOUT_SANDBOX_CRASH_AT: unknown point '${target}'; points: ${CRASH_POINTS.join(', ')}`);
+  let remaining = Number(nth ?? 1) || 1;
+  return (point) => {
+    if (point !== target) return;
+    remaining -= 1;
+    if (remaining === 0) process.kill(process.pid, 'SIGKILL');
+  };
+}

@@ -1,0 +1,193 @@
+// The payout flow that never pays twice (design.md §6).
+//   PREPARED → DISPATCHING → SUCCEEDED | ACCEPTED | FAILED | UNKNOWN → … → SUCCEEDED | FAILED | NEEDS_REVIEW
+// - one live attempt per order (unique in the store), every write fenced by the attempt's lease;
+// - DISPATCHING is written before transfer() runs, so a crash during it is never mistaken for
+//   "not sent";
+// - a failure is definite (FAILED, order errorPayout) only when no request left the sandbox
+//   during transfer(); otherwise it is UNKNOWN: never retried blindly, reconciled, and held for
+//   review by a deadline;
+// - an amount the provider reports that differs from the order is never done: it goes to review;
+// - order moves come first, attempt settlement second: the sweep can always settle an attempt
+//   from its order's status after a crash in between.
+import type { LoadedPlugin } from '../plugins/load-plugin.ts';
+import type { InvokeResult, InvokeOptions } from '../sandbox/sandbox-host.ts';
+import type { Order, PayoutAttempt } from '../store/types.ts';
+import { orderForPlugin } from '../../host-api/payout-txs.ts';
+import { amountMismatch, audit, followOrder, iso, moveAttempt, moveOrder, sendToReview } from './payout-steps.ts';
+import type { StepDeps } from './payout-steps.ts';
+import { crashPoint } from './crash-hook.ts';
+
+export interface OrchestratorDeps extends StepDeps {
+  invoke(key: string, method: string, args: unknown, options?: InvokeOptions): Promise<InvokeResult>;
+  activePlugin(key: string): LoadedPlugin | null;
+  transferWallMs: number;
+  acceptedReviewAfterMs: number;
+  unknownReviewAfterMs: number;
+  /** Added to twice the transfer deadline to make an attempt's lease. */
+  leaseMarginMs?: number;
+}
+
+export type StartOutcome =
+  | { kind: 'not-eligible'; reason: string }
+  | { kind: 'in-progress'; reason: string }
+  | { kind: 'succeeded' | 'accepted' | 'failed' | 'unknown' | 'needs_review' | 'lost-lease'; attemptId: string; reason?: string };
+
+interface TransferValue { ok?: unknown; transaction?: unknown; amount?: unknown; currency?: unknown; to?: unknown }
+
+/** Attempts that block a new one: anything but FAILED (design.md §6: only FAILED allows a new attempt). */
+const BLOCKING = new Set(['PREPARED', 'DISPATCHING', 'ACCEPTED', 'UNKNOWN', 'SUCCEEDED', 'NEEDS_REVIEW']);
+
+export class PayoutOrchestrator {
+  private readonly deps: OrchestratorDeps;
+
+  constructor(deps: OrchestratorDeps) {
+    this.deps = deps;
+  }
+
+  get leaseMs(): number {
+    // Longer than any transfer() can run, so a live transfer never loses its lease to a sweeper.
+    return this.deps.transferWallMs * 2 + (this.deps.leaseMarginMs ?? 30_000);
+  }
+
+  /** Starts the order's payout in the background; the outcome is in the store, events and audit. */
+  kick(orderId: string): void {
+    void this.start(orderId).catch((err) => this.deps.onEvent?.({ kind: 'error', orderId, reason: String((err as Error)?.message ?? err) }));
+  }
+
+  async start(orderId: string): Promise<StartOutcome> {
+    const d = this.deps;
+    const order = await d.store.getOrder(orderId);
+    if (!order) return { kind: 'not-eligible', reason: `order ${orderId} does not exist` };
+    if (order.status !== 'inProgressPayout') return { kind: 'not-eligible', reason: `order ${order.uid} is ${order.status}, not inProgressPayout` };
+    if (!order.payoutModule) return { kind: 'not-eligible', reason: `order ${order.uid} has no payout plugin` };
+    if (!d.activePlugin(order.payoutModule)) return { kind: 'not-eligible', reason: `payout plugin '${order.payoutModule}' is not loaded` };
+    const previous = await d.store.listAttempts(orderId);
+    const blocking = previous.find((a) => BLOCKING.has(a.state));
+    if (blocking) return { kind: 'in-progress', reason: `order ${order.uid} already has a payout attempt in state ${blocking.state}` };
+
+    const created = await d.store.createAttempt({ orderId, plugin: order.payoutModule, owner: d.owner, leaseMs: this.leaseMs });
+    if (!created) return { kind: 'in-progress', reason: `another worker started the payout of order ${order.uid}` };
+    crashPoint('after-attempt-created');
+    const dispatching = await moveAttempt(d, created, ['PREPARED'], { state: 'DISPATCHING' });
+    if (!dispatching) return { kind: 'lost-lease', attemptId: created._id };
+    crashPoint('after-dispatching-written');
+    d.onEvent?.({ kind: 'started', orderId, attemptId: created._id, plugin: order.payoutModule });
+
+    const result = await d.invoke(order.payoutModule, 'transfer', [orderForPlugin(order)], { wallMs: d.transferWallMs });
+    crashPoint('after-transfer-returned');
+    const requestsSent = result.ctx.counters.outboundRequests;
+    const attempt = (await moveAttempt(d, dispatching, ['DISPATCHING'], { requestsSent })) ?? null;
+    if (!attempt) {
+      // Settled meanwhile (the plugin's callback may have finished the order already) or taken over.
+      const now = await d.store.getAttempt(created._id);
+      return { kind: 'lost-lease', attemptId: created._id, reason: now ? `attempt is ${now.state}` : undefined };
+    }
+    // The provider's webhook may have settled the order while transfer() was still running.
+    const current = await d.store.getOrder(orderId);
+    if (current && current.status !== 'inProgressPayout' && (await followOrder(d, attempt, current))) {
+      return { kind: current.status === 'done' ? 'succeeded' : current.status === 'hold' ? 'needs_review' : 'failed', attemptId: attempt._id };
+    }
+    return this.classify(current ?? order, attempt, result, requestsSent);
+  }
+
+  private async classify(order: Order, attempt: PayoutAttempt, result: InvokeResult, requestsSent: number): Promise<StartOutcome> {
+    const d = this.deps;
+    if (!result.ok) {
+      const reason = `${result.error.kind}: ${result.error.message}`;
+      if (requestsSent === 0) return this.fail(order, attempt, `transfer failed before any request left the sandbox (${reason})`);
+      // An SDK plugin's ProviderRefused is the provider's own "no": definite even after requests.
+      if (result.error.thrown?.definite === true && d.activePlugin(attempt.plugin)?.manifest.format === 'sdk') {
+        return this.fail(order, attempt, `the provider refused the payout (${result.error.message})`);
+      }
+      return this.unknown(order, attempt, `transfer failed after ${requestsSent} request(s) left the sandbox (${reason}); the payout may have been sent`);
+    }
+    const value = (result.value ?? {}) as TransferValue;
+    const okCode = Number(value.ok);
+    const transaction = typeof value.transaction === 'string' || typeof value.transaction === 'number' ? String(value.transaction) : null;
+    if (okCode !== 1 && okCode !== 2) {
+      const reason = `transfer returned no ok:1 or ok:2 (${JSON.stringify(result.value).slice(0, 200)})`;
+      return requestsSent === 0 ? this.fail(order, attempt, reason) : this.unknown(order, attempt, reason);
+    }
+    const mismatch = amountMismatch(order, value.amount);
+    const reported = { transaction, reportedAmount: value.amount === undefined ? null : String(value.amount), reportedCurrency: value.currency === undefined ? null : String(value.currency) };
+    if (mismatch) {
+      await moveAttempt(d, attempt, ['DISPATCHING'], reported);
+      await sendToReview(d, { ...attempt, ...reported }, order, mismatch);
+      return { kind: 'needs_review', attemptId: attempt._id, reason: mismatch };
+    }
+    if (okCode === 1) return this.succeed(order, attempt, reported);
+    if (!transaction) return this.unknown(order, attempt, 'transfer answered ok:2 without a transaction id, so the payout cannot be followed');
+    return this.accept(order, attempt, reported, value);
+  }
+
+  private async succeed(order: Order, attempt: PayoutAttempt, reported: { transaction: string | null; reportedAmount: string | null; reportedCurrency: string | null }): Promise<StartOutcome> {
+    const d = this.deps;
+    const comment = `Paid out by ${attempt.plugin}${reported.transaction ? ` (transaction ${reported.transaction})` : ''}`;
+    const { moved, order: now } = await moveOrder(d, order, 'done', comment, { payoutStatus: 'done', orderNote: reported.transaction ?? order.orderNote });
+    crashPoint('after-order-settled');
+    if (!moved && now && now.status !== 'done') {
+      await followOrder(d, attempt, now);
+      return { kind: 'needs_review', attemptId: attempt._id, reason: `the order moved to ${now.status} while transfer() ran` };
+    }
+    await moveAttempt(d, attempt, ['DISPATCHING'], { state: 'SUCCEEDED', ...reported, leaseUntil: null });
+    crashPoint('after-attempt-settled');
+    audit(d, 'payout.succeeded', order, comment);
+    d.onEvent?.({ kind: 'succeeded', orderId: order._id, attemptId: attempt._id, plugin: attempt.plugin });
+    return { kind: 'succeeded', attemptId: attempt._id };
+  }
+
+  private async accept(order: Order, attempt: PayoutAttempt, reported: { transaction: string | null; reportedAmount: string | null; reportedCurrency: string | null }, value: TransferValue): Promise<StartOutcome> {
+    const d = this.deps;
+    // The tx first: the plugin's callback and cron find the payout through it, and the sweep
+    // recognises an interrupted ACCEPTED by it.
+    await d.store.insertPayoutTx({
+      order: order._id, transaction: reported.transaction as string, payoutModule: attempt.plugin, active: true,
+      amount: reported.reportedAmount ?? order.outAmount, currency: reported.reportedCurrency ?? order.outSymbol,
+      to: value.to === undefined || value.to === null ? null : String(value.to).slice(0, 200), note: null, attemptId: attempt._id,
+    });
+    crashPoint('after-tx-recorded');
+    const moved = await moveAttempt(d, attempt, ['DISPATCHING'], {
+      state: 'ACCEPTED', ...reported, reviewDeadline: iso(d.now() + d.acceptedReviewAfterMs), leaseUntil: null,
+    });
+    crashPoint('after-attempt-accepted');
+    if (!moved) return { kind: 'lost-lease', attemptId: attempt._id };
+    audit(d, 'payout.accepted', order, `accepted by the provider as ${reported.transaction}; waiting for its callback or the plugin's cron`);
+    d.onEvent?.({ kind: 'accepted', orderId: order._id, attemptId: attempt._id, plugin: attempt.plugin });
+    return { kind: 'accepted', attemptId: attempt._id };
+  }
+
+  private async fail(order: Order, attempt: PayoutAttempt, reason: string): Promise<StartOutcome> {
+    const d = this.deps;
+    const { moved, order: now } = await moveOrder(d, order, 'errorPayout', `Payout failed: ${reason}`, { payoutStatus: 'error' });
+    crashPoint('after-order-settled');
+    if (!moved && now && now.status !== 'errorPayout') {
+      await followOrder(d, attempt, now);
+      return { kind: 'needs_review', attemptId: attempt._id, reason: `the order moved to ${now.status} while transfer() ran` };
+    }
+    await moveAttempt(d, attempt, ['DISPATCHING'], { state: 'FAILED', reason, leaseUntil: null });
+    crashPoint('after-attempt-settled');
+    audit(d, 'payout.failed', order, reason);
+    d.onEvent?.({ kind: 'failed', orderId: order._id, attemptId: attempt._id, plugin: attempt.plugin, reason });
+    return { kind: 'failed', attemptId: attempt._id, reason };
+  }
+
+  private async unknown(order: Order, attempt: PayoutAttempt, reason: string): Promise<StartOutcome> {
+    const d = this.deps;
+    await moveAttempt(d, attempt, ['DISPATCHING'], { state: 'UNKNOWN', reason, reviewDeadline: iso(d.now() + d.unknownReviewAfterMs), leaseUntil: null });
+    crashPoint('after-unknown-written');
+    audit(d, 'payout.unknown', order, reason, 'error');
+    d.onEvent?.({ kind: 'unknown', orderId: order._id, attemptId: attempt._id, plugin: attempt.plugin, reason });
+    return { kind: 'unknown', attemptId: attempt._id, reason };
+  }
+
+  /** history.update hook: the plugin settled its order; settle the live attempt to match. */
+  async settleFromPlugin(order: Order, plugin: string): Promise<void> {
+    const live = await this.deps.store.getLiveAttempt(order._id);
+    if (!live || live.plugin !== plugin) return;
+    // A separate owner name: a transfer() of this very process holding the lease must keep it.
+    const leased = await this.deps.store.acquireAttemptLease(live._id, `${this.deps.owner}/settle`, 30_000);
+    // Held by a transfer() still running: that flow re-reads the order when it returns.
+    if (!leased) return;
+    await followOrder(this.deps, leased, order);
+  }
+}

@@ -1,0 +1,126 @@
+// The payout sweep: runs every few seconds on every server instance and is safe to run anywhere
+// at once (each step takes the attempt's lease first, every write is fenced).
+//  1. recovery — an attempt whose worker died (lease expired) in PREPARED never dispatched: it
+//     fails and the payout starts again; one in DISPATCHING may have paid: it becomes ACCEPTED if
+//     its tx was recorded, UNKNOWN otherwise — never a blind retry;
+//  2. reconciliation — ACCEPTED / UNKNOWN attempts follow their order when the plugin (callback,
+//     cron) or an administrator settled it;
+//  3. deadlines — ACCEPTED / UNKNOWN attempts not settled by their review deadline go to
+//     NEEDS_REVIEW and their order to hold, with the reason;
+//  4. orders waiting in inProgressPayout with no payout attempt (auto-payout routes) are started.
+import type { Store } from '../store/store.ts';
+import type { PayoutAttempt } from '../store/types.ts';
+import { audit, followOrder, iso, moveAttempt, sendToReview } from './payout-steps.ts';
+import type { StepDeps } from './payout-steps.ts';
+import { crashPoint } from './crash-hook.ts';
+import type { PayoutOrchestrator } from './orchestrator.ts';
+import { pollStatus } from './sdk-reconcile.ts';
+import type { ReconcileDeps } from './sdk-reconcile.ts';
+import type { LoadedPlugin } from '../plugins/load-plugin.ts';
+
+export interface SweepDeps extends ReconcileDeps {
+  orchestrator: PayoutOrchestrator;
+  activePlugin(key: string): LoadedPlugin | null;
+  /** How often an SDK plugin's `status` is asked about one open payout. */
+  statusPollMs: number;
+  unknownReviewAfterMs: number;
+  acceptedReviewAfterMs: number;
+  /** Whether orders of this route pay out automatically when they enter inProgressPayout. */
+  autoPayout(routeId: string): Promise<boolean>;
+}
+
+export interface SweepReport {
+  recovered: number;
+  reconciled: number;
+  toReview: number;
+  started: number;
+  polled: number;
+}
+
+// When each open attempt was last asked about; per process is enough (a poll is harmless twice).
+const lastPolled = new Map<string, number>();
+
+export async function sweepPayouts(deps: SweepDeps): Promise<SweepReport> {
+  const report: SweepReport = { recovered: 0, reconciled: 0, toReview: 0, started: 0, polled: 0 };
+  const store: Store = deps.store;
+  const now = deps.now();
+
+  for (const stale of await store.listAttemptsInStates(['PREPARED', 'DISPATCHING'], 200)) {
+    if (!stale.leaseUntil || Date.parse(stale.leaseUntil) > now) continue;
+    const attempt = await store.acquireAttemptLease(stale._id, deps.owner, deps.orchestrator.leaseMs);
+    if (!attempt) continue;
+    crashPoint('sweep-after-lease-taken');
+    if (await recover(deps, attempt)) report.recovered++;
+  }
+
+  for (const open of await store.listAttemptsInStates(['ACCEPTED', 'UNKNOWN'], 500)) {
+    if (open.leaseUntil && Date.parse(open.leaseUntil) > now) continue;
+    const order = await store.getOrder(open.orderId);
+    const overdue = open.reviewDeadline !== null && Date.parse(open.reviewDeadline) <= now;
+    const orderSettled = order && order.status !== 'inProgressPayout';
+    const canPoll = !orderSettled && order !== null && deps.activePlugin(open.plugin)?.description.methods.status === true
+      && now - (lastPolled.get(open._id) ?? 0) >= deps.statusPollMs;
+    if (!orderSettled && !overdue && !canPoll) continue;
+    const attempt = await store.acquireAttemptLease(open._id, deps.owner, 60_000);
+    if (!attempt) continue;
+    if (!order) {
+      await moveAttempt(deps, attempt, ['ACCEPTED', 'UNKNOWN'], { state: 'NEEDS_REVIEW', reason: 'the order no longer exists', leaseUntil: null });
+      report.toReview++;
+    } else if (orderSettled) {
+      if (await followOrder(deps, attempt, order)) report.reconciled++;
+      else await moveAttempt(deps, attempt, ['ACCEPTED', 'UNKNOWN'], { leaseUntil: null });
+    } else if (canPoll) {
+      lastPolled.set(open._id, now);
+      report.polled++;
+      const fresh = (await store.getOrder(open.orderId)) ?? order;
+      if (await pollStatus(deps, attempt, fresh)) report.reconciled++;
+      else if (overdue) {
+        await sendToReview(deps, attempt, fresh, `the provider did not confirm the payout by ${attempt.reviewDeadline}`);
+        report.toReview++;
+      } else await moveAttempt(deps, attempt, ['ACCEPTED', 'UNKNOWN'], { leaseUntil: null });
+    } else {
+      const reason = attempt.state === 'ACCEPTED'
+        ? `the provider accepted the payout (${attempt.transaction}) but it was not finalised by ${attempt.reviewDeadline}`
+        : `the payout outcome is unknown (${attempt.reason ?? 'no reason recorded'}) and was not reconciled by ${attempt.reviewDeadline}`;
+      await sendToReview(deps, attempt, order, reason);
+      report.toReview++;
+    }
+  }
+
+  for (const order of await store.listOrders({ status: 'inProgressPayout', limit: 200 })) {
+    if (!order.payoutModule) continue;
+    if (await store.getLiveAttempt(order._id)) continue;
+    if (!(await deps.autoPayout(order.routeId))) continue;
+    const outcome = await deps.orchestrator.start(order._id);
+    if (outcome.kind !== 'not-eligible' && outcome.kind !== 'in-progress') report.started++;
+  }
+  for (const id of lastPolled.keys()) if (now - (lastPolled.get(id) ?? 0) > 24 * 3600_000) lastPolled.delete(id);
+  return report;
+}
+
+async function recover(deps: SweepDeps, attempt: PayoutAttempt): Promise<boolean> {
+  const order = await deps.store.getOrder(attempt.orderId);
+  if (order && order.status !== 'inProgressPayout' && (await followOrder(deps, attempt, order))) return true;
+  if (attempt.state === 'PREPARED') {
+    // transfer() never started: nothing can have been sent, so the payout may simply start again.
+    await moveAttempt(deps, attempt, ['PREPARED'], { state: 'FAILED', reason: 'the server stopped before transfer() started; retried', leaseUntil: null });
+    audit(deps, 'payout.recovered', attempt.orderId, 'interrupted before dispatch; starting again');
+    deps.orchestrator.kick(attempt.orderId);
+    return true;
+  }
+  const txs = await deps.store.findPayoutTxs({ plugin: attempt.plugin, conditions: [{ field: 'order', op: 'eq', value: attempt.orderId }, { field: 'active', op: 'eq', value: true }] });
+  if (txs.length) {
+    const tx = txs[txs.length - 1];
+    await moveAttempt(deps, attempt, ['DISPATCHING'], {
+      state: 'ACCEPTED', transaction: tx.transaction, reportedAmount: tx.amount, reportedCurrency: tx.currency,
+      reviewDeadline: iso(deps.now() + deps.acceptedReviewAfterMs), leaseUntil: null,
+    });
+    audit(deps, 'payout.recovered', attempt.orderId, `the server stopped after the provider accepted ${tx.transaction}; waiting for its callback or cron`);
+  } else {
+    const reason = 'the server stopped while transfer() was running; the payout may have been sent';
+    await moveAttempt(deps, attempt, ['DISPATCHING'], { state: 'UNKNOWN', reason, reviewDeadline: iso(deps.now() + deps.unknownReviewAfterMs), leaseUntil: null });
+    audit(deps, 'payout.unknown', attempt.orderId, reason, 'error');
+  }
+  deps.onEvent?.({ kind: 'recovered', orderId: attempt.orderId, attemptId: attempt._id, plugin: attempt.plugin });
+  return true;
+}

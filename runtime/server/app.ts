@@ -1,0 +1,117 @@
+// The HTTP surface of a host (design.md §7): merchant API and pages, plugin callbacks, the admin
+// API (bearer token), /healthz, /metrics and /docs. Route modules register themselves; this file
+// only wires them, sets the error format, and keeps secrets out of responses and request logs.
+import Fastify from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import type { Host } from './host.ts';
+import { HttpError, requireAdmin } from './routes/admin-auth.ts';
+import { adminPluginRoutes } from './routes/admin-plugins.ts';
+import { adminOrderRoutes } from './routes/admin-orders.ts';
+import { adminInstallRoutes } from './routes/admin-install.ts';
+import { merchantRoutes } from './routes/merchant.ts';
+import { pageRoutes } from './routes/pages.ts';
+import { payoutCallRoutes } from './routes/payout-call.ts';
+
+/** Order pages carry the order secret in the path and the status lookup in the query: never log them. */
+export function redactUrl(url: string): string {
+  return url
+    .replace(/^(\/[a-z]{2,3}\/(?:payment|order)\/\d+\/)[^/?#]+/i, '$1[redacted]')
+    .replace(/([?&]secret=)[^&#]*/gi, '$1[redacted]');
+}
+
+export async function buildApp(host: Host): Promise<FastifyInstance> {
+  // Typed as a plain FastifyInstance: route modules do not care which pino instance logs.
+  const app = Fastify({
+    loggerInstance: host.logger.child({}, {
+      serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: redactUrl(req.url) }) },
+    }),
+    bodyLimit: 1024 * 1024,
+    // Behind a reverse proxy, plugins must see the provider's address, not the proxy's.
+    trustProxy: host.options.trustProxy,
+    ajv: { customOptions: { allErrors: false } },
+  }) as unknown as FastifyInstance;
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'payout-sandbox', version: '0.1.0', description: 'Merchant API, plugin callbacks and admin API of a payout-sandbox host' },
+      components: { securitySchemes: { admin: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
+    if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: { message: err.message, field: err.field } });
+    const e = err as FastifyError & { field?: string; status?: number };
+    if (e.validation) {
+      const first = e.validation[0];
+      const where = `${e.validationContext ?? 'body'}${first?.instancePath ? first.instancePath.replace(/\//g, '.') : ''}`;
+      return reply.code(400).send({ error: { message: `${where} ${first?.message ?? 'is invalid'}`, field: where } });
+    }
+    const status = e.statusCode ?? e.status ?? 500;
+    if (status < 500) return reply.code(status).send({ error: { message: host.scrubber.scrub(e.message), field: e.field ?? null } });
+    request.log.error({ err: host.scrubber.scrub(String(e.stack ?? e.message)) }, 'request failed');
+    return reply.code(500).send({ error: { message: 'internal error; the administrator can find details in the server log', field: null } });
+  });
+
+  // Defence in depth: whatever an admin route returns passes the scrubber on its way out.
+  app.addHook('onSend', async (request, _reply, payload) => {
+    if (typeof payload === 'string' && (request.url.startsWith('/api/admin/') || request.url.startsWith('/payout_call/'))) return host.scrubber.scrub(payload);
+    return payload;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    host.metrics.httpRequests.observe({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  app.get('/healthz', { schema: { tags: ['ops'], summary: 'Liveness and a short health summary' } }, async () => {
+    const health = host.sandbox.health();
+    const plugins = host.registry.list();
+    return {
+      ok: health.processes.every((p) => p.pid !== null),
+      sandboxProcesses: health.processes,
+      plugins: { active: plugins.filter((p) => p.status === 'active').length, refused: plugins.filter((p) => p.status === 'rejected').length },
+      pausedPlugins: Object.entries(health.plugins).filter(([, h]) => h.state !== 'closed').map(([k]) => k),
+    };
+  });
+  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics', hide: false } }, async (_request, reply) => {
+    reply.type(host.metrics.registry.contentType);
+    return host.metrics.registry.metrics();
+  });
+
+  await app.register(async (admin) => {
+    admin.addHook('onRequest', requireAdmin(host.options.adminToken));
+    await admin.register(adminPluginRoutes, { host });
+    await admin.register(adminOrderRoutes, { host });
+    await admin.register(adminInstallRoutes, {
+      store: host.store, registry: host.registry, pluginsDir: host.options.pluginsDir, apiUrl: host.options.publicUrl,
+      requireApproval: host.options.requireApproval,
+      audit: (capability, plugin, summary, decision) => host.hostApi.audit.record({ plugin, actor: 'admin', callId: null, capability, decision, rule: null, summary, durationMs: 0 }),
+      onReloaded: (key) => host.sandbox.resetBreaker(key),
+    });
+  });
+
+  await app.register(merchantRoutes, { orders: host.orders, ratePerMinute: host.options.orderCreateRatePerMinute });
+  await app.register(pageRoutes, { orders: host.orders });
+  await app.register(payoutCallRoutes, {
+    store: host.store,
+    invoke: (key, method, args, opts) => host.sandbox.invoke(key, method, args, opts),
+    pluginInfo: (key) => {
+      const p = host.registry.active(key);
+      return p ? { callbacks: p.description.callbacks } : null;
+    },
+    wallMs: host.options.callbackWallMs,
+    bodyLimitBytes: host.options.webhookBodyLimitBytes,
+    ratePerMinute: host.options.webhookRatePerMinute,
+    onEvent: (e) => host.metrics.webhooks.inc({ plugin: e.plugin, status: String(e.status) }),
+    onResult: async (plugin, _callback, value) => {
+      const updates = (value as { updates?: unknown } | null)?.updates;
+      if (host.registry.active(plugin)?.manifest.format === 'sdk' && Array.isArray(updates)) await host.applySdkUpdates(plugin, updates);
+    },
+  });
+
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/docs'));
+  return app;
+}

@@ -1,0 +1,198 @@
+// Builds a whole payout host from ServerOptions: store, master key, scrubber, host API, sandbox,
+// plugin registry, order service, payout orchestrator and sweep, IPN sender, cron scheduler.
+// The HTTP layer (app.ts) only reads from this; tests and benchmarks build hosts the same way.
+import fs from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import type { Logger } from 'pino';
+import { openStore } from '../store/open-store.ts';
+import type { Store } from '../store/store.ts';
+import { loadKeyRing } from '../secrets/master-key.ts';
+import type { KeyRing } from '../secrets/master-key.ts';
+import { SecretBox } from '../secrets/secret-box.ts';
+import { Scrubber } from '../secrets/scrubber.ts';
+import { buildHostApi, storedGrants } from '../../host-api/index.ts';
+import type { HostApiParts, HostApiOptions } from '../../host-api/index.ts';
+import { createServerEgress } from '../../host-api/http.ts';
+import { SandboxHost } from '../sandbox/sandbox-host.ts';
+import { PluginRegistry } from '../plugins/registry.ts';
+import { buildIpn } from '../ipn/ipn-message.ts';
+import { IpnDispatcher } from '../ipn/ipn-dispatcher.ts';
+import { CronScheduler } from '../cron/scheduler.ts';
+import { OrderService } from '../orders/order-service.ts';
+import { PayoutOrchestrator } from '../payouts/orchestrator.ts';
+import { sweepPayouts } from '../payouts/payout-sweep.ts';
+import { applyWebhookUpdates } from '../payouts/sdk-reconcile.ts';
+import type { PayoutEvent } from '../payouts/payout-steps.ts';
+import { setCrashHook } from '../payouts/crash-hook.ts';
+import type { CrashPoint } from '../payouts/crash-hook.ts';
+import type { Order, OrderStatus } from '../store/types.ts';
+import type { ServerOptions } from './options.ts';
+import { createMetrics } from './metrics.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface Host {
+  options: ServerOptions;
+  store: Store;
+  keys: KeyRing;
+  scrubber: Scrubber;
+  hostApi: HostApiParts;
+  sandbox: SandboxHost;
+  registry: PluginRegistry;
+  orders: OrderService;
+  payouts: PayoutOrchestrator;
+  ipn: IpnDispatcher;
+  cron: CronScheduler;
+  metrics: Metrics;
+  logger: Logger;
+  /** Loads plugins and starts the background workers. */
+  start(): Promise<void>;
+  sweepNow(): Promise<void>;
+  /** Applies the payout updates an SDK plugin's webhook returned. */
+  applySdkUpdates(plugin: string, updates: unknown[]): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface HostExtras {
+  logger?: Logger;
+  /** Egress guard injection for tests (resolver / connector) and caps. */
+  http?: HostApiOptions['http'];
+  ipnEgress?: Parameters<typeof createServerEgress>[0];
+  /** Crash injection for the reliability suite: called at each named point of the payout path. */
+  crash?: (point: CrashPoint) => void;
+  onPayoutEvent?: (e: PayoutEvent) => void;
+}
+
+export async function createHost(options: ServerOptions, extras: HostExtras = {}): Promise<Host> {
+  const logger = extras.logger ?? pino({ level: process.env.PAYOUT_SANDBOX_LOG_LEVEL ?? 'info' });
+  fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  if (options.dbUrl.startsWith('sqlite:') && options.dbUrl !== 'sqlite::memory:') {
+    fs.mkdirSync(path.dirname(path.resolve(options.dbUrl.slice('sqlite:'.length))), { recursive: true });
+  }
+  const store = await openStore(options.dbUrl);
+  const keys = loadKeyRing({ dataDir: options.dataDir });
+  const scrubber = new Scrubber();
+  scrubber.add(options.adminToken, 'admin-token');
+  for (const key of keys.byId.values()) scrubber.add(key.toString('hex'), 'master-key');
+  const metrics = createMetrics();
+  const box = new SecretBox(keys);
+  const ipnFor = (order: Order, status: OrderStatus) => buildIpn(order, status, { maxAttempts: options.ipnMaxAttempts });
+
+  let registry: PluginRegistry;
+  let payouts: PayoutOrchestrator;
+  let ipn: IpnDispatcher;
+  const hostApi = buildHostApi({
+    store, scrubber, box,
+    manifests: { manifestOf: (k) => registry.manifestOf(k) },
+    grantsFor: storedGrants(store),
+    http: {
+      allowLoopbackGrants: options.allowLoopbackGrants,
+      requestsPerCall: (ctx) => (ctx.method === 'cron' ? options.cronRequestsPerRun : 20),
+      ...extras.http,
+      caps: { maxRequestsPerMinute: options.httpRequestsPerMinute, ...extras.http?.caps },
+    },
+    buildIpn: ipnFor,
+    settleAttempt: (order, plugin) => payouts.settleFromPlugin(order, plugin),
+    pluginLogMirror: (line) => logger.info({ plugin: line.plugin, callId: line.callId, level: line.level }, `plugin log: ${line.text}`),
+    onInternalError: (capability, err) => logger.error({ capability, err: scrubber.scrub(String((err as Error)?.stack ?? err)) }, 'host capability failed'),
+  });
+  const sandbox = new SandboxHost({ handler: hostApi.api, processes: options.sandboxProcesses });
+  const cron = new CronScheduler({
+    store, owner: options.instanceId, wallMs: options.cronWallMs,
+    invoke: (key, method, args, opts) => sandbox.invoke(key, method, args, opts),
+    onEvent: (e) => logger.info({ cron: e }, 'cron'),
+  });
+  registry = new PluginRegistry({
+    sandbox, store,
+    requireApproval: options.requireApproval,
+    onApprovalEvent: (e) => logger[e.kind === 'trusted_on_first_use' ? 'info' : 'warn']({ plugin: e.key, approval: e.kind }, e.message),
+    load: { apiUrl: options.publicUrl.endsWith('/') ? options.publicUrl : `${options.publicUrl}/` },
+    onLoaded: async (plugin) => {
+      await hostApi.config.primeScrubber([plugin.key]);
+      if (plugin.cron) cron.schedule(plugin.key, plugin.cron);
+      else cron.unschedule(plugin.key);
+    },
+    onUnloaded: (key) => { cron.unschedule(key); },
+  });
+  ipn = new IpnDispatcher({
+    store,
+    // A merchant receives one IPN per status change; the guard's per-origin cap must not eat them.
+    egress: createServerEgress({ label: 'ipn', allowLoopbackOrigins: options.ipnLoopbackOrigins, ...extras.ipnEgress, caps: { maxRequestsPerMinute: 100_000, ...extras.ipnEgress?.caps } }),
+    retryBaseMs: options.ipnRetryBaseMs,
+    sendTimeoutMs: options.ipnSendTimeoutMs,
+    leaseMs: options.ipnSendTimeoutMs * 2 + Math.min(5_000, options.ipnSendTimeoutMs),
+    onEvent: (e) => metrics.ipn.inc({ result: String((e as { kind?: string }).kind ?? 'event') }),
+  });
+  const onPayoutEvent = (e: PayoutEvent) => {
+    metrics.payouts.inc({ outcome: e.kind, plugin: e.plugin ?? 'unknown' });
+    logger.info({ payout: e }, `payout ${e.kind}`);
+    extras.onPayoutEvent?.(e);
+  };
+  const steps = {
+    store, audit: hostApi.audit, buildIpn: ipnFor, onIpnEnqueued: () => ipn.kick(), owner: options.instanceId,
+    now: () => Date.now(), onEvent: onPayoutEvent,
+  };
+  if (extras.crash) setCrashHook(extras.crash);
+  payouts = new PayoutOrchestrator({
+    ...steps,
+    invoke: (key, method, args, opts) => sandbox.invoke(key, method, args, opts),
+    activePlugin: (key) => registry.active(key),
+    transferWallMs: options.transferWallMs,
+    acceptedReviewAfterMs: options.acceptedReviewAfterMs,
+    unknownReviewAfterMs: options.unknownReviewAfterMs,
+    leaseMarginMs: options.payoutLeaseMarginMs,
+  });
+  const orders = new OrderService({
+    store, sandbox, activePlugin: (key) => registry.active(key), audit: hostApi.audit, buildIpn: ipnFor,
+    onEnteredPayout: (order) => payouts.kick(order._id), getFieldsWallMs: options.getFieldsWallMs,
+    onIpnEnqueued: () => ipn.kick(), allowLoopbackOrigins: options.ipnLoopbackOrigins,
+    logError: (message, err) => logger.error({ err: scrubber.scrub(String((err as Error)?.stack ?? err)) }, message),
+  });
+
+  let sweepTimer: NodeJS.Timeout | null = null;
+  let sweeping: Promise<void> | null = null;
+  const sweepNow = async () => {
+    if (sweeping) return sweeping;
+    sweeping = (async () => {
+      try {
+        await sweepPayouts({
+          ...steps, orchestrator: payouts, unknownReviewAfterMs: options.unknownReviewAfterMs, acceptedReviewAfterMs: options.acceptedReviewAfterMs,
+          activePlugin: (key) => registry.active(key), statusPollMs: options.statusPollMs, statusWallMs: options.getFieldsWallMs * 2,
+          invoke: (key, method, args, opts) => sandbox.invoke(key, method, args, opts),
+          autoPayout: async (routeId) => Boolean((await store.getRoute(routeId))?.autoPayout),
+        });
+      } catch (err) {
+        logger.error({ err: scrubber.scrub(String((err as Error)?.stack ?? err)) }, 'payout sweep failed');
+      }
+    })().finally(() => { sweeping = null; });
+    return sweeping;
+  };
+
+  return {
+    options, store, keys, scrubber, hostApi, sandbox, registry, orders, payouts, ipn, cron, metrics, logger, sweepNow,
+    applySdkUpdates: (plugin, updates) => applyWebhookUpdates(steps, plugin, updates.filter((u): u is { reference: string; status: string; amount?: string } =>
+      Boolean(u && typeof (u as { reference?: unknown }).reference === 'string' && typeof (u as { status?: unknown }).status === 'string'))),
+    async start() {
+      await sandbox.start();
+      const entries = await registry.loadAll(options.pluginsDir);
+      for (const e of entries) {
+        if (e.status === 'active') logger.info({ plugin: e.key }, 'plugin loaded');
+        else logger.warn({ plugin: e.key, error: e.error }, 'plugin refused');
+      }
+      ipn.start();
+      await sweepNow();
+      sweepTimer = setInterval(() => void sweepNow(), options.sweepIntervalMs);
+      sweepTimer.unref();
+    },
+    async close() {
+      if (sweepTimer) clearInterval(sweepTimer);
+      await sweeping;
+      await cron.stop();
+      await ipn.stop();
+      await hostApi.audit.flush();
+      await hostApi.pluginLog.flush();
+      await sandbox.close();
+      await store.close();
+    },
+  };
+}

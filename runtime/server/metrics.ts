@@ -1,0 +1,30 @@
+// Prometheus metrics (/metrics). A registry per server so tests and several servers in one
+// process do not share counters.
+import client from 'prom-client';
+
+export interface Metrics {
+  registry: client.Registry;
+  payouts: client.Counter<'outcome' | 'plugin'>;
+  hostCalls: client.Counter<'capability' | 'decision'>;
+  webhooks: client.Counter<'plugin' | 'status'>;
+  ipn: client.Counter<'result'>;
+  cronRuns: client.Counter<'plugin' | 'result'>;
+  httpRequests: client.Histogram<'route' | 'method' | 'status'>;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'payout_sandbox_' });
+  return {
+    registry,
+    payouts: new client.Counter({ name: 'payout_sandbox_payouts_total', help: 'Payout attempt outcomes', labelNames: ['outcome', 'plugin'], registers: [registry] }),
+    hostCalls: new client.Counter({ name: 'payout_sandbox_host_calls_total', help: 'Host calls by capability and policy decision', labelNames: ['capability', 'decision'], registers: [registry] }),
+    webhooks: new client.Counter({ name: 'payout_sandbox_webhooks_total', help: 'Plugin callback deliveries by response status', labelNames: ['plugin', 'status'], registers: [registry] }),
+    ipn: new client.Counter({ name: 'payout_sandbox_ipn_total', help: 'Merchant IPN deliveries by result', labelNames: ['result'], registers: [registry] }),
+    cronRuns: new client.Counter({ name: 'payout_sandbox_cron_runs_total', help: 'Plugin cron runs by result', labelNames: ['plugin', 'result'], registers: [registry] }),
+    httpRequests: new client.Histogram({
+      name: 'payout_sandbox_http_request_seconds', help: 'HTTP request duration', labelNames: ['route', 'method', 'status'], registers: [registry],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    }),
+  };
+}

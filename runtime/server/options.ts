@@ -1,0 +1,100 @@
+// Everything a server can be told, with the defaults of design.md §8. One place, so `start`, the
+// demo, the tests and the benchmarks build servers the same way.
+
+export interface ServerOptions {
+  port: number;
+  host: string;
+  /** Fastify trustProxy: false, true, or the proxy's address/CIDR list (comma-separated). */
+  trustProxy: boolean | string;
+  /** Where plugin folders live (each sub-folder is one plugin, its name the key). */
+  pluginsDir: string;
+  /** SQLite file, master key file. */
+  dataDir: string;
+  /** Store URL: sqlite:<file>, sqlite::memory:, mongodb://… */
+  dbUrl: string;
+  adminToken: string;
+  /** The host's public base URL; plugins see it as process.env.API_URL (with a trailing '/'). */
+  publicUrl: string;
+  /** Refuse plugin folders with no approval record instead of trusting them on first use. */
+  requireApproval: boolean;
+  /** Start a fake provider and a fake merchant on loopback and wire them in. */
+  demo: boolean;
+  /** An id for this server instance (leases, attempt owners). */
+  instanceId: string;
+
+  /** Sandbox processes to spread plugins over. */
+  sandboxProcesses: number;
+  /** Wall-clock deadlines, per kind of plugin call. */
+  transferWallMs: number;
+  callbackWallMs: number;
+  cronWallMs: number;
+  getFieldsWallMs: number;
+
+  /** Plugins may be granted loopback origins (local fake providers). Off in production. */
+  allowLoopbackGrants: boolean;
+  /** Merchant IPN: loopback origins that may receive IPNs (demo and tests only). */
+  ipnLoopbackOrigins: string[];
+  /** 1 = send once, as the merchant API documents; more opts in to retries with backoff. */
+  ipnMaxAttempts: number;
+  ipnRetryBaseMs: number;
+  /** How long one IPN send may take; a claim whose worker died is re-sent after twice that plus 5 s. */
+  ipnSendTimeoutMs: number;
+
+  webhookBodyLimitBytes: number;
+  webhookRatePerMinute: number;
+  orderCreateRatePerMinute: number;
+
+  /** An ACCEPTED payout not finalised by then goes to NEEDS_REVIEW (order hold). */
+  acceptedReviewAfterMs: number;
+  /** An UNKNOWN payout not reconciled by then goes to NEEDS_REVIEW (order hold). */
+  unknownReviewAfterMs: number;
+  /** How often the payout sweep (recovery, reconciliation, deadlines) runs. */
+  sweepIntervalMs: number;
+  /** How often an SDK plugin's `status` handler is asked about one open payout. */
+  statusPollMs: number;
+  /** A payout attempt's lease is twice the transfer deadline plus this margin. */
+  payoutLeaseMarginMs: number;
+  /** Outbound requests a plugin may make per minute, and per cron run (other calls: 20). */
+  httpRequestsPerMinute: number;
+  cronRequestsPerRun: number;
+}
+
+export const DEFAULT_PORT = 3000;
+
+export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): ServerOptions {
+  const port = overrides.port ?? DEFAULT_PORT;
+  return {
+    port,
+    host: '127.0.0.1',
+    trustProxy: false,
+    pluginsDir: './plugins',
+    dataDir: './data',
+    dbUrl: 'sqlite:./data/payout-sandbox.db',
+    adminToken: '',
+    publicUrl: `http://127.0.0.1:${port}/`,
+    demo: false,
+    requireApproval: false,
+    instanceId: `ps-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    sandboxProcesses: 1,
+    transferWallMs: 60_000,
+    callbackWallMs: 10_000,
+    cronWallMs: 120_000,
+    getFieldsWallMs: 5_000,
+    allowLoopbackGrants: false,
+    ipnLoopbackOrigins: [],
+    ipnMaxAttempts: 1,
+    ipnRetryBaseMs: 5_000,
+    ipnSendTimeoutMs: 10_000,
+    webhookBodyLimitBytes: 256 * 1024,
+    webhookRatePerMinute: 600,
+    orderCreateRatePerMinute: 60,
+    acceptedReviewAfterMs: 24 * 60 * 60 * 1000,
+    unknownReviewAfterMs: 15 * 60 * 1000,
+    sweepIntervalMs: 5_000,
+    statusPollMs: 10_000,
+    payoutLeaseMarginMs: 30_000,
+    httpRequestsPerMinute: 1200,
+    cronRequestsPerRun: 10_000,
+    ...overrides,
+  };
+}

@@ -1,0 +1,32 @@
+// Administrator authentication for /api/admin/*: `Authorization: Bearer <token>`, compared in
+// constant time. The token never appears in responses or logs (the scrubber knows it).
+import crypto from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+function sameToken(given: string, expected: string): boolean {
+  const a = crypto.createHash('sha256').update(given).digest();
+  const b = crypto.createHash('sha256').update(expected).digest();
+  return crypto.timingSafeEqual(a, b) && given.length === expected.length;
+}
+
+export function requireAdmin(token: string) {
+  return async function adminOnly(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const header = request.headers.authorization;
+    const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    if (!given || !token || !sameToken(given, token)) {
+      await reply.code(401).header('www-authenticate', 'Bearer').send({
+        error: { message: 'admin token missing or wrong: send Authorization: Bearer <token> (the token is printed at first start, or set PAYOUT_SANDBOX_ADMIN_TOKEN)' },
+      });
+    }
+  };
+}
+
+export class HttpError extends Error {
+  readonly statusCode: number;
+  readonly field: string | null;
+  constructor(statusCode: number, message: string, field: string | null = null) {
+    super(message);
+    this.statusCode = statusCode;
+    this.field = field;
+  }
+}

@@ -1,0 +1,147 @@
+// Admin API for orders and routes: list and detail (history, payout attempts, txs, IPNs), status
+// moves through the transition table, a manual payout, resolving a hold, exchange routes, and the
+// audit log and webhook inbox with filters. Every write is audited.
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import BigNumber from 'bignumber.js';
+import type { Host } from '../host.ts';
+import { ORDER_STATUSES } from '../../store/types.ts';
+import type { Order, OrderStatus } from '../../store/types.ts';
+import { allowedNext } from '../../orders/transitions.ts';
+import { HttpError } from './admin-auth.ts';
+
+const StatusSchema = Type.Union(ORDER_STATUSES.map((s) => Type.Literal(s)));
+
+function adminAudit(host: Host, capability: string, plugin: string | null, summary: string, decision: 'allowed' | 'denied' = 'allowed') {
+  host.hostApi.audit.record({ plugin, actor: 'admin', callId: null, capability, decision, rule: null, summary, durationMs: 0 });
+}
+
+/** What an administrator sees of an order: everything but the merchant's IPN secret. */
+export function adminOrderView(order: Order) {
+  const { ipnSecret, ...rest } = order;
+  return { ...rest, ipnSecretSet: Boolean(ipnSecret), nextStatuses: allowedNext('admin', order.status) };
+}
+
+async function orderOr404(host: Host, id: string): Promise<Order> {
+  const order = /^\d+$/.test(id) ? await host.store.getOrderByUid(Number(id)) : await host.store.getOrder(id);
+  if (!order) throw new HttpError(404, `no order '${id}' (give the order id or its uid)`, 'id');
+  return order;
+}
+
+function decimal(value: unknown, field: string): string {
+  const n = new BigNumber(String(value));
+  if (!n.isFinite() || n.isNegative()) throw new HttpError(400, `${field} must be a non-negative decimal number`, field);
+  return n.toFixed();
+}
+
+export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host }): Promise<void> {
+  const { host } = opts;
+
+  app.get('/api/admin/orders', {
+    schema: { tags: ['admin'], querystring: Type.Object({ status: Type.Optional(StatusSchema), plugin: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })), beforeUid: Type.Optional(Type.Integer()) }) },
+  }, async (request) => {
+    const q = request.query as { status?: OrderStatus; plugin?: string; limit?: number; beforeUid?: number };
+    const orders = await host.store.listOrders({ status: q.status, payoutModule: q.plugin, limit: q.limit ?? 50, beforeUid: q.beforeUid });
+    return { orders: orders.map(adminOrderView) };
+  });
+
+  app.get('/api/admin/orders/:id', { schema: { tags: ['admin'], params: Type.Object({ id: Type.String() }) } }, async (request) => {
+    const order = await orderOr404(host, (request.params as { id: string }).id);
+    const txs = order.payoutModule
+      ? await host.store.findPayoutTxs({ plugin: order.payoutModule, conditions: [{ field: 'order', op: 'eq', value: order._id }] })
+      : [];
+    return {
+      order: adminOrderView(order),
+      history: await host.store.getOrderHistory(order._id),
+      attempts: await host.store.listAttempts(order._id),
+      payoutTxs: txs,
+      ipns: (await host.store.listIpns(order._id)).map(({ fields, ...rest }) => ({ ...rest, fields: { ...fields, hash: fields.hash ? '(signed)' : '' } })),
+    };
+  });
+
+  app.post('/api/admin/orders/:id/status', {
+    schema: { tags: ['admin'], summary: 'Move an order (e.g. mark paid: new → inProgress → inProgressPayout)', params: Type.Object({ id: Type.String() }), body: Type.Object({ status: StatusSchema, comment: Type.Optional(Type.String({ maxLength: 2000 })) }) },
+  }, async (request) => {
+    const order = await orderOr404(host, (request.params as { id: string }).id);
+    const { status, comment } = request.body as { status: OrderStatus; comment?: string };
+    const moved = await host.orders.transition(order._id, status, { actor: 'admin', comment: comment ?? null, expectStatus: order.status });
+    return { order: adminOrderView(moved) };
+  });
+
+  app.post('/api/admin/orders/:id/payout', {
+    schema: { tags: ['admin'], summary: 'Run the payout now (the order must be in inProgressPayout with no payout in progress)', params: Type.Object({ id: Type.String() }) },
+  }, async (request) => {
+    const order = await orderOr404(host, (request.params as { id: string }).id);
+    const outcome = await host.payouts.start(order._id);
+    adminAudit(host, 'admin.order.payout', order.payoutModule, `order ${order.uid}: ${outcome.kind}${'reason' in outcome && outcome.reason ? ` (${outcome.reason})` : ''}`, outcome.kind === 'not-eligible' || outcome.kind === 'in-progress' ? 'denied' : 'allowed');
+    if (outcome.kind === 'not-eligible' || outcome.kind === 'in-progress') throw new HttpError(409, outcome.reason);
+    return { outcome, order: adminOrderView((await host.store.getOrder(order._id)) as Order) };
+  });
+
+  app.post('/api/admin/orders/:id/resolve', {
+    schema: {
+      tags: ['admin'], summary: 'Resolve a held payout: paid (→ done), not_paid (→ errorPayout) or retry (→ inProgressPayout, a new attempt)',
+      params: Type.Object({ id: Type.String() }),
+      body: Type.Object({ resolution: Type.Union([Type.Literal('paid'), Type.Literal('not_paid'), Type.Literal('retry')]), comment: Type.String({ minLength: 3, maxLength: 2000 }) }),
+    },
+  }, async (request) => {
+    const order = await orderOr404(host, (request.params as { id: string }).id);
+    const { resolution, comment } = request.body as { resolution: 'paid' | 'not_paid' | 'retry'; comment: string };
+    if (order.status !== 'hold') throw new HttpError(409, `order ${order.uid} is ${order.status}; only an order on hold can be resolved`);
+    // A held attempt that the administrator says did not pay becomes FAILED, which is what lets a
+    // new attempt start (design.md §6: only FAILED allows one).
+    if (resolution !== 'paid') {
+      for (const attempt of await host.store.listAttempts(order._id)) {
+        if (attempt.state !== 'NEEDS_REVIEW') continue;
+        const leased = await host.store.acquireAttemptLease(attempt._id, `${host.options.instanceId}/admin`, 30_000);
+        if (!leased) throw new HttpError(409, `the payout attempt of order ${order.uid} is busy; try again`);
+        await host.store.updateAttempt(leased._id, leased.fence, ['NEEDS_REVIEW'], { state: 'FAILED', reason: `resolved by an administrator as not paid: ${comment}`, leaseUntil: null });
+      }
+    }
+    const to: OrderStatus = resolution === 'paid' ? 'done' : resolution === 'not_paid' ? 'errorPayout' : 'inProgressPayout';
+    const moved = await host.orders.transition(order._id, to, { actor: 'admin', comment: `Resolved (${resolution}): ${comment}`, expectStatus: 'hold' });
+    adminAudit(host, 'admin.order.resolve', order.payoutModule, `order ${order.uid}: ${resolution}`);
+    return { order: adminOrderView(moved) };
+  });
+
+  app.get('/api/admin/routes', { schema: { tags: ['admin'] } }, async () => ({ routes: await host.store.listRoutes() }));
+
+  const routeBody = {
+    fromXml: Type.String({ minLength: 1, maxLength: 40 }), toXml: Type.String({ minLength: 1, maxLength: 40 }), outSymbol: Type.String({ minLength: 1, maxLength: 20 }),
+    rate: Type.Union([Type.String(), Type.Number()]), minAmount: Type.Union([Type.String(), Type.Number()]), maxAmount: Type.Union([Type.String(), Type.Number()]),
+    payoutPlugin: Type.Union([Type.String(), Type.Null()]), autoPayout: Type.Boolean(), active: Type.Boolean(),
+  };
+  app.post('/api/admin/routes', { schema: { tags: ['admin'], summary: 'Create an exchange route (direction)', body: Type.Object(routeBody) } }, async (request) => {
+    const b = request.body as { fromXml: string; toXml: string; outSymbol: string; rate: string; minAmount: string; maxAmount: string; payoutPlugin: string | null; autoPayout: boolean; active: boolean };
+    if (b.payoutPlugin && !host.registry.get(b.payoutPlugin)) throw new HttpError(400, `no plugin '${b.payoutPlugin}'`, 'payoutPlugin');
+    const route = await host.store.createRoute({ ...b, rate: decimal(b.rate, 'rate'), minAmount: decimal(b.minAmount, 'minAmount'), maxAmount: decimal(b.maxAmount, 'maxAmount') });
+    adminAudit(host, 'admin.route.create', b.payoutPlugin, `${route.fromXml} → ${route.toXml} via ${route.payoutPlugin ?? 'manual'}`);
+    return { route };
+  });
+  app.patch('/api/admin/routes/:id', { schema: { tags: ['admin'], params: Type.Object({ id: Type.String() }), body: Type.Partial(Type.Object(routeBody)) } }, async (request) => {
+    const b = { ...(request.body as Record<string, unknown>) };
+    for (const f of ['rate', 'minAmount', 'maxAmount']) if (b[f] !== undefined) b[f] = decimal(b[f], f);
+    const route = await host.store.updateRoute((request.params as { id: string }).id, b);
+    if (!route) throw new HttpError(404, 'no such route', 'id');
+    adminAudit(host, 'admin.route.update', route.payoutPlugin, `${route._id}: ${Object.keys(b).join(', ')}`);
+    return { route };
+  });
+
+  app.get('/api/admin/audit', {
+    schema: {
+      tags: ['admin'], summary: 'The audit log, newest first',
+      querystring: Type.Object({ plugin: Type.Optional(Type.String()), capability: Type.Optional(Type.String()), decision: Type.Optional(Type.Union([Type.Literal('allowed'), Type.Literal('denied'), Type.Literal('error')])), callId: Type.Optional(Type.String()), since: Type.Optional(Type.String()), until: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+    },
+  }, async (request) => {
+    await host.hostApi.audit.flush();
+    const q = request.query as Record<string, string | number | undefined>;
+    return { records: await host.store.queryAudit({ ...q, limit: (q.limit as number | undefined) ?? 200 } as never) };
+  });
+
+  app.get('/api/admin/webhooks', { schema: { tags: ['admin'], querystring: Type.Object({ plugin: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) }) } }, async (request) => {
+    const q = request.query as { plugin?: string; limit?: number };
+    return { deliveries: await host.store.listWebhooks({ plugin: q.plugin, limit: q.limit ?? 100 }) };
+  });
+
+  app.get('/api/admin/health', { schema: { tags: ['admin'] } }, async () => ({ sandbox: host.sandbox.health(), cron: host.cron.status() }));
+}

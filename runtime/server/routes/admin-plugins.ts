@@ -1,0 +1,153 @@
+// Admin API for plugins: the platform's set-config-payout route, the plugin list and detail
+// (config masked, network requested vs approved, faults), grants, reload, cron, log, icon.
+import fs from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { Host } from '../host.ts';
+import { normaliseGrant } from '../../../host-api/http.ts';
+import { auditReport } from '../../cli/commands/audit.ts';
+import { HttpError } from './admin-auth.ts';
+import type { PluginEntry } from '../../plugins/registry.ts';
+
+function adminAudit(host: Host, capability: string, plugin: string | null, summary: string, decision: 'allowed' | 'denied' = 'allowed', rule: string | null = null) {
+  host.hostApi.audit.record({ plugin, actor: 'admin', callId: null, capability, decision, rule, summary, durationMs: 0 });
+}
+
+async function pluginSummary(host: Host, e: PluginEntry) {
+  const grants = await host.store.listGrants(e.key);
+  const health = host.sandbox.health().plugins[e.key];
+  return {
+    key: e.key, status: e.status, error: e.error, loadedAt: e.loadedAt,
+    title: e.plugin?.manifest.title ?? e.key,
+    currencies: e.plugin?.manifest.allow_XML ?? [],
+    callbacks: e.plugin?.description.callbacks ?? [],
+    cron: e.plugin?.cron ?? null,
+    hasIcon: Boolean(e.plugin?.bundle.files.icon),
+    hasTemplate: Boolean(e.plugin?.bundle.files.templates?.adminJs),
+    network: {
+      requested: grants.filter((g) => g.requested).map((g) => ({ origin: g.origin, approved: g.approved, methods: g.methods, pathPrefix: g.pathPrefix })),
+      granted: grants.filter((g) => g.approved).map((g) => ({ origin: g.origin, methods: g.methods, pathPrefix: g.pathPrefix, approvedBy: g.approvedBy, approvedAt: g.approvedAt })),
+      waitingApproval: grants.filter((g) => g.requested && !g.approved).map((g) => g.origin),
+    },
+    health: health ?? null,
+  };
+}
+
+function entryOr404(host: Host, key: string): PluginEntry {
+  const e = host.registry.get(key);
+  if (!e) throw new HttpError(404, `no plugin '${key}'; GET /api/admin/plugins lists them`, 'payoutKey');
+  return e;
+}
+
+export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host }): Promise<void> {
+  const { host } = opts;
+
+  app.post('/api/admin/merchant-and-payout/set-config-payout', {
+    schema: {
+      tags: ['admin'], summary: "Set one config value of a plugin (the platform's admin route); secret keys are write-only",
+      body: Type.Object({ payoutKey: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }), value: Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]) }),
+    },
+  }, async (request) => {
+    const { payoutKey, key, value } = request.body as { payoutKey: string; key: string; value: string | number | boolean | null };
+    entryOr404(host, payoutKey);
+    try {
+      const { secret } = await host.hostApi.config.set(payoutKey, key, value);
+      adminAudit(host, 'admin.config.set', payoutKey, `${key}${secret ? ' (secret, value not recorded)' : ''}`);
+      return { success: true, key, secret };
+    } catch (err) {
+      adminAudit(host, 'admin.config.set', payoutKey, `${key}: ${(err as Error).message}`, 'denied', 'config');
+      throw new HttpError(400, host.scrubber.scrub((err as Error).message), 'key');
+    }
+  });
+
+  app.get('/api/admin/plugins', { schema: { tags: ['admin'], summary: 'Plugins: status, faults, currencies, network requested vs approved' } }, async () => ({
+    plugins: await Promise.all(host.registry.list().map((e) => pluginSummary(host, e))),
+  }));
+
+  app.get('/api/admin/plugins/:key', { schema: { tags: ['admin'], params: Type.Object({ key: Type.String() }) } }, async (request) => {
+    const e = entryOr404(host, (request.params as { key: string }).key);
+    const summary = await pluginSummary(host, e);
+    if (!e.plugin) return summary;
+    const grants = (await host.store.listGrants(e.key)).filter((g) => g.approved).map((g) => ({ origin: g.origin, pathPrefix: g.pathPrefix, methods: g.methods }));
+    return {
+      ...summary,
+      manifest: e.plugin.manifest,
+      config: await host.hostApi.config.view(e.key),
+      report: auditReport(e.plugin, grants),
+      cronStatus: host.cron.get(e.key) ?? null,
+    };
+  });
+
+  app.get('/api/admin/plugins/:key/icon', { schema: { tags: ['admin'], params: Type.Object({ key: Type.String() }) } }, async (request, reply) => {
+    const e = entryOr404(host, (request.params as { key: string }).key);
+    const icon = e.plugin?.bundle.files.icon;
+    if (!icon) throw new HttpError(404, `plugin '${e.key}' has no icon.png`);
+    return reply.type('image/png').header('cache-control', 'no-cache').send(fs.readFileSync(icon.file));
+  });
+
+  const grantBody = Type.Object({ origin: Type.String(), pathPrefix: Type.Optional(Type.Union([Type.String(), Type.Null()])), methods: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])) });
+  app.post('/api/admin/plugins/:key/grants', {
+    schema: { tags: ['admin'], summary: 'Approve (or add) a network origin for a plugin', params: Type.Object({ key: Type.String() }), body: grantBody },
+  }, async (request) => {
+    const e = entryOr404(host, (request.params as { key: string }).key);
+    const b = request.body as { origin: string; pathPrefix?: string | null; methods?: string[] | null };
+    let grant;
+    try {
+      grant = normaliseGrant({ origin: b.origin, pathPrefix: b.pathPrefix ?? null, methods: b.methods ?? null });
+    } catch (err) {
+      throw new HttpError(400, (err as Error).message, 'origin');
+    }
+    const prior = (await host.store.listGrants(e.key)).find((g) => g.origin === grant.origin);
+    const saved = await host.store.upsertGrant({
+      plugin: e.key, origin: grant.origin, pathPrefix: grant.pathPrefix, methods: grant.methods, requested: prior?.requested ?? false,
+      approved: true, approvedBy: 'admin', approvedAt: new Date().toISOString(),
+    });
+    adminAudit(host, 'admin.grant.approve', e.key, `${grant.origin}${grant.pathPrefix ?? ''} ${grant.methods?.join(',') ?? 'any method'}`);
+    return { grant: saved };
+  });
+
+  app.post('/api/admin/plugins/:key/grants/revoke', {
+    schema: { tags: ['admin'], summary: 'Revoke a network origin', params: Type.Object({ key: Type.String() }), body: Type.Object({ origin: Type.String() }) },
+  }, async (request) => {
+    const e = entryOr404(host, (request.params as { key: string }).key);
+    const { origin } = request.body as { origin: string };
+    const grant = (await host.store.listGrants(e.key)).find((g) => g.origin === origin || g.origin === safeOrigin(origin));
+    if (!grant) throw new HttpError(404, `plugin '${e.key}' has no grant for ${origin}`, 'origin');
+    if (grant.requested) await host.store.upsertGrant({ ...grant, approved: false, approvedBy: null, approvedAt: null });
+    else await host.store.deleteGrant(e.key, grant.origin);
+    adminAudit(host, 'admin.grant.revoke', e.key, grant.origin);
+    return { revoked: grant.origin };
+  });
+
+  app.post('/api/admin/plugins/:key/reload', { schema: { tags: ['admin'], params: Type.Object({ key: Type.String() }) } }, async (request) => {
+    const e = entryOr404(host, (request.params as { key: string }).key);
+    const next = await host.registry.load(e.dir);
+    host.sandbox.resetBreaker(e.key);
+    adminAudit(host, 'admin.plugin.reload', e.key, next.status === 'active' ? 'reloaded' : `refused: ${next.error?.message}`, next.status === 'active' ? 'allowed' : 'denied');
+    return pluginSummary(host, next);
+  });
+
+  app.post('/api/admin/plugins/:key/cron/run', { schema: { tags: ['admin'], params: Type.Object({ key: Type.String() }) } }, async (request) => {
+    const e = entryOr404(host, (request.params as { key: string }).key);
+    if (!e.plugin?.cron) throw new HttpError(409, `plugin '${e.key}' has no cron job`);
+    adminAudit(host, 'admin.cron.run', e.key, 'run now');
+    return { result: await host.cron.runNow(e.key) };
+  });
+
+  app.get('/api/admin/plugins/:key/log', {
+    schema: { tags: ['admin'], params: Type.Object({ key: Type.String() }), querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), since: Type.Optional(Type.String()) }) },
+  }, async (request) => {
+    const e = entryOr404(host, (request.params as { key: string }).key);
+    const q = request.query as { limit?: number; since?: string };
+    await host.hostApi.pluginLog.flush();
+    return { lines: await host.store.queryPluginLog({ plugin: e.key, limit: q.limit ?? 200, since: q.since }) };
+  });
+}
+
+function safeOrigin(origin: string): string {
+  try {
+    return normaliseGrant({ origin, pathPrefix: null, methods: null }).origin;
+  } catch {
+    return origin;
+  }
+}

@@ -1,0 +1,164 @@
+// The merchant API (design.md §7): POST /api/public/exchanger/order/create (JSON, or urlencoded
+// with the documented bracket keys) and GET /api/public/exchanger/order/status?uid=&secret=.
+// Bodies are decoded by our own parsers (registered here, so they apply to these routes only) and
+// validated by order-form.ts, so that JSON and form errors read the same and name the field as the
+// merchant wrote it. The TypeBox schemas document the API in OpenAPI; they are not what validates.
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { FORM_LIMITS, OrderFormError, parseFormBody, parseJsonBody } from '../../orders/order-form.ts';
+import type { OrderService } from '../../orders/order-service.ts';
+
+export interface MerchantRoutesOptions {
+  orders: Pick<OrderService, 'create' | 'findByUidAndSecret' | 'publicView' | 'links'>;
+  /** Order creations per client IP per minute (ServerOptions.orderCreateRatePerMinute). */
+  ratePerMinute: number;
+  /** Status lookups per client IP per minute; default 10 × ratePerMinute. */
+  statusRatePerMinute?: number;
+}
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const Entry = Type.Object({ key: Type.String({ maxLength: 64 }), value: Type.String({ maxLength: 1024 }) });
+const Entries = (description: string) => Type.Array(Entry, { maxItems: FORM_LIMITS.maxItems, description });
+const Bool = (description: string) => Type.Union([Type.Boolean(), Type.String({ enum: ['true', 'false', '1', '0', 'on', 'off'] })], { description });
+
+const CreateBody = Type.Object({
+  routeId: Type.String({ pattern: '^[0-9a-fA-F]{24}$', description: 'The exchange direction id' }),
+  partner: Type.Optional(Type.String({ maxLength: 64, description: 'Partner code' })),
+  amount: Type.Union([Type.String(), Type.Number()], { description: 'The sum the customer sends (decimal; at most 18 decimals)' }),
+  fromValues: Type.Optional(Entries('Sender-side fields ({key, value}); stored as given')),
+  toValues: Type.Optional(Entries('Recipient fields of the payout method, checked by its plugin (e.g. card_number)')),
+  routeValues: Type.Optional(Entries('Direction-specific fields; stored as given')),
+  lang: Type.Optional(Type.String({ description: 'en, ru or es (eng/ing, rus accepted); default en' })),
+  agreement: Bool('Must be true: the customer accepted the exchange terms'),
+  hideOutData: Type.Optional(Bool('Hide the recipient details on the customer pages and in the status lookup')),
+  clientCallbackUrl: Type.Optional(Type.String({ maxLength: 2048, description: 'http(s) URL the customer returns to, with ?status=success|error appended' })),
+  ipnUrl: Type.Optional(Type.String({ maxLength: 2048, description: 'Public http(s) URL that receives a form POST on each status change' })),
+  ipnSecret: Type.Optional(Type.String({ minLength: 8, maxLength: 256, description: 'Required with ipnUrl; signs the IPN hash' })),
+}, { description: 'JSON, or application/x-www-form-urlencoded with bracket keys: toValues[0][key]=card_number&toValues[0][value]=4111…' });
+
+const Links = Type.Object({
+  payment: Type.String({ description: '/{lang}/payment/{uid}/{secret}' }),
+  order: Type.String({ description: '/{lang}/order/{uid}/{secret}' }),
+});
+
+const Created = Type.Object({
+  orderId: Type.String(), uid: Type.Integer(), secret: Type.String({ description: 'Keep it: it opens the pages and the status lookup' }),
+  status: Type.String(), inAmount: Type.String(), outAmount: Type.String(), links: Links,
+});
+
+const StatusQuery = Type.Object({
+  uid: Type.String({ pattern: '^[1-9][0-9]{0,15}$', description: 'The order number' }),
+  secret: Type.String({ maxLength: 256, description: 'The order secret returned by order/create' }),
+});
+
+const View = Type.Object({
+  orderId: Type.String(), uid: Type.Integer(), status: Type.String(),
+  final: Nullable(Type.String({ enum: ['success', 'error'] })),
+  inAmount: Type.String(), outAmount: Type.String(), fromXml: Type.String(), toXml: Type.String(), outSymbol: Type.String(),
+  lang: Type.String(), hideOutData: Type.Boolean(),
+  toValues: Nullable(Type.Array(Type.Object({ key: Type.String(), name: Type.String(), value: Type.String() }))),
+  returnUrl: Nullable(Type.String()), createdAt: Type.String(), updatedAt: Type.String(), links: Links,
+});
+
+const Problem = Type.Object({ field: Nullable(Type.String()), message: Type.String() });
+const ErrorBody = Type.Object({
+  error: Type.Object({ field: Nullable(Type.String()), message: Type.String(), details: Type.Optional(Type.Array(Problem)) }),
+}, { description: 'What is wrong, in which field (bracket form, e.g. toValues[2][value]), and how to fix it' });
+
+/** Fastify's own errors (size, media type) in the same shape as ours. */
+function toOrderError(err: FastifyError): OrderFormError {
+  if (err instanceof OrderFormError) return err;
+  const code = err.statusCode ?? 500;
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || code === 413) {
+    return new OrderFormError(null, `the body is larger than ${FORM_LIMITS.maxBodyBytes} bytes; an order is far smaller`, 413);
+  }
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || code === 415) {
+    return new OrderFormError(null, 'send the order as application/json or application/x-www-form-urlencoded', 415);
+  }
+  if (code >= 400 && code < 500) return new OrderFormError(null, err.message, code);
+  return new OrderFormError(null, 'internal error; the administrator can find details in the server log', 500);
+}
+
+function single(field: string, value: unknown): string {
+  if (Array.isArray(value)) throw new OrderFormError(field, `${field} is given ${value.length} times; send it once`);
+  if (typeof value !== 'string' || value === '') throw new OrderFormError(field, `${field} is required`);
+  return value;
+}
+
+export async function merchantRoutes(app: FastifyInstance, opts: MerchantRoutesOptions): Promise<void> {
+  if (!Number.isInteger(opts.ratePerMinute) || opts.ratePerMinute < 1) throw new Error(`merchantRoutes: ratePerMinute must be a positive integer, got ${opts.ratePerMinute}`);
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  // Only our two parsers, here: they replace the defaults and any the parent added (@fastify/formbody),
+  // and every other media type (text/plain, multipart…) is a 415 instead of a string to misread.
+  app.removeAllContentTypeParsers();
+  const parser = (decode: (body: string) => unknown) =>
+    (_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, value?: unknown) => void) => {
+      try {
+        done(null, decode(String(body)));
+      } catch (err) {
+        done(err as Error);
+      }
+    };
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: FORM_LIMITS.maxBodyBytes }, parser(parseJsonBody));
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMITS.maxBodyBytes }, parser(parseFormBody));
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const e = toOrderError(err);
+    if (e.status >= 500 && !(err instanceof OrderFormError)) request.log.error({ err: String(err?.stack ?? err) }, 'merchant API request failed');
+    return reply.code(e.status).header('cache-control', 'no-store').send(e.toBody());
+  });
+
+  await app.register(rateLimit, {
+    global: false,
+    // Thrown into our error handler, so a 429 has the same shape as every other error.
+    errorResponseBuilder: (_request, context) => new OrderFormError(null,
+      `too many requests from your address: at most ${context.max} per minute here; retry in ${context.after}`, context.statusCode),
+  });
+
+  // Documentation only (see the header): order-form.ts validates, so errors name bracket fields.
+  const documentOnly = () => () => true;
+  const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+
+  r.post('/api/public/exchanger/order/create', {
+    bodyLimit: FORM_LIMITS.maxBodyBytes,
+    config: { rateLimit: { max: opts.ratePerMinute, timeWindow: 60_000 } },
+    validatorCompiler: documentOnly,
+    schema: {
+      tags: ['merchant'],
+      summary: 'Create an exchange order (status new)',
+      description: 'Fields as in the merchant API. Errors: 400 malformed (names the field), 404 unknown routeId, 409 direction closed, ' +
+        '413 body too large, 422 refused (agreement, amount limits, recipient fields), 429 rate limit, 503 payout method unavailable.',
+      consumes: ['application/json', 'application/x-www-form-urlencoded'],
+      body: CreateBody,
+      response: { 200: Created, ...errors },
+    },
+  }, async (request, reply) => {
+    const { order, links } = await opts.orders.create(request.body as unknown, { ip: request.ip });
+    reply.header('cache-control', 'no-store');
+    return { orderId: order._id, uid: order.uid, secret: order.secret, status: order.status, inAmount: order.inAmount, outAmount: order.outAmount, links };
+  });
+
+  r.get('/api/public/exchanger/order/status', {
+    config: { rateLimit: { max: opts.statusRatePerMinute ?? opts.ratePerMinute * 10, timeWindow: 60_000 } },
+    validatorCompiler: documentOnly,
+    schema: {
+      tags: ['merchant'],
+      summary: 'Look up an order by uid and secret',
+      description: 'The same answer (404) for a wrong uid and a wrong secret. Recipient details are null when the order was created with hideOutData.',
+      querystring: StatusQuery,
+      response: { 200: View, 400: ErrorBody, 404: ErrorBody, 429: ErrorBody },
+    },
+  }, async (request, reply) => {
+    const query = (request.query ?? {}) as Record<string, unknown>;
+    const uid = single('uid', query.uid);
+    const secret = single('secret', query.secret);
+    if (!/^[1-9]\d{0,15}$/.test(uid)) throw new OrderFormError('uid', 'uid must be the order number (a positive whole number)');
+    const order = secret.length <= 256 ? await opts.orders.findByUidAndSecret(uid, secret) : null;
+    if (!order) throw new OrderFormError(null, 'no order has this uid and secret; check both', 404);
+    reply.header('cache-control', 'no-store');
+    return { ...opts.orders.publicView(order), links: opts.orders.links(order) };
+  });
+}

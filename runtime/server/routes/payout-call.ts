@@ -1,0 +1,262 @@
+// `/payout_call/:payoutKey/:callback/` — where payment providers deliver webhooks to a plugin's
+// callbacks.js handler (platform format: `(req, res, param)`).
+//
+// A delivery goes: 404 for an unknown plugin or callback (before the body is read) → per-plugin
+// rate limit (429) → body limit (413) → the raw body is written to the webhook inbox → the plugin
+// runs in its sandbox with a deadline → its response is sent as soon as it calls res.end → the
+// inbox row is finished with what was sent, or with the error.
+//
+// - Every content type is accepted and kept raw (our own parser, encapsulated in this plugin):
+//   param.post is the parsed JSON or form body, or the text itself for anything else;
+//   param.rawBody is the exact bytes as utf8 for signature checks; the inbox keeps utf8, or
+//   base64 when the bytes are not utf8.
+// - req.IP_ADDRESS is Fastify's request.ip: the socket peer, unless the server was created with
+//   `trustProxy` (e.g. Fastify({ trustProxy: '10.0.0.0/8' }) behind a load balancer), in which
+//   case X-Forwarded-For is believed from those proxies only. Plugins that allow-list provider
+//   IPs depend on this being set right.
+// - Duplicate deliveries are harmless: each is kept in the inbox, and a plugin's updateHistory
+//   is compare-and-set, so a replayed "done" changes nothing the second time.
+// - Plugin responses pass through only a short header allowlist (never Set-Cookie or Location),
+//   and are served with a sandboxing CSP: a plugin echoing input cannot script the host's origin.
+import http from 'node:http';
+import querystring from 'node:querystring';
+import { isUtf8 } from 'node:buffer';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { CallbackResponse } from '../../sandbox/protocol.ts';
+import type { Store } from '../../store/store.ts';
+import { crashPoint } from '../../payouts/crash-hook.ts';
+
+export type CallbackInvokeResult =
+  | { ok: true; callId?: string; value?: unknown }
+  | { ok: false; error: { kind: string; message: string }; callId?: string };
+export type CallbackInvoke = (
+  key: string, method: string, args: unknown, opts: { wallMs: number; onRespond: (r: CallbackResponse) => void },
+) => Promise<CallbackInvokeResult>;
+
+export interface PayoutCallOptions {
+  store: Pick<Store, 'recordWebhook' | 'finishWebhook'>;
+  invoke: CallbackInvoke;
+  /** The active plugin's callbacks; null when no such plugin is active. */
+  pluginInfo: (key: string) => { callbacks: string[] } | null;
+  /** The plugin must answer within this (the call's deadline too). */
+  wallMs: number;
+  bodyLimitBytes: number;
+  /** Deliveries per plugin per minute, all callers together. */
+  ratePerMinute: number;
+  onEvent?: (event: WebhookEvent) => void;
+  /** What the callback returned (SDK plugins return payout updates for the host to apply). */
+  onResult?: (plugin: string, callback: string, value: unknown) => Promise<void>;
+}
+
+export type WebhookOutcome = 'answered' | 'no_answer' | 'timeout' | 'plugin_failed' | 'unavailable' | 'not_recorded';
+export interface WebhookEvent {
+  kind: 'webhook';
+  plugin: string;
+  callback: string;
+  inboxId: string | null;
+  outcome: WebhookOutcome;
+  status: number;
+  durationMs: number;
+}
+
+interface Params { payoutKey: string; callback: string }
+interface Answer { outcome: WebhookOutcome; status: number; headers: Record<string, string>; body: string }
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+// The host's own session must never reach plugin code or the inbox.
+const NOT_FOR_PLUGINS = new Set(['cookie']);
+const RESPONSE_HEADER_ALLOWLIST = new Set(['content-type', 'content-language', 'cache-control', 'retry-after', 'etag', 'x-request-id']);
+const ALWAYS_ON_PLUGIN_RESPONSES = {
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'; sandbox",
+  'x-content-type-options': 'nosniff',
+};
+const INBOX_RESPONSE_MAX = 16 * 1024;
+const NAME_SHOWN_MAX = 100;
+const GENERIC_FAILURE = 'the payout plugin could not process this request';
+
+export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOptions): Promise<void> {
+  for (const k of ['wallMs', 'bodyLimitBytes', 'ratePerMinute'] as const) {
+    if (!Number.isInteger(opts[k]) || opts[k] <= 0) throw new Error(`payoutCallRoutes: ${k} must be a positive integer, got ${opts[k]}`);
+  }
+  const pending = new Set<Promise<void>>();
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send(problem(413, `the request body is over the ${opts.bodyLimitBytes}-byte limit for payout callbacks; the plugin did not run`));
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) return reply.code(status).send(problem(status, err.message));
+    req.log.error({ err }, 'payout_call failed');
+    return reply.code(500).send(problem(500, GENERIC_FAILURE));
+  });
+
+  // Runs before the rate limit (instance hooks precede route hooks) and before the body is read:
+  // probing unknown names costs neither a body read nor another plugin's rate budget.
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    const { payoutKey, callback } = req.params as Params;
+    const info = opts.pluginInfo(payoutKey);
+    if (!info) return reply.code(404).send(problem(404, `no payout plugin ${shown(payoutKey)} is installed here`));
+    if (!info.callbacks.includes(callback)) return reply.code(404).send(problem(404, `payout plugin ${shown(payoutKey)} has no callback ${shown(callback)}`));
+  });
+
+  await app.register(rateLimit, {
+    global: true,
+    max: opts.ratePerMinute,
+    timeWindow: 60_000,
+    // One budget per plugin, whoever calls: it protects the sandbox and the other plugins.
+    keyGenerator: (req) => `payout_call:${(req.params as Params).payoutKey}`,
+    errorResponseBuilder: (req, ctx) => Object.assign(
+      new Error(`too many deliveries to payout plugin ${shown((req.params as Params).payoutKey)}: at most ${ctx.max} per minute; retry in ${ctx.after}`),
+      { statusCode: ctx.statusCode },
+    ),
+  });
+
+  app.addHook('onClose', async () => {
+    await Promise.allSettled([...pending]);
+  });
+
+  const handler = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
+    const started = performance.now();
+    const { payoutKey, callback } = req.params;
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const headers = headersForPlugin(req.raw.headers);
+    const query = parseQuery(req.url);
+    const utf8 = isUtf8(raw);
+    const emit = (inboxId: string | null, a: Pick<Answer, 'outcome' | 'status'>) => {
+      try {
+        opts.onEvent?.({ kind: 'webhook', plugin: payoutKey, callback, inboxId, outcome: a.outcome, status: a.status, durationMs: Math.round(performance.now() - started) });
+      } catch {
+        // metrics/logging must not break a delivery
+      }
+    };
+
+    let inboxId: string;
+    try {
+      inboxId = (await opts.store.recordWebhook({
+        plugin: payoutKey, callback, receivedAt: new Date().toISOString(), method: req.method, ip: req.ip ?? '', headers,
+        query: Object.fromEntries(Object.entries(query).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])),
+        body: utf8 ? raw.toString('utf8') : raw.toString('base64'), bodyEncoding: utf8 ? 'utf8' : 'base64',
+      }))._id;
+    } catch (err) {
+      // Without an inbox row the delivery would be unaccounted for: refuse, so the provider retries.
+      req.log.error({ err, plugin: payoutKey, callback }, 'payout_call: could not record the delivery');
+      emit(null, { outcome: 'not_recorded', status: 503 });
+      return reply.code(503).header('retry-after', '30').send(problem(503, 'the delivery could not be recorded, so it was not processed; try again later'));
+    }
+
+    crashPoint('webhook-after-inbox');
+    const rawBody = raw.toString('utf8');
+    const post = parsePost(headers['content-type'], raw, rawBody);
+    const args = {
+      name: callback,
+      req: { method: req.method, ip: req.ip ?? '', url: req.url, path: req.url.split('?')[0], headers, query, body: post },
+      param: { post, get: query, rawBody },
+    };
+
+    let answered: (a: Answer) => void = () => {};
+    const firstAnswer = new Promise<Answer>((resolve) => { answered = resolve; });
+    let sent: Answer | null = null;
+    const answer = (a: Answer) => {
+      if (sent) return;
+      sent = a;
+      answered(a);
+    };
+    const timer = setTimeout(() => answer(plain('timeout', 504, `the plugin did not answer within ${opts.wallMs} ms`)), opts.wallMs);
+    const call = opts.invoke(payoutKey, 'callback', args, { wallMs: opts.wallMs, onRespond: (r) => answer(fromPlugin(r)) })
+      .catch((err): CallbackInvokeResult => ({ ok: false, error: { kind: 'invoke_failed', message: (err as Error)?.message ?? String(err) } }));
+    const finished = call.then(async (result) => {
+      clearTimeout(timer);
+      if (result.ok) answer(plain('no_answer', 500, 'the plugin finished without answering'));
+      else if (result.error.kind === 'deadline') answer(plain('timeout', 504, `the plugin did not answer within ${opts.wallMs} ms`));
+      else if (result.error.kind === 'circuit_open') answer({ ...plain('unavailable', 503, 'the payout plugin is paused after repeated faults; try again later'), headers: { 'retry-after': '30' } });
+      else answer(plain('plugin_failed', 500, GENERIC_FAILURE));
+      const a = sent!;
+      const error = result.ok
+        ? (a.outcome === 'answered' ? null : 'the plugin finished without answering')
+        : `${result.error.kind}: ${result.error.message}`;
+      if (!result.ok) req.log.warn({ plugin: payoutKey, callback, inbox: inboxId, kind: result.error.kind }, 'payout callback failed');
+      if (result.ok && opts.onResult) await opts.onResult(payoutKey, callback, result.value);
+      await opts.store.finishWebhook(inboxId, {
+        state: result.ok && a.outcome === 'answered' ? 'processed' : 'failed',
+        responseStatus: a.status,
+        responseBody: a.body.length > INBOX_RESPONSE_MAX ? `${a.body.slice(0, INBOX_RESPONSE_MAX)}… [truncated]` : a.body,
+        error,
+      });
+    }).catch((err) => req.log.error({ err, plugin: payoutKey, callback, inbox: inboxId }, 'payout_call: could not finish the inbox row'));
+    pending.add(finished);
+    void finished.finally(() => pending.delete(finished));
+
+    const a = await firstAnswer;
+    emit(inboxId, a);
+    return reply.code(a.status).headers(a.headers).send(a.body);
+  };
+
+  const urls = ['/payout_call/:payoutKey/:callback/'];
+  const cfg = app.initialConfig as { ignoreTrailingSlash?: boolean; routerOptions?: { ignoreTrailingSlash?: boolean } };
+  // Providers differ on the trailing slash; with ignoreTrailingSlash the router already maps both.
+  if (!cfg.ignoreTrailingSlash && !cfg.routerOptions?.ignoreTrailingSlash) urls.push('/payout_call/:payoutKey/:callback');
+  for (const url of urls) {
+    app.route<{ Params: Params }>({ method: ['GET', 'POST'], url, bodyLimit: opts.bodyLimitBytes, exposeHeadRoute: false, handler });
+  }
+}
+
+function fromPlugin(r: CallbackResponse): Answer {
+  // The isolate hands over whatever writeHead was given; only a real final status goes out.
+  const status = Number.isInteger(r.status) && r.status >= 200 && r.status <= 599 ? r.status : 500;
+  const headers: Record<string, string> = { 'cache-control': 'no-store' };
+  for (const [name, value] of Object.entries(r.headers ?? {})) {
+    const n = name.toLowerCase();
+    if (RESPONSE_HEADER_ALLOWLIST.has(n) && typeof value === 'string' && value.length <= 1000 && !/[\u0000-\u001f\u007f]/.test(value)) headers[n] = value;
+  }
+  if (!headers['content-type']) headers['content-type'] = 'text/plain; charset=utf-8';
+  return { outcome: 'answered', status, headers: { ...headers, ...ALWAYS_ON_PLUGIN_RESPONSES }, body: typeof r.body === 'string' ? r.body : '' };
+}
+
+function plain(outcome: WebhookOutcome, status: number, message: string): Answer {
+  return { outcome, status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(problem(status, message)) };
+}
+
+function problem(statusCode: number, message: string): { statusCode: number; error: string; message: string } {
+  return { statusCode, error: http.STATUS_CODES[statusCode] ?? 'Error', message };
+}
+
+function shown(name: string): string {
+  const s = String(name);
+  return JSON.stringify(s.length > NAME_SHOWN_MAX ? `${s.slice(0, NAME_SHOWN_MAX)}…` : s).replace(/^"|"$/g, "'");
+}
+
+function headersForPlugin(raw: http.IncomingHttpHeaders): Record<string, string> {
+  const named = String(raw.connection ?? '').toLowerCase().split(',').map((s) => s.trim()).filter(Boolean);
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    const n = name.toLowerCase();
+    if (value === undefined || HOP_BY_HOP.has(n) || NOT_FOR_PLUGINS.has(n) || named.includes(n)) continue;
+    out[n] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+function parseQuery(url: string): Record<string, string | string[]> {
+  const i = url.indexOf('?');
+  if (i < 0) return {};
+  return { ...querystring.parse(url.slice(i + 1)) } as Record<string, string | string[]>;
+}
+
+/** JSON and form bodies parsed (by their Content-Type), anything else as its text; {} when empty. */
+function parsePost(contentType: string | undefined, raw: Buffer, text: string): unknown {
+  if (raw.length === 0) return {};
+  const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  if (type === 'application/json' || type.endsWith('+json')) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+  if (type === 'application/x-www-form-urlencoded') return { ...querystring.parse(text) };
+  return text;
+}

@@ -1,0 +1,133 @@
+// `payout-sandbox start`: a payout host on Fastify with the defaults of design.md §8, graceful
+// shutdown on SIGINT/SIGTERM, and `--demo` (what `npm start` runs) for a first look.
+import path from 'node:path';
+import { resolveStoreUrl } from '../store/open-store.ts';
+import { createHost } from './host.ts';
+import type { Host, HostExtras } from './host.ts';
+import { buildApp } from './app.ts';
+import { defaultServerOptions, DEFAULT_PORT } from './options.ts';
+import type { ServerOptions } from './options.ts';
+import { resolveAdminToken } from './admin-token.ts';
+import { startDemoPeers, wireDemo, DEMO_IPN_SECRET } from '../demo/demo-setup.ts';
+import type { Demo } from '../demo/demo-setup.ts';
+import { crashHookFromEnv } from '../payouts/crash-hook.ts';
+
+/**
+ * PAYOUT_SANDBOX_OPTIONS: a JSON object of ServerOptions fields for tuning a host beyond the flags
+ * (deadlines, sweep interval, caps; allowLoopbackGrants / ipnLoopbackOrigins for local fakes).
+ */
+function optionsFromEnv(env: NodeJS.ProcessEnv): Partial<ServerOptions> {
+  const raw = env.PAYOUT_SANDBOX_OPTIONS;
+  if (!raw) return {};
+  try {
+    const parsed = JSON.parse(raw) as unknown;
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Partial<ServerOptions>;
+  } catch (err) {
+    throw new Error(`PAYOUT_SANDBOX_OPTIONS is not a JSON object of server options (${(err as Error).message})`);
+  }
+}
+
+export interface StartFlags {
+  port?: string;
+  host?: string;
+  plugins?: string;
+  data?: string;
+  db?: string;
+  publicUrl?: string;
+  demo?: boolean;
+  ipnRetries?: string;
+  requireApproval?: boolean;
+  trustProxy?: string;
+}
+
+function port(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_PORT;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port ${value}: give a port number from 0 to 65535`);
+  return n;
+}
+
+export async function runStart(flags: StartFlags): Promise<void> {
+  const dataDir = path.resolve(flags.data ?? './data');
+  const admin = resolveAdminToken(dataDir);
+  const listenPort = port(flags.port);
+  const listenHost = flags.host ?? '127.0.0.1';
+  const peers = flags.demo ? await startDemoPeers() : null;
+  const options: ServerOptions = defaultServerOptions({
+    port: listenPort, host: listenHost, dataDir, adminToken: admin.token, demo: Boolean(flags.demo),
+    pluginsDir: path.resolve(flags.plugins ?? './plugins'),
+    dbUrl: resolveStoreUrl(flags.db, { ...process.env, PAYOUT_SANDBOX_DB: process.env.PAYOUT_SANDBOX_DB ?? `sqlite:${path.join(dataDir, 'payout-sandbox.db')}` }),
+    publicUrl: flags.publicUrl ?? `http://${listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost}:${listenPort}/`,
+    ipnMaxAttempts: flags.ipnRetries ? Math.max(1, Number(flags.ipnRetries) + 1) : 1,
+    requireApproval: Boolean(flags.requireApproval),
+    trustProxy: flags.trustProxy === undefined ? false : flags.trustProxy === 'true' ? true : flags.trustProxy,
+    ...(peers ? { allowLoopbackGrants: true, ipnLoopbackOrigins: [new URL(peers.merchant.url).origin], acceptedReviewAfterMs: 10 * 60_000 } : {}),
+    ...optionsFromEnv(process.env),
+  });
+  const extras: HostExtras = { crash: crashHookFromEnv(process.env) };
+  let host: Host | null = null;
+  let demo: Demo | null = null;
+  try {
+    host = await createHost(options, extras);
+    await host.start();
+    if (peers) demo = await wireDemo(host, peers);
+    const app = await buildApp(host);
+    await app.listen({ port: listenPort, host: listenHost });
+    printBanner(host, admin, demo);
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      host?.logger.info({ signal }, 'shutting down');
+      await app.close();
+      await demo?.close();
+      await host?.close();
+    };
+    process.once('SIGINT', () => void stop('SIGINT'));
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+  } catch (err) {
+    await demo?.close();
+    await peers?.provider.close();
+    await peers?.merchant.close();
+    await host?.close().catch(() => {});
+    process.stderr.write(`payout-sandbox start: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+function printBanner(host: Host, admin: ReturnType<typeof resolveAdminToken>, demo: Demo | null): void {
+  const base = host.options.publicUrl.replace(/\/$/, '');
+  const plugins = host.registry.list();
+  const lines = [
+    '',
+    `payout-sandbox is listening on ${base}`,
+    `  plugins: ${plugins.map((p) => `${p.key}${p.status === 'active' ? '' : ' (refused: ' + (p.error?.message ?? '') + ')'}`).join(', ') || '(none)'}`,
+    `  store: ${host.options.dbUrl}`,
+    `  API docs: ${base}/docs    health: ${base}/healthz    metrics: ${base}/metrics`,
+    `  admin API: ${base}/api/admin/… with Authorization: Bearer <token>`,
+    admin.generated
+      ? `  admin token (shown once; also saved in ${admin.source}, mode 0600): ${admin.token}`
+      : `  admin token: from ${admin.source}`,
+  ];
+  if (demo) {
+    const order = {
+      routeId: demo.routeId, amount: '100', agreement: true, lang: 'en',
+      toValues: [{ key: 'card_number', value: '4111111111111111' }],
+      ipnUrl: demo.merchant.url, ipnSecret: DEMO_IPN_SECRET,
+    };
+    lines.push(
+      '',
+      'DEMO MODE: a fake NimbusPay provider and a fake merchant run on loopback; nothing real is paid.',
+      `  fake provider: ${demo.provider.url}    fake merchant (IPN receiver): ${demo.merchant.url}`,
+      '  Create an order (the demo customer pays it two seconds later, then watch it being paid out):',
+      '',
+      `  curl -s -X POST ${base}/api/public/exchanger/order/create -H 'content-type: application/json' \\`,
+      `    -d '${JSON.stringify(order)}'`,
+      '',
+      '  Then open the order page from the "links.order" field of the answer, or watch the admin API:',
+      `  curl -s -H 'Authorization: Bearer <token>' ${base}/api/admin/orders`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+}
