@@ -4,8 +4,6 @@ import { runCheck } from './commands/check.ts';
 import { runCall } from './commands/call.ts';
 import { runAudit } from './commands/audit.ts';
 import { registerInstallCommands } from './commands/install.ts';
-import { registerDevCommand } from './commands/dev.ts';
-import { registerNewCommand } from './commands/new.ts';
 import { runStart } from '../server/start.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -58,7 +56,5 @@ program
   .action((dir: string, method: string, opts) => runCall(dir, method, opts));
 
 registerInstallCommands(program);
-registerDevCommand(program);
-registerNewCommand(program);
 
 await program.parseAsync(process.argv);

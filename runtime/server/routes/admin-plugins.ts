@@ -113,7 +113,10 @@ export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host
     const { origin } = request.body as { origin: string };
     const grant = (await host.store.listGrants(e.key)).find((g) => g.origin === origin || g.origin === safeOrigin(origin));
     if (!grant) throw new HttpError(404, `plugin '${e.key}' has no grant for ${origin}`, 'origin');
-    if (grant.requested) await host.store.upsertGrant({ ...grant, approved: false, approvedBy: null, approvedAt: null });
+    if (grant.requested) {
+      const { updatedAt: _stamp, ...requested } = grant;
+      await host.store.upsertGrant({ ...requested, approved: false, approvedBy: null, approvedAt: null });
+    }
     else await host.store.deleteGrant(e.key, grant.origin);
     adminAudit(host, 'admin.grant.revoke', e.key, grant.origin);
     return { revoked: grant.origin };
