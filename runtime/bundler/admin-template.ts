@@ -69,7 +69,11 @@ function collectTemplateFiles(ctx: TemplateContext, file: string, source: string
         `fs.readFileSync(${arg.slice(0, 80)}) cannot be resolved when the template is bundled: name the file as __dirname + '/admin.html' so the admin page can inline it`, where(m.index)));
       continue;
     }
-    const target = path.resolve(ctx.templatesDir, '.' + path.posix.normalize('/' + relative));
+    if (!relative.startsWith('/')) {
+      problems.push(new PluginRejected('template_dynamic_read', `fs.readFileSync(${arg}): __dirname has no trailing '/'; write __dirname + '/${relative}'`, where(m.index)));
+      continue;
+    }
+    const target = path.resolve(ctx.templatesDir, `.${relative}`);
     let real: string;
     try {
       real = fs.realpathSync(target);
@@ -146,6 +150,25 @@ function templatePlugin(ctx: TemplateContext, entry: string, problems: PluginRej
   };
 }
 
+/**
+ * esbuild leaves a require it cannot decide (require(name), `const r = require`) as a call to its
+ * __require helper, without a warning on this platform. Any use of it other than its own
+ * definition, the CommonJS wrapper's name, or `typeof require` means a computed require.
+ */
+function computedRequires(code: string, ctx: TemplateContext, entry: string): PluginRejected[] {
+  const uses = [...code.matchAll(/\b__require\b/g)].filter((m) => {
+    const before = code.slice(Math.max(0, m.index - 9), m.index);
+    const after = code.slice(m.index + '__require'.length, m.index + '__require'.length + 3);
+    return !/(?:function |typeof\s*\(?\s*|var )$/.test(before) && after !== ' = ';
+  });
+  if (!uses.length) return [];
+  const source = fs.readFileSync(entry, 'utf8');
+  const at = /\brequire\b(?!\s*\(\s*(['"`])[^'"`]*\1\s*\))/.exec(source.replace(/typeof\s+require\b/g, (t) => ' '.repeat(t.length)));
+  return [new PluginRejected('computed_require',
+    `computed require refused: ${at ? source.split('\n')[lineOf(source, at.index) - 1].trim() : 'require used other than as require(\'fs\')'} — an admin template may only require('fs') by its literal name`,
+    at ? { file: rel(ctx, entry), line: lineOf(source, at.index) } : null)];
+}
+
 function locationOf(msg: esbuild.Message, ctx: TemplateContext) {
   if (!msg.location) return null;
   const file = msg.location.file.replace(/^template:/, '');
@@ -197,8 +220,9 @@ export async function bundleAdminTemplate(files: PluginFiles): Promise<AdminTemp
     throw err;
   }
   problems.push(...result.warnings.filter((w) => UNDECIDABLE_REQUIRE.has(w.id)).map((w) => refusal(w, ctx)));
-  if (problems.length) throwAll(problems);
   const code = result.outputFiles[0].text;
+  problems.push(...computedRequires(code, ctx, entry));
+  if (problems.length) throwAll(problems);
   if (code.length > MAX_ADMIN_BUNDLE_BYTES) {
     throw new PluginRejected('too_large', `the admin template bundles to ${code.length} bytes; the limit is ${MAX_ADMIN_BUNDLE_BYTES}`);
   }

@@ -92,6 +92,7 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
       onReloaded: (key) => host.sandbox.resetBreaker(key),
     });
   });
+  await app.register((await import('./routes/admin-page.ts')).adminPageRoutes, { host }); // /admin/ page and plugin settings frames
 
   await app.register(merchantRoutes, { orders: host.orders, ratePerMinute: host.options.orderCreateRatePerMinute });
   await app.register(pageRoutes, { orders: host.orders });
