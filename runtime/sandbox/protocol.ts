@@ -23,6 +23,14 @@ export const DEFAULT_LIMITS: PluginLimits = {
   maxPayloadBytes: 4 * 1024 * 1024,
 };
 
+/**
+ * Loading compiles and runs the whole bundle (bignumber.js, the Buffer polyfill, the plugin), so it
+ * gets a larger CPU budget than a call: a busy machine must not refuse a healthy plugin.
+ */
+export function loadCpuMs(limits: PluginLimits): number {
+  return Math.max(limits.cpuMsPerCall * 4, 3000);
+}
+
 /** What the isolate learns about itself when it is created. */
 export interface IsolateSetup {
   pluginKey: string;
@@ -51,6 +59,7 @@ export type FailureKind =
   | 'isolate_reset'     // another call of the same plugin breached a limit and the isolate was disposed
   | 'not_loaded'
   | 'bad_result'        // the result could not be serialised or is too large
+  | 'bad_request'       // the host could not hand the call's arguments to the sandbox (e.g. nested too deep); nothing ran
   | 'sandbox_crashed'   // the sandbox process died with the call in flight
   | 'circuit_open'      // too many recent faults: calls refused until the breaker closes
   | 'manifest_invalid';

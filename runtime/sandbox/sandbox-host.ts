@@ -7,7 +7,7 @@ import type { HostCallContext } from '../../host-api/capability.ts';
 import { newCounters } from '../../host-api/capability.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import type { BreakerOptions } from './circuit-breaker.ts';
-import { DEFAULT_LIMITS } from './protocol.ts';
+import { DEFAULT_LIMITS, loadCpuMs } from './protocol.ts';
 import type {
   CallStats, CallbackResponse, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure,
 } from './protocol.ts';
@@ -26,6 +26,11 @@ export interface HostCallHandler {
   recordLocalCalls?(ctx: HostCallContext, localCalls: Record<string, number>): void;
   /** Removes secret values from text a plugin produced (its error messages). */
   scrub?(text: string): string;
+  /**
+   * Removes a plugin's own secret values from what it returns or answers (results, callback
+   * responses): they reach the database, HTTP callers, merchants and pages.
+   */
+  scrubFor?<T>(plugin: string, value: T): T;
 }
 
 export type InvokeResult =
@@ -82,11 +87,17 @@ export class SandboxHost {
     const count = Math.max(1, options.processes ?? 1);
     this.processes = Array.from({ length: count }, (_, i) => new SandboxProcess(`sandbox-${i}`, {
       onHostCall: (msg) => this.onHostCall(this.processes[i], msg),
+      // As for host calls (onHostCall): a sandbox process speaks only for the plugins it hosts, so
+      // a compromised process can neither write another plugin's log nor answer its webhooks.
       onLog: (msg) => {
         const call = this.calls.get(msg.callId);
-        if (call && call.plugin.key === msg.plugin) options.handler.log(msg.plugin, msg.callId, msg.level, msg.text);
+        if (call && call.plugin.key === msg.plugin && call.plugin.process === this.processes[i]) options.handler.log(msg.plugin, msg.callId, msg.level, msg.text);
       },
-      onRespond: (msg) => this.calls.get(msg.callId)?.onRespond?.(msg.response),
+      onRespond: (msg) => {
+        const call = this.calls.get(msg.callId);
+        if (!call || call.plugin.process !== this.processes[i] || !call.onRespond) return;
+        call.onRespond(this.scrubOwn(call.plugin.key, msg.response));
+      },
       onFault: (msg) => {
         const plugin = this.plugins.get(msg.plugin);
         if (plugin && plugin.process === this.processes[i]) plugin.loadedGeneration = -1;
@@ -153,7 +164,7 @@ export class SandboxHost {
         const reply = await plugin.process.request({
           t: 'load', plugin: plugin.key, callId, code: plugin.bundle.code, codeSha256: plugin.bundle.sha256,
           cachedData: this.codeCache.get(cacheKey) ?? null, setup: plugin.setup, limits: plugin.limits,
-        }, plugin.limits.cpuMsPerCall * 4 + 2000, `${plugin.key} load`, plugin.key);
+        }, loadCpuMs(plugin.limits) + 2000, `${plugin.key} load`, plugin.key);
         if (!reply.ok) return { ok: false, error: this.scrubFailure(reply.error) };
         const result = reply.value as LoadResult;
         if (result.cachedData) this.codeCache.set(cacheKey, result.cachedData);
@@ -207,16 +218,21 @@ export class SandboxHost {
       if (reply.stats) this.options.handler.recordLocalCalls?.(ctx, reply.stats.localCalls);
       if (reply.ok) {
         plugin.breaker.recordSuccess();
-        return { ok: true, value: reply.value, callId, ctx, stats: reply.stats ?? null };
+        return { ok: true, value: this.scrubOwn(key, reply.value), callId, ctx, stats: reply.stats ?? null };
       }
       const error = this.scrubFailure(reply.error);
       if (FAULTS.has(error.kind)) plugin.breaker.recordFault(error.kind, error.message);
-      else plugin.breaker.recordSuccess();
-      if (error.kind !== 'plugin_error' && error.kind !== 'bad_result') plugin.loadedGeneration = -1;
+      else if (error.kind !== 'bad_request') plugin.breaker.recordSuccess();
+      if (error.kind !== 'plugin_error' && error.kind !== 'bad_result' && error.kind !== 'bad_request') plugin.loadedGeneration = -1;
       return { ok: false, error, callId, ctx, stats: reply.stats ?? null };
     } finally {
       this.calls.delete(callId);
     }
+  }
+
+  /** A plugin's own secrets out of what it returned or answered (a careless plugin echoes them). */
+  private scrubOwn<T>(plugin: string, value: T): T {
+    return this.options.handler.scrubFor ? this.options.handler.scrubFor(plugin, value) : value;
   }
 
   /** A plugin's error text can carry any value it read, secrets included. */

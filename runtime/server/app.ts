@@ -11,6 +11,7 @@ import { HttpError, requireAdmin } from './routes/admin-auth.ts';
 import { adminPluginRoutes } from './routes/admin-plugins.ts';
 import { adminOrderRoutes } from './routes/admin-orders.ts';
 import { adminInstallRoutes } from './routes/admin-install.ts';
+import { adminPageRoutes } from './routes/admin-page.ts';
 import { merchantRoutes } from './routes/merchant.ts';
 import { pageRoutes } from './routes/pages.ts';
 import { payoutCallRoutes } from './routes/payout-call.ts';
@@ -58,8 +59,13 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
   });
 
   // Defence in depth: whatever an admin route returns passes the scrubber on its way out.
+  // Not /payout_call/: a plugin's answer is already scrubbed of its own secrets where it leaves the
+  // sandbox (SandboxHost), and our own messages there echo the caller's input (the plugin or
+  // callback name of a 404). Scrubbing those against every secret would answer an outside caller's
+  // question "is this string a secret?" with a [redacted:…] marker — an oracle for the admin token
+  // and every plugin's credentials (SECURITY.md, "Scrubbing").
   app.addHook('onSend', async (request, _reply, payload) => {
-    if (typeof payload === 'string' && (request.url.startsWith('/api/admin/') || request.url.startsWith('/payout_call/'))) return host.scrubber.scrub(payload);
+    if (typeof payload === 'string' && request.url.startsWith('/api/admin/')) return host.scrubber.scrub(payload);
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -92,7 +98,7 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
       onReloaded: (key) => host.sandbox.resetBreaker(key),
     });
   });
-  await app.register((await import('./routes/admin-page.ts')).adminPageRoutes, { host }); // /admin/ page and plugin settings frames
+  await app.register(adminPageRoutes, { host });
 
   await app.register(merchantRoutes, { orders: host.orders, ratePerMinute: host.options.orderCreateRatePerMinute });
   await app.register(pageRoutes, { orders: host.orders });

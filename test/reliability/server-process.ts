@@ -31,7 +31,7 @@ export function startServerProcess(opts: { port: number; dataDir: string; plugin
   return { child, exited, output: () => out };
 }
 
-export async function waitForHealth(base: string, proc: ServerProcess, timeoutMs = 20_000): Promise<void> {
+export async function waitForHealth(base: string, proc: ServerProcess, timeoutMs = 60_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   let dead = false;
   void proc.exited.then(() => { dead = true; });

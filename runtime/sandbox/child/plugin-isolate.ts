@@ -3,6 +3,7 @@
 // call in it; the server reloads it on the next call.
 import fs from 'node:fs';
 import ivm from 'isolated-vm';
+import { loadCpuMs } from '../protocol.ts';
 import type {
   CallStats, CallbackResponse, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure, ThrownByPlugin,
 } from '../protocol.ts';
@@ -115,8 +116,16 @@ export class PluginIsolate {
         settle({ ok: false, error: { kind: 'bad_result', message: `call ${callId} is already running` }, stats: emptyStats() });
         return;
       }
+      let argsJson: string;
+      try {
+        argsJson = JSON.stringify(args ?? null);
+      } catch (err) {
+        // Arguments this process cannot re-serialise (nested deeper than its stack allows) fail
+        // this call before it opens; thrown here they would leave a call open until its deadline.
+        settle({ ok: false, error: { kind: 'bad_request', message: `the arguments could not be handed to the plugin (${(err as Error)?.message ?? err})` }, stats: emptyStats() });
+        return;
+      }
       this.openCall(callId, method, wallMs, settle);
-      const argsJson = JSON.stringify(args ?? null);
       this.timed(callId, () => this.entry!.invoke.applySync(undefined, [callId, method, argsJson], { timeout: this.remainingCpu(callId) }));
     });
   }
@@ -197,7 +206,8 @@ export class PluginIsolate {
 
   private remainingCpu(callId: string | null): number {
     const call = callId ? this.calls.get(callId) : undefined;
-    const left = this.limits.cpuMsPerCall - (call ? call.cpuUsedMs : 0);
+    const budget = call?.method === 'load' ? loadCpuMs(this.limits) : this.limits.cpuMsPerCall;
+    const left = budget - (call ? call.cpuUsedMs : 0);
     return Math.max(1, Math.ceil(left));
   }
 
