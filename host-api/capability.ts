@@ -26,6 +26,11 @@ export interface Capability<Args = unknown, Result = unknown> {
   summarize(args: Args): string;
   /** Policy check and implementation. Throws PolicyDenied when a rule refuses the call. */
   invoke(ctx: HostCallContext, args: Args): Promise<Result>;
+  /**
+   * The capability stores text the plugin wrote (notes, comments): dispatch scrubs the plugin's own
+   * secret values from the arguments before `parse`.
+   */
+  readonly storesPluginText?: boolean;
 }
 
 /** A policy rule refused the call. `rule` names the rule for the audit log and for reviewers. */

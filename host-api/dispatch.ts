@@ -1,7 +1,9 @@
 // The one door between plugins and the host: every host call goes through `handle`, which finds
 // the capability (unknown ones are denied), validates arguments, runs policy and implementation,
 // and writes exactly one audit record — allowed, denied (with the rule) or error. What goes back
-// to the plugin is scrubbed of secret values; host internals never reach it.
+// to the plugin is scrubbed of that plugin's own secret values (never of others': see
+// Scrubber.scrubFor); host internals never reach it. Arguments a capability stores (order notes,
+// history comments, tx notes) are scrubbed of the plugin's secrets before they are stored.
 import type { Capability, HostCallContext } from './capability.ts';
 import { CapabilityArgumentError, CapabilityError, PolicyDenied } from './capability.ts';
 import type { AuditLog } from './audit.ts';
@@ -33,9 +35,14 @@ export function createHostApi(deps: HostApiDeps): HostApi {
     let decision: 'allowed' | 'denied' | 'error' = 'allowed';
     let rule: string | null = null;
     let reply: HostCallReply;
+    // Text going back into the plugin: only its own secrets are redacted. Redacting another
+    // plugin's secret (or the admin token) would confirm a guess the plugin itself put there.
+    const toPlugin = (text: string) => deps.scrubber.scrubFor(ctx.plugin, text);
     try {
       if (!capability) throw new PolicyDenied('unknown-capability', `no host capability named '${String(name).slice(0, 80)}'`);
-      const args = capability.parse(raw);
+      // A careless plugin may write its own secret into what the host keeps (updateHistory's
+      // comment, a tx note): it must not reach the database, the admin page or the merchant's IPN.
+      const args = capability.parse(capability.storesPluginText ? deps.scrubber.scrubDeepFor(ctx.plugin, raw) : raw);
       summary = capability.summarize(args);
       const value = await capability.invoke(ctx, args);
       reply = { ok: true, value: value === undefined ? null : value };
@@ -43,13 +50,13 @@ export function createHostApi(deps: HostApiDeps): HostApi {
       if (err instanceof PolicyDenied || err instanceof CapabilityArgumentError) {
         decision = 'denied';
         rule = err instanceof PolicyDenied ? err.rule : err.rule;
-        reply = { ok: false, error: { message: deps.scrubber.scrub(err.message), code: 'HOST_DENIED', rule } };
+        reply = { ok: false, error: { message: toPlugin(err.message), code: 'HOST_DENIED', rule } };
         if (!summary) summary = `refused before the arguments were read: ${deps.scrubber.scrub(err.message).slice(0, 300)}`;
       } else if (err instanceof CapabilityError) {
         decision = 'error';
         rule = err.code;
         const extra = (err as CapabilityError & { response?: unknown }).response;
-        reply = { ok: false, error: { message: deps.scrubber.scrub(err.message), code: err.code, ...(extra !== undefined ? { response: deps.scrubber.scrubDeep(extra) } : {}) } };
+        reply = { ok: false, error: { message: toPlugin(err.message), code: err.code, ...(extra !== undefined ? { response: deps.scrubber.scrubDeepFor(ctx.plugin, extra) } : {}) } };
       } else {
         decision = 'error';
         rule = 'internal';
@@ -78,6 +85,7 @@ export function createHostApi(deps: HostApiDeps): HostApi {
       });
     },
     scrub: (text) => deps.scrubber.scrub(text),
+    scrubFor: (plugin, value) => deps.scrubber.scrubDeepFor(plugin, value),
     capabilityNames: () => [...byName.keys()],
   };
 }

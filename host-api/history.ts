@@ -42,6 +42,8 @@ function optionalText(raw: Record<string, unknown>, field: string): string | nul
 export function historyCapability(deps: HistoryDeps): Capability<HistoryArgs, unknown> {
   return {
     name: 'history.update',
+    // orderNote, comment and payoutStatus end up in the order, its history and the admin page.
+    storesPluginText: true,
     parse(raw) {
       const r = (raw ?? {}) as Record<string, unknown>;
       if (typeof r.orderId !== 'string' || !r.orderId) throw new CapabilityArgumentError('history.update', 'orderId', 'must be the order id');

@@ -26,7 +26,8 @@ import { PolicyDenied, CapabilityError } from './capability.ts';
 import { parseTarget, loopbackPin, displayOrigin, type Target, type AddressInfo } from './http/address-policy.ts';
 import { parseHttpRequestArgs, ALLOWED_METHODS, type HttpRequestArgs } from './http/args.ts';
 import { sanitiseRequestHeaders, decodeBody, validHeaderName, validHeaderValue } from './http/headers.ts';
-import { describeSecretUse, secretHeadersFor } from './http/signing.ts';
+import { describeSecretUse, secretHeadersFor, secretKeysOf } from './http/signing.ts';
+import { Scrubber } from '../runtime/secrets/scrubber.ts';
 import {
   guardedRequest,
   defaultResolver,
@@ -98,6 +99,16 @@ export interface HttpCapabilityOptions {
   allowLoopbackGrants?: boolean;
   /** Reads one of the calling plugin's secrets for host-side auth/signing (SDK format). */
   readSecret?: (plugin: string, key: string) => Promise<string>;
+  /**
+   * The plugin's manifest network entries: `secrets` on an entry binds those config keys to that
+   * origin (host-side secrets go nowhere else). See checkSecretBinding.
+   */
+  networkOf?: (plugin: string) => readonly { origin: string; secrets?: readonly string[] }[] | undefined;
+  /**
+   * Removes what the plugin must not read from text going back into its isolate (for SDK-format
+   * plugins: their own secrets, which they never read, even when a provider echoes them).
+   */
+  scrubForPlugin?: (plugin: string, text: string) => string;
   /** Requests one call may make; defaults to caps.maxRequestsPerCall (cron sweeps need more). */
   requestsPerCall?: (ctx: HostCallContext) => number;
 }
@@ -162,6 +173,49 @@ function underPrefix(prefix: string, pathname: string): boolean {
     return true;
   }
   return false;
+}
+
+/**
+ * Where a plugin's host-side secrets may go. A secret is applied only to a request whose origin
+ * its manifest binds it to (`network: [{ origin, secrets: ['apiKey'] }]`); a manifest that binds
+ * no secret at all may use them only while the plugin has exactly one granted origin. Otherwise a
+ * plugin granted its provider and one more origin (a "rates" or "status" server it controls)
+ * could have the host send its provider's credentials — or signatures made with them — there.
+ */
+function checkSecretBinding(plugin: string, keys: string[], origin: string, grants: NormalGrant[], network: readonly { origin: string; secrets?: readonly string[] }[] | undefined): void {
+  const bound = (network ?? []).filter((n) => Array.isArray(n.secrets) && n.secrets.length > 0);
+  const sameOrigin = (o: string) => {
+    const p = parseTarget(o.endsWith('/') ? o.slice(0, -1) : o);
+    return p.ok && p.value.origin === origin;
+  };
+  for (const key of keys) {
+    const allowed = bound.length > 0
+      ? bound.some((n) => n.secrets!.includes(key) && sameOrigin(n.origin))
+      : grants.length === 1 && grants[0].origin === origin;
+    if (!allowed) {
+      throw new PolicyDenied(
+        'http.secret-origin',
+        bound.length > 0
+          ? `http.request refused: plugin '${plugin}' asked the host to send '${key}' to ${origin}, but its manifest binds that secret to ${bound.filter((n) => n.secrets!.includes(key)).map((n) => n.origin).join(', ') || 'no origin'}`
+          : `http.request refused: plugin '${plugin}' has ${grants.length} granted origins and its manifest binds no secret to any of them; declare where '${key}' may go (network: [{ origin, secrets: ['${key}'] }])`,
+      );
+    }
+  }
+}
+
+/** Scrubs every text of a response on its way into the isolate; base64 bodies are scrubbed as bytes. */
+function scrubResult(result: HttpResponseResult, scrub: (text: string) => string): HttpResponseResult {
+  let body = result.body;
+  if (result.bodyEncoding === 'base64') {
+    const bytes = Buffer.from(body, 'base64').toString('latin1');
+    const scrubbed = scrub(bytes);
+    if (scrubbed !== bytes) body = Buffer.from(scrubbed, 'latin1').toString('base64');
+  } else {
+    body = scrub(body);
+  }
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(result.headers)) headers[k] = scrub(v);
+  return { ...result, statusText: scrub(result.statusText), headers, body, url: scrub(result.url) };
 }
 
 function checkPluginGrant(plugin: string, grants: NormalGrant[], t: Target, method: string): void {
@@ -291,10 +345,20 @@ export function createHttpCapability(options: HttpCapabilityOptions): Capability
       };
 
       let headers = sanitiseRequestHeaders(args.headers).headers;
+      // Header values the host made from the plugin's secrets: they must not come back to it.
+      const derived = new Scrubber();
       if (args.secrets) {
         const readSecret = options.readSecret;
         if (!readSecret) throw new PolicyDenied('http.secrets', 'http.request refused: host-side secrets (auth, secretHeaders, sign) are not available on this host');
-        headers = { ...headers, ...(await secretHeadersFor(args.secrets, { method: args.method, url: args.url, headers, body }, (key) => readSecret(ctx.plugin, key))) };
+        const target = parseTarget(args.url);
+        if (target.ok) checkSecretBinding(ctx.plugin, secretKeysOf(args.secrets), target.value.origin, grants, options.networkOf?.(ctx.plugin));
+        const added = await secretHeadersFor(args.secrets, { method: args.method, url: args.url, headers, body }, (key) => readSecret(ctx.plugin, key));
+        for (const [name, value] of Object.entries(added)) {
+          if (name === args.secrets.sign?.timestampHeader?.toLowerCase()) continue;
+          derived.add(value, 'host-side secret');
+          derived.add(value.replace(/^(Bearer|Basic) /, ''), 'host-side secret');
+        }
+        headers = { ...headers, ...added };
       }
       const res = await guardedRequest(env, gate, {
         method: args.method,
@@ -306,7 +370,7 @@ export function createHttpCapability(options: HttpCapabilityOptions): Capability
         deadline: ctx.deadline,
         maxRedirects: caps.maxRedirects,
       });
-      return {
+      let result: HttpResponseResult = {
         status: res.status,
         statusText: res.statusText,
         headers: res.headers,
@@ -314,6 +378,12 @@ export function createHttpCapability(options: HttpCapabilityOptions): Capability
         url: res.url,
         redirected: res.redirected,
       };
+      // A provider that echoes requests (many error pages do) must not hand a plugin the secret
+      // the host applied for it, nor a signature it could replay elsewhere.
+      if (derived.size > 0) result = scrubResult(result, (text) => derived.scrub(text));
+      const forPlugin = options.scrubForPlugin;
+      if (forPlugin) result = scrubResult(result, (text) => forPlugin(ctx.plugin, text));
+      return result;
     },
   };
 }

@@ -47,7 +47,14 @@ export function buildHostApi(o: HostApiOptions): HostApiParts {
     audit, pluginLog, scrubber: o.scrubber, onInternalError: o.onInternalError,
     capabilities: [
       configCapability(config),
-      createHttpCapability({ readSecret: (plugin, key) => config.readForHost(plugin, key), ...o.http, grantsFor: o.grantsFor }),
+      createHttpCapability({
+        readSecret: (plugin, key) => config.readForHost(plugin, key),
+        networkOf: (plugin) => o.manifests.manifestOf(plugin)?.network,
+        // SDK-format plugins never read their secrets, so none may come back in a response either.
+        scrubForPlugin: (plugin, text) => (o.manifests.manifestOf(plugin)?.format === 'sdk' ? o.scrubber.scrubFor(plugin, text) : text),
+        ...o.http,
+        grantsFor: o.grantsFor,
+      }),
       ...payoutTxCapabilities(o.store),
       historyCapability({ store: o.store, buildIpn: o.buildIpn, settleAttempt: o.settleAttempt }),
     ],

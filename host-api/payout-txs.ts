@@ -166,6 +166,8 @@ export function payoutTxCapabilities(store: Pick<Store, 'findPayoutTxs' | 'count
   };
   const updateOne: Capability<{ filter: unknown; patch: { active?: boolean; note?: string | null } }, unknown> = {
     name: 'payoutTxs.updateOne',
+    // `note` is stored and shown to administrators.
+    storesPluginText: true,
     parse(raw) {
       const r = (raw ?? {}) as { filter?: unknown; update?: unknown };
       const update = r.update;

@@ -58,6 +58,10 @@ export function sanitiseRequestHeaders(input: Record<string, string>): Sanitised
   return { headers, stripped };
 }
 
+export function isSafeAcrossOrigins(lowerName: string): boolean {
+  return SAFE_ACROSS_ORIGINS.has(lowerName);
+}
+
 export function headersForCrossOrigin(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) if (SAFE_ACROSS_ORIGINS.has(k)) out[k] = v;

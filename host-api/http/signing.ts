@@ -3,7 +3,7 @@
 // enters the sandbox, and the audit line says which key was used, never its value.
 import crypto from 'node:crypto';
 import { CapabilityArgumentError } from '../capability.ts';
-import { validHeaderName } from './headers.ts';
+import { isForbiddenRequestHeader, isSafeAcrossOrigins, validHeaderName } from './headers.ts';
 
 export type SignPart = 'timestamp' | 'method' | 'path' | 'pathWithQuery' | 'query' | 'body' | { literal: string } | { header: string };
 
@@ -40,6 +40,21 @@ function headerName(v: unknown, where: string): string {
   return v;
 }
 
+/**
+ * A header the host fills with a secret or a value made from one. Not one the plugin itself may
+ * not set (Host, framing, Proxy-*, User-Agent, method overrides: the host adds these after the
+ * plugin's headers were sanitised, so they would slip past that rule), and not one that follows
+ * redirects to other origins (Accept, Content-Type, …), which would carry the secret away.
+ */
+function secretHeaderName(v: unknown, where: string): string {
+  const name = headerName(v, where);
+  const lower = name.toLowerCase();
+  if (isForbiddenRequestHeader(lower) || isSafeAcrossOrigins(lower)) {
+    fail(where, `cannot be '${name}': the host puts secrets only in headers a plugin may set and that never follow a redirect to another origin (e.g. Authorization or X-Api-Key)`);
+  }
+  return name;
+}
+
 export function parseSecretUse(raw: Record<string, unknown>): SecretUse | null {
   if (raw.auth === undefined && raw.secretHeaders === undefined && raw.sign === undefined) return null;
   let auth: SecretUse['auth'] = null;
@@ -55,7 +70,7 @@ export function parseSecretUse(raw: Record<string, unknown>): SecretUse | null {
   const secretHeaders: Record<string, string> = {};
   if (raw.secretHeaders !== undefined) {
     if (!raw.secretHeaders || typeof raw.secretHeaders !== 'object') fail('secretHeaders', 'must map header names to config keys');
-    for (const [h, k] of Object.entries(raw.secretHeaders as Record<string, unknown>)) secretHeaders[headerName(h, `secretHeaders[${h}]`)] = configKey(k, `secretHeaders[${h}]`);
+    for (const [h, k] of Object.entries(raw.secretHeaders as Record<string, unknown>)) secretHeaders[secretHeaderName(h, `secretHeaders[${h}]`)] = configKey(k, `secretHeaders[${h}]`);
   }
   let sign: SignSpec | null = null;
   if (raw.sign !== undefined) {
@@ -73,13 +88,23 @@ export function parseSecretUse(raw: Record<string, unknown>): SecretUse | null {
       fail(`sign.parts[${i}]`, 'is not a known part');
     });
     sign = {
-      key: configKey(s.key, 'sign.key'), algorithm, encoding, header: headerName(s.header, 'sign.header'), parts,
+      key: configKey(s.key, 'sign.key'), algorithm, encoding, header: secretHeaderName(s.header, 'sign.header'), parts,
       separator: typeof s.separator === 'string' ? s.separator.slice(0, 10) : '',
-      timestampHeader: s.timestampHeader === undefined ? null : headerName(s.timestampHeader, 'sign.timestampHeader'),
+      timestampHeader: s.timestampHeader === undefined ? null : secretHeaderName(s.timestampHeader, 'sign.timestampHeader'),
       timestampUnit: s.timestampUnit === 's' ? 's' : 'ms',
     };
   }
   return { auth, secretHeaders, sign };
+}
+
+/** Every config key a request asks the host to apply (auth, secret headers, signing key). */
+export function secretKeysOf(use: SecretUse): string[] {
+  const keys = new Set<string>();
+  if (use.auth && 'bearer' in use.auth) keys.add(use.auth.bearer);
+  if (use.auth && 'basic' in use.auth) keys.add(use.auth.basic.passwordKey);
+  for (const k of Object.values(use.secretHeaders)) keys.add(k);
+  if (use.sign) keys.add(use.sign.key);
+  return [...keys];
 }
 
 export function describeSecretUse(use: SecretUse | null | undefined): string {

@@ -11,6 +11,8 @@ export interface NetworkRequest {
   origin: string;               // scheme://host:port
   methods: string[] | null;
   pathPrefix: string | null;
+  /** Config keys the host may apply (auth, secretHeaders, sign) on requests to this origin only. */
+  secrets?: string[];
 }
 
 export interface PluginManifest {
@@ -101,7 +103,15 @@ function networkRequests(raw: unknown): NetworkRequest[] {
       if (typeof r.pathPrefix !== 'string' || !r.pathPrefix.startsWith('/')) reject(`${field}.pathPrefix`, "must be a path starting with '/'");
       pathPrefix = r.pathPrefix;
     }
-    return { origin: canonicalOrigin(r.origin, `${field}.origin`), methods, pathPrefix };
+    let secrets: string[] | undefined;
+    if (r.secrets !== undefined && r.secrets !== null) {
+      if (!Array.isArray(r.secrets)) reject(`${field}.secrets`, 'must be an array of config keys the host may send to this origin');
+      secrets = r.secrets.map((k, j) => {
+        if (typeof k !== 'string' || !CONFIG_KEY.test(k)) reject(`${field}.secrets[${j}]`, `must be a config key; got ${describe(k)}`);
+        return k;
+      });
+    }
+    return { origin: canonicalOrigin(r.origin, `${field}.origin`), methods, pathPrefix, ...(secrets ? { secrets } : {}) };
   });
 }
 

@@ -172,12 +172,27 @@ export class SandboxProcess {
         this.kill(`${what} overran its deadline by more than ${this.options.graceMs} ms; the watchdog killed the sandbox process`);
       }, watchdogMs + this.options.graceMs);
       this.pending.set(id, { resolve, watchdog, plugin, what });
-      channel.send({ ...req, id } as ToSandbox);
+      try {
+        channel.send({ ...req, id } as ToSandbox);
+      } catch (err) {
+        // The request could not be framed (arguments nested deeper than JSON.stringify goes — an
+        // outside caller can send such a webhook body — or over the frame limit), so it never
+        // reached the process. Fail this one call; before, the watchdog stayed armed and killed
+        // the sandbox process, failing every other plugin's calls in it.
+        clearTimeout(watchdog);
+        this.pending.delete(id);
+        resolve({ ok: false, error: { kind: 'bad_request', message: `${what}: the arguments could not be handed to the sandbox (${(err as Error)?.message ?? err}); nothing ran` } });
+      }
     });
   }
 
   sendHostResult(hostCallId: number, ok: boolean, value: unknown): void {
-    this.channel?.send({ t: 'hostResult', hostCallId, ok, value });
+    try {
+      this.channel?.send({ t: 'hostResult', hostCallId, ok, value });
+    } catch (err) {
+      // A result that cannot be framed fails the plugin's host call instead of throwing here.
+      this.channel?.send({ t: 'hostResult', hostCallId, ok: false, value: { message: `the host's answer could not be handed to the sandbox (${(err as Error)?.message ?? err})`, code: 'HOST_ERROR' } });
+    }
   }
 
   /** SIGKILL: used by the watchdog; the exit handler fails the calls in flight and restarts. */

@@ -14,6 +14,23 @@ import { MAX_TIMERS_PER_CALL, clampDelay } from '../../../host-api/timers.ts';
 const BRIDGE_SOURCE = ['bridge.isolate.js', 'plugin-calls.isolate.js']
   .map((f) => fs.readFileSync(new URL(`../prelude/${f}`, import.meta.url), 'utf8')).join('\n');
 const WEB_GLOBALS_SOURCE = fs.readFileSync(new URL('../prelude/web-globals.isolate.js', import.meta.url), 'utf8');
+// The bridge as a function of its four arguments ($0..$3, as evalClosure would bind them), so that
+// it can be compiled with a code cache.
+const BRIDGE_FUNCTION_SOURCE = `(function ($0, $1, $2, $3) {\n${BRIDGE_SOURCE}\n})`;
+// V8 code cache of the two prelude scripts, produced by this process from the constant sources
+// above and never taken from outside (cached data is trusted input, design.md §10). Compiling the
+// prelude from scratch was a quarter of an isolate load (bench/: start-up).
+const preludeCache = new Map<string, ivm.ExternalCopy<ArrayBuffer>>();
+
+function compilePrelude(isolate: ivm.Isolate, name: string, source: string): ivm.Script {
+  const cachedData = preludeCache.get(name);
+  const script = isolate.compileScriptSync(source, cachedData ? { cachedData } : { produceCachedData: true }) as ivm.Script & {
+    cachedDataRejected?: boolean; cachedData?: ivm.ExternalCopy<ArrayBuffer>;
+  };
+  if (!cachedData && script.cachedData) preludeCache.set(name, script.cachedData);
+  else if (script.cachedDataRejected) preludeCache.delete(name);
+  return script;
+}
 const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
 
 export interface IsolateHooks {
@@ -80,12 +97,21 @@ export class PluginIsolate {
         new ivm.Callback((kind: string, cid: string, json: string) => this.onReport(kind, cid, json)),
         JSON.stringify(setup),
       ];
-      const entries = this.timed(callId, () => context.evalClosureSync(BRIDGE_SOURCE, callbacks, {
-        timeout: this.remainingCpu(callId), result: { reference: true },
-      })) as ivm.Reference;
+      const bridge = compilePrelude(this.isolate, 'bridge', BRIDGE_FUNCTION_SOURCE);
+      const entries = this.timed(callId, () => {
+        const factory = bridge.runSync(context, { timeout: this.remainingCpu(callId), reference: true }) as ivm.Reference;
+        try {
+          return factory.applySync(undefined, callbacks, { timeout: this.remainingCpu(callId), result: { reference: true } });
+        } finally {
+          factory.release();
+        }
+      }) as ivm.Reference;
+      bridge.release();
       const get = (name: string) => entries.getSync(name, { reference: true }) as ivm.Reference;
       this.entry = { load: get('load'), invoke: get('invoke'), resume: get('resume'), forget: get('forget') };
-      this.timed(callId, () => context.evalSync(WEB_GLOBALS_SOURCE, { timeout: this.remainingCpu(callId) }));
+      const webGlobals = compilePrelude(this.isolate, 'web-globals', WEB_GLOBALS_SOURCE);
+      this.timed(callId, () => webGlobals.runSync(context, { timeout: this.remainingCpu(callId) }));
+      webGlobals.release();
 
       // The bundle runs inside a trusted try/catch so that a value it throws at load time is
       // described by the prelude inside a timed call, never copied out by isolated-vm.

@@ -56,8 +56,15 @@ function handle(msg: ToSandbox): void {
         return;
       }
       void isolate.invoke(msg.callId, msg.method, msg.args, msg.wallMs).then((outcome) => {
-        if (outcome.ok) channel.send({ t: 'reply', id: msg.id, ok: true, value: outcome.value, stats: outcome.stats });
-        else channel.send({ t: 'reply', id: msg.id, ok: false, error: outcome.error, stats: outcome.stats });
+        try {
+          if (outcome.ok) channel.send({ t: 'reply', id: msg.id, ok: true, value: outcome.value, stats: outcome.stats });
+          else channel.send({ t: 'reply', id: msg.id, ok: false, error: outcome.error, stats: outcome.stats });
+        } catch (err) {
+          // A result that cannot be framed (too deep for this process's stack, over the frame
+          // limit) fails its call; thrown from here it would be an unhandled rejection that ends
+          // the process and every other plugin's calls in it.
+          channel.send({ t: 'reply', id: msg.id, ok: false, error: { kind: 'bad_result', message: `the result could not be handed to the host (${(err as Error)?.message ?? err})` }, stats: outcome.stats });
+        }
       });
       return;
     }
