@@ -77,9 +77,19 @@ async function request(options) {
 
 const logger = (level) => (...parts) => host.log(level, parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(p))).join(' '));
 
+// Where the host serves this plugin's webhook: the provider's callback URL for a payout. Built
+// from process.env.API_URL (the host's public base URL); null when the host has none.
+function webhookUrl() {
+  const env = globalThis.process && globalThis.process.env;
+  const base = env && typeof env.API_URL === 'string' ? env.API_URL : '';
+  if (!base) return null;
+  return (base.endsWith('/') ? base : base + '/') + 'payout_call/' + encodeURIComponent(host.pluginKey) + '/webhook/';
+}
+
 function createContext() {
   return Object.freeze({
     pluginKey: host.pluginKey,
+    webhookUrl: webhookUrl(),
     config: Object.freeze({ get: (key) => host.call('config.get', { key: String(key) }) }),
     http: Object.freeze({
       request,
