@@ -6,6 +6,7 @@ import { PluginsPage } from './pages/plugins.js';
 import { PluginPage, PluginLogPage } from './pages/plugin.js';
 import { OrdersPage, OrderPage } from './pages/orders.js';
 import { AuditPage } from './pages/audit.js';
+import { InstallPage } from './pages/install.js';
 
 const SignIn = defineComponent({
   setup() {
@@ -53,6 +54,7 @@ const SignIn = defineComponent({
 
 const NAV = [
   ['/plugins', 'Plugins'],
+  ['/install', 'Install plugin'],
   ['/orders', 'Orders'],
   ['/audit', 'Audit log'],
 ];
@@ -64,6 +66,7 @@ function currentPage() {
   if (section === 'orders' && id) return h(OrderPage, { key: `order-${id}`, orderId: id });
   if (section === 'orders') return h(OrdersPage, { key: 'orders' });
   if (section === 'audit') return h(AuditPage, { key: 'audit' });
+  if (section === 'install') return h(InstallPage, { key: 'install' });
   if (!section || section === 'plugins') return h(PluginsPage, { key: 'plugins' });
   return h('main', h('p', { class: 'state error' }, [`There is no page '${route.path}'. `, h('a', { href: href('/plugins') }, 'Go to plugins')]));
 }

@@ -1,5 +1,5 @@
 // Hash routing: #/plugins, #/plugins/<key>, #/plugins/<key>/log, #/orders?status=…, #/orders/<id>,
-// #/audit?plugin=…. The hash never carries the token.
+// #/audit?plugin=…, #/install?package=…&key=…. The hash never carries the admin or a deploy token.
 import { reactive } from '/admin/vendor/vue.runtime.js';
 
 function parse() {

@@ -1,11 +1,12 @@
 // One plugin: its own settings page (sandboxed frame), stored configuration (secrets masked),
-// network access, review flags, cron; and its log.
+// network access, review flags, cron, what waits for approval, its versions (rollback); and its log.
 import { h, ref, reactive, defineComponent, onMounted } from '/admin/vendor/vue.runtime.js';
 import { api } from '../api.js';
 import { href } from '../router.js';
 import { PluginSettingsFrame } from '../plugin-frame-host.js';
-import { ActionButton, PluginIcon, badge, dataTable, details, fmtTime, requestView, useRequest, field, text } from '../ui.js';
-import { NetworkGrants, currencyChips, faultLines, pluginStatus } from './plugins.js';
+import { ActionButton, PluginIcon, badge, dataTable, details, errorState, fmtTime, requestView, useRequest, field, text } from '../ui.js';
+import { ApprovalPanel, NetworkGrants, currencyChips, faultLines, pluginStatus } from './plugins.js';
+import { riskFlags, versionLabel } from './install.js';
 
 /** Stored values as the API shows them: secrets only as set / not set. */
 const ConfigTable = defineComponent({
@@ -36,11 +37,31 @@ const ConfigTable = defineComponent({
   },
 });
 
-function reviewFlags(report) {
-  const risks = report && Array.isArray(report.risks) ? report.risks : [];
-  if (!risks.length) return h('p', { class: 'hint' }, 'No review flags.');
-  const kind = { high: 'bad', review: 'warn', info: 'info' };
-  return h('ul', risks.map((r) => h('li', [badge(r.severity, kind[r.severity] || 'neutral'), h('strong', r.flag), ': ', r.detail])));
+/** The approval record: what is approved now, what is kept for rollback, what waits. */
+function versionsCard(key, record, running, rollback) {
+  const source = (v) => (v.source ? `${v.source.kind}${v.source.spec ? ` ${v.source.spec}` : ''}` : '—');
+  const prev = record && record.previous[0];
+  return h('section', { class: 'card versions' }, [
+    h('div', { class: 'section-head' }, [
+      h('h2', 'Versions'),
+      record && record.current.packageName && record.current.source && record.current.source.kind === 'npm'
+        ? h('a', { class: 'button', href: href('/install', { package: record.current.packageName, key }) }, 'Install an update') : null,
+    ]),
+    !record ? h('p', { class: 'hint' }, 'No approval record yet (the plugin has not been installed, approved or loaded).') : [
+      dataTable([
+        { label: '', render: (v) => (v !== record.current ? badge('kept for rollback') : running ? badge('approved, running', 'ok') : badge('approved, not loaded', 'warn')) },
+        { label: 'Version', render: (v) => h('span', { class: 'mono' }, versionLabel(v, key)) },
+        { label: 'Approved', render: (v) => `${v.approvedBy ?? '—'}, ${fmtTime(v.approvedAt)}` },
+        { label: 'Source', render: (v) => h('span', { class: 'mono' }, source(v)) },
+        { label: 'Content hash', render: (v) => h('span', { class: 'mono' }, `${v.contentHash.slice(0, 19)}…`) },
+        { label: 'Scripts not run', render: (v) => (v.scriptsNotRun.length ? v.scriptsNotRun.join(', ') : 'none') },
+      ], [record.current, ...record.previous], { rowKey: (v) => v.id }),
+      prev ? h(ActionButton, {
+        label: `Roll back to ${versionLabel(prev, key)}`, kind: 'danger', action: rollback,
+        confirm: `Restore ${versionLabel(prev, key)} for ${key}? The current version is deleted.`,
+      }) : h('p', { class: 'hint' }, 'No previous version is kept, so there is nothing to roll back to.'),
+    ],
+  ]);
 }
 
 export const PluginPage = defineComponent({
@@ -48,10 +69,17 @@ export const PluginPage = defineComponent({
   setup(props) {
     const path = () => `plugins/${encodeURIComponent(props.pluginKey)}`;
     const req = useRequest(() => api(path()));
-    onMounted(req.run);
+    // 404: no approval record yet, which is a state to show, not an error.
+    const rec = useRequest(() => api(`${path()}/record`).catch((err) => { if (err.status === 404) return null; throw err; }));
+    const refresh = () => Promise.all([req.run(), rec.run()]);
+    onMounted(refresh);
     const reload = async () => {
       await api(`${path()}/reload`, { method: 'POST' });
-      await req.run();
+      await refresh();
+    };
+    const rollback = async () => {
+      await api(`${path()}/rollback`, { method: 'POST' });
+      await refresh();
     };
     const runCron = () => api(`${path()}/cron/run`, { method: 'POST' });
     return () => h('main', [
@@ -60,7 +88,7 @@ export const PluginPage = defineComponent({
         h('div', { class: 'page-head' }, [
           h('div', { class: 'plugin-head' }, [
             h(PluginIcon, { pluginKey: p.key, hasIcon: p.hasIcon, title: p.title, size: 56 }),
-            h('div', [h('h1', [p.title, ' ', h('span', { class: 'hint mono' }, p.key)]), h('div', pluginStatus(p))]),
+            h('div', [h('h1', [p.title, ' ', h('span', { class: 'hint mono' }, p.key)]), h('div', pluginStatus(p, rec.state.data))]),
           ]),
           h('div', [
             h('a', { class: 'button', href: href(`/plugins/${encodeURIComponent(p.key)}/log`) }, 'Plugin log'), ' ',
@@ -69,6 +97,7 @@ export const PluginPage = defineComponent({
           ]),
         ]),
         ...faultLines(p),
+        h(ApprovalPanel, { plugin: p, record: rec.state.data, showRollback: false, onChanged: refresh }),
         p.status === 'active'
           ? h(PluginSettingsFrame, { pluginKey: p.key, onSaved: req.run })
           : h('p', { class: 'state error' }, 'The plugin is not loaded, so its settings page is not available. Fix the problem above and reload it.'),
@@ -84,6 +113,8 @@ export const PluginPage = defineComponent({
           h('p', { class: 'hint' }, 'The plugin reaches only origins approved here. An origin the plugin requests (new, or widened by an update) waits for approval.'),
           h(NetworkGrants, { plugin: p, allowAdd: true, onChanged: req.run }),
         ]),
+        rec.state.error ? errorState(`The approval record could not be read: ${rec.state.error}`, rec.run)
+          : rec.state.loading && !rec.state.data ? null : versionsCard(p.key, rec.state.data, p.status === 'active', rollback),
         h('section', { class: 'card' }, [
           h('h2', 'About'),
           details([
@@ -94,7 +125,7 @@ export const PluginPage = defineComponent({
             ['Code (sha256)', p.report && p.report.bundle ? h('span', { class: 'mono' }, p.report.bundle.sha256) : '—'],
           ]),
           h('h3', 'Review flags'),
-          reviewFlags(p.report),
+          riskFlags(p.report),
         ]),
       ])),
     ]);

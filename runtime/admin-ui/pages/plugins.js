@@ -1,15 +1,23 @@
 // Plugins: icon, title, currencies, status and faults, network requested vs granted (approve and
-// revoke), and the way to each plugin's settings and log.
+// revoke), plugins waiting for an approval (changed files, never approved, a widened update) with
+// the review before Approve, and the way to each plugin's settings and log.
 import { h, ref, defineComponent, onMounted } from '/admin/vendor/vue.runtime.js';
 import { api } from '../api.js';
 import { href } from '../router.js';
-import { ActionButton, PluginIcon, badge, dataTable, emptyState, fmtTime, requestView, useRequest, field } from '../ui.js';
+import { ActionButton, PluginIcon, badge, dataTable, details, emptyState, errorState, fmtTime, requestView, useRequest, field } from '../ui.js';
+import { reportView, versionLabel, wideningView } from './install.js';
 
-/** Running / paused / refused, and what went wrong last. */
-export function pluginStatus(p) {
+const refusedFor = (p) => (p.status !== 'active' && p.error && (p.error.code === 'tampered' || p.error.code === 'unapproved') ? p.error.code : null);
+
+/** Running / paused / refused, what went wrong last, and what waits for an approval (record from install/records). */
+export function pluginStatus(p, record) {
   const out = [];
   if (p.status === 'active') out.push(badge('active', 'ok'));
   else out.push(badge('refused', 'bad', p.error ? p.error.message : ''));
+  const refused = refusedFor(p);
+  if (refused === 'tampered') out.push(badge('files changed since approval', 'bad'));
+  if (refused === 'unapproved') out.push(badge('not approved', 'warn'));
+  if (record && record.pending) out.push(badge(`update ${versionLabel(record.pending.version, p.key)} waiting for approval`, 'warn'));
   const health = p.health;
   if (health) {
     if (health.state === 'open') out.push(badge('paused after faults', 'bad', 'The circuit breaker stops calls for a while after repeated faults'));
@@ -90,8 +98,101 @@ export const NetworkGrants = defineComponent({
   },
 });
 
+
+const KIND = {
+  pending_update: 'a staged update that asks for more than the approved version',
+  changed_folder: 'the plugin folder as it is now: its files differ from the approved ones',
+  unrecorded_folder: 'the plugin folder as it is now: it was never approved',
+  unchanged: 'nothing: the folder is approved as it is and no update waits',
+};
+
+/**
+ * What waits for an administrator: a folder refused as tampered / unapproved, or an update staged
+ * because it widens what was approved. Approve is offered only once the approval report (GET
+ * …/approval) is on screen, and sends the content hash that was shown, so files that change in
+ * between are refused instead of approved unseen. Rollback where a previous version is kept.
+ */
+export const ApprovalPanel = defineComponent({
+  props: { plugin: { type: Object, required: true }, record: Object, showRollback: { type: Boolean, default: true } },
+  emits: ['changed'],
+  setup(props, { emit }) {
+    const preview = ref(null);
+    const loading = ref(false);
+    const error = ref('');
+    const done = ref('');
+    const base = () => `plugins/${encodeURIComponent(props.plugin.key)}`;
+    async function review() {
+      loading.value = true;
+      error.value = '';
+      done.value = '';
+      try {
+        preview.value = await api(`${base()}/approval`);
+      } catch (err) {
+        error.value = err.message;
+      } finally {
+        loading.value = false;
+      }
+    }
+    const finish = (message) => { preview.value = null; done.value = message; emit('changed'); };
+    const approve = async () => {
+      const r = await api(`${base()}/approve`, { method: 'POST', body: { contentHash: preview.value.contentHash } });
+      if (r.plugin && r.plugin.status !== 'active') throw new Error(`approved ${versionLabel(r.version, r.key)}, but the server refused to load it: ${r.plugin.error ? r.plugin.error.message : r.plugin.status}`);
+      finish(`Approved ${versionLabel(r.version, r.key)}; the plugin is ${r.plugin ? r.plugin.status : 'recorded'}.`);
+    };
+    const rollback = async () => {
+      const r = await api(`${base()}/rollback`, { method: 'POST' });
+      finish(`Rolled back to ${versionLabel(r.restored, r.key)}; the plugin is ${r.plugin ? r.plugin.status : 'restored'}.`);
+    };
+    const discardUpdate = async () => {
+      await api('plugins/install/discard', { method: 'POST', body: { stagingId: props.record.pending.stagingId } });
+      finish('The waiting update was discarded; the approved version keeps serving.');
+    };
+    return () => {
+      const p = props.plugin;
+      const rec = props.record;
+      const refused = refusedFor(p);
+      const pending = rec && rec.pending;
+      const prev = rec && rec.previous && rec.previous[0];
+      if (!refused && !pending && !done.value && !error.value && !preview.value) return null;
+      const pv = preview.value;
+      return h('div', { class: 'approval', 'data-kind': pending ? 'pending_update' : refused || 'done', role: 'region', 'aria-label': `Approval for ${p.key}` }, [
+        refused === 'tampered' ? [h('h3', 'Files changed since approval'),
+          h('p', 'The server does not load this plugin: the files in its folder are not the ones that were approved. Review what the folder holds now, then approve it if the change is intended — or roll back.')] : null,
+        refused === 'unapproved' ? [h('h3', 'Not approved'),
+          h('p', 'The server requires an approval for every plugin folder, and this one has none. Review it, then approve it.')] : null,
+        pending ? [h('h3', ['Update waiting for approval: ', h('span', { class: 'mono' }, versionLabel(pending.version, p.key))]),
+          h('p', { class: 'hint' }, `Staged by ${pending.stagedBy} at ${fmtTime(pending.stagedAt)}. ${rec.current ? `${versionLabel(rec.current, p.key)} keeps serving until it is approved.` : ''}`),
+          // Once the review is open it shows the same list, read again from the server.
+          pv ? null : [h('p', 'It asks for:'), wideningView(pending.widened)]] : null,
+        !pv && (refused || pending) ? h('div', { class: 'section-head', style: { justifyContent: 'flex-start' } }, [
+          h('button', { type: 'button', class: 'primary', disabled: loading.value, onClick: review }, loading.value ? 'Loading the review…' : 'Review for approval'),
+          pending ? h(ActionButton, { label: 'Discard update', action: discardUpdate, confirm: `Discard the waiting update of ${p.key}?` }) : null,
+          props.showRollback && prev ? h(ActionButton, {
+            label: `Roll back to ${versionLabel(prev, p.key)}`, kind: 'danger', action: rollback,
+            confirm: `Restore ${versionLabel(prev, p.key)} for ${p.key}? The current version is deleted.`,
+          }) : null,
+        ]) : null,
+        pv ? h('div', { class: 'approval-review' }, [
+          h('h3', `Review: ${KIND[pv.kind] || pv.kind}`),
+          details([
+            ['Content hash', h('span', { class: 'mono' }, pv.contentHash)],
+            ['Approved now', pv.current ? `${versionLabel(pv.current, p.key)} by ${pv.current.approvedBy ?? '—'} at ${fmtTime(pv.current.approvedAt)}` : 'nothing'],
+          ]),
+          pv.kind === 'unchanged' ? null : [h('h4', 'What widens'), wideningView(pv.widened), h('h4', "Reviewer's report"), reportView(pv.report, 'h5')],
+          h('div', { class: 'section-head', style: { justifyContent: 'flex-start' } }, [
+            pv.kind === 'unchanged' ? null : h(ActionButton, { label: 'Approve', kind: 'primary', action: approve }),
+            h('button', { type: 'button', onClick: () => { preview.value = null; } }, 'Cancel'),
+          ]),
+        ]) : null,
+        error.value ? errorState(error.value, review) : null,
+        done.value ? h('p', { class: 'inline-ok', role: 'status' }, done.value) : null,
+      ]);
+    };
+  },
+});
+
 const PluginCard = defineComponent({
-  props: { plugin: Object },
+  props: { plugin: Object, record: Object },
   emits: ['changed'],
   setup(props, { emit }) {
     const reload = async () => {
@@ -106,7 +207,7 @@ const PluginCard = defineComponent({
           h(PluginIcon, { pluginKey: p.key, hasIcon: p.hasIcon, title: p.title }),
           h('div', { style: { flex: '1' } }, [
             h('h2', [h('a', { href: href(`/plugins/${encodeURIComponent(p.key)}`) }, p.title), ' ', h('span', { class: 'hint mono' }, p.key)]),
-            h('div', pluginStatus(p)),
+            h('div', pluginStatus(p, props.record)),
           ]),
           h('div', [
             p.status === 'active' ? h('a', { class: 'button primary', href: href(`/plugins/${encodeURIComponent(p.key)}`) }, 'Settings') : null,
@@ -115,6 +216,7 @@ const PluginCard = defineComponent({
           ]),
         ]),
         ...faultLines(p),
+        h(ApprovalPanel, { plugin: p, record: props.record, onChanged: () => emit('changed') }),
         h('h3', 'Currencies'),
         h('div', currencyChips(p.currencies)),
         h('h3', 'Network access'),
@@ -130,16 +232,26 @@ const PluginCard = defineComponent({
 
 export const PluginsPage = defineComponent({
   setup() {
-    const req = useRequest(() => api('plugins'));
+    // The approval records come with the list: a failure there is shown, but does not hide the plugins.
+    const req = useRequest(async () => {
+      const [list, records] = await Promise.all([api('plugins'), api('plugins/install/records').catch((err) => ({ records: [], error: err.message }))]);
+      return { plugins: list.plugins, records: Object.fromEntries(records.records.map((r) => [r.key, r])), recordsError: records.error || '' };
+    });
     onMounted(req.run);
     return () => h('main', [
       h('div', { class: 'page-head' }, [
         h('h1', 'Plugins'),
-        h('button', { type: 'button', onClick: req.run, disabled: req.state.loading }, req.state.loading ? 'Refreshing…' : 'Refresh'),
+        h('div', [
+          h('a', { class: 'button primary', href: href('/install') }, 'Install plugin'), ' ',
+          h('button', { type: 'button', onClick: req.run, disabled: req.state.loading }, req.state.loading ? 'Refreshing…' : 'Refresh'),
+        ]),
       ]),
-      requestView(req, 'plugins', (data) => (data.plugins.length
-        ? h('div', { class: 'plugin-grid' }, data.plugins.map((p) => h(PluginCard, { key: p.key, plugin: p, onChanged: req.run })))
-        : emptyState('No plugins are installed. Put plugin folders in the plugins directory and restart the server.'))),
+      requestView(req, 'plugins', (data) => [
+        data.recordsError ? errorState(`Approval records could not be read, so waiting updates are not shown: ${data.recordsError}`, req.run) : null,
+        data.plugins.length
+          ? h('div', { class: 'plugin-grid' }, data.plugins.map((p) => h(PluginCard, { key: p.key, plugin: p, record: data.records[p.key] || null, onChanged: req.run })))
+          : emptyState('No plugins are installed. Install one with "Install plugin", or put plugin folders in the plugins directory and restart the server.'),
+      ]),
     ]);
   },
 });

@@ -6,6 +6,7 @@
 //        → { stagingId, key, action, report, widened, scripts, … }   (nothing installed yet)
 //   POST /api/admin/plugins/install/confirm   { stagingId } → installed | updated | pending_approval
 //   POST /api/admin/plugins/install/discard   { stagingId }
+//   GET  /api/admin/plugins/install/records   every record in short (the admin page's plugins list)
 //   GET  /api/admin/plugins/:key/record       what was approved: current, previous, pending
 //   GET  /api/admin/plugins/:key/approval     what approve would approve, with the report
 //   POST /api/admin/plugins/:key/approve      { contentHash? } a widened update, or a changed folder
@@ -154,6 +155,15 @@ export async function adminInstallRoutes(app: FastifyInstance, opts: AdminInstal
     if (!record) throw new HttpError(404, `plugin ${key} has no approval record (it has not been installed, approved or loaded yet)`, 'key');
     return record;
   });
+
+  // One request for the plugins list instead of one :key/record per plugin: which updates wait for
+  // approval (and what they ask for) and which plugins have a version to roll back to.
+  app.get('/api/admin/plugins/install/records', { schema: { tags: ['admin'], summary: 'Every approval record in short: current, previous and pending versions' } }, async () => ({
+    records: (await opts.store.listPluginRecords()).map((r) => ({
+      key: r.key, updatedAt: r.updatedAt, current: versionView(r.current), previous: r.previous.map(versionView),
+      pending: r.pending ? { stagingId: r.pending.stagingId, version: versionView(r.pending.version), widened: r.pending.widened, stagedBy: r.pending.stagedBy, stagedAt: r.pending.stagedAt } : null,
+    })),
+  }));
 
   app.get('/api/admin/plugins/:key/approval', { schema: { tags: ['admin'], summary: 'What approve would approve, with the report to review first', params: keyParams } }, async (request) => {
     try {
