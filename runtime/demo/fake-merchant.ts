@@ -4,6 +4,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
+import { waitForCount } from './wait-for-count.ts';
 
 export type MerchantMode = 'ok' | 'fail' | 'hang';
 
@@ -113,17 +114,7 @@ export async function startFakeMerchant(options: FakeMerchantOptions = {}): Prom
       remainingInMode = modeOptions?.times ?? null;
     },
     waitFor(count, timeoutMs = 5_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (received.length < count) return;
-          cleanup();
-          resolve(received.slice(0, count));
-        };
-        const timer = setTimeout(() => { cleanup(); reject(new Error(`fake merchant: ${received.length}/${count} IPNs after ${timeoutMs} ms`)); }, timeoutMs);
-        const cleanup = () => { clearTimeout(timer); waiters.delete(check); };
-        waiters.add(check);
-        check();
-      });
+      return waitForCount(received, waiters, count, timeoutMs, 'fake merchant IPNs');
     },
     async close() {
       server.closeAllConnections();

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import BigNumber from 'bignumber.js';
 import { NIMBUS_HEADERS, hexDigestsMatch, signNimbusRequest, signNimbusWebhook } from './nimbus-signing.ts';
+import { waitForCount } from './wait-for-count.ts';
 
 export type PayoutStatus = 'PENDING' | 'PROCESSING' | 'DONE' | 'FAILED' | 'CANCELED';
 export type FinalStatus = 'DONE' | 'FAILED' | 'CANCELED';
@@ -395,17 +396,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     },
     deliverWebhook,
     waitForWebhooks(count, timeoutMs = 5_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (webhooks.length < count) return;
-          cleanup();
-          resolve(webhooks.slice(0, count));
-        };
-        const timer = setTimeout(() => { cleanup(); reject(new Error(`fake NimbusPay: ${webhooks.length}/${count} webhooks after ${timeoutMs} ms`)); }, timeoutMs);
-        const cleanup = () => { clearTimeout(timer); webhookWaiters.delete(check); };
-        webhookWaiters.add(check);
-        check();
-      });
+      return waitForCount(webhooks, webhookWaiters, count, timeoutMs, 'fake NimbusPay webhooks');
     },
     async close() {
       closed = true;

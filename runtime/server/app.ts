@@ -93,7 +93,7 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
     await admin.register(adminOrderRoutes, { host });
     await admin.register(adminInstallRoutes, {
       store: host.store, registry: host.registry, pluginsDir: host.options.pluginsDir, apiUrl: host.options.publicUrl,
-      requireApproval: host.options.requireApproval,
+      requireApproval: host.options.requireApproval, npmRegistry: host.options.npmRegistry,
       audit: (capability, plugin, summary, decision) => host.hostApi.audit.record({ plugin, actor: 'admin', callId: null, capability, decision, rule: null, summary, durationMs: 0 }),
       onReloaded: (key) => host.sandbox.resetBreaker(key),
     });

@@ -15,6 +15,8 @@ export interface ServerOptions {
   adminToken: string;
   /** The host's public base URL; plugins see it as process.env.API_URL (with a trailing '/'). */
   publicUrl: string;
+  /** npm registry that admin-page installs fetch from (a private registry for deploy tokens). */
+  npmRegistry: string;
   /** Refuse plugin folders with no approval record instead of trusting them on first use. */
   requireApproval: boolean;
   /** Start a fake provider and a fake merchant on loopback and wire them in. */
@@ -74,6 +76,7 @@ export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): Se
     publicUrl: `http://127.0.0.1:${port}/`,
     demo: false,
     requireApproval: false,
+    npmRegistry: 'https://registry.npmjs.org',
     instanceId: `ps-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     sandboxProcesses: 1,
     transferWallMs: 60_000,

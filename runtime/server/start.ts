@@ -39,6 +39,7 @@ export interface StartFlags {
   ipnRetries?: string;
   requireApproval?: boolean;
   trustProxy?: string;
+  npmRegistry?: string;
 }
 
 function port(value: string | undefined): number {
@@ -61,6 +62,7 @@ export async function runStart(flags: StartFlags): Promise<void> {
     publicUrl: flags.publicUrl ?? `http://${listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost}:${listenPort}/`,
     ipnMaxAttempts: flags.ipnRetries ? Math.max(1, Number(flags.ipnRetries) + 1) : 1,
     requireApproval: Boolean(flags.requireApproval),
+    ...(flags.npmRegistry ? { npmRegistry: flags.npmRegistry } : {}),
     trustProxy: flags.trustProxy === undefined ? false : flags.trustProxy === 'true' ? true : flags.trustProxy,
     ...(peers ? { allowLoopbackGrants: true, ipnLoopbackOrigins: [new URL(peers.merchant.url).origin], acceptedReviewAfterMs: 10 * 60_000 } : {}),
     ...optionsFromEnv(process.env),

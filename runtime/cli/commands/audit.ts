@@ -5,14 +5,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { HOST_MODULES } from '../../bundler/host-modules.ts';
 import { configKeys } from '../../manifest/manifest.ts';
-import { loadPlugin } from '../../plugins/load-plugin.ts';
 import type { LoadedPlugin } from '../../plugins/load-plugin.ts';
-import { SandboxHost } from '../../sandbox/sandbox-host.ts';
 import { normaliseGrant } from '../../../host-api/http.ts';
 import type { Grant } from '../../../host-api/http.ts';
 import { originGrant } from '../local-session.ts';
-import { denyAllHandler } from './check.ts';
-import { fail, printJson, section } from '../output.ts';
+import { withCheckedPlugin } from './check.ts';
+import { section } from '../output.ts';
 
 export interface RiskFlag { flag: string; severity: 'info' | 'review' | 'high'; detail: string }
 
@@ -91,17 +89,6 @@ function printText(r: ReturnType<typeof auditReport>): void {
   ].join('\n'));
 }
 
-export async function runAudit(dir: string, options: { json?: boolean; grant?: string[] }): Promise<void> {
-  const sandbox = new SandboxHost({ handler: denyAllHandler([]) });
-  try {
-    const grants = (options.grant ?? []).map(originGrant);
-    const plugin = await loadPlugin(sandbox, dir, { apiUrl: 'http://127.0.0.1:3000/' });
-    const report = auditReport(plugin, grants);
-    if (options.json) printJson(report);
-    else printText(report);
-  } catch (err) {
-    fail(Boolean(options.json), err, { key: path.basename(path.resolve(dir)) });
-  } finally {
-    await sandbox.close();
-  }
+export function runAudit(dir: string, options: { json?: boolean; grant?: string[] }): Promise<void> {
+  return withCheckedPlugin(dir, options.json, (plugin) => auditReport(plugin, (options.grant ?? []).map(originGrant)), printText);
 }

@@ -63,17 +63,22 @@ function printText(r: ReturnType<typeof checkReport>): void {
   process.stdout.write(out.join('\n'));
 }
 
-export async function runCheck(dir: string, options: { json?: boolean }): Promise<void> {
+/** Loads a plugin in a sandbox that refuses every host call, and prints what `report` makes of it. */
+export async function withCheckedPlugin(dir: string, json: boolean | undefined, report: (p: LoadedPlugin, hostCallsAtLoad: string[]) => unknown, text: (r: never) => void): Promise<void> {
   const attempts: string[] = [];
   const sandbox = new SandboxHost({ handler: denyAllHandler(attempts) });
   try {
     const plugin = await loadPlugin(sandbox, dir, { apiUrl: 'http://127.0.0.1:3000/' });
-    const report = checkReport(plugin, attempts);
-    if (options.json) printJson(report);
-    else printText(report);
+    const r = report(plugin, attempts);
+    if (json) printJson(r);
+    else text(r as never);
   } catch (err) {
-    fail(Boolean(options.json), err, { key: path.basename(path.resolve(dir)) });
+    fail(Boolean(json), err, { key: path.basename(path.resolve(dir)) });
   } finally {
     await sandbox.close();
   }
+}
+
+export function runCheck(dir: string, options: { json?: boolean }): Promise<void> {
+  return withCheckedPlugin(dir, options.json, checkReport, printText);
 }
