@@ -62,6 +62,22 @@ export interface LoadPlatformPluginOptions {
   fetch?: typeof fetch;
   /** How long call() waits for a callback to end its response. Default 10 s. */
   callbackDeadlineMs?: number;
+  /**
+   * Other implementations of the platform modules (e.g. backed by a real store, for the benchmark
+   * baseline). Each one given replaces the in-memory stand-in; `db` is then unused for it.
+   */
+  platform?: PlatformModuleOverrides;
+}
+
+export interface PlatformModuleOverrides {
+  /** `require('../../../modules/config/payout.config.js')(key)`. */
+  config?: (key: string) => { get(name: string): Promise<unknown> };
+  /** `require('../../../db')`: `{ OrderPayoutTxs }`. */
+  db?: unknown;
+  /** `require('../../../modules/updateHistory.js')`. */
+  updateHistory?: unknown;
+  /** `require('axios')`. */
+  axios?: unknown;
 }
 
 export interface LoadedPlatformPlugin {
@@ -127,7 +143,8 @@ export function loadPlatformPlugin(options: LoadPlatformPluginOptions): LoadedPl
   const key = path.basename(dir);
   const platformRoot = path.resolve(dir, '../../..');
   const db = options.db ?? new InMemoryPlatformDb();
-  const axios = createFetchAxios(options.fetch);
+  const overrides = options.platform ?? {};
+  const axios = overrides.axios ?? createFetchAxios(options.fetch);
   const bluebird = createBluebirdShim();
   const pluginProcess = Object.freeze({ env: Object.freeze({ ...(options.env ?? {}) }), nextTick: process.nextTick });
   const moduleCache = new Map<string, { exports: unknown }>();
@@ -140,9 +157,9 @@ export function loadPlatformPlugin(options: LoadPlatformPluginOptions): LoadedPl
     return { get: async (name: string) => config.get(name) ?? '' };
   };
   const platformModules = {
-    config: configFor,
-    db: db.facade(),
-    history: db.updateHistory,
+    config: overrides.config ?? configFor,
+    db: overrides.db ?? db.facade(),
+    history: overrides.updateHistory ?? db.updateHistory,
     i18n: i18nWithoutTranslations,
   };
 
@@ -247,6 +264,6 @@ export function loadPlatformPlugin(options: LoadPlatformPluginOptions): LoadedPl
     config,
     filesLoaded,
     call,
-    cron: () => plugin.initCron?.({ db: db.facade(), updateHistory: db.updateHistory }) ?? null,
+    cron: () => plugin.initCron?.({ db: overrides.db ?? db.facade(), updateHistory: overrides.updateHistory ?? db.updateHistory }) ?? null,
   };
 }

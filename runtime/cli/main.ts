@@ -4,6 +4,9 @@ import { runCheck } from './commands/check.ts';
 import { runCall } from './commands/call.ts';
 import { runAudit } from './commands/audit.ts';
 import { registerInstallCommands } from './commands/install.ts';
+import { registerDevCommand } from './commands/dev.ts';
+import { registerNewCommand } from './commands/new.ts';
+import { registerBenchCommand } from './commands/bench.ts';
 import { runStart } from '../server/start.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -31,6 +34,7 @@ program
   .option('--db <url>', 'store: sqlite:<file> | sqlite::memory: | mongodb://host/db (default sqlite:<data>/payout-sandbox.db; or PAYOUT_SANDBOX_DB)')
   .option('--public-url <url>', "the host's public base URL, given to plugins as API_URL (default http://<host>:<port>/)")
   .option('--ipn-retries <n>', 'retry a failed merchant IPN up to n times with backoff (default 0: sent once, as the merchant API documents)')
+  .option('--npm-registry <url>', 'the npm registry admin-page installs fetch from (default https://registry.npmjs.org)')
   .option('--require-approval', 'refuse plugin folders that were never installed or approved (default: trust a new folder on first sight)')
   .option('--trust-proxy <value>', "behind a reverse proxy: 'true' or the proxy's address/CIDR list, so plugins see the caller's IP")
   .option('--demo', 'also run a fake provider and a fake merchant on loopback and wire them in')
@@ -56,5 +60,8 @@ program
   .action((dir: string, method: string, opts) => runCall(dir, method, opts));
 
 registerInstallCommands(program);
+registerDevCommand(program);
+registerNewCommand(program);
+registerBenchCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,57 @@
+// Where the benchmark's plugins come from, and temp plugin folders built from them.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The fixture whose methods isolate one cost each (bench/fixtures/benchpay). */
+export const BENCHPAY_DIR = path.join(REPO_ROOT, 'bench', 'fixtures', 'benchpay');
+/** The example plugin, as shipped. */
+export const NIMBUSPAY_DIR = path.join(REPO_ROOT, 'plugins', 'nimbuspay');
+
+export const BENCH_SECRETS = {
+  apiKey: 'bench-api-key',
+  webhookSecret: 'bench-webhook-secret-0123456789',
+} as const;
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `ps-bench-${prefix}-`));
+}
+
+/**
+ * Copies a plugin folder to `<root>/<key>` (the folder name is the plugin key), optionally
+ * rewriting its files' text (`edit(relativePath, text)`).
+ */
+export function copyPlugin(from: string, root: string, key: string, edit?: (file: string, text: string) => string): string {
+  const target = path.join(root, key);
+  fs.cpSync(from, target, { recursive: true });
+  if (edit) {
+    for (const file of fs.readdirSync(target, { recursive: true }) as string[]) {
+      const full = path.join(target, file);
+      if (!file.endsWith('.js') || !fs.statSync(full).isFile()) continue;
+      const text = fs.readFileSync(full, 'utf8');
+      const changed = edit(file, text);
+      if (changed !== text) fs.writeFileSync(full, changed);
+    }
+  }
+  return target;
+}
+
+/**
+ * NimbusPay as shipped, with two bench-only edits: no 50 ms pause between the cron's status polls
+ * (the pause would make every sweep measure sleep), and no run at load (the bench starts sweeps).
+ */
+export function nimbusForSweeps(root: string, key = 'nimbuspay'): string {
+  return copyPlugin(NIMBUSPAY_DIR, root, key, (file, text) => {
+    if (file !== 'index.js') return text;
+    const out = text
+      .replace('const POLL_SPACING_MS = 50;', 'const POLL_SPACING_MS = 0;')
+      .replace('callWhenInit: true,', 'callWhenInit: false,')
+      .replace("if (index > 0) await Promise.delay(POLL_SPACING_MS);", 'if (index > 0 && POLL_SPACING_MS > 0) await Promise.delay(POLL_SPACING_MS);');
+    if (!out.includes('const POLL_SPACING_MS = 0;') || !out.includes('callWhenInit: false,')) {
+      throw new Error('bench: plugins/nimbuspay/index.js changed; update nimbusForSweeps() in bench/lib/fixtures.ts');
+    }
+    return out;
+  });
+}

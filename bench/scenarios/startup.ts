@@ -1,0 +1,148 @@
+// Start-up: (a) the sandbox process itself (spawn, load isolated-vm, report ready), and (b) a
+// plugin folder → its first getFields answer, with the sandbox process already warm:
+//  - cold: a folder never seen (its own key, so its own code: no V8 code cache), bundled by
+//    esbuild, configure.js evaluated, the bundle compiled and run, the class constructed, initCron
+//    read (as loadPlugin does), first getFields;
+//  - warm: the same plugin again with its bundle kept (no esbuild) and the V8 code cache
+//    SandboxHost kept from the first load (the previous instance is unloaded first, off the clock;
+//    what unloading costs is reported apart);
+//  - warm, rebundled: as warm but bundling again (what a reload does today: nothing caches bundles).
+// The plugin is plugins/nimbuspay (bignumber.js included in its bundle), copied under fresh keys.
+import path from 'node:path';
+import fs from 'node:fs';
+import { bundlePlugin } from '../../runtime/bundler/bundle-plugin.ts';
+import type { PluginBundle } from '../../runtime/bundler/bundle-plugin.ts';
+import { validateManifest } from '../../runtime/manifest/manifest.ts';
+import { isolateSetup } from '../../runtime/plugins/load-plugin.ts';
+import { openLocalHost } from '../../runtime/cli/local-session.ts';
+import type { LocalHost } from '../../runtime/cli/local-session.ts';
+import { SandboxHost } from '../../runtime/sandbox/sandbox-host.ts';
+import { BENCHPAY_DIR, NIMBUSPAY_DIR, copyPlugin, tempDir } from '../lib/fixtures.ts';
+import { median, round } from '../lib/stats.ts';
+
+export interface StartupOptions {
+  processStarts: number;
+  coldLoads: number;
+  warmLoads: number;
+}
+
+export interface Stages {
+  bundleMs: number;
+  manifestMs: number;
+  /** Isolate + context + prelude + compile and run the bundle + construct the class. */
+  loadMs: number;
+  initCronMs: number;
+  firstCallMs: number;
+  totalMs: number;
+}
+
+export interface StartupResult {
+  plugin: string;
+  bundleBytes: number;
+  sandboxProcessStartMs: number;
+  sandboxProcessStartRuns: number[];
+  cold: Stages;
+  warm: Stages;
+  warmRebundled: Stages;
+  /** Whether V8 accepted the code cache on every warm load. */
+  codeCacheAccepted: boolean;
+  /** Unloading a plugin (disposing its isolate), which a reload also pays before the new start. */
+  unloadMs: number;
+}
+
+const API_URL = 'http://127.0.0.1:3000/';
+
+async function startPlugin(local: LocalHost, dir: string, cached: PluginBundle | null): Promise<{ stages: Stages; bundle: PluginBundle; cacheAccepted: boolean }> {
+  const t0 = performance.now();
+  const bundle = cached ?? await bundlePlugin(dir);
+  const t1 = performance.now();
+  const raw = await local.sandbox.readManifest(bundle);
+  if (!raw.ok) throw new Error(`bench startup: configure.js failed: ${raw.error.message}`);
+  local.manifests.set(bundle.key, validateManifest(raw.value));
+  const t2 = performance.now();
+  const registered = await local.sandbox.register(bundle, isolateSetup(bundle.key, { apiUrl: API_URL }));
+  if (!registered.ok) throw new Error(`bench startup: load failed: ${registered.error.message}`);
+  const t3 = performance.now();
+  if (registered.description.methods.initCron) {
+    const cron = await local.sandbox.invoke(bundle.key, 'initCron', []);
+    if (!cron.ok) throw new Error(`bench startup: initCron failed: ${cron.error.message}`);
+  }
+  const t4 = performance.now();
+  const first = await local.sandbox.invoke(bundle.key, 'getFields', ['en', 'CARDUAH']);
+  if (!first.ok || !Array.isArray(first.value)) throw new Error(`bench startup: first getFields failed: ${JSON.stringify(first).slice(0, 300)}`);
+  const t5 = performance.now();
+  return {
+    bundle, cacheAccepted: registered.load.cacheAccepted,
+    stages: { bundleMs: cached ? 0 : t1 - t0, manifestMs: t2 - t1, loadMs: t3 - t2, initCronMs: t4 - t3, firstCallMs: t5 - t4, totalMs: t5 - t0 },
+  };
+}
+
+function medianStages(all: Stages[]): Stages {
+  const pick = (k: keyof Stages) => round(median(all.map((s) => s[k])), 2);
+  return { bundleMs: pick('bundleMs'), manifestMs: pick('manifestMs'), loadMs: pick('loadMs'), initCronMs: pick('initCronMs'), firstCallMs: pick('firstCallMs'), totalMs: pick('totalMs') };
+}
+
+export async function benchStartup(o: StartupOptions): Promise<StartupResult> {
+  // (a) the sandbox process: spawn → ready, each time a fresh process.
+  const processRuns: number[] = [];
+  const handler = { handle: async () => ({ ok: false as const, error: { message: 'bench: no host calls' } }), log() {} };
+  for (let i = 0; i < o.processStarts; i++) {
+    const sandbox = new SandboxHost({ handler });
+    const t0 = performance.now();
+    await sandbox.start();
+    processRuns.push(performance.now() - t0);
+    await sandbox.close();
+  }
+
+  // (b) plugins, in a warm sandbox process.
+  const root = tempDir('startup');
+  const local = await openLocalHost();
+  try {
+    await local.sandbox.start();
+    // Warm the esbuild service and the sandbox process's first-isolate paths once, off the clock.
+    await local.load(copyPlugin(BENCHPAY_DIR, root, 'benchpay-warmup'));
+    const cold: Stages[] = [];
+    let first: { dir: string; bundle: PluginBundle } | null = null;
+    for (let i = 0; i < o.coldLoads; i++) {
+      const dir = copyPlugin(NIMBUSPAY_DIR, root, `nimbus-cold-${i}`);
+      const r = await startPlugin(local, dir, null);
+      cold.push(r.stages);
+      first ??= { dir, bundle: r.bundle };
+    }
+    if (!first) throw new Error('bench startup: coldLoads must be at least 1');
+    const warm: Stages[] = [];
+    const warmRebundled: Stages[] = [];
+    let accepted = true;
+    const unloads: number[] = [];
+    // Each warm start begins with the plugin unloaded (its old isolate disposed off the clock):
+    // what is timed is starting it, not tearing down a previous instance (reported apart).
+    const unload = async () => {
+      const t0 = performance.now();
+      await local.sandbox.unregister(first!.bundle.key);
+      unloads.push(performance.now() - t0);
+    };
+    for (let i = 0; i < o.warmLoads; i++) {
+      await unload();
+      const w = await startPlugin(local, first.dir, first.bundle);
+      warm.push(w.stages);
+      await unload();
+      const r = await startPlugin(local, first.dir, null);
+      warmRebundled.push(r.stages);
+      accepted &&= w.cacheAccepted && r.cacheAccepted;
+    }
+    return {
+      plugin: path.basename(NIMBUSPAY_DIR),
+      bundleBytes: first.bundle.code.length,
+      sandboxProcessStartMs: round(median(processRuns), 1),
+      sandboxProcessStartRuns: processRuns.map((x) => round(x, 1)),
+      cold: medianStages(cold),
+      warm: medianStages(warm),
+      warmRebundled: medianStages(warmRebundled),
+      codeCacheAccepted: accepted,
+      unloadMs: round(median(unloads), 2),
+    };
+  } finally {
+    await local.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
