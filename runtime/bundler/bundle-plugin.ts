@@ -58,13 +58,16 @@ function findRuntimeRequires(result: esbuild.BuildResult & { outputFiles: esbuil
   const code = result.outputFiles.find((f) => f.path.endsWith('.js'))?.text ?? '';
   const mapText = result.outputFiles.find((f) => f.path.endsWith('.map'))?.text;
   if (!mapText || !code.includes('__require')) return [];
-  const map = new SourceMapReader(mapText);
+  // Building the map costs tens of milliseconds; most bundles mention __require only in esbuild's
+  // helper or in `typeof require` checks of libraries, so build it only for a real candidate.
+  let map: SourceMapReader | null = null;
   const problems: PluginRejected[] = [];
   const lines = code.split('\n');
   lines.forEach((text, i) => {
     for (const m of text.matchAll(/\b__require\b/g)) {
       if (/^\s*var __require = /.test(text)) continue; // esbuild's own helper
       if (/typeof\s*\(?\s*$/.test(text.slice(0, m.index))) continue; // `typeof require` only asks whether it exists
+      map ??= new SourceMapReader(mapText);
       const pos = map.originalPositionFor(i + 1, m.index);
       if (!pos || !pos.source.startsWith('plugin:')) continue;
       const file = path.relative(pluginDir, pos.source.slice('plugin:'.length));

@@ -104,7 +104,7 @@ export type ToSandbox =
   | { t: 'load'; id: number; plugin: string; callId: string; code: string; codeSha256: string; cachedData: string | null; setup: IsolateSetup; limits: PluginLimits }
   | { t: 'unload'; id: number; plugin: string }
   | { t: 'manifest'; id: number; code: string; cpuMs: number }
-  | { t: 'invoke'; id: number; plugin: string; callId: string; method: string; args: unknown; wallMs: number }
+  | { t: 'invoke'; id: number; plugin: string; callId: string; method: string; args: unknown; wallMs: number; cpuMs?: number }
   | { t: 'hostResult'; hostCallId: number; ok: boolean; value: unknown }
   | { t: 'stats'; id: number };
 

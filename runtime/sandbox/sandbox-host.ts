@@ -39,6 +39,8 @@ export type InvokeResult =
 
 export interface InvokeOptions {
   wallMs?: number;
+  /** CPU budget of this call (default: the plugin's cpuMsPerCall). */
+  cpuMs?: number;
   /** Called as soon as a callback handler ends its response (the call itself may go on). */
   onRespond?: (response: CallbackResponse) => void;
 }
@@ -78,6 +80,7 @@ export class SandboxHost {
   // V8 code cache, produced by our own sandbox processes only and keyed by the exact code and
   // engine versions: cached data is trusted input to V8 (design.md §10, CVE-2022-39266).
   private readonly codeCache = new Map<string, string>();
+  private readonly manifestCache = new Map<string, unknown>();
   private nextProcess = 0;
   readonly limits: PluginLimits;
 
@@ -114,9 +117,17 @@ export class SandboxHost {
 
   /** Evaluates configure.js in a throwaway isolate and returns its plain-data exports. */
   async readManifest(bundle: PluginBundle): Promise<{ ok: true; value: unknown } | { ok: false; error: SandboxFailure }> {
+    // configure.js runs with no host access at all, so the same code always gives the same
+    // exports: a reload of unchanged code skips the throwaway isolate.
+    const key = crypto.createHash('sha256').update(bundle.configureCode).digest('hex');
+    const cached = this.manifestCache.get(key);
+    if (cached !== undefined) return { ok: true, value: structuredClone(cached) };
     const cpuMs = this.options.manifestCpuMs ?? 500;
     const reply = await this.processes[0].request({ t: 'manifest', code: bundle.configureCode, cpuMs }, cpuMs + 1000, `${bundle.key} configure.js`, null);
-    return reply.ok ? { ok: true, value: reply.value } : { ok: false, error: reply.error };
+    if (!reply.ok) return { ok: false, error: reply.error };
+    if (this.manifestCache.size > 500) this.manifestCache.clear();
+    this.manifestCache.set(key, reply.value);
+    return { ok: true, value: structuredClone(reply.value) };
   }
 
   /** Registers (or replaces) a plugin and loads it, so that load errors surface now. */
@@ -214,7 +225,7 @@ export class SandboxHost {
         plugin.breaker.recordFault(loaded.error.kind, loaded.error.message);
         return { ok: false, error: loaded.error, callId, ctx, stats: null };
       }
-      const reply = await plugin.process.request({ t: 'invoke', plugin: key, callId, method, args, wallMs }, wallMs, `${key}.${label}`, key);
+      const reply = await plugin.process.request({ t: 'invoke', plugin: key, callId, method, args, wallMs, ...(options.cpuMs ? { cpuMs: options.cpuMs } : {}) }, wallMs, `${key}.${label}`, key);
       if (reply.stats) this.options.handler.recordLocalCalls?.(ctx, reply.stats.localCalls);
       if (reply.ok) {
         plugin.breaker.recordSuccess();

@@ -99,7 +99,8 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
   const sandbox = new SandboxHost({ handler: hostApi.api, processes: options.sandboxProcesses });
   const cron = new CronScheduler({
     store, owner: options.instanceId, wallMs: options.cronWallMs,
-    invoke: (key, method, args, opts) => sandbox.invoke(key, method, args, opts),
+    // A cron run walks every pending tx of the plugin: it gets its own, larger CPU budget.
+    invoke: (key, method, args, opts) => sandbox.invoke(key, method, args, { ...opts, cpuMs: options.cronCpuMs }),
     onEvent: (e) => logger.info({ cron: e }, 'cron'),
   });
   registry = new PluginRegistry({

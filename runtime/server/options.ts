@@ -30,6 +30,8 @@ export interface ServerOptions {
   transferWallMs: number;
   callbackWallMs: number;
   cronWallMs: number;
+  /** CPU a cron run may use inside the isolate (a sweep costs ~0.6 ms per pending tx). */
+  cronCpuMs: number;
   getFieldsWallMs: number;
 
   /** Plugins may be granted loopback origins (local fake providers). Off in production. */
@@ -82,6 +84,7 @@ export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): Se
     transferWallMs: 60_000,
     callbackWallMs: 10_000,
     cronWallMs: 120_000,
+    cronCpuMs: 30_000,
     getFieldsWallMs: 5_000,
     allowLoopbackGrants: false,
     ipnLoopbackOrigins: [],

@@ -49,6 +49,8 @@ export type CallOutcome =
 interface LiveCall {
   callId: string;
   method: string;
+  /** CPU this call may use; cron sweeps get more than a single call (ServerOptions.cronCpuMs). */
+  cpuBudgetMs: number;
   startedAt: number;
   cpuUsedMs: number;
   deadline: NodeJS.Timeout | null;
@@ -132,7 +134,7 @@ export class PluginIsolate {
     }
   }
 
-  invoke(callId: string, method: string, args: unknown, wallMs: number): Promise<CallOutcome> {
+  invoke(callId: string, method: string, args: unknown, wallMs: number, cpuMs?: number): Promise<CallOutcome> {
     return new Promise((settle) => {
       if (this.disposed || !this.entry) {
         settle({ ok: false, error: { kind: 'not_loaded', message: `plugin '${this.key}' is not loaded` }, stats: emptyStats() });
@@ -151,7 +153,7 @@ export class PluginIsolate {
         settle({ ok: false, error: { kind: 'bad_request', message: `the arguments could not be handed to the plugin (${(err as Error)?.message ?? err})` }, stats: emptyStats() });
         return;
       }
-      this.openCall(callId, method, wallMs, settle);
+      this.openCall(callId, method, wallMs, settle, cpuMs);
       this.timed(callId, () => this.entry!.invoke.applySync(undefined, [callId, method, argsJson], { timeout: this.remainingCpu(callId) }));
     });
   }
@@ -191,9 +193,9 @@ export class PluginIsolate {
   }
 
   // ---- calls in flight ------------------------------------------------------------------------
-  private openCall(callId: string, method: string, wallMs: number, settle: (o: CallOutcome) => void): LiveCall {
+  private openCall(callId: string, method: string, wallMs: number, settle: (o: CallOutcome) => void, cpuMs?: number): LiveCall {
     const call: LiveCall = {
-      callId, method, startedAt: performance.now(), cpuUsedMs: 0, deadline: null, settle,
+      callId, method, cpuBudgetMs: method === 'load' ? loadCpuMs(this.limits) : cpuMs ?? this.limits.cpuMsPerCall, startedAt: performance.now(), cpuUsedMs: 0, deadline: null, settle,
       hostCalls: new Set(), timers: new Map(), localCalls: {}, logLines: 0, logDropped: 0,
     };
     call.deadline = setTimeout(() => {
@@ -232,7 +234,7 @@ export class PluginIsolate {
 
   private remainingCpu(callId: string | null): number {
     const call = callId ? this.calls.get(callId) : undefined;
-    const budget = call?.method === 'load' ? loadCpuMs(this.limits) : this.limits.cpuMsPerCall;
+    const budget = call ? call.cpuBudgetMs : this.limits.cpuMsPerCall;
     const left = budget - (call ? call.cpuUsedMs : 0);
     return Math.max(1, Math.ceil(left));
   }

@@ -55,7 +55,7 @@ function handle(msg: ToSandbox): void {
         channel.send({ t: 'reply', id: msg.id, ok: false, error: { kind: 'not_loaded', message: `plugin '${msg.plugin}' is not loaded in this sandbox process` } });
         return;
       }
-      void isolate.invoke(msg.callId, msg.method, msg.args, msg.wallMs).then((outcome) => {
+      void isolate.invoke(msg.callId, msg.method, msg.args, msg.wallMs, msg.cpuMs).then((outcome) => {
         try {
           if (outcome.ok) channel.send({ t: 'reply', id: msg.id, ok: true, value: outcome.value, stats: outcome.stats });
           else channel.send({ t: 'reply', id: msg.id, ok: false, error: outcome.error, stats: outcome.stats });

@@ -253,3 +253,11 @@ describe('sandbox core: order field validation runs inside the isolate', () => {
     await expectHealthyStillWorks();
   });
 });
+
+describe('sandbox core: a call can be given its own CPU budget (cron sweeps)', () => {
+  it('the default budget stops a long computation; a larger one for that call lets it finish', async () => {
+    await register('long-cpu', { 'index.js': `module.exports = class { async getFields() { const t = Date.now(); while (Date.now() - t < 500) {} return 'finished'; } async transfer() {} };` });
+    expect(await host.invoke('long-cpu', 'getFields', [])).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
+    expect(await host.invoke('long-cpu', 'getFields', [], { cpuMs: 3000 })).toMatchObject({ ok: true, value: 'finished' });
+  });
+});

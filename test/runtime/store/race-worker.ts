@@ -5,6 +5,11 @@
 import { createInterface } from 'node:readline';
 import { openStore } from '../../../runtime/store/open-store.ts';
 
+// A worker must never outlive its test: give up after a minute, or as soon as the parent is gone.
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) process.exit(3); }, 500).unref();
+setTimeout(() => process.exit(4), 60_000).unref();
+
 const [file, owner, ids] = process.argv.slice(2);
 if (!file || !owner || !ids) throw new Error('usage: race-worker.ts <sqlite file> <owner> <order ids>');
 const store = await openStore(`sqlite:${file}`, { busyTimeoutMs: 10_000 });
