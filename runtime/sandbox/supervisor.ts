@@ -79,7 +79,10 @@ export class SandboxProcess {
     return new Promise((resolve, reject) => {
       // An empty environment: the sandbox process must not inherit the admin token, the master
       // key or database URLs from the server's environment.
-      const child = spawn(process.execPath, ['--no-node-snapshot', '--disable-warning=ExperimentalWarning', CHILD_ENTRY], {
+      // PAYOUT_SANDBOX_CHILD_NODE_ARGS: extra node flags for profiling the sandbox process
+      // (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); read from the server's environment.
+      const extra = (process.env.PAYOUT_SANDBOX_CHILD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+      const child = spawn(process.execPath, ['--no-node-snapshot', '--disable-warning=ExperimentalWarning', ...extra, CHILD_ENTRY], {
         stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
         env: { NODE_ENV: 'production' },
       });
