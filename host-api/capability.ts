@@ -10,10 +10,18 @@ export interface HostCallContext {
   deadline: number;             // epoch ms; host work for the call must end by then
   /** Counters the orchestrator reads after the call (e.g. whether a request left during transfer). */
   counters: CallCounters;
+  /** Set when the plugin call has ended: nothing new may leave for it (see http.ts admit). */
+  ended?: boolean;
 }
 
 export interface CallCounters {
   outboundRequests: number;     // requests that were handed to the network (even if they failed)
+  /**
+   * http.request host calls received for this call, counted before any check: the conservative
+   * "a request may have left" for payout classification, since a request still being set up when
+   * transfer() ends could otherwise go out after the payout was judged unsent.
+   */
+  requestsStarted: number;
   hostCalls: number;
 }
 
@@ -63,5 +71,5 @@ export class CapabilityError extends Error {
 }
 
 export function newCounters(): CallCounters {
-  return { outboundRequests: 0, hostCalls: 0 };
+  return { outboundRequests: 0, requestsStarted: 0, hostCalls: 0 };
 }

@@ -329,6 +329,9 @@ export function createHttpCapability(options: HttpCapabilityOptions): Capability
         loopbackOrigins: () => [...loopbacks.keys()],
         checkGrant: (t, method) => checkPluginGrant(ctx.plugin, grants, t, method),
         admit: () => {
+          // The call ended (transfer() returned, failed or was cut off): its payout may already be
+          // judged; nothing more may leave for it, not even the next hop of a redirect.
+          if (ctx.ended) throw new Refusal('http.call-ended', `the call of plugin '${ctx.plugin}' this request belongs to has ended`);
           const started = startedPerCall.get(ctx.counters) ?? 0;
           const perCall = options.requestsPerCall?.(ctx) ?? caps.maxRequestsPerCall;
           if (Math.max(started, ctx.counters.outboundRequests) >= perCall) {

@@ -75,7 +75,8 @@ export class PayoutOrchestrator {
 
     const result = await d.invoke(order.payoutModule, 'transfer', [orderForPlugin(order)], { wallMs: d.transferWallMs });
     crashPoint('after-transfer-returned');
-    const requestsSent = result.ctx.counters.outboundRequests;
+    // Conservative: a request the plugin asked for counts even if it had not reached a socket yet.
+    const requestsSent = Math.max(result.ctx.counters.outboundRequests, result.ctx.counters.requestsStarted);
     const attempt = (await moveAttempt(d, dispatching, ['DISPATCHING'], { requestsSent })) ?? null;
     if (!attempt) {
       // Settled meanwhile (the plugin's callback may have finished the order already) or taken over.

@@ -184,6 +184,7 @@ export class SandboxHost {
         plugin.loadedGeneration = plugin.process.generation;
         return { ok: true };
       } finally {
+        ctx.ended = true;
         this.calls.delete(ctx.callId);
       }
     })().finally(() => { plugin.loading = null; });
@@ -237,6 +238,7 @@ export class SandboxHost {
       if (error.kind !== 'plugin_error' && error.kind !== 'bad_result' && error.kind !== 'bad_request') plugin.loadedGeneration = -1;
       return { ok: false, error, callId, ctx, stats: reply.stats ?? null };
     } finally {
+      ctx.ended = true;
       this.calls.delete(callId);
     }
   }
@@ -262,6 +264,7 @@ export class SandboxHost {
       return;
     }
     call.ctx.counters.hostCalls++;
+    if (msg.capability === 'http.request') call.ctx.counters.requestsStarted++;
     this.options.handler.handle(call.ctx, msg.capability, msg.args).then(
       (reply) => from.sendHostResult(msg.hostCallId, reply.ok, reply.ok ? reply.value : reply.error),
       (err) => from.sendHostResult(msg.hostCallId, false, { message: `${msg.capability} failed: ${(err as Error).message}` }),

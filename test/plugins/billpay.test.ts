@@ -67,7 +67,7 @@ describe('billpay through the test kit', () => {
     const everything = JSON.stringify([await kit.audit(), await kit.log()]);
     expect(everything).not.toContain(billpay.credentials.apiKey);
     expect(everything).not.toContain(billpay.credentials.apiSecret);
-    const direct = await kit.host.hostApi.api.handle({ plugin: 'billpay', callId: 'x', method: 'test', deadline: Date.now() + 1000, counters: { outboundRequests: 0, hostCalls: 0 } }, 'config.get', { key: 'apiKey' });
+    const direct = await kit.host.hostApi.api.handle({ plugin: 'billpay', callId: 'x', method: 'test', deadline: Date.now() + 1000, counters: { outboundRequests: 0, requestsStarted: 0, hostCalls: 0 } }, 'config.get', { key: 'apiKey' });
     expect(direct).toMatchObject({ ok: false, error: { rule: 'config.secret-host-side' } });
   });
 

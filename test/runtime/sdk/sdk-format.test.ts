@@ -89,7 +89,7 @@ describe('SDK format', () => {
   });
 
   it('an SDK plugin cannot read its secret through config.get', async () => {
-    const direct = await local.host.api.handle({ plugin: 'typedpay', callId: 'x', method: 'test', deadline: Date.now() + 1000, counters: { outboundRequests: 0, hostCalls: 0 } }, 'config.get', { key: 'apiSecret' });
+    const direct = await local.host.api.handle({ plugin: 'typedpay', callId: 'x', method: 'test', deadline: Date.now() + 1000, counters: { outboundRequests: 0, requestsStarted: 0, hostCalls: 0 } }, 'config.get', { key: 'apiSecret' });
     expect(direct).toMatchObject({ ok: false, error: { rule: 'config.secret-host-side' } });
   });
 
