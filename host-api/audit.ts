@@ -27,7 +27,9 @@ export class AuditLog {
   }
 
   record(r: Omit<NewAuditRecord, 'at'> & { at?: string }): void {
-    const summary = this.scrubber.scrub(r.summary.length > MAX_SUMMARY ? `${r.summary.slice(0, MAX_SUMMARY)}…` : r.summary);
+    // Scrub before cutting: a cut through a secret would leave part of it behind.
+    const clean = this.scrubber.scrub(r.summary);
+    const summary = clean.length > MAX_SUMMARY ? `${clean.slice(0, MAX_SUMMARY)}…` : clean;
     this.buffer.push({ ...r, at: r.at ?? new Date().toISOString(), summary, rule: r.rule ? this.scrubber.scrub(r.rule) : null });
     if (this.buffer.length >= MAX_BATCH) void this.flush();
     else if (!this.timer) this.timer = setTimeout(() => void this.flush(), FLUSH_MS);

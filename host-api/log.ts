@@ -38,8 +38,10 @@ export class PluginLog {
       w.dropped++;
       return;
     }
-    const clipped = text.length > MAX_LOG_LINE ? `${text.slice(0, MAX_LOG_LINE)}… (${text.length - MAX_LOG_LINE} more characters)` : text;
-    this.push(plugin, callId, level, this.scrubber.scrub(clipped), now);
+    // Scrub first: a cut through the middle of a secret would leave its first half behind.
+    const clean = this.scrubber.scrub(text);
+    const clipped = clean.length > MAX_LOG_LINE ? `${clean.slice(0, MAX_LOG_LINE)}… (${clean.length - MAX_LOG_LINE} more characters)` : clean;
+    this.push(plugin, callId, level, clipped, now);
   }
 
   private push(plugin: string, callId: string | null, level: Level, text: string, at: number): void {

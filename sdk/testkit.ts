@@ -239,7 +239,9 @@ export async function startPluginTestKit(options: PluginTestKitOptions): Promise
     const before = (await host.store.listAttempts(orderId)).length;
     await host.orders.transition(orderId, 'inProgress', { actor: 'admin', comment: 'testkit: the customer paid', expectStatus: 'new' });
     await host.orders.transition(orderId, 'inProgressPayout', { actor: 'admin', comment: 'testkit: pay out', expectStatus: 'inProgress' });
-    // The orchestrator starts in the background: wait for its attempt to leave DISPATCHING.
+    // The kit's routes have no autoPayout (so the sweep never starts payouts behind a test's
+    // back): start it as an administrator would, then wait for the attempt to leave DISPATCHING.
+    host.payouts.kick(orderId);
     return waitFor(orderId, (s) => s.attempts.length > before && s.attempt !== null && !SETTLING.has(s.attempt.state),
       host.options.transferWallMs + 10_000);
   };

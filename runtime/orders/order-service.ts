@@ -65,6 +65,8 @@ export interface TransitionOptions {
   comment?: string | null;
   /** The status the caller saw; the move is refused (409) if the order has moved on since. */
   expectStatus?: OrderStatus;
+  /** Set by the hold resolution (POST …/resolve), the one admin path past a payout under review. */
+  resolving?: boolean;
 }
 
 const SECRET_BYTES = 24; // 32 url-safe characters
@@ -258,10 +260,18 @@ export class OrderService {
       const next = allowedNext(actor, from);
       return refuse('order.status-table', 'status', `order ${order.uid} cannot go from ${from} to ${to} (${actor}); allowed from ${from}: ${next.join(', ') || 'none, it is final'}`, 409, from);
     }
-    if (actor === 'admin' && isPayoutSettlement(from, to)) {
+    if (actor === 'admin') {
+      // While a payout is in flight an administrator may only pause it (→ hold); the sweep then
+      // turns the attempt into one waiting for review, which is settled through the resolution.
       const live = await this.deps.store.getLiveAttempt(order._id);
-      if (live) {
-        return refuse('order.live-attempt', 'status', `order ${order.uid} has a live payout attempt ${live._id} (${live.state}) of ${live.plugin}; resolve the payout instead of setting ${to} by hand`, 409, from);
+      if (live && !(from === 'inProgressPayout' && to === 'hold')) {
+        return refuse('order.live-attempt', 'status', `order ${order.uid} has a payout in progress (attempt ${live._id}, ${live.state}, ${live.plugin}); put it on hold and resolve the payout (POST /api/admin/orders/${order.uid}/resolve) instead of setting ${to} by hand`, 409, from);
+      }
+      if (!options.resolving && from === 'hold') {
+        const review = (await this.deps.store.listAttempts(order._id)).find((a) => a.state === 'NEEDS_REVIEW');
+        if (review) {
+          return refuse('order.needs-review', 'status', `order ${order.uid} has a payout waiting for review (attempt ${review._id}: ${review.reason ?? 'no reason recorded'}); resolve it as paid, not_paid or retry (POST /api/admin/orders/${order.uid}/resolve)`, 409, from);
+        }
       }
     }
 

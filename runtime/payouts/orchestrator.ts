@@ -39,6 +39,8 @@ const BLOCKING = new Set(['PREPARED', 'DISPATCHING', 'ACCEPTED', 'UNKNOWN', 'SUC
 
 export class PayoutOrchestrator {
   private readonly deps: OrchestratorDeps;
+  private readonly running = new Set<Promise<StartOutcome>>();
+  private closing = false;
 
   constructor(deps: OrchestratorDeps) {
     this.deps = deps;
@@ -54,7 +56,21 @@ export class PayoutOrchestrator {
     void this.start(orderId).catch((err) => this.deps.onEvent?.({ kind: 'error', orderId, reason: String((err as Error)?.message ?? err) }));
   }
 
-  async start(orderId: string): Promise<StartOutcome> {
+  /** Stops starting payouts and waits for the ones running (a shutdown must not cut transfer() off). */
+  async drain(): Promise<void> {
+    this.closing = true;
+    while (this.running.size) await Promise.allSettled([...this.running]);
+  }
+
+  start(orderId: string): Promise<StartOutcome> {
+    if (this.closing) return Promise.resolve({ kind: 'not-eligible', reason: 'the server is shutting down; the sweep of the next start picks the order up' });
+    const run = this.run(orderId);
+    this.running.add(run);
+    void run.finally(() => this.running.delete(run)).catch(() => {});
+    return run;
+  }
+
+  private async run(orderId: string): Promise<StartOutcome> {
     const d = this.deps;
     const order = await d.store.getOrder(orderId);
     if (!order) return { kind: 'not-eligible', reason: `order ${orderId} does not exist` };
@@ -85,10 +101,37 @@ export class PayoutOrchestrator {
     }
     // The provider's webhook may have settled the order while transfer() was still running.
     const current = await d.store.getOrder(orderId);
+    if (current && current.status !== 'inProgressPayout') await this.keepEvidence(current, attempt, result);
     if (current && current.status !== 'inProgressPayout' && (await followOrder(d, attempt, current))) {
       return { kind: current.status === 'done' ? 'succeeded' : current.status === 'hold' ? 'needs_review' : 'failed', attemptId: attempt._id };
     }
     return this.classify(current ?? order, attempt, result, requestsSent);
+  }
+
+  /**
+   * The order moved (an administrator's hold, the plugin's own callback) while transfer() ran:
+   * its answer no longer decides anything, but it is what the provider said, so it is kept on the
+   * attempt, as an inactive tx and in the audit log for whoever reviews the payout.
+   */
+  private async keepEvidence(order: Order, attempt: PayoutAttempt, result: InvokeResult): Promise<void> {
+    const d = this.deps;
+    if (!result.ok) {
+      audit(d, 'payout.result-after-move', order, `transfer() failed (${result.error.kind}: ${result.error.message}) after the order moved to ${order.status}`, 'error');
+      return;
+    }
+    const value = (result.value ?? {}) as TransferValue;
+    const transaction = typeof value.transaction === 'string' || typeof value.transaction === 'number' ? String(value.transaction) : null;
+    const reportedAmount = value.amount === undefined ? null : String(value.amount);
+    await moveAttempt(d, attempt, ['DISPATCHING'], { transaction, reportedAmount, reportedCurrency: value.currency === undefined ? null : String(value.currency) });
+    if (transaction) {
+      await d.store.insertPayoutTx({
+        order: order._id, transaction, payoutModule: attempt.plugin, active: false, amount: reportedAmount ?? order.outAmount,
+        currency: value.currency === undefined ? order.outSymbol : String(value.currency), to: value.to === undefined || value.to === null ? null : String(value.to).slice(0, 200),
+        note: `recorded after the order moved to ${order.status}`, attemptId: attempt._id,
+      });
+    }
+    const mismatch = amountMismatch(order, value.amount);
+    audit(d, 'payout.result-after-move', order, `transfer() answered ok:${String(value.ok)}${transaction ? ` (${transaction})` : ''} after the order moved to ${order.status}${mismatch ? `; ${mismatch}` : ''}`, mismatch ? 'error' : 'allowed');
   }
 
   private async classify(order: Order, attempt: PayoutAttempt, result: InvokeResult, requestsSent: number): Promise<StartOutcome> {

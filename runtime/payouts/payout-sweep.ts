@@ -39,6 +39,7 @@ export interface SweepReport {
 
 // When each open attempt was last asked about; per process is enough (a poll is harmless twice).
 const lastPolled = new Map<string, number>();
+const lastWarned = new Map<string, number>();
 
 export async function sweepPayouts(deps: SweepDeps): Promise<SweepReport> {
   const report: SweepReport = { recovered: 0, reconciled: 0, toReview: 0, started: 0, polled: 0 };
@@ -93,6 +94,13 @@ export async function sweepPayouts(deps: SweepDeps): Promise<SweepReport> {
     if (!(await deps.autoPayout(order.routeId))) continue;
     const outcome = await deps.orchestrator.start(order._id);
     if (outcome.kind !== 'not-eligible' && outcome.kind !== 'in-progress') report.started++;
+    else if (now - (lastWarned.get(order._id) ?? 0) > 10 * 60_000) {
+      // An order that cannot start (plugin refused or paused, a payout waiting for review) must
+      // not wait silently: say why, every ten minutes.
+      lastWarned.set(order._id, now);
+      deps.onEvent?.({ kind: 'skipped', orderId: order._id, plugin: order.payoutModule, reason: outcome.reason });
+      audit(deps, 'payout.waiting', order, `cannot start: ${outcome.reason}`, 'error');
+    }
   }
   for (const id of lastPolled.keys()) if (now - (lastPolled.get(id) ?? 0) > 24 * 3600_000) lastPolled.delete(id);
   return report;
@@ -108,7 +116,8 @@ async function recover(deps: SweepDeps, attempt: PayoutAttempt): Promise<boolean
     deps.orchestrator.kick(attempt.orderId);
     return true;
   }
-  const txs = await deps.store.findPayoutTxs({ plugin: attempt.plugin, conditions: [{ field: 'order', op: 'eq', value: attempt.orderId }, { field: 'active', op: 'eq', value: true }] });
+  const txs = (await deps.store.findPayoutTxs({ plugin: attempt.plugin, conditions: [{ field: 'order', op: 'eq', value: attempt.orderId }, { field: 'active', op: 'eq', value: true }] }))
+    .filter((t) => t.attemptId === attempt._id); // only this attempt's tx says this attempt was accepted
   if (txs.length) {
     const tx = txs[txs.length - 1];
     await moveAttempt(deps, attempt, ['DISPATCHING'], {

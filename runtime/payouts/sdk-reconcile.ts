@@ -47,7 +47,11 @@ export async function applyReport(deps: StepDeps, attempt: PayoutAttempt, order:
 }
 
 async function deactivateTxs(deps: StepDeps, attempt: PayoutAttempt): Promise<void> {
-  await deps.store.updatePayoutTx({ plugin: attempt.plugin, conditions: [{ field: 'order', op: 'eq', value: attempt.orderId }, { field: 'active', op: 'eq', value: true }] }, { active: false });
+  // updatePayoutTx changes one row (updateOne semantics): repeat until none is left active.
+  for (let i = 0; i < 100; i++) {
+    const r = await deps.store.updatePayoutTx({ plugin: attempt.plugin, conditions: [{ field: 'order', op: 'eq', value: attempt.orderId }, { field: 'active', op: 'eq', value: true }] }, { active: false });
+    if (r.matched === 0) return;
+  }
 }
 
 /** Asks an SDK plugin's `status` handler about an ACCEPTED or UNKNOWN attempt (leased by the caller). */
@@ -67,14 +71,18 @@ export async function applyWebhookUpdates(deps: StepDeps, plugin: string, update
   let applied = 0;
   for (const u of updates) {
     if (u.status !== 'paid' && u.status !== 'failed') continue;
-    const [tx] = await deps.store.findPayoutTxs({ plugin, conditions: [{ field: 'transaction', op: 'eq', value: u.reference }], limit: 1 });
+    const [tx] = await deps.store.findPayoutTxs({ plugin, conditions: [{ field: 'transaction', op: 'eq', value: u.reference }, { field: 'active', op: 'eq', value: true }], limit: 1 });
     if (!tx) {
       audit(deps, 'payout.webhook', `(unknown reference)`, `plugin ${plugin} reported ${u.status} for unknown reference ${u.reference.slice(0, 80)}`, 'denied');
       continue;
     }
     const order = await deps.store.getOrder(tx.order);
     const live = order ? await deps.store.getLiveAttempt(order._id) : null;
-    if (!order || !live || live.plugin !== plugin) continue;
+    // An update about an earlier attempt's payout must never settle the current one.
+    if (!order || !live || live.plugin !== plugin || (tx.attemptId !== null && tx.attemptId !== live._id)) {
+      audit(deps, 'payout.webhook', tx.order, `plugin ${plugin} reported ${u.status} for ${u.reference.slice(0, 80)}, which is not the payout in progress; not applied`, 'denied');
+      continue;
+    }
     const attempt = await deps.store.acquireAttemptLease(live._id, `${deps.owner}/webhook`, 30_000);
     if (!attempt) continue;
     if (await applyReport(deps, attempt, order, { status: u.status, amount: u.amount }, 'provider webhook')) applied++;

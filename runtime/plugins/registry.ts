@@ -31,6 +31,8 @@ export interface RegistryOptions {
   sandbox: SandboxHost;
   store: Pick<Store, 'listGrants' | 'upsertGrant'> & Partial<Pick<Store, 'getPluginRecord' | 'putPluginRecord'>>;
   load: Omit<LoadOptions, 'onManifest'>;
+  /** process.env entries the administrator whitelisted for a plugin (besides API_URL). */
+  envFor?: (key: string) => Record<string, string>;
   /** Refuse plugin folders that have no approval record, instead of trusting them on first use (default false). */
   requireApproval?: boolean;
   /** Trust-on-first-use and refusals of changed or unknown folders, for the server log (default: one line on stderr). */
@@ -86,6 +88,7 @@ export class PluginRegistry {
       const approval = await this.checkApproval(key, path.resolve(dir));
       const plugin = await loadPlugin(this.options.sandbox, dir, {
         ...this.options.load,
+        env: { ...this.options.load.env, ...this.options.envFor?.(key) },
         onManifest: (k, m) => this.manifests.set(k, m),
       });
       if (approval) await this.afterApprovedLoad(plugin, approval);

@@ -8,6 +8,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { Host } from './host.ts';
 import { HttpError, requireAdmin } from './routes/admin-auth.ts';
+import { StoreInputError } from '../store/errors.ts';
 import { adminPluginRoutes } from './routes/admin-plugins.ts';
 import { adminOrderRoutes } from './routes/admin-orders.ts';
 import { adminInstallRoutes } from './routes/admin-install.ts';
@@ -52,6 +53,8 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
       const where = `${e.validationContext ?? 'body'}${first?.instancePath ? first.instancePath.replace(/\//g, '.') : ''}`;
       return reply.code(400).send({ error: { message: `${where} ${first?.message ?? 'is invalid'}`, field: where } });
     }
+    // The store refuses malformed input (a bad date in a filter, say) with a message naming it.
+    if (err instanceof StoreInputError) return reply.code(400).send({ error: { message: err.message, field: null } });
     const status = e.statusCode ?? e.status ?? 500;
     if (status < 500) return reply.code(status).send({ error: { message: host.scrubber.scrub(e.message), field: e.field ?? null } });
     request.log.error({ err: host.scrubber.scrub(String(e.stack ?? e.message)) }, 'request failed');

@@ -63,15 +63,28 @@ export interface HostExtras {
   onPayoutEvent?: (e: PayoutEvent) => void;
 }
 
+/** The server's own values of the environment variables an administrator whitelisted for a plugin. */
+export function whitelistedEnv(keys: string[], env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of keys) {
+    // Never the host's own secrets, whatever the whitelist says.
+    if (!/^[A-Z_][A-Z0-9_]{0,63}$/.test(k) || k.startsWith('PAYOUT_SANDBOX_') || k === 'API_URL') continue;
+    const v = env[k];
+    if (typeof v === 'string') out[k] = v;
+  }
+  return out;
+}
+
 export async function createHost(options: ServerOptions, extras: HostExtras = {}): Promise<Host> {
-  const logger = extras.logger ?? pino({ level: process.env.PAYOUT_SANDBOX_LOG_LEVEL ?? 'info' });
+  const scrubber = new Scrubber();
+  // Every line the server logs passes the scrubber as written: no call site can forget it.
+  const logger = extras.logger ?? pino({ level: process.env.PAYOUT_SANDBOX_LOG_LEVEL ?? 'info', hooks: { streamWrite: (line) => scrubber.scrub(line) } });
   fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   if (options.dbUrl.startsWith('sqlite:') && options.dbUrl !== 'sqlite::memory:') {
     fs.mkdirSync(path.dirname(path.resolve(options.dbUrl.slice('sqlite:'.length))), { recursive: true });
   }
   const store = await openStore(options.dbUrl);
   const keys = loadKeyRing({ dataDir: options.dataDir });
-  const scrubber = new Scrubber();
   scrubber.add(options.adminToken, 'admin-token');
   for (const key of keys.byId.values()) scrubber.add(key.toString('hex'), 'master-key');
   const metrics = createMetrics();
@@ -108,6 +121,7 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
     requireApproval: options.requireApproval,
     onApprovalEvent: (e) => logger[e.kind === 'trusted_on_first_use' ? 'info' : 'warn']({ plugin: e.key, approval: e.kind }, e.message),
     load: { apiUrl: options.publicUrl.endsWith('/') ? options.publicUrl : `${options.publicUrl}/` },
+    envFor: (key) => whitelistedEnv(options.pluginEnv[key] ?? [], process.env),
     onLoaded: async (plugin) => {
       await hostApi.config.primeScrubber([plugin.key]);
       if (plugin.cron) cron.schedule(plugin.key, plugin.cron);
@@ -145,7 +159,11 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
   });
   const orders = new OrderService({
     store, sandbox, activePlugin: (key) => registry.active(key), audit: hostApi.audit, buildIpn: ipnFor,
-    onEnteredPayout: (order) => payouts.kick(order._id), getFieldsWallMs: options.getFieldsWallMs,
+    // Only routes with autoPayout pay out by themselves; others wait for POST …/payout.
+    onEnteredPayout: async (order) => {
+      if ((await store.getRoute(order.routeId))?.autoPayout) payouts.kick(order._id);
+    },
+    getFieldsWallMs: options.getFieldsWallMs,
     onIpnEnqueued: () => ipn.kick(), allowLoopbackOrigins: options.ipnLoopbackOrigins,
     logError: (message, err) => logger.error({ err: scrubber.scrub(String((err as Error)?.stack ?? err)) }, message),
   });
@@ -188,6 +206,8 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
     async close() {
       if (sweepTimer) clearInterval(sweepTimer);
       await sweeping;
+      // A transfer() cut off by the shutdown would become UNKNOWN and need a person: let it finish.
+      await payouts.drain();
       await cron.stop();
       await ipn.stop();
       await hostApi.audit.flush();

@@ -15,6 +15,11 @@ export interface ServerOptions {
   adminToken: string;
   /** The host's public base URL; plugins see it as process.env.API_URL (with a trailing '/'). */
   publicUrl: string;
+  /**
+   * process.env keys each plugin may see besides API_URL, e.g. {"nimbuspay": ["NIMBUS_REGION"]}:
+   * the values are the server's own environment variables of those names, read at load.
+   */
+  pluginEnv: Record<string, string[]>;
   /** npm registry that admin-page installs fetch from (a private registry for deploy tokens). */
   npmRegistry: string;
   /** Refuse plugin folders with no approval record instead of trusting them on first use. */
@@ -79,6 +84,7 @@ export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): Se
     demo: false,
     requireApproval: false,
     npmRegistry: 'https://registry.npmjs.org',
+    pluginEnv: {},
     instanceId: `ps-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     sandboxProcesses: 1,
     transferWallMs: 60_000,

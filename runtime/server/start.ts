@@ -42,6 +42,13 @@ export interface StartFlags {
   npmRegistry?: string;
 }
 
+function ipnAttempts(retries: string | undefined): number {
+  if (retries === undefined) return 1;
+  const n = Number(retries);
+  if (!Number.isInteger(n) || n < 0 || n > 100) throw new Error(`--ipn-retries ${retries}: give a whole number of retries from 0 to 100`);
+  return n + 1;
+}
+
 function port(value: string | undefined): number {
   if (value === undefined) return DEFAULT_PORT;
   const n = Number(value);
@@ -60,7 +67,7 @@ export async function runStart(flags: StartFlags): Promise<void> {
     pluginsDir: path.resolve(flags.plugins ?? './plugins'),
     dbUrl: resolveStoreUrl(flags.db, { ...process.env, PAYOUT_SANDBOX_DB: process.env.PAYOUT_SANDBOX_DB ?? `sqlite:${path.join(dataDir, 'payout-sandbox.db')}` }),
     publicUrl: flags.publicUrl ?? `http://${listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost}:${listenPort}/`,
-    ipnMaxAttempts: flags.ipnRetries ? Math.max(1, Number(flags.ipnRetries) + 1) : 1,
+    ipnMaxAttempts: ipnAttempts(flags.ipnRetries),
     requireApproval: Boolean(flags.requireApproval),
     ...(flags.npmRegistry ? { npmRegistry: flags.npmRegistry } : {}),
     trustProxy: flags.trustProxy === undefined ? false : flags.trustProxy === 'true' ? true : flags.trustProxy,

@@ -64,7 +64,7 @@ let root: string;
 
 interface Lane { dataDir: string; pluginsDir: string; port: number; base: string; options: Record<string, unknown> }
 const lanes: Lane[] = [];
-const runs: { seed: number; scenario: Scenario; crashes: string[]; crashed: number; orders: { id: string; uid: number }[] }[] = [];
+const runs: { seed: number; scenario: Scenario; crashes: string[]; crashed: number; hit: string[]; orders: { id: string; uid: number }[] }[] = [];
 
 async function stop(proc: ServerProcess, signal: NodeJS.Signals): Promise<void> {
   if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill(signal);
@@ -136,7 +136,7 @@ async function drive(base: string, scenario: Scenario, orders: { uid: number }[]
 
 async function runSeed(lane: Lane, seed: number): Promise<void> {
   const { scenario, crashes } = plan(seed);
-  const run = { seed, scenario, crashes, crashed: 0, orders: [] as { id: string; uid: number }[] };
+  const run = { seed, scenario, crashes, crashed: 0, hit: [] as string[], orders: [] as { id: string; uid: number }[] };
   runs.push(run);
   let proc = startServerProcess({ port: lane.port, dataDir: lane.dataDir, pluginsDir: lane.pluginsDir, options: lane.options, crashAt: crashes[0] });
   await waitForHealth(lane.base, proc);
@@ -159,7 +159,10 @@ async function runSeed(lane: Lane, seed: number): Promise<void> {
       await waitForHealth(lane.base, proc).catch(() => null);
     }
     const outcome = await drive(lane.base, scenario, run.orders, proc, 6000);
-    if (outcome === 'crashed') run.crashed++;
+    if (outcome === 'crashed') {
+      run.crashed++;
+      run.hit.push(crashes[c]);
+    }
     await stop(proc, 'SIGKILL'); // not hit (or settled first): kill it anyway, at whatever moment this is
   }
   // Recovery: a clean start on the same data must finish every payout. Orders the crash kept
@@ -224,6 +227,10 @@ it(`crash injection: ${SEEDS} runs over ${CRASH_POINTS.length} named points, nev
     await store.close();
   }
   const crashRuns = runs.reduce((n, r) => n + r.crashes.length, 0);
+  // Every named point must really have been hit at least once, or the suite proves less than it says.
+  const hit = new Set(runs.flatMap((r) => r.hit));
+  const missed = SEEDS >= CRASH_POINTS.length ? CRASH_POINTS.filter((p) => !hit.has(p)) : [];
+  for (const p of missed) problems.push(`crash point ${p} was never reached`);
   for (const p of problems) console.log(`reliability problem: ${p}`);
   console.log(`reliability: ${runs.reduce((n, r) => n + r.crashed, 0)} of ${crashRuns} kills happened exactly at their named point; the others at an arbitrary moment`);
   console.log(`reliability: ${crashRuns} crash runs, ${doubles} double payouts, ${lost} lost payouts, ${lostIpns} lost IPNs`);

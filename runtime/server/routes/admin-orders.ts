@@ -34,6 +34,13 @@ function decimal(value: unknown, field: string): string {
   return n.toFixed();
 }
 
+async function deactivateTxs(host: Host, plugin: string, orderId: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const r = await host.store.updatePayoutTx({ plugin, conditions: [{ field: 'order', op: 'eq', value: orderId }, { field: 'active', op: 'eq', value: true }] }, { active: false });
+    if (r.matched === 0) return;
+  }
+}
+
 export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host }): Promise<void> {
   const { host } = opts;
 
@@ -88,6 +95,10 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
     const order = await orderOr404(host, (request.params as { id: string }).id);
     const { resolution, comment } = request.body as { resolution: 'paid' | 'not_paid' | 'retry'; comment: string };
     if (order.status !== 'hold') throw new HttpError(409, `order ${order.uid} is ${order.status}; only an order on hold can be resolved`);
+    const live = await host.store.getLiveAttempt(order._id);
+    if (live) {
+      throw new HttpError(409, `the payout of order ${order.uid} is still in progress (${live.state}); within a few seconds the sweep marks it for review, then resolve it`);
+    }
     // A held attempt that the administrator says did not pay becomes FAILED, which is what lets a
     // new attempt start (design.md §6: only FAILED allows one).
     if (resolution !== 'paid') {
@@ -99,7 +110,10 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
       }
     }
     const to: OrderStatus = resolution === 'paid' ? 'done' : resolution === 'not_paid' ? 'errorPayout' : 'inProgressPayout';
-    const moved = await host.orders.transition(order._id, to, { actor: 'admin', comment: `Resolved (${resolution}): ${comment}`, expectStatus: 'hold' });
+    // The old payout is settled by this decision: a late callback or cron for it must find no
+    // active tx (and, after a retry, must not settle the new attempt).
+    if (order.payoutModule) await deactivateTxs(host, order.payoutModule, order._id);
+    const moved = await host.orders.transition(order._id, to, { actor: 'admin', comment: `Resolved (${resolution}): ${comment}`, expectStatus: 'hold', resolving: true });
     adminAudit(host, 'admin.order.resolve', order.payoutModule, `order ${order.uid}: ${resolution}`);
     return { order: adminOrderView(moved) };
   });
@@ -114,6 +128,7 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
   app.post('/api/admin/routes', { schema: { tags: ['admin'], summary: 'Create an exchange route (direction)', body: Type.Object(routeBody) } }, async (request) => {
     const b = request.body as { fromXml: string; toXml: string; outSymbol: string; rate: string; minAmount: string; maxAmount: string; payoutPlugin: string | null; autoPayout: boolean; active: boolean };
     if (b.payoutPlugin && !host.registry.get(b.payoutPlugin)) throw new HttpError(400, `no plugin '${b.payoutPlugin}'`, 'payoutPlugin');
+    if (new BigNumber(String(b.minAmount)).gt(new BigNumber(String(b.maxAmount)))) throw new HttpError(400, `minAmount ${b.minAmount} is greater than maxAmount ${b.maxAmount}`, 'minAmount');
     const route = await host.store.createRoute({ ...b, rate: decimal(b.rate, 'rate'), minAmount: decimal(b.minAmount, 'minAmount'), maxAmount: decimal(b.maxAmount, 'maxAmount') });
     adminAudit(host, 'admin.route.create', b.payoutPlugin, `${route.fromXml} → ${route.toXml} via ${route.payoutPlugin ?? 'manual'}`);
     return { route };
@@ -121,6 +136,12 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
   app.patch('/api/admin/routes/:id', { schema: { tags: ['admin'], params: Type.Object({ id: Type.String() }), body: Type.Partial(Type.Object(routeBody)) } }, async (request) => {
     const b = { ...(request.body as Record<string, unknown>) };
     for (const f of ['rate', 'minAmount', 'maxAmount']) if (b[f] !== undefined) b[f] = decimal(b[f], f);
+    if (typeof b.payoutPlugin === 'string' && !host.registry.get(b.payoutPlugin)) throw new HttpError(400, `no plugin '${b.payoutPlugin}'`, 'payoutPlugin');
+    const current = await host.store.getRoute((request.params as { id: string }).id);
+    if (!current) throw new HttpError(404, 'no such route', 'id');
+    const min = new BigNumber(String(b.minAmount ?? current.minAmount));
+    const max = new BigNumber(String(b.maxAmount ?? current.maxAmount));
+    if (min.gt(max)) throw new HttpError(400, `minAmount ${min.toFixed()} is greater than maxAmount ${max.toFixed()}`, 'minAmount');
     const route = await host.store.updateRoute((request.params as { id: string }).id, b);
     if (!route) throw new HttpError(404, 'no such route', 'id');
     adminAudit(host, 'admin.route.update', route.payoutPlugin, `${route._id}: ${Object.keys(b).join(', ')}`);

@@ -230,7 +230,7 @@ describe('transition', () => {
     await h.orders.transition(order._id, 'inProgressPayout', { actor: 'admin' });
     const attempt = await h.local.store.createAttempt({ orderId: order._id, plugin: 'nimbuspay', owner: 'test', leaseMs: 60_000 });
     expect(attempt).not.toBeNull();
-    const e = await expectRefused(h.orders.transition(order._id, 'done', { actor: 'admin' }), 'status', 409, /live payout attempt .* \(PREPARED\) of nimbuspay; resolve the payout instead/);
+    const e = await expectRefused(h.orders.transition(order._id, 'done', { actor: 'admin' }), 'status', 409, /has a payout in progress \(attempt .*, PREPARED, nimbuspay\); put it on hold and resolve the payout/);
     expect(e.currentStatus).toBe('inProgressPayout');
     await h.local.host.audit.flush();
     const [denied] = await h.local.store.queryAudit({ capability: 'admin.order.status', decision: 'denied', limit: 1 });
