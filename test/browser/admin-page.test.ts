@@ -140,8 +140,10 @@ describe('admin page', () => {
     await page.getByRole('button', { name: 'Move to inProgress', exact: true }).click();
     await page.getByRole('button', { name: 'Move to inProgressPayout' }).waitFor();
     expect(await offered()).toEqual((await server.admin('GET', `/api/admin/orders/${a.uid}`)).json.order.nextStatuses);
-    // Entering inProgressPayout starts the payout; the example provider settles it by webhook.
+    // The route has no autoPayout: entering inProgressPayout waits for the administrator to run
+    // the payout; the example provider then settles it by webhook.
     await page.getByRole('button', { name: 'Move to inProgressPayout' }).click();
+    await page.getByRole('button', { name: 'Run payout now' }).click();
     await waitForOrder(a.uid, 'done');
     await page.reload();
     await page.locator('h1 .badge', { hasText: 'done' }).waitFor();

@@ -1,7 +1,7 @@
 // A real payout host for end-to-end tests: SQLite file in a temp folder, the example plugin, a fake
 // provider and a fake merchant, all on 127.0.0.1. Returns small helpers to drive it over HTTP.
 import fs from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../../sdk/harness.ts';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -18,16 +18,7 @@ import type { FakeMerchant } from '../../runtime/demo/fake-merchant.ts';
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 export const IPN_SECRET = 'merchant-ipn-secret-42';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface TestHost {
   host: Host;

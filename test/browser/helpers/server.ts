@@ -2,7 +2,7 @@
 // dir and SQLite, the example plugin, the hostile-admin fixture and a platform-style plugin, a
 // fake provider and a fake merchant (loopback only).
 import fs from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../../../sdk/harness.ts';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -32,17 +32,6 @@ export interface AdminServer {
 }
 
 /** Port 0 picks a free port; the host must know it before it starts (public URL, API_URL). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startAdminServer(): Promise<AdminServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-admin-browser-'));
   const pluginsDir = path.join(dataDir, 'plugins');
