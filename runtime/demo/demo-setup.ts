@@ -32,15 +32,22 @@ export async function startDemoPeers(): Promise<{ provider: FakeProvider; mercha
   return { provider, merchant, apiKey, apiSecret, webhookSecret };
 }
 
+/** Points the example plugin at a (fake) NimbusPay: its config, and an approved grant for its origin. */
+export async function connectNimbusPay(host: Host, provider: { url: string; apiKey: string; apiSecret: string; webhookSecret: string }, approvedBy: string): Promise<void> {
+  await host.hostApi.config.set(DEMO_PLUGIN, 'apiUrl', provider.url);
+  await host.hostApi.config.set(DEMO_PLUGIN, 'apiKey', provider.apiKey);
+  await host.hostApi.config.set(DEMO_PLUGIN, 'apiSecret', provider.apiSecret);
+  await host.hostApi.config.set(DEMO_PLUGIN, 'webhookSecret', provider.webhookSecret);
+  await host.store.upsertGrant({
+    plugin: DEMO_PLUGIN, origin: new URL(provider.url).origin, pathPrefix: null, methods: null, requested: false,
+    approved: true, approvedBy, approvedAt: new Date().toISOString(),
+  });
+}
+
 export async function wireDemo(host: Host, peers: Awaited<ReturnType<typeof startDemoPeers>>): Promise<Demo> {
   const { provider, merchant } = peers;
   if (host.registry.active(DEMO_PLUGIN)) {
-    await host.hostApi.config.set(DEMO_PLUGIN, 'apiUrl', provider.url);
-    await host.hostApi.config.set(DEMO_PLUGIN, 'apiKey', peers.apiKey);
-    await host.hostApi.config.set(DEMO_PLUGIN, 'apiSecret', peers.apiSecret);
-    await host.hostApi.config.set(DEMO_PLUGIN, 'webhookSecret', peers.webhookSecret);
-    const origin = new URL(provider.url).origin;
-    await host.store.upsertGrant({ plugin: DEMO_PLUGIN, origin, pathPrefix: null, methods: null, requested: false, approved: true, approvedBy: 'demo', approvedAt: new Date().toISOString() });
+    await connectNimbusPay(host, { url: provider.url, apiKey: peers.apiKey, apiSecret: peers.apiSecret, webhookSecret: peers.webhookSecret }, 'demo');
   }
   const existing = (await host.store.listRoutes()).find((r) => r.payoutPlugin === DEMO_PLUGIN && r.active);
   const route = existing ?? await host.store.createRoute({

@@ -14,6 +14,7 @@ import { startFakeProvider } from '../../runtime/demo/fake-provider.ts';
 import type { FakeProvider, FakeProviderOptions } from '../../runtime/demo/fake-provider.ts';
 import { startFakeMerchant } from '../../runtime/demo/fake-merchant.ts';
 import type { FakeMerchant } from '../../runtime/demo/fake-merchant.ts';
+import { connectNimbusPay } from '../../runtime/demo/demo-setup.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 export const IPN_SECRET = 'merchant-ipn-secret-42';
@@ -45,11 +46,7 @@ export async function startTestHost(overrides: Partial<ServerOptions> = {}, extr
   });
   const host = await createHost(options, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), ...extras });
   await host.start();
-  await host.hostApi.config.set('nimbuspay', 'apiUrl', provider.url);
-  await host.hostApi.config.set('nimbuspay', 'apiKey', provider.credentials.apiKey);
-  await host.hostApi.config.set('nimbuspay', 'apiSecret', provider.credentials.apiSecret);
-  await host.hostApi.config.set('nimbuspay', 'webhookSecret', provider.credentials.webhookSecret);
-  await host.store.upsertGrant({ plugin: 'nimbuspay', origin: new URL(provider.url).origin, pathPrefix: null, methods: null, requested: false, approved: true, approvedBy: 'test', approvedAt: new Date().toISOString() });
+  await connectNimbusPay(host, { url: provider.url, ...provider.credentials }, 'test');
   const route = await host.store.createRoute({ fromXml: 'USDTTRC20', toXml: 'CARDUAH', outSymbol: 'UAH', rate: '40', minAmount: '1', maxAmount: '10000', payoutPlugin: 'nimbuspay', autoPayout: true, active: true });
   const app = await buildApp(host);
   await app.listen({ port, host: '127.0.0.1' });

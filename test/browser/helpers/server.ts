@@ -16,6 +16,7 @@ import type { FakeProvider } from '../../../runtime/demo/fake-provider.ts';
 import { startFakeMerchant } from '../../../runtime/demo/fake-merchant.ts';
 import type { FakeMerchant } from '../../../runtime/demo/fake-merchant.ts';
 import { writeSeedStylePlugin } from './seed-style-plugin.ts';
+import { connectNimbusPay } from '../../../runtime/demo/demo-setup.ts';
 
 export const ADMIN_TOKEN = 'browser-test-admin-token-5f1c0e9a7b3d';
 
@@ -49,11 +50,7 @@ export async function startAdminServer(): Promise<AdminServer> {
   });
   const host = await createHost(options, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   await host.start();
-  await host.hostApi.config.set('nimbuspay', 'apiUrl', provider.url);
-  await host.hostApi.config.set('nimbuspay', 'apiKey', provider.credentials.apiKey);
-  await host.hostApi.config.set('nimbuspay', 'apiSecret', provider.credentials.apiSecret);
-  await host.hostApi.config.set('nimbuspay', 'webhookSecret', provider.credentials.webhookSecret);
-  await host.store.upsertGrant({ plugin: 'nimbuspay', origin: new URL(provider.url).origin, pathPrefix: null, methods: null, requested: false, approved: true, approvedBy: 'test', approvedAt: new Date().toISOString() });
+  await connectNimbusPay(host, { url: provider.url, ...provider.credentials }, 'test');
   // Manual payouts, so that the admin page's "Run payout now" is what starts one.
   const route = await host.store.createRoute({ fromXml: 'USDTTRC20', toXml: 'CARDUAH', outSymbol: 'UAH', rate: '40', minAmount: '1', maxAmount: '10000', payoutPlugin: 'nimbuspay', autoPayout: false, active: true });
   const app = await buildApp(host);
