@@ -62,7 +62,18 @@ export type FailureKind =
   | 'bad_request'       // the host could not hand the call's arguments to the sandbox (e.g. nested too deep); nothing ran
   | 'sandbox_crashed'   // the sandbox process died with the call in flight
   | 'circuit_open'      // too many recent faults: calls refused until the breaker closes
+  | 'throttled'         // the plugin is over its CPU budget or its call queue is full; nothing ran
+  | 'sandbox_unavailable' // the plugin's sandbox process is (re)starting or could not start; nothing ran
   | 'manifest_invalid';
+
+/**
+ * Failures that mean the plugin's code never started this call: nothing can have left the
+ * sandbox, and the caller is not to blame. A payout refused this way was never attempted, so it
+ * stays inProgressPayout and starts when the plugin is available again (never errorPayout).
+ */
+export const NOT_DISPATCHED: ReadonlySet<FailureKind> = new Set<FailureKind>([
+  'circuit_open', 'throttled', 'sandbox_unavailable', 'not_loaded', 'load_failed', 'bad_request',
+]);
 
 export interface SandboxFailure {
   kind: FailureKind;
