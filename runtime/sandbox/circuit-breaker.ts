@@ -64,6 +64,19 @@ export class CircuitBreaker {
     if (this.faults.length >= this.options.threshold) this.openedAt = t;
   }
 
+  /** Opens at once (a fault that would only repeat, e.g. the memory cap): the plugin is paused. */
+  trip(kind: string, message: string): void {
+    const t = this.now();
+    this.lastFault = { at: new Date(t).toISOString(), kind, message };
+    this.trialInFlight = false;
+    this.openedAt = t;
+  }
+
+  /** A trial call that never ran (throttled, sandbox unavailable) decides nothing: allow another. */
+  cancelTrial(): void {
+    this.trialInFlight = false;
+  }
+
   /** Forget the faults, e.g. after an administrator reloaded a fixed version of the plugin. */
   reset(): void {
     this.faults = [];

@@ -13,6 +13,11 @@ export interface PluginLimits {
   maxLogLinesPerCall: number;
   /** Largest JSON result, response body or host-call argument a plugin may hand over. */
   maxPayloadBytes: number;
+  /**
+   * Resident memory of the plugin's sandbox process (everything: isolate heap, buffers, the
+   * engine, Node itself ≈ 55 MB); over it the process is killed and the plugin paused.
+   */
+  rssMb: number;
 }
 
 export const DEFAULT_LIMITS: PluginLimits = {
@@ -21,6 +26,7 @@ export const DEFAULT_LIMITS: PluginLimits = {
   wallMsPerCall: 30_000,
   maxLogLinesPerCall: 200,
   maxPayloadBytes: 4 * 1024 * 1024,
+  rssMb: 256,
 };
 
 /**
@@ -79,6 +85,10 @@ export interface SandboxFailure {
   kind: FailureKind;
   message: string;
   thrown?: ThrownByPlugin;
+  /** throttled / circuit_open: when the plugin may be called again. */
+  retryInMs?: number;
+  /** The fault was already charged to the plugin's breaker (or is nobody's): do not count it again. */
+  charged?: boolean;
 }
 
 export interface CallStats {

@@ -1,18 +1,22 @@
-// The server's handle on the sandbox: registers plugins, loads them into sandbox processes (again
-// after a crash or a breach), runs calls with a deadline and a circuit breaker, and answers the
-// host calls plugins make — through the HostCallHandler, which is where policy and audit live.
+// The server's handle on the sandbox: registers plugins, loads each into its own sandbox process
+// (placement.ts; again after a crash or a breach), admits its calls through its CPU budget and
+// queue (plugin-gate.ts), runs them with a deadline and a circuit breaker, and answers the host
+// calls plugins make — through the HostCallHandler, which is where policy and audit live. A crash
+// is charged to the plugin that caused it, never to a plugin whose call it merely cut.
 import crypto from 'node:crypto';
 import type { PluginBundle } from '../bundler/bundle-plugin.ts';
 import type { HostCallContext } from '../../host-api/capability.ts';
 import { newCounters } from '../../host-api/capability.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import type { BreakerOptions } from './circuit-breaker.ts';
+import { PluginGate } from './plugin-gate.ts';
+import type { GateOptions } from './plugin-gate.ts';
+import { ProcessPlacement } from './placement.ts';
 import { DEFAULT_LIMITS, loadCpuMs } from './protocol.ts';
 import type {
   CallStats, CallbackResponse, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure,
 } from './protocol.ts';
-import { SandboxProcess } from './supervisor.ts';
-import type { SupervisorOptions } from './supervisor.ts';
+import type { SandboxProcess, SandboxReply, SupervisorOptions, CrashInfo } from './supervisor.ts';
 
 export type HostCallReply =
   | { ok: true; value: unknown }
@@ -47,7 +51,14 @@ export interface InvokeOptions {
 
 export interface SandboxHostOptions {
   handler: HostCallHandler;
-  processes?: number;
+  /** Named groups of plugins that share one sandbox process; every other plugin runs alone. */
+  groups?: Record<string, string[]>;
+  /** CPU budget and queue limits of each plugin. */
+  gate?: Partial<GateOptions>;
+  /** Told once per plugin call refused for its budget or queue (e.g. to audit it). */
+  onThrottled?: (plugin: string, method: string, message: string) => void;
+  /** Told when a crash is charged to a plugin (memory cap, watchdog, engine abort). */
+  onCrashCharged?: (plugin: string, kind: FailureKind, reason: string) => void;
   limits?: Partial<PluginLimits>;
   supervisor?: Partial<SupervisorOptions>;
   breaker?: Partial<BreakerOptions>;
@@ -62,6 +73,7 @@ interface RegisteredPlugin {
   limits: PluginLimits;
   process: SandboxProcess;
   breaker: CircuitBreaker;
+  gate: PluginGate;
   loadedGeneration: number;      // generation of the process the isolate lives in; -1 = not loaded
   loading: Promise<LoadOutcome> | null;
   description: PluginDescription | null;
@@ -74,45 +86,49 @@ const FAULTS = new Set<FailureKind>(['cpu_limit', 'memory_limit', 'deadline', 's
 
 export class SandboxHost {
   private readonly options: SandboxHostOptions;
-  private readonly processes: SandboxProcess[];
+  private readonly placement: ProcessPlacement;
   private readonly plugins = new Map<string, RegisteredPlugin>();
   private readonly calls = new Map<string, { ctx: HostCallContext; plugin: RegisteredPlugin; onRespond?: (r: CallbackResponse) => void }>();
   // V8 code cache, produced by our own sandbox processes only and keyed by the exact code and
   // engine versions: cached data is trusted input to V8 (design.md §10, CVE-2022-39266).
   private readonly codeCache = new Map<string, string>();
   private readonly manifestCache = new Map<string, unknown>();
-  private nextProcess = 0;
   readonly limits: PluginLimits;
 
   constructor(options: SandboxHostOptions) {
     this.options = options;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
-    const count = Math.max(1, options.processes ?? 1);
-    this.processes = Array.from({ length: count }, (_, i) => new SandboxProcess(`sandbox-${i}`, {
-      onHostCall: (msg) => this.onHostCall(this.processes[i], msg),
+    this.placement = new ProcessPlacement({ groups: options.groups, supervisor: options.supervisor }, (self) => ({
+      onHostCall: (msg) => this.onHostCall(self(), msg),
       // As for host calls (onHostCall): a sandbox process speaks only for the plugins it hosts, so
       // a compromised process can neither write another plugin's log nor answer its webhooks.
       onLog: (msg) => {
         const call = this.calls.get(msg.callId);
-        if (call && call.plugin.key === msg.plugin && call.plugin.process === this.processes[i]) options.handler.log(msg.plugin, msg.callId, msg.level, msg.text);
+        if (call && call.plugin.key === msg.plugin && call.plugin.process === self()) options.handler.log(msg.plugin, msg.callId, msg.level, msg.text);
       },
       onRespond: (msg) => {
         const call = this.calls.get(msg.callId);
-        if (!call || call.plugin.process !== this.processes[i] || !call.onRespond) return;
+        if (!call || call.plugin.process !== self() || !call.onRespond) return;
         call.onRespond(this.scrubOwn(call.plugin.key, msg.response));
       },
       onFault: (msg) => {
         const plugin = this.plugins.get(msg.plugin);
-        if (plugin && plugin.process === this.processes[i]) plugin.loadedGeneration = -1;
+        if (plugin && plugin.process === self()) plugin.loadedGeneration = -1;
       },
-      onCrash: () => {
-        for (const plugin of this.plugins.values()) if (plugin.process === this.processes[i]) plugin.loadedGeneration = -1;
+      onCrash: (info) => this.onCrash(self(), info),
+      // The kernel's count of the process's CPU time is the plugin's when the process is its
+      // alone; in a shared group, each call's isolate CPU time is charged instead (invoke).
+      onUsage: (_usage, cpuDeltaMs) => {
+        const proc = self();
+        if (!this.placement.exclusive(proc)) return;
+        for (const key of this.placement.pluginsIn(proc)) this.plugins.get(key)?.gate.charge(cpuDeltaMs);
       },
-    }, options.supervisor));
+    }));
   }
 
+  /** Starts the process that evaluates configure.js; plugin processes start when they are registered. */
   async start(): Promise<void> {
-    await Promise.all(this.processes.map((p) => p.ensureStarted()));
+    await this.placement.manifests().ensureStarted();
   }
 
   /** Evaluates configure.js in a throwaway isolate and returns its plain-data exports. */
@@ -123,7 +139,7 @@ export class SandboxHost {
     const cached = this.manifestCache.get(key);
     if (cached !== undefined) return { ok: true, value: structuredClone(cached) };
     const cpuMs = this.options.manifestCpuMs ?? 500;
-    const reply = await this.processes[0].request({ t: 'manifest', code: bundle.configureCode, cpuMs }, cpuMs + 1000, `${bundle.key} configure.js`, null);
+    const reply = await this.request(this.placement.manifests(), { t: 'manifest', code: bundle.configureCode, cpuMs }, cpuMs + 1000, `${bundle.key} configure.js`, null);
     if (!reply.ok) return { ok: false, error: reply.error };
     if (this.manifestCache.size > 500) this.manifestCache.clear();
     this.manifestCache.set(key, reply.value);
@@ -135,11 +151,13 @@ export class SandboxHost {
     const previous = this.plugins.get(bundle.key);
     const plugin: RegisteredPlugin = {
       key: bundle.key, bundle, setup, limits: { ...this.limits, ...limits },
-      process: previous?.process ?? this.processes[this.nextProcess++ % this.processes.length],
+      process: previous?.process ?? this.placement.place(bundle.key),
       breaker: previous?.breaker ?? new CircuitBreaker(this.options.breaker),
+      gate: previous?.gate ?? new PluginGate(this.options.gate),
       loadedGeneration: -1, loading: null, description: null, lastLoad: null,
     };
     this.plugins.set(bundle.key, plugin);
+    this.updateRssLimit(plugin.process);
     const outcome = await this.ensureLoaded(plugin);
     if (!outcome.ok) return outcome;
     return { ok: true, description: plugin.description as PluginDescription, load: plugin.lastLoad as LoadResult };
@@ -149,9 +167,19 @@ export class SandboxHost {
     const plugin = this.plugins.get(key);
     if (!plugin) return;
     this.plugins.delete(key);
-    if (plugin.loadedGeneration === plugin.process.generation) {
-      await plugin.process.request({ t: 'unload', plugin: key }, 5000, `${key} unload`, null);
+    plugin.gate.close();
+    if (plugin.loadedGeneration === plugin.process.generation && plugin.process.running) {
+      await this.request(plugin.process, { t: 'unload', plugin: key }, 5000, `${key} unload`, null);
     }
+    await this.placement.remove(key, plugin.process);
+    this.updateRssLimit(plugin.process);
+  }
+
+  /** A process's memory cap is the sum of the caps of the plugins placed in it. */
+  private updateRssLimit(proc: SandboxProcess): void {
+    let mb = 0;
+    for (const key of this.placement.pluginsIn(proc)) mb += this.plugins.get(key)?.limits.rssMb ?? this.limits.rssMb;
+    proc.setRssLimit(mb * 1024 * 1024);
   }
 
   has(key: string): boolean {
@@ -162,21 +190,34 @@ export class SandboxHost {
     return this.plugins.get(key)?.description ?? null;
   }
 
+  /** A request to a process that may be starting, restarting or unable to start. */
+  private async request(proc: SandboxProcess, req: Parameters<SandboxProcess['request']>[0], watchdogMs: number, what: string, plugin: string | null): Promise<SandboxReply> {
+    try {
+      return await proc.request(req, watchdogMs, what, plugin);
+    } catch (err) {
+      return { ok: false, error: { kind: 'sandbox_unavailable', message: `${what}: the sandbox process could not be started (${(err as Error)?.message ?? err}); nothing ran` } };
+    }
+  }
+
   private ensureLoaded(plugin: RegisteredPlugin): Promise<LoadOutcome> {
-    if (plugin.loadedGeneration !== -1 && plugin.loadedGeneration === plugin.process.generation) return Promise.resolve({ ok: true });
+    if (plugin.loadedGeneration !== -1 && plugin.loadedGeneration === plugin.process.generation && plugin.process.running) return Promise.resolve({ ok: true });
     if (plugin.loading) return plugin.loading;
     plugin.loading = (async (): Promise<LoadOutcome> => {
-      await plugin.process.ensureStarted();
+      try {
+        await plugin.process.ensureStarted();
+      } catch (err) {
+        return { ok: false, error: { kind: 'sandbox_unavailable', message: `${plugin.key}: its sandbox process could not be started (${(err as Error)?.message ?? err}); nothing ran` } };
+      }
       const versions = plugin.process.versions;
       const cacheKey = `${plugin.bundle.sha256}:${versions?.node}:${versions?.isolatedVm}`;
       const callId = newCallId();
       const ctx = this.openContext(plugin, callId, 'load', plugin.limits.wallMsPerCall);
       try {
-        const reply = await plugin.process.request({
+        const reply = await this.request(plugin.process, {
           t: 'load', plugin: plugin.key, callId, code: plugin.bundle.code, codeSha256: plugin.bundle.sha256,
           cachedData: this.codeCache.get(cacheKey) ?? null, setup: plugin.setup, limits: plugin.limits,
         }, loadCpuMs(plugin.limits) + 2000, `${plugin.key} load`, plugin.key);
-        if (!reply.ok) return { ok: false, error: this.scrubFailure(reply.error) };
+        if (!reply.ok) return { ok: false, error: this.scrubFailure(this.attribute(plugin, reply, ctx)) };
         const result = reply.value as LoadResult;
         if (result.cachedData) this.codeCache.set(cacheKey, result.cachedData);
         plugin.lastLoad = result;
@@ -201,6 +242,7 @@ export class SandboxHost {
    * Runs one plugin method. `method` is one of describe, getFields, transfer, initCron, cron,
    * callback (args {name, req, param}). Never throws for plugin or sandbox failures: the result
    * says what happened, and `ctx.counters` says what the call did (e.g. requests sent).
+   * Failures in NOT_DISPATCHED (protocol.ts) mean the plugin's code never started the call.
    */
   async invoke(key: string, method: string, args: unknown, options: InvokeOptions = {}): Promise<InvokeResult> {
     const plugin = this.plugins.get(key);
@@ -212,35 +254,90 @@ export class SandboxHost {
     }
     const wallMs = options.wallMs ?? plugin.limits.wallMsPerCall;
     const ctx = this.openContext(plugin, callId, label, wallMs, options.onRespond);
+    let release: (() => void) | null = null;
     try {
       const admitted = plugin.breaker.admit();
       if (!admitted.ok) {
         const last = plugin.breaker.lastFault;
         return {
           ok: false, callId, ctx, stats: null,
-          error: { kind: 'circuit_open', message: `plugin '${key}' is paused after repeated faults${last ? ` (last: ${last.kind}: ${last.message})` : ''}; the next trial call is allowed in ${Math.ceil(admitted.retryInMs / 1000)} s` },
+          error: { kind: 'circuit_open', retryInMs: admitted.retryInMs, message: `plugin '${key}' is paused after repeated faults${last ? ` (last: ${last.kind}: ${last.message})` : ''}; the next trial call is allowed in ${Math.ceil(admitted.retryInMs / 1000)} s` },
         };
       }
+      const gate = await plugin.gate.acquire(wallMs);
+      if (!gate.ok) {
+        plugin.breaker.cancelTrial();
+        this.options.onThrottled?.(key, label, gate.message);
+        return { ok: false, callId, ctx, stats: null, error: { kind: 'throttled', retryInMs: gate.retryInMs, message: `plugin '${key}' is throttled: ${gate.message}; nothing ran, try again in ${Math.ceil(gate.retryInMs / 1000)} s` } };
+      }
+      release = gate.release;
       const loaded = await this.ensureLoaded(plugin);
       if (!loaded.ok) {
-        plugin.breaker.recordFault(loaded.error.kind, loaded.error.message);
+        if (loaded.error.kind === 'sandbox_unavailable') plugin.breaker.cancelTrial();
+        else if (!loaded.error.charged) plugin.breaker.recordFault(loaded.error.kind, loaded.error.message);
         return { ok: false, error: loaded.error, callId, ctx, stats: null };
       }
-      const reply = await plugin.process.request({ t: 'invoke', plugin: key, callId, method, args, wallMs, ...(options.cpuMs ? { cpuMs: options.cpuMs } : {}) }, wallMs, `${key}.${label}`, key);
-      if (reply.stats) this.options.handler.recordLocalCalls?.(ctx, reply.stats.localCalls);
+      const reply = await this.request(plugin.process, { t: 'invoke', plugin: key, callId, method, args, wallMs, ...(options.cpuMs ? { cpuMs: options.cpuMs } : {}) }, wallMs, `${key}.${label}`, key);
+      if (reply.stats) {
+        this.options.handler.recordLocalCalls?.(ctx, reply.stats.localCalls);
+        if (!this.placement.exclusive(plugin.process)) plugin.gate.charge(reply.stats.cpuMs);
+      }
       if (reply.ok) {
         plugin.breaker.recordSuccess();
         return { ok: true, value: this.scrubOwn(key, reply.value), callId, ctx, stats: reply.stats ?? null };
       }
-      const error = this.scrubFailure(reply.error);
-      if (FAULTS.has(error.kind)) plugin.breaker.recordFault(error.kind, error.message);
-      else if (error.kind !== 'bad_request') plugin.breaker.recordSuccess();
+      const error = this.scrubFailure(this.attribute(plugin, reply, ctx));
+      if (error.kind === 'sandbox_unavailable') plugin.breaker.cancelTrial();
+      else if (FAULTS.has(error.kind) && !error.charged) plugin.breaker.recordFault(error.kind, error.message);
+      else if (!FAULTS.has(error.kind) && error.kind !== 'bad_request') plugin.breaker.recordSuccess();
       if (error.kind !== 'plugin_error' && error.kind !== 'bad_result' && error.kind !== 'bad_request') plugin.loadedGeneration = -1;
       return { ok: false, error, callId, ctx, stats: reply.stats ?? null };
     } finally {
+      release?.();
       ctx.ended = true;
       this.calls.delete(callId);
     }
+  }
+
+  /**
+   * What a failed reply means for this plugin. A call cut by a crash its plugin caused is that
+   * plugin's fault, charged once (onCrash) however many of its calls were cut. A call cut by a
+   * crash another plugin caused (plugins sharing a group process) is nobody's fault: if nothing
+   * left the sandbox it is reported as never having run, so a payout is started again later.
+   */
+  private attribute(plugin: RegisteredPlugin, reply: Extract<SandboxReply, { ok: false }>, ctx: HostCallContext): SandboxFailure {
+    const crash = reply.crash;
+    if (!crash) return reply.error;
+    if (this.culpritOf(plugin.process, crash) === plugin.key) {
+      return { ...reply.error, kind: crash.kind === 'memory_limit' ? 'memory_limit' : 'sandbox_crashed', charged: true };
+    }
+    if (ctx.counters.requestsStarted === 0) {
+      return { kind: 'sandbox_unavailable', message: `${reply.error.message} (caused by another plugin in the same sandbox group; no request of this call had left, so nothing ran that matters)` };
+    }
+    return { ...reply.error, charged: true }; // not this plugin's fault: no breaker fault either
+  }
+
+  /** The plugin a crash is charged to: the one the supervisor named, or the only one that could have caused it. */
+  private culpritOf(proc: SandboxProcess, crash: CrashInfo): string | null {
+    if (crash.culprit) return crash.culprit;
+    const placed = this.placement.pluginsIn(proc);
+    if (placed.size === 1) return [...placed][0];
+    const running = new Set(crash.inFlight.map((c) => c.plugin));
+    return running.size === 1 ? [...running][0] : null;
+  }
+
+  private onCrash(proc: SandboxProcess, info: CrashInfo): void {
+    for (const key of this.placement.pluginsIn(proc)) {
+      const plugin = this.plugins.get(key);
+      if (plugin) plugin.loadedGeneration = -1;
+    }
+    const culprit = this.culpritOf(proc, info);
+    const plugin = culprit ? this.plugins.get(culprit) : undefined;
+    if (!plugin || plugin.process !== proc) return;
+    // Over its memory cap a plugin is paused at once: the next call would grow it again.
+    if (info.kind === 'memory_limit') plugin.breaker.trip(info.kind, info.reason);
+    else plugin.breaker.recordFault(info.kind === 'deadline' ? 'sandbox_crashed' : info.kind, info.reason);
+    this.options.onCrashCharged?.(plugin.key, info.kind, info.reason);
   }
 
   /** A plugin's own secrets out of what it returned or answered (a careless plugin echoes them). */
@@ -271,10 +368,18 @@ export class SandboxHost {
     );
   }
 
-  health(): { processes: { name: string; pid: number | null; restarts: number }[]; plugins: Record<string, ReturnType<CircuitBreaker['snapshot']> & { loaded: boolean }> } {
-    const plugins: Record<string, ReturnType<CircuitBreaker['snapshot']> & { loaded: boolean }> = {};
-    for (const p of this.plugins.values()) plugins[p.key] = { ...p.breaker.snapshot(), loaded: p.loadedGeneration === p.process.generation };
-    return { processes: this.processes.map((p) => ({ name: p.name, pid: p.pid, restarts: p.restarts })), plugins };
+  health(): { processes: ProcessHealth[]; plugins: Record<string, PluginHealth> } {
+    const plugins: Record<string, PluginHealth> = {};
+    for (const p of this.plugins.values()) {
+      plugins[p.key] = {
+        ...p.breaker.snapshot(), loaded: p.loadedGeneration === p.process.generation, process: p.process.name,
+        cpuMsInWindow: Math.round(p.gate.usedMs()), runningCalls: p.gate.runningCalls, queuedCalls: p.gate.queuedCalls,
+      };
+    }
+    const processes = this.placement.all().map((p) => ({
+      name: p.name, pid: p.pid, restarts: p.restarts, rssBytes: p.usage?.rssBytes ?? null, plugins: [...this.placement.pluginsIn(p)],
+    }));
+    return { processes, plugins };
   }
 
   resetBreaker(key: string): void {
@@ -284,22 +389,34 @@ export class SandboxHost {
   /** Heap use per isolate and RSS per sandbox process. */
   async stats(): Promise<{ process: string; rss: number; isolates: { plugin: string; heapUsedBytes: number }[] }[]> {
     const out = [];
-    for (const p of this.processes) {
-      const reply = await p.request({ t: 'stats' }, 5000, 'stats', null);
+    for (const p of this.placement.all()) {
+      if (!p.running) continue;
+      const reply = await this.request(p, { t: 'stats' }, 5000, 'stats', null);
       if (reply.ok) out.push({ process: p.name, ...(reply.value as { rss: number; isolates: { plugin: string; heapUsedBytes: number }[] }) });
     }
     return out;
   }
 
-  /** The sandbox processes (for tests and the watchdog report). */
+  /** The plugin sandbox processes (for tests, benchmarks and the watchdog report). */
   get sandboxProcesses(): readonly SandboxProcess[] {
-    return this.processes;
+    return this.placement.all();
+  }
+
+  /** The sandbox process a registered plugin runs in. */
+  processOf(key: string): SandboxProcess | null {
+    return this.plugins.get(key)?.process ?? null;
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.processes.map((p) => p.close()));
+    for (const p of this.plugins.values()) p.gate.close();
+    await this.placement.close();
   }
 }
+
+export interface ProcessHealth { name: string; pid: number | null; restarts: number; rssBytes: number | null; plugins: string[] }
+export type PluginHealth = ReturnType<CircuitBreaker['snapshot']> & {
+  loaded: boolean; process: string; cpuMsInWindow: number; runningCalls: number; queuedCalls: number;
+};
 
 let callSeq = 0;
 // Random bytes for call ids come from a pool refilled 4 KiB at a time: a randomBytes(4) per call

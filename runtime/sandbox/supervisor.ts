@@ -3,19 +3,25 @@
 // isolated-vm's timeout and dispose() (design.md §10), so a call that overruns its deadline plus
 // a grace period gets the process SIGKILLed; the process is restarted and every call that was in
 // flight fails with a clear error. The server keeps serving throughout.
+// It also samples the process's resident memory and CPU time from the kernel: over its memory
+// cap the process is killed (whatever allocated it: isolate heap, buffers, the engine itself),
+// and the CPU time feeds the plugin's budget (sandbox-host.ts).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { FramedChannel } from './channel.ts';
-import type { FromSandbox, SandboxFailure, ToSandbox, CallStats } from './protocol.ts';
+import { childEntry } from './child-entry.ts';
+import { preferForOomKill, readUsage } from './process-usage.ts';
+import type { ProcessUsage } from './process-usage.ts';
+import type { FromSandbox, SandboxFailure, ToSandbox, CallStats, FailureKind } from './protocol.ts';
 
-const CHILD_ENTRY = fileURLToPath(new URL('./child/sandbox-process.ts', import.meta.url));
 const READY_TIMEOUT_MS = 15_000;
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type SandboxRequest = DistributiveOmit<Exclude<ToSandbox, { t: 'hostResult' }>, 'id'>;
-export type SandboxReply = { ok: true; value: unknown; stats?: CallStats } | { ok: false; error: SandboxFailure; stats?: CallStats };
+export type SandboxReply =
+  | { ok: true; value: unknown; stats?: CallStats }
+  | { ok: false; error: SandboxFailure; stats?: CallStats; crash?: CrashInfo };
 
 export interface SandboxEvents {
   onHostCall(msg: Extract<FromSandbox, { t: 'hostCall' }>): void;
@@ -23,7 +29,18 @@ export interface SandboxEvents {
   onRespond(msg: Extract<FromSandbox, { t: 'respond' }>): void;
   onFault(msg: Extract<FromSandbox, { t: 'fault' }>): void;
   /** The process died; `inFlight` lists the plugin calls that were running in it. */
-  onCrash(info: { reason: string; inFlight: { plugin: string; what: string }[] }): void;
+  onCrash(info: CrashInfo): void;
+  /** A usage sample of the running process (every `sampleMs`). */
+  onUsage?(usage: ProcessUsage, cpuDeltaMs: number): void;
+}
+
+export interface CrashInfo {
+  reason: string;
+  /** memory_limit (over its cap), deadline (the watchdog), sandbox_crashed (anything else). */
+  kind: FailureKind;
+  /** The plugin whose call the supervisor killed the process for, when it knows one. */
+  culprit: string | null;
+  inFlight: { plugin: string; what: string }[];
 }
 
 interface PendingRequest {
@@ -38,9 +55,17 @@ export interface SupervisorOptions {
   graceMs: number;
   restartDelayMs: number;
   maxRestartDelayMs: number;
+  /** Resident memory the process may hold, in bytes; 0 = no cap. */
+  rssLimitBytes: number;
+  /** How often memory and CPU time are read from the kernel. */
+  sampleMs: number;
+  /** Restart by itself after a crash (a plugin's process restarts on its next call instead). */
+  restartOnCrash: boolean;
 }
 
-export const DEFAULT_SUPERVISOR: SupervisorOptions = { graceMs: 2000, restartDelayMs: 50, maxRestartDelayMs: 5000 };
+export const DEFAULT_SUPERVISOR: SupervisorOptions = {
+  graceMs: 2000, restartDelayMs: 50, maxRestartDelayMs: 5000, rssLimitBytes: 0, sampleMs: 50, restartOnCrash: true,
+};
 
 export class SandboxProcess {
   readonly name: string;
@@ -52,8 +77,12 @@ export class SandboxProcess {
   private requestSeq = 0;
   private starting: Promise<void> | null = null;
   private closing = false;
-  private killReason: string | null = null;
+  private killReason: { message: string; kind: FailureKind; culprit: string | null } | null = null;
   private restartDelay: number;
+  private sampler: NodeJS.Timeout | null = null;
+  private lastCpuMs = 0;
+  /** The newest usage sample, null before the first. */
+  usage: ProcessUsage | null = null;
   /** Increments on every start; a plugin loaded in an older generation must be loaded again. */
   generation = 0;
   restarts = 0;
@@ -75,14 +104,15 @@ export class SandboxProcess {
     return this.starting;
   }
 
-  private spawn(): Promise<void> {
+  private async spawn(): Promise<void> {
+    const entry = await childEntry();
     return new Promise((resolve, reject) => {
       // An empty environment: the sandbox process must not inherit the admin token, the master
       // key or database URLs from the server's environment.
       // PAYOUT_SANDBOX_CHILD_NODE_ARGS: extra node flags for profiling the sandbox process
       // (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); read from the server's environment.
       const extra = (process.env.PAYOUT_SANDBOX_CHILD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-      const child = spawn(process.execPath, ['--no-node-snapshot', '--disable-warning=ExperimentalWarning', ...extra, CHILD_ENTRY], {
+      const child = spawn(process.execPath, ['--no-node-snapshot', '--disable-warning=ExperimentalWarning', ...extra, entry], {
         stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
         env: { NODE_ENV: 'production' },
       });
@@ -104,6 +134,8 @@ export class SandboxProcess {
           this.pid = msg.pid;
           this.versions = { node: msg.node, isolatedVm: msg.isolatedVm };
           this.restartDelay = this.options.restartDelayMs;
+          preferForOomKill(msg.pid);
+          this.startSampling(msg.pid);
           resolve();
           return;
         }
@@ -115,17 +147,60 @@ export class SandboxProcess {
         this.child = null;
         this.channel = null;
         this.pid = null;
-        const reason = this.killReason
-          ?? `sandbox process exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})${stderrTail ? `: ${lastLine(stderrTail)}` : ''}`;
-        this.failAll(reason);
-        reject(new Error(reason));
-        if (!this.closing) this.scheduleRestart();
+        this.stopSampling();
+        const killed = this.killReason ?? {
+          message: `sandbox process exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})${stderrTail ? `: ${lastLine(stderrTail)}` : ''}`,
+          kind: 'sandbox_crashed' as const, culprit: null,
+        };
+        this.failAll(killed);
+        reject(new Error(killed.message));
+        if (!this.closing) {
+          this.restarts++;
+          if (this.options.restartOnCrash) this.scheduleRestart();
+        }
       });
     });
   }
 
+  /** Reads memory and CPU time from the kernel; a process over its memory cap is killed. */
+  private startSampling(pid: number): void {
+    this.stopSampling();
+    this.lastCpuMs = 0;
+    const sample = () => {
+      const usage = readUsage(pid);
+      if (!usage || this.pid !== pid) return;
+      const delta = Math.max(0, usage.cpuMs - this.lastCpuMs);
+      this.lastCpuMs = usage.cpuMs;
+      this.usage = usage;
+      const limit = this.options.rssLimitBytes;
+      if (limit > 0 && usage.rssBytes > limit) {
+        const owner = this.soleCaller();
+        this.kill(`the sandbox process grew to ${Math.round(usage.rssBytes / 1048576)} MB of resident memory, over its ${Math.round(limit / 1048576)} MB cap; it was killed`, 'memory_limit', owner);
+      }
+      this.events.onUsage?.(usage, delta);
+    };
+    sample();
+    this.sampler = setInterval(sample, this.options.sampleMs);
+    this.sampler.unref();
+  }
+
+  private stopSampling(): void {
+    if (this.sampler) clearInterval(this.sampler);
+    this.sampler = null;
+  }
+
+  /** The one plugin with calls in flight, if exactly one has: the only code that was running. */
+  private soleCaller(): string | null {
+    const plugins = new Set([...this.pending.values()].map((p) => p.plugin).filter((p): p is string => p !== null));
+    return plugins.size === 1 ? [...plugins][0] : null;
+  }
+
+  /** Changes the memory cap (a process's cap follows the plugins placed in it). */
+  setRssLimit(bytes: number): void {
+    this.options.rssLimitBytes = bytes;
+  }
+
   private scheduleRestart(): void {
-    this.restarts++;
     const delay = this.restartDelay;
     this.restartDelay = Math.min(this.restartDelay * 2, this.options.maxRestartDelayMs);
     setTimeout(() => {
@@ -133,14 +208,16 @@ export class SandboxProcess {
     }, delay).unref();
   }
 
-  private failAll(reason: string): void {
+  private failAll(killed: { message: string; kind: FailureKind; culprit: string | null }): void {
     const inFlight = [...this.pending.values()].filter((p) => p.plugin).map((p) => ({ plugin: p.plugin as string, what: p.what }));
+    const crash: CrashInfo = { reason: killed.message, kind: killed.kind, culprit: killed.culprit, inFlight };
+    // Tell the host first: it decides whom the crash is charged to before the calls see it.
+    this.events.onCrash(crash);
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
       if (p.watchdog) clearTimeout(p.watchdog);
-      p.resolve({ ok: false, error: { kind: 'sandbox_crashed', message: `${p.what} failed: ${reason}` } });
+      p.resolve({ ok: false, error: { kind: 'sandbox_crashed', message: `${p.what} failed: ${killed.message}` }, crash });
     }
-    this.events.onCrash({ reason, inFlight });
   }
 
   private dispatch(msg: FromSandbox): void {
@@ -172,7 +249,7 @@ export class SandboxProcess {
     const id = ++this.requestSeq;
     return new Promise<SandboxReply>((resolve) => {
       const watchdog = setTimeout(() => {
-        this.kill(`${what} overran its deadline by more than ${this.options.graceMs} ms; the watchdog killed the sandbox process`);
+        this.kill(`${what} overran its deadline by more than ${this.options.graceMs} ms; the watchdog killed the sandbox process`, 'deadline', plugin);
       }, watchdogMs + this.options.graceMs);
       this.pending.set(id, { resolve, watchdog, plugin, what });
       try {
@@ -199,14 +276,25 @@ export class SandboxProcess {
   }
 
   /** SIGKILL: used by the watchdog; the exit handler fails the calls in flight and restarts. */
-  kill(reason: string): void {
-    if (!this.child) return;
-    this.killReason = reason;
+  kill(reason: string, kind: FailureKind = 'sandbox_crashed', culprit: string | null = null): void {
+    if (!this.child || this.killReason) return;
+    this.killReason = { message: reason, kind, culprit };
     this.child.kill('SIGKILL');
+  }
+
+  /** Whether the process is up and answering (not starting, not dead). */
+  get running(): boolean {
+    return this.child !== null && this.channel !== null && this.starting === null;
+  }
+
+  /** Calls in flight in this process. */
+  get inFlight(): number {
+    return this.pending.size;
   }
 
   async close(): Promise<void> {
     this.closing = true;
+    this.stopSampling();
     const child = this.child;
     if (!child) return;
     await new Promise<void>((resolve) => {

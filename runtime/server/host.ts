@@ -29,6 +29,7 @@ import type { CrashPoint } from '../payouts/crash-hook.ts';
 import type { Order, OrderStatus } from '../store/types.ts';
 import type { ServerOptions } from './options.ts';
 import { createMetrics } from './metrics.ts';
+import { RefusalDigest } from '../sandbox/refusal-digest.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface Host {
@@ -109,7 +110,28 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
     pluginLogMirror: (line) => logger.info({ plugin: line.plugin, callId: line.callId, level: line.level }, `plugin log: ${line.text}`),
     onInternalError: (capability, err) => logger.error({ capability, err: scrubber.scrub(String((err as Error)?.stack ?? err)) }, 'host capability failed'),
   });
-  const sandbox = new SandboxHost({ handler: hostApi.api, processes: options.sandboxProcesses });
+  // A plugin at its CPU budget or queue limit: one audit line per plugin per minute, however
+  // many calls an outside caller makes it refuse.
+  const throttled = new RefusalDigest({
+    windowMs: 60_000,
+    write: (plugin, count, text) => hostApi.audit.record({
+      plugin, actor: 'system', callId: null, capability: 'sandbox.throttled', decision: 'denied', rule: 'plugin budget', summary: text, durationMs: 0,
+    }),
+  });
+  const sandbox = new SandboxHost({
+    handler: hostApi.api,
+    groups: options.sandboxGroups,
+    limits: { rssMb: options.pluginRssMb },
+    gate: {
+      cpuMsPerWindow: options.pluginCpuMsPerWindow, cpuWindowMs: options.pluginCpuWindowMs,
+      maxConcurrentCalls: options.pluginMaxConcurrentCalls, maxQueuedCalls: options.pluginMaxQueuedCalls,
+    },
+    onThrottled: (plugin, method, message) => throttled.note(plugin, `${method} refused: ${message}`),
+    onCrashCharged: (plugin, kind, reason) => {
+      logger.warn({ plugin, kind }, `the sandbox process of plugin '${plugin}' ended: ${reason}`);
+      hostApi.audit.record({ plugin, actor: 'system', callId: null, capability: 'sandbox.crash', decision: 'error', rule: kind, summary: reason, durationMs: 0 });
+    },
+  });
   const cron = new CronScheduler({
     store, owner: options.instanceId, wallMs: options.cronWallMs,
     // A cron run walks every pending tx of the plugin: it gets its own, larger CPU budget.
@@ -210,6 +232,7 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
       await payouts.drain();
       await cron.stop();
       await ipn.stop();
+      throttled.flush();
       await hostApi.audit.flush();
       await hostApi.pluginLog.flush();
       await sandbox.close();

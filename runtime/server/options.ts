@@ -29,8 +29,20 @@ export interface ServerOptions {
   /** An id for this server instance (leases, attempt owners). */
   instanceId: string;
 
-  /** Sandbox processes to spread plugins over. */
-  sandboxProcesses: number;
+  /**
+   * Every plugin runs in a sandbox process of its own (design.md §5). Plugins a host trusts
+   * together may share one: {"groupName": ["pluginA", "pluginB"]}. They then share memory, CPU
+   * and crashes; use it only for plugins from one trusted author.
+   */
+  sandboxGroups: Record<string, string[]>;
+  /** CPU (all threads of its process) a plugin may use in any window of pluginCpuWindowMs. */
+  pluginCpuMsPerWindow: number;
+  pluginCpuWindowMs: number;
+  /** Calls of one plugin running at once, and waiting behind them; more are refused (webhooks: 429). */
+  pluginMaxConcurrentCalls: number;
+  pluginMaxQueuedCalls: number;
+  /** Resident memory of a plugin's sandbox process; over it the process is killed and the plugin paused. */
+  pluginRssMb: number;
   /** Wall-clock deadlines, per kind of plugin call. */
   transferWallMs: number;
   callbackWallMs: number;
@@ -86,7 +98,12 @@ export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): Se
     npmRegistry: 'https://registry.npmjs.org',
     pluginEnv: {},
     instanceId: `ps-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-    sandboxProcesses: 1,
+    sandboxGroups: {},
+    pluginCpuMsPerWindow: 5_000,
+    pluginCpuWindowMs: 10_000,
+    pluginMaxConcurrentCalls: 8,
+    pluginMaxQueuedCalls: 32,
+    pluginRssMb: 256,
     transferWallMs: 60_000,
     callbackWallMs: 10_000,
     cronWallMs: 120_000,

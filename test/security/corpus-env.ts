@@ -135,7 +135,9 @@ export async function startCorpusEnv(): Promise<CorpusEnv> {
   const local = await openLocalHost({
     grantsFor: async (plugin) => grants.get(plugin) ?? [],
     http: { caps: { maxRequestsPerMinute: 100_000, totalTimeoutMs: 5000 } },
-    sandbox: { processes: 2, limits: { cpuMsPerCall: CPU_MS, wallMsPerCall: WALL_MS }, breaker: { threshold: 100_000 } },
+    // Two shared groups, so the corpus also proves what holds between plugins that share a
+    // process (hosts may group plugins they trust; the default gives every plugin its own).
+    sandbox: { groups: { a: ['mallory', 'sentinel', 'bomber', 'stacky', 'sdkfree'], b: ['alice', 'loud', 'polly', 'sdkmal'] }, limits: { cpuMsPerCall: CPU_MS, wallMsPerCall: WALL_MS }, breaker: { threshold: 100_000 } },
   });
   await local.sandbox.start();
 
@@ -145,8 +147,7 @@ export async function startCorpusEnv(): Promise<CorpusEnv> {
   fs.writeFileSync(path.join(markerDir, 'host-secret.json'), JSON.stringify({ marker: HOST_FILE_MARKER }));
 
   const runner = { 'run.js': RUNNER_RUN, 'index.js': RUNNER_INDEX, 'callbacks.js': RUNNER_CALLBACKS };
-  // Registration order decides the sandbox process (round robin over two): mallory, sentinel and
-  // bomber share process 0; alice lives in process 1.
+  // mallory, sentinel and bomber share group a's process; alice lives in group b's.
   await local.load(writePlugin('mallory', runner), { apiSecret: MALLORY_SECRET, apiKey: 'mallory-key' });
   await local.load(writePlugin('alice', { 'index.js': ALICE_INDEX, 'callbacks.js': ALICE_CALLBACKS }), { apiSecret: ALICE_CANARY, apiKey: ALICE_KEY });
   await local.load(writePlugin('sentinel', {}));

@@ -60,7 +60,7 @@ export async function startHookEnv(): Promise<HookEnv> {
   }, { provider: { behaviour: { outcome: 'DONE', webhook: 'manual' } } });
   await env.load(writePlugin('hooky', { 'configure.js': HOOKY_CONFIGURE, 'index.js': HOOKY_INDEX, 'callbacks.js': HOOKY_CALLBACKS }));
   await env.load(writePlugin('floody', { 'configure.js': HOOKY_CONFIGURE.replaceAll('hooky', 'floody').replace('Hooky', 'Floody'), 'index.js': HOOKY_INDEX, 'callbacks.js': HOOKY_CALLBACKS }));
-  return Object.assign(env, { sandboxPid: () => env.t.host.sandbox.sandboxProcesses[0].pid });
+  return Object.assign(env, { sandboxPid: () => env.t.host.sandbox.processOf('hooky')?.pid ?? null });
 }
 
 type Case = SecurityCase<HookEnv>;

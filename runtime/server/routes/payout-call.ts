@@ -29,7 +29,7 @@ import { crashPoint } from '../../payouts/crash-hook.ts';
 
 export type CallbackInvokeResult =
   | { ok: true; callId?: string; value?: unknown }
-  | { ok: false; error: { kind: string; message: string }; callId?: string };
+  | { ok: false; error: { kind: string; message: string; retryInMs?: number }; callId?: string };
 export type CallbackInvoke = (
   key: string, method: string, args: unknown, opts: { wallMs: number; onRespond: (r: CallbackResponse) => void },
 ) => Promise<CallbackInvokeResult>;
@@ -49,7 +49,7 @@ export interface PayoutCallOptions {
   onResult?: (plugin: string, callback: string, value: unknown) => Promise<void>;
 }
 
-export type WebhookOutcome = 'answered' | 'no_answer' | 'timeout' | 'plugin_failed' | 'unavailable' | 'not_recorded';
+export type WebhookOutcome = 'answered' | 'no_answer' | 'timeout' | 'plugin_failed' | 'unavailable' | 'throttled' | 'not_recorded';
 export interface WebhookEvent {
   kind: 'webhook';
   plugin: string;
@@ -172,7 +172,9 @@ export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOpt
       clearTimeout(timer);
       if (result.ok) answer(plain('no_answer', 500, 'the plugin finished without answering'));
       else if (result.error.kind === 'deadline') answer(plain('timeout', 504, `the plugin did not answer within ${opts.wallMs} ms`));
-      else if (result.error.kind === 'circuit_open') answer({ ...plain('unavailable', 503, 'the payout plugin is paused after repeated faults; try again later'), headers: { 'retry-after': '30' } });
+      else if (result.error.kind === 'circuit_open') answer({ ...plain('unavailable', 503, 'the payout plugin is paused after repeated faults; try again later'), headers: { 'retry-after': retryAfter(result.error, 30) } });
+      else if (result.error.kind === 'throttled') answer({ ...plain('throttled', 429, 'the payout plugin is busy; try again later'), headers: { 'retry-after': retryAfter(result.error, 1) } });
+      else if (result.error.kind === 'sandbox_unavailable') answer({ ...plain('unavailable', 503, 'the payout plugin is restarting; try again later'), headers: { 'retry-after': '1' } });
       else answer(plain('plugin_failed', 500, GENERIC_FAILURE));
       const a = sent!;
       const error = result.ok
@@ -214,6 +216,11 @@ function fromPlugin(r: CallbackResponse): Answer {
   }
   if (!headers['content-type']) headers['content-type'] = 'text/plain; charset=utf-8';
   return { outcome: 'answered', status, headers: { ...headers, ...ALWAYS_ON_PLUGIN_RESPONSES }, body: typeof r.body === 'string' ? r.body : '' };
+}
+
+/** Retry-After in whole seconds: when the plugin said it may be called again, else `fallbackS`. */
+function retryAfter(error: { retryInMs?: number }, fallbackS: number): string {
+  return String(error.retryInMs ? Math.max(1, Math.ceil(error.retryInMs / 1000)) : fallbackS);
 }
 
 function plain(outcome: WebhookOutcome, status: number, message: string): Answer {

@@ -1,0 +1,48 @@
+// What a sandbox process uses, read by the server from the kernel (/proc), never from the process
+// itself: a plugin that owns its process could make a self-report lie, block it or never send
+// it. Resident memory counts everything the process holds — isolate heaps, buffers outside them,
+// the engine's own allocations — so no allocation path escapes the cap; CPU time counts every
+// thread (isolate threads, garbage collection, the process's own work).
+import fs from 'node:fs';
+
+export interface ProcessUsage {
+  rssBytes: number;
+  /** user + system CPU time of all the process's threads since it started. */
+  cpuMs: number;
+}
+
+/** USER_HZ: the unit of utime/stime in /proc/<pid>/stat; 100 on every Linux ABI Node supports. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** Whether this system exposes per-process usage the way readUsage expects (Linux). */
+export const USAGE_SUPPORTED = fs.existsSync('/proc/self/status') && fs.existsSync('/proc/self/stat');
+
+/** The usage of `pid`, or null when it cannot be read (the process has gone, or no /proc). */
+export function readUsage(pid: number): ProcessUsage | null {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'latin1');
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    const residentKb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]);
+    if (!Number.isFinite(utime) || !Number.isFinite(stime) || !Number.isFinite(residentKb)) return null;
+    return { rssBytes: residentKb * 1024, cpuMs: ((utime + stime) * 1000) / CLOCK_TICKS_PER_SECOND };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Asks the kernel's out-of-memory killer to pick this process before any other: if the machine
+ * runs out of memory anyway, a sandbox process dies, never the server. Raising the score needs no
+ * privilege.
+ */
+export function preferForOomKill(pid: number): void {
+  try {
+    fs.writeFileSync(`/proc/${pid}/oom_score_adj`, '1000');
+  } catch {
+    // Not Linux, or the process has already gone: the RSS cap still applies.
+  }
+}

@@ -1,0 +1,125 @@
+// The unit of isolation is the plugin (design.md §5): each attack here is made by one plugin
+// while another one ("bystander") works, and each test measures the bystander — its calls
+// succeed, are never throttled, and it is charged no fault — not only the attacker's refusal.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
+import { NOT_DISPATCHED } from '../../../runtime/sandbox/protocol.ts';
+import { writePlugin } from '../../helpers/plugin-fixture.ts';
+import { registerDir, startSandbox } from '../../helpers/sandbox.ts';
+
+const WAITS = `module.exports = class {
+  async getFields(lang, ms) { await new Promise((r) => setTimeout(r, Number(ms) || 300)); return 'waited'; }
+};`;
+// Burns `ms` of CPU per call: under its per-call budget every time, as the webhook flood did.
+const BURNS = `module.exports = class {
+  async getFields(lang, ms) { const end = Date.now() + Number(ms); while (Date.now() < end) {} return 'burnt'; }
+};`;
+// Grows the isolate heap in small steps: what grew a shared sandbox process to 2 GB.
+const GROWS = `module.exports = class {
+  async getFields() { const a = []; for (;;) a.push(new Array(100).fill(a.length)); }
+};`;
+
+let host: SandboxHost;
+const faults = (key: string) => host.health().plugins[key].recentFaults;
+
+beforeAll(async () => {
+  ({ host } = await startSandbox({
+    limits: { cpuMsPerCall: 2000, wallMsPerCall: 5000, rssMb: 160 },
+    gate: { cpuMsPerWindow: 1500, cpuWindowMs: 60_000, maxConcurrentCalls: 2, maxQueuedCalls: 1 },
+    supervisor: { graceMs: 300 },
+    breaker: { threshold: 3, cooldownMs: 60_000 },
+    groups: { pair: ['paired-a', 'paired-b'] },
+  }));
+  for (const [key, index] of [['bystander', WAITS], ['waits', WAITS], ['burns', BURNS], ['grows', GROWS], ['paired-a', WAITS], ['paired-b', WAITS]]) {
+    const r = await registerDir(host, writePlugin(key, { 'index.js': index }));
+    expect(r.ok, `${key} loads`).toBe(true);
+  }
+}, 60_000);
+afterAll(async () => {
+  await host.close();
+});
+
+describe('per-plugin isolation', () => {
+  it('every plugin runs in a process of its own unless the host groups it', () => {
+    const pids = ['bystander', 'waits', 'burns', 'grows'].map((k) => host.processOf(k)?.pid);
+    expect(new Set(pids).size).toBe(4);
+    expect(pids.every((p) => typeof p === 'number')).toBe(true);
+    // Positive control: a group shares one process.
+    expect(host.processOf('paired-a')).toBe(host.processOf('paired-b'));
+  });
+
+  it('a process killed under one plugin cuts only that plugin\'s calls, and charges it one fault', async () => {
+    const before = faults('waits');
+    const victimCalls = [host.invoke('waits', 'getFields', ['en', 800]), host.invoke('waits', 'getFields', ['en', 800])];
+    const bystander = host.invoke('bystander', 'getFields', ['en', 800]);
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(host.processOf('waits')?.pid as number, 'SIGKILL');
+    const cut = await Promise.all(victimCalls);
+    for (const r of cut) expect(r).toMatchObject({ ok: false, error: { kind: 'sandbox_crashed' } });
+    expect(faults('waits') - before).toBe(1); // one crash, one fault, however many calls it cut
+    expect(await bystander).toMatchObject({ ok: true, value: 'waited' });
+    expect(faults('bystander')).toBe(0);
+    expect((await host.invoke('waits', 'getFields', ['en', 10])).ok).toBe(true); // restarted, reloaded
+  });
+
+  it('in a shared group, a call cut by the other plugin\'s crash is reported as never run, not as a fault', async () => {
+    const a = host.invoke('paired-a', 'getFields', ['en', 800]);
+    await new Promise((r) => setTimeout(r, 200));
+    host.processOf('paired-a')?.kill('test: crash caused by paired-b', 'sandbox_crashed', 'paired-b');
+    const r = await a;
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(NOT_DISPATCHED.has(r.error.kind)).toBe(true);
+    expect(faults('paired-a')).toBe(0);
+    expect(faults('paired-b')).toBe(1);
+  });
+
+  it('resident memory over the cap kills the plugin\'s own process and pauses it; the bystander is untouched', async () => {
+    const bystanderPid = host.processOf('bystander')?.pid;
+    const bystander = host.invoke('bystander', 'getFields', ['en', 1500]);
+    const r = await host.invoke('grows', 'getFields', []);
+    // The isolate's own 64 MB heap limit does not stop this pattern; the process cap does.
+    expect(r).toMatchObject({ ok: false, error: { kind: 'memory_limit', message: expect.stringMatching(/resident memory, over its 160 MB cap/) } });
+    expect(host.health().plugins.grows.state).toBe('open'); // paused at once: a retry would only grow again
+    expect(await host.invoke('grows', 'getFields', [])).toMatchObject({ ok: false, error: { kind: 'circuit_open' } });
+    expect(await bystander).toMatchObject({ ok: true, value: 'waited' });
+    expect(host.processOf('bystander')?.pid).toBe(bystanderPid);
+    expect(faults('bystander')).toBe(0);
+  });
+
+  it('a plugin over its CPU budget is throttled alone; the bystander keeps being served', async () => {
+    const results = [];
+    for (let i = 0; i < 6; i++) results.push(await host.invoke('burns', 'getFields', ['en', 400]));
+    const throttled = results.filter((r) => !r.ok && r.error.kind === 'throttled');
+    expect(results[0].ok).toBe(true); // positive control: under budget it runs
+    expect(throttled.length).toBeGreaterThan(0);
+    const t = throttled[0];
+    if (!t.ok) {
+      expect(t.error.message).toMatch(/CPU in the last 60 s, its budget is 1500 ms \(pluginCpuMsPerWindow\)/);
+      expect(t.error.retryInMs).toBeGreaterThan(0);
+    }
+    expect(host.health().plugins.burns.recentFaults).toBe(0); // throttling is not a fault
+    const bystander = await Promise.all([1, 2].map(() => host.invoke('bystander', 'getFields', ['en', 20])));
+    for (const r of bystander) expect(r).toMatchObject({ ok: true });
+  });
+
+  it('calls beyond the concurrency limit wait in a bounded queue; beyond it they are refused at once', async () => {
+    const calls = [0, 1, 2, 3].map(() => host.invoke('waits', 'getFields', ['en', 400]));
+    const results = await Promise.all(calls);
+    const kinds = results.map((r) => (r.ok ? 'ok' : r.error.kind));
+    expect(kinds.filter((k) => k === 'ok')).toHaveLength(3); // 2 running + 1 queued
+    expect(kinds.filter((k) => k === 'throttled')).toHaveLength(1);
+    expect(faults('waits')).toBeLessThanOrEqual(1); // the earlier crash only
+  });
+
+  it('the watchdog kills only the hung plugin\'s process', async () => {
+    const hungPid = host.processOf('waits')?.pid as number;
+    const bystanderPid = host.processOf('bystander')?.pid;
+    process.kill(hungPid, 'SIGSTOP');
+    const hung = host.invoke('waits', 'getFields', ['en', 10], { wallMs: 300 });
+    const served = await host.invoke('bystander', 'getFields', ['en', 10]);
+    expect(served.ok).toBe(true);
+    expect(await hung).toMatchObject({ ok: false, error: { kind: 'sandbox_crashed', message: expect.stringMatching(/watchdog/) } });
+    expect(host.processOf('bystander')?.pid).toBe(bystanderPid);
+    expect(host.processOf('waits')?.pid).not.toBe(hungPid);
+  });
+});
