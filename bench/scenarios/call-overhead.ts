@@ -82,7 +82,7 @@ export async function benchCallOverhead(o: CallOverheadOptions): Promise<CallOve
       }
     }
     // CPU per call, one block per variant (CPU cannot be split between interleaved calls).
-    const sandboxPid = local.sandbox.sandboxProcesses[0].pid;
+    const sandboxPid = local.sandbox.processOf('benchpay')?.pid ?? null;
     const cpuOf = async (run: () => Promise<unknown>, other: number | null) => {
       const stop = cpuMeter(other);
       for (let i = 0; i < o.iterations; i++) await run();

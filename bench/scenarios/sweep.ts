@@ -106,7 +106,7 @@ async function sweepOnce(host: Host, provider: FakeProvider, invoke: InvokeFn, n
   await host.hostApi.audit.flush();
   // Let the provider reach DONE for every payout (its outcome is scheduled right after creation).
   await new Promise((resolve) => setTimeout(resolve, 50));
-  const stop = cpuMeter(sandboxed ? host.sandbox.sandboxProcesses[0].pid : null);
+  const stop = cpuMeter(sandboxed ? host.sandbox.processOf(PLUGIN)?.pid ?? null : null);
   const t0 = performance.now();
   const result = await invoke(PLUGIN, 'cron', [], { wallMs: 30 * 60_000 });
   const ms = performance.now() - t0;

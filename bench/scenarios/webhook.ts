@@ -91,7 +91,7 @@ async function shapesOn(o: WebhookOptions, providerUrl: string, store: 'file' | 
     const inProcess = await bench.listen(inProcessInvoke(new Map([['benchpay', bench.inProcessPlugin('benchpay')]])));
     const body = JSON.stringify({ id: TX, status: 'DONE' });
     const headers = { 'content-type': 'application/json', 'x-bench-signature': crypto.createHmac('sha256', BENCH_SECRETS.webhookSecret).update(body).digest('hex') };
-    const sandboxPid = host.sandbox.sandboxProcesses[0].pid;
+    const sandboxPid = host.sandbox.processOf('benchpay')?.pid ?? null;
 
     const shape = async (query: string, expect: string): Promise<WebhookShapeResult> => {
       const urls = { sandboxed: `${sandboxed.url}/payout_call/benchpay/hook/${query}`, inProcess: `${inProcess.url}/payout_call/benchpay/hook/${query}` };
