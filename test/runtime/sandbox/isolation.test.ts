@@ -87,11 +87,14 @@ describe('per-plugin isolation', () => {
   });
 
   it('a plugin over its CPU budget is throttled alone; the bystander keeps being served', async () => {
+    // Calls until refused: on a busy machine a 400 ms busy loop may get less CPU, so the count of
+    // calls it takes varies; the CPU it takes (1 500 ms, counted by the kernel) does not.
     const results = [];
-    for (let i = 0; i < 6; i++) results.push(await host.invoke('burns', 'getFields', ['en', 400]));
+    for (let i = 0; i < 40 && !results.some((r) => !r.ok); i++) results.push(await host.invoke('burns', 'getFields', ['en', 400]));
     const throttled = results.filter((r) => !r.ok && r.error.kind === 'throttled');
     expect(results[0].ok).toBe(true); // positive control: under budget it runs
-    expect(throttled.length).toBeGreaterThan(0);
+    expect(results.at(-1)).toMatchObject({ ok: false, error: { kind: 'throttled' } });
+    expect(throttled.length).toBe(1);
     const t = throttled[0];
     if (!t.ok) {
       expect(t.error.message).toMatch(/CPU in the last 60 s, its budget is 1500 ms \(pluginCpuMsPerWindow\)/);
