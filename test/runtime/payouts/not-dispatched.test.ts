@@ -16,37 +16,9 @@ import type { SweepDeps } from '../../../runtime/payouts/payout-sweep.ts';
 import { NEVER_DISPATCHED } from '../../../runtime/payouts/deferral.ts';
 import type { PluginAvailability } from '../../../runtime/payouts/deferral.ts';
 import { NOT_DISPATCHED } from '../../../runtime/sandbox/protocol.ts';
-import type { FailureKind } from '../../../runtime/sandbox/protocol.ts';
-import type { InvokeResult } from '../../../runtime/sandbox/sandbox-host.ts';
-import type { LoadedPlugin } from '../../../runtime/plugins/load-plugin.ts';
 import type { AuditLog } from '../../../host-api/audit.ts';
-import { newCounters } from '../../../host-api/capability.ts';
 import { newOrder } from '../../helpers/orders.ts';
-
-type Answer = { kind: 'ok'; value: unknown } | { kind: FailureKind; requests?: number };
-
-/** A stub sandbox: each call of a plugin takes the next scripted answer (the last one repeats). */
-class StubSandbox {
-  readonly calls: { plugin: string; method: string; orderId: string }[] = [];
-  private readonly script = new Map<string, Answer[]>();
-  answer(key: string, ...answers: Answer[]): void { this.script.set(key, answers); }
-  async invoke(plugin: string, method: string, args: unknown): Promise<InvokeResult> {
-    const orderId = String((args as { _id?: string; orderId?: string }[])[0]?._id ?? (args as { orderId?: string }[])[0]?.orderId);
-    this.calls.push({ plugin, method, orderId });
-    const queue = this.script.get(`${plugin}:${orderId}`) ?? this.script.get(plugin) ?? [{ kind: 'ok', value: { ok: 1, transaction: 'tx-1' } }];
-    const next = queue.length > 1 ? (queue.shift() as Answer) : queue[0];
-    const ctx = { plugin, callId: `c${this.calls.length}`, method, deadline: 0, counters: newCounters() };
-    if (next.kind === 'ok') return { ok: true, value: next.value, callId: ctx.callId, ctx, stats: null };
-    ctx.counters.requestsStarted = next.requests ?? 0;
-    ctx.counters.outboundRequests = next.requests ?? 0;
-    return { ok: false, error: { kind: next.kind, message: `stub ${next.kind}` }, callId: ctx.callId, ctx, stats: null };
-  }
-  transfersRun(orderId: string): number {
-    return this.calls.filter((c) => c.method === 'transfer' && c.orderId === orderId).length;
-  }
-}
-
-const plugin = (key: string) => ({ key, manifest: { format: 'platform' }, description: { methods: { getFields: true, transfer: true, initCron: false } } }) as unknown as LoadedPlugin;
+import { StubSandbox, stubPlugin as plugin } from './stub-sandbox.ts';
 
 let clock = Date.parse('2026-12-01T10:00:00Z');
 let store: Store;
