@@ -160,7 +160,9 @@ export class PayoutOrchestrator {
     if (current && current.status !== 'inProgressPayout' && current.status !== 'hold' && (await followOrder(d, attempt, current))) {
       return { kind: current.status === 'done' ? 'succeeded' : 'failed', attemptId: attempt._id, reason: `${why}; the order is ${current.status}` };
     }
-    const reason = `${NEVER_DISPATCHED}: ${why}; nothing was sent, the order stays ${current?.status ?? 'inProgressPayout'} and the payout starts again when the plugin takes calls`;
+    const status = current?.status ?? 'inProgressPayout';
+    const next = status === 'inProgressPayout' ? 'the payout starts again when the plugin takes calls' : `the order is ${status} (moved while the call was refused)`;
+    const reason = `${NEVER_DISPATCHED}: ${why}; nothing was sent, ${next}`;
     const failed = await moveAttempt(d, attempt, ['DISPATCHING'], { state: 'FAILED', reason, leaseUntil: null });
     if (!failed) return { kind: 'lost-lease', attemptId: attempt._id };
     const waiting = this.deferrals.refused(orderId, attempt.plugin, why);
