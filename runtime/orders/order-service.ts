@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import type { AuditLog } from '../../host-api/audit.ts';
 import type { LoadedPlugin } from '../plugins/load-plugin.ts';
 import type { SandboxHost } from '../sandbox/sandbox-host.ts';
+import { NOT_DISPATCHED } from '../sandbox/protocol.ts';
 import type { Store, TransitionResult } from '../store/store.ts';
 import { ORDER_STATUSES } from '../store/types.ts';
 import type { FieldValue, NewIpn, Order, OrderStatus, Route } from '../store/types.ts';
@@ -75,6 +76,7 @@ const FIELD_KINDS_UNAVAILABLE: Record<string, string> = {
   cpu_limit: 'its field check ran out of time', deadline: 'its field check ran out of time',
   circuit_open: 'it is paused after repeated faults', not_loaded: 'it is not loaded',
   sandbox_crashed: 'its sandbox restarted', memory_limit: 'it ran out of memory',
+  throttled: 'it is busy', sandbox_unavailable: 'its sandbox is restarting', load_failed: 'it could not be loaded',
 };
 
 function digest(text: string): Buffer {
@@ -190,6 +192,11 @@ export class OrderService {
         rule: `plugin.${kind}`, summary: `field check for ${route.toXml} from ${ip} failed: ${result.ok ? 'malformed result' : result.error.message}`,
         durationMs: result.stats?.wallMs ?? 0,
       });
+      // Refused before the plugin's check ran (paused, busy, restarting): says nothing about the
+      // order, so the answer is "the same order again shortly", never a refusal of the order.
+      if (!result.ok && NOT_DISPATCHED.has(result.error.kind)) {
+        throw new OrderFormError(null, `the payout method for ${route.toXml} is briefly unavailable (${FIELD_KINDS_UNAVAILABLE[kind] ?? 'it is not taking calls right now'}); nothing was checked or created: send the same order again in a minute`, 503);
+      }
       const why = FIELD_KINDS_UNAVAILABLE[kind] ?? 'its field check failed';
       throw new OrderFormError(null, `the payout method for ${route.toXml} is unavailable right now (${why}); try again later or choose another direction`, 503);
     }

@@ -6,6 +6,9 @@
 // - a failure is definite (FAILED, order errorPayout) only when no request left the sandbox
 //   during transfer(); otherwise it is UNKNOWN: never retried blindly, reconciled, and held for
 //   review by a deadline;
+// - a call the sandbox refused before the plugin's code started it (NOT_DISPATCHED) is not a
+//   failure of the payout: the order stays inProgressPayout, no IPN, and the payout starts again
+//   when the plugin takes calls (deferral.ts);
 // - an amount the provider reports that differs from the order is never done: it goes to review;
 // - order moves come first, attempt settlement second: the sweep can always settle an attempt
 //   from its order's status after a crash in between.
@@ -16,6 +19,9 @@ import { orderForPlugin } from '../../host-api/payout-txs.ts';
 import { amountMismatch, audit, followOrder, iso, moveAttempt, moveOrder, sendToReview } from './payout-steps.ts';
 import type { StepDeps } from './payout-steps.ts';
 import { crashPoint } from './crash-hook.ts';
+import { NEVER_DISPATCHED, PayoutDeferrals, neverDispatched } from './deferral.ts';
+import type { DeferralOptions, Deferred, PluginAvailability } from './deferral.ts';
+import type { SandboxFailure } from '../sandbox/protocol.ts';
 
 export interface OrchestratorDeps extends StepDeps {
   invoke(key: string, method: string, args: unknown, options?: InvokeOptions): Promise<InvokeResult>;
@@ -25,11 +31,22 @@ export interface OrchestratorDeps extends StepDeps {
   unknownReviewAfterMs: number;
   /** Added to twice the transfer deadline to make an attempt's lease. */
   leaseMarginMs?: number;
+  /**
+   * Whether the plugin takes calls now (e.g. its circuit breaker is not open), asked before an
+   * attempt is written. Must be cheap and free of side effects; without it, a pause is learnt
+   * from the sandbox's refusal of transfer().
+   */
+  pluginAvailability?(key: string): PluginAvailability;
+  /** Backoff of payouts the sandbox refused before they ran (deferral.ts defaults). */
+  deferral?: Omit<DeferralOptions, 'now'>;
 }
 
 export type StartOutcome =
   | { kind: 'not-eligible'; reason: string }
   | { kind: 'in-progress'; reason: string }
+  // Not dispatched: the plugin is unavailable now (attemptId set when the sandbox refused a written
+  // attempt). The order stays inProgressPayout; the sweep starts it again from retryAt.
+  | { kind: 'deferred'; reason: string; retryAt: string; attemptId?: string }
   | { kind: 'succeeded' | 'accepted' | 'failed' | 'unknown' | 'needs_review' | 'lost-lease'; attemptId: string; reason?: string };
 
 interface TransferValue { ok?: unknown; transaction?: unknown; amount?: unknown; currency?: unknown; to?: unknown }
@@ -41,14 +58,23 @@ export class PayoutOrchestrator {
   private readonly deps: OrchestratorDeps;
   private readonly running = new Set<Promise<StartOutcome>>();
   private closing = false;
+  /** Backoff of payouts that could not be dispatched; the sweep reads it too. */
+  readonly deferrals: PayoutDeferrals;
 
   constructor(deps: OrchestratorDeps) {
     this.deps = deps;
+    this.deferrals = new PayoutDeferrals({ ...deps.deferral, now: () => deps.now() });
   }
 
   get leaseMs(): number {
     // Longer than any transfer() can run, so a live transfer never loses its lease to a sweeper.
     return this.deps.transferWallMs * 2 + (this.deps.leaseMarginMs ?? 30_000);
+  }
+
+  /** Whether calls of the plugin may be made now: not paused, not in a backoff after a refusal. */
+  pluginTakesCalls(key: string): boolean {
+    const availability = this.deps.pluginAvailability?.(key);
+    return (availability === undefined || availability.available) && !this.deferrals.pluginWaiting(key);
   }
 
   /** Starts the order's payout in the background; the outcome is in the store, events and audit. */
@@ -80,6 +106,9 @@ export class PayoutOrchestrator {
     const previous = await d.store.listAttempts(orderId);
     const blocking = previous.find((a) => BLOCKING.has(a.state));
     if (blocking) return { kind: 'in-progress', reason: `order ${order.uid} already has a payout attempt in state ${blocking.state}` };
+    // A known pause costs neither an attempt nor a sandbox call.
+    const waiting = this.deferrals.check(orderId, order.payoutModule, d.pluginAvailability?.(order.payoutModule) ?? null);
+    if (waiting) return this.deferred(order, waiting);
 
     const created = await d.store.createAttempt({ orderId, plugin: order.payoutModule, owner: d.owner, leaseMs: this.leaseMs });
     if (!created) return { kind: 'in-progress', reason: `another worker started the payout of order ${order.uid}` };
@@ -94,11 +123,14 @@ export class PayoutOrchestrator {
     // Conservative: a request the plugin asked for counts even if it had not reached a socket yet.
     const requestsSent = Math.max(result.ctx.counters.outboundRequests, result.ctx.counters.requestsStarted);
     const attempt = (await moveAttempt(d, dispatching, ['DISPATCHING'], { requestsSent })) ?? null;
+    const ran = result.ok || !neverDispatched(result.error, requestsSent);
+    if (ran) this.deferrals.dispatched(orderId, order.payoutModule);
     if (!attempt) {
       // Settled meanwhile (the plugin's callback may have finished the order already) or taken over.
       const now = await d.store.getAttempt(created._id);
       return { kind: 'lost-lease', attemptId: created._id, reason: now ? `attempt is ${now.state}` : undefined };
     }
+    if (!result.ok && !ran) return this.notDispatched(orderId, attempt, result.error);
     // The provider's webhook may have settled the order while transfer() was still running.
     const current = await d.store.getOrder(orderId);
     if (current && current.status !== 'inProgressPayout') await this.keepEvidence(current, attempt, result);
@@ -106,6 +138,46 @@ export class PayoutOrchestrator {
       return { kind: current.status === 'done' ? 'succeeded' : current.status === 'hold' ? 'needs_review' : 'failed', attemptId: attempt._id };
     }
     return this.classify(current ?? order, attempt, result, requestsSent);
+  }
+
+  /**
+   * The sandbox refused transfer() before the plugin's code started it, after DISPATCHING was
+   * written. Nothing can have been sent and nobody said no, so the order stays where it is (no
+   * errorPayout, no IPN) and the attempt becomes FAILED with a reason saying it never ran:
+   *  - FAILED is the one settled state that allows a new attempt (design.md §6), so the rule of one
+   *    live attempt per order and the store's unique index stay as they are;
+   *  - deleting the attempt would erase the record that DISPATCHING was written and why the
+   *    payout waited; a new state would change both stores' schemas for what FAILED already says.
+   * The order is not moved: "order first, attempt second" is about settling an order, and this
+   * order is not settled. A crash before the FAILED write leaves DISPATCHING, which the sweep
+   * turns into UNKNOWN, as for any interrupted transfer(): conservative, never a blind retry.
+   */
+  private async notDispatched(orderId: string, attempt: PayoutAttempt, error: SandboxFailure): Promise<StartOutcome> {
+    const d = this.deps;
+    const why = `the sandbox refused transfer() before it ran (${error.kind}: ${error.message})`;
+    const current = await d.store.getOrder(orderId);
+    // Settled meanwhile by the plugin's callback or an administrator: the attempt follows the order.
+    if (current && current.status !== 'inProgressPayout' && current.status !== 'hold' && (await followOrder(d, attempt, current))) {
+      return { kind: current.status === 'done' ? 'succeeded' : 'failed', attemptId: attempt._id, reason: `${why}; the order is ${current.status}` };
+    }
+    const status = current?.status ?? 'inProgressPayout';
+    const next = status === 'inProgressPayout' ? 'the payout starts again when the plugin takes calls' : `the order is ${status} (moved while the call was refused)`;
+    const reason = `${NEVER_DISPATCHED}: ${why}; nothing was sent, ${next}`;
+    const failed = await moveAttempt(d, attempt, ['DISPATCHING'], { state: 'FAILED', reason, leaseUntil: null });
+    if (!failed) return { kind: 'lost-lease', attemptId: attempt._id };
+    const waiting = this.deferrals.refused(orderId, attempt.plugin, why);
+    return this.deferred(current ?? orderId, waiting, attempt._id);
+  }
+
+  /** Says once per wait why the order's payout waits (audit and event), not at every sweep. */
+  private deferred(order: Order | string, waiting: Deferred, attemptId?: string): StartOutcome {
+    const orderId = typeof order === 'string' ? order : order._id;
+    if (this.deferrals.firstNotice(orderId)) {
+      const plugin = typeof order === 'string' ? undefined : order.payoutModule ?? undefined;
+      audit(this.deps, 'payout.deferred', order, `payout waits, transfer() was not run: ${waiting.reason}; it starts by itself when the plugin takes calls (not before ${waiting.retryAt})`, 'error');
+      this.deps.onEvent?.({ kind: 'deferred', orderId, attemptId, plugin, reason: waiting.reason });
+    }
+    return { kind: 'deferred', reason: waiting.reason, retryAt: waiting.retryAt, ...(attemptId ? { attemptId } : {}) };
   }
 
   /**

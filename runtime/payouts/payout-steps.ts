@@ -10,7 +10,7 @@ import type { AuditLog } from '../../host-api/audit.ts';
 import { crashPoint } from './crash-hook.ts';
 
 export interface PayoutEvent {
-  kind: 'started' | 'succeeded' | 'accepted' | 'failed' | 'unknown' | 'needs_review' | 'recovered' | 'skipped' | 'error';
+  kind: 'started' | 'succeeded' | 'accepted' | 'failed' | 'unknown' | 'needs_review' | 'recovered' | 'skipped' | 'deferred' | 'error';
   orderId: string;
   attemptId?: string;
   plugin?: string;

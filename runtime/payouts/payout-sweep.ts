@@ -7,14 +7,18 @@
 //     cron) or an administrator settled it;
 //  3. deadlines — ACCEPTED / UNKNOWN attempts not settled by their review deadline go to
 //     NEEDS_REVIEW and their order to hold, with the reason;
-//  4. orders waiting in inProgressPayout with no payout attempt (auto-payout routes) are started.
+//  4. orders waiting in inProgressPayout with no live payout attempt are started: on auto-payout
+//     routes, and on any route when the last attempt was never dispatched (the administrator or the
+//     route already asked for it). A payout the sandbox could not dispatch waits out its backoff
+//     (deferral.ts) and is said once, not at every sweep.
 import type { Store } from '../store/store.ts';
-import type { PayoutAttempt } from '../store/types.ts';
+import type { Order, PayoutAttempt } from '../store/types.ts';
 import { audit, followOrder, iso, moveAttempt, sendToReview } from './payout-steps.ts';
 import type { StepDeps } from './payout-steps.ts';
 import { crashPoint } from './crash-hook.ts';
 import type { PayoutOrchestrator } from './orchestrator.ts';
 import { pollStatus } from './sdk-reconcile.ts';
+import { NEVER_DISPATCHED } from './deferral.ts';
 import type { ReconcileDeps } from './sdk-reconcile.ts';
 import type { LoadedPlugin } from '../plugins/load-plugin.ts';
 
@@ -34,6 +38,8 @@ export interface SweepReport {
   reconciled: number;
   toReview: number;
   started: number;
+  /** Orders whose payout could not be dispatched now (plugin unavailable); they stay inProgressPayout. */
+  deferred: number;
   polled: number;
 }
 
@@ -42,7 +48,7 @@ const lastPolled = new Map<string, number>();
 const lastWarned = new Map<string, number>();
 
 export async function sweepPayouts(deps: SweepDeps): Promise<SweepReport> {
-  const report: SweepReport = { recovered: 0, reconciled: 0, toReview: 0, started: 0, polled: 0 };
+  const report: SweepReport = { recovered: 0, reconciled: 0, toReview: 0, started: 0, deferred: 0, polled: 0 };
   const store: Store = deps.store;
   const now = deps.now();
 
@@ -59,8 +65,9 @@ export async function sweepPayouts(deps: SweepDeps): Promise<SweepReport> {
     const order = await store.getOrder(open.orderId);
     const overdue = open.reviewDeadline !== null && Date.parse(open.reviewDeadline) <= now;
     const orderSettled = order && order.status !== 'inProgressPayout';
+    // A paused plugin, or one the sandbox refused recently, is not asked before it takes calls.
     const canPoll = !orderSettled && order !== null && deps.activePlugin(open.plugin)?.description.methods.status === true
-      && now - (lastPolled.get(open._id) ?? 0) >= deps.statusPollMs;
+      && now - (lastPolled.get(open._id) ?? 0) >= deps.statusPollMs && deps.orchestrator.pluginTakesCalls(open.plugin);
     if (!orderSettled && !overdue && !canPoll) continue;
     const attempt = await store.acquireAttemptLease(open._id, deps.owner, 60_000);
     if (!attempt) continue;
@@ -71,10 +78,19 @@ export async function sweepPayouts(deps: SweepDeps): Promise<SweepReport> {
       if (await followOrder(deps, attempt, order)) report.reconciled++;
       else await moveAttempt(deps, attempt, ['ACCEPTED', 'UNKNOWN'], { leaseUntil: null });
     } else if (canPoll) {
+      const polledBefore = lastPolled.get(open._id);
       lastPolled.set(open._id, now);
-      report.polled++;
       const fresh = (await store.getOrder(open.orderId)) ?? order;
-      if (await pollStatus(deps, attempt, fresh)) report.reconciled++;
+      const polled = await pollStatus(deps, attempt, fresh);
+      if (polled.kind === 'not-dispatched') {
+        // Refused before the plugin ran it: not a poll. The poll stays due (asked again once the
+        // plugin's backoff ends) and the refusal counts towards nothing but that backoff; the
+        // review deadline is a matter of time and applies as for any open payout.
+        if (polledBefore === undefined) lastPolled.delete(open._id);
+        else lastPolled.set(open._id, polledBefore);
+        deps.orchestrator.deferrals.pluginRefused(open.plugin, polled.reason);
+      } else report.polled++;
+      if (polled.kind === 'moved') report.reconciled++;
       else if (overdue) {
         await sendToReview(deps, attempt, fresh, `the provider did not confirm the payout by ${attempt.reviewDeadline}`);
         report.toReview++;
@@ -91,9 +107,11 @@ export async function sweepPayouts(deps: SweepDeps): Promise<SweepReport> {
   for (const order of await store.listOrders({ status: 'inProgressPayout', limit: 200 })) {
     if (!order.payoutModule) continue;
     if (await store.getLiveAttempt(order._id)) continue;
-    if (!(await deps.autoPayout(order.routeId))) continue;
+    if (!(await deps.autoPayout(order.routeId)) && !(await lastNeverDispatched(store, order))) continue;
     const outcome = await deps.orchestrator.start(order._id);
-    if (outcome.kind !== 'not-eligible' && outcome.kind !== 'in-progress') report.started++;
+    // The orchestrator said why once (payout.deferred); the backoff decides when it is tried again.
+    if (outcome.kind === 'deferred') report.deferred++;
+    else if (outcome.kind !== 'not-eligible' && outcome.kind !== 'in-progress') report.started++;
     else if (now - (lastWarned.get(order._id) ?? 0) > 10 * 60_000) {
       // An order that cannot start (plugin refused or paused, a payout waiting for review) must
       // not wait silently: say why, every ten minutes.
@@ -104,6 +122,13 @@ export async function sweepPayouts(deps: SweepDeps): Promise<SweepReport> {
   }
   for (const id of lastPolled.keys()) if (now - (lastPolled.get(id) ?? 0) > 24 * 3600_000) lastPolled.delete(id);
   return report;
+}
+
+/** The order's last attempt ended because the sandbox refused it before transfer() ran. */
+async function lastNeverDispatched(store: Store, order: Order): Promise<boolean> {
+  const attempts = await store.listAttempts(order._id);
+  const last = attempts[attempts.length - 1];
+  return last !== undefined && last.state === 'FAILED' && (last.reason ?? '').startsWith(NEVER_DISPATCHED);
 }
 
 async function recover(deps: SweepDeps, attempt: PayoutAttempt): Promise<boolean> {

@@ -6,6 +6,7 @@ import type { InvokeOptions, InvokeResult } from '../sandbox/sandbox-host.ts';
 import type { Order, PayoutAttempt } from '../store/types.ts';
 import { amountMismatch, audit, followOrder, moveAttempt, moveOrder, sendToReview } from './payout-steps.ts';
 import type { StepDeps } from './payout-steps.ts';
+import { neverDispatched } from './deferral.ts';
 
 export interface ReconcileDeps extends StepDeps {
   invoke(key: string, method: string, args: unknown, options?: InvokeOptions): Promise<InvokeResult>;
@@ -54,16 +55,24 @@ async function deactivateTxs(deps: StepDeps, attempt: PayoutAttempt): Promise<vo
   }
 }
 
+export type PollOutcome =
+  | { kind: 'moved' | 'unchanged' }
+  // The sandbox refused the call before the plugin's `status` ran (NOT_DISPATCHED): not a poll.
+  | { kind: 'not-dispatched'; reason: string };
+
 /** Asks an SDK plugin's `status` handler about an ACCEPTED or UNKNOWN attempt (leased by the caller). */
-export async function pollStatus(deps: ReconcileDeps, attempt: PayoutAttempt, order: Order): Promise<boolean> {
+export async function pollStatus(deps: ReconcileDeps, attempt: PayoutAttempt, order: Order): Promise<PollOutcome> {
   const result = await deps.invoke(attempt.plugin, 'status', [{
     reference: attempt.transaction, orderId: order._id, orderUid: order.uid, amount: order.outAmount, currency: order.outSymbol,
   }], { wallMs: deps.statusWallMs });
   if (!result.ok) {
+    const requests = Math.max(result.ctx.counters.outboundRequests, result.ctx.counters.requestsStarted);
+    // Not audited per order: the plugin's pause is the sandbox's record, and the caller backs off.
+    if (neverDispatched(result.error, requests)) return { kind: 'not-dispatched', reason: `${result.error.kind}: ${result.error.message}` };
     audit(deps, 'payout.status', order, `status check failed: ${result.error.message}`, 'error');
-    return false;
+    return { kind: 'unchanged' };
   }
-  return applyReport(deps, attempt, order, result.value as ProviderReport, 'status check');
+  return { kind: (await applyReport(deps, attempt, order, result.value as ProviderReport, 'status check')) ? 'moved' : 'unchanged' };
 }
 
 /** Applies the `updates` an SDK plugin's webhook returned, for its own payouts only. */

@@ -22,6 +22,7 @@ import { CronScheduler } from '../cron/scheduler.ts';
 import { OrderService } from '../orders/order-service.ts';
 import { PayoutOrchestrator } from '../payouts/orchestrator.ts';
 import { sweepPayouts } from '../payouts/payout-sweep.ts';
+import { breakerAvailability } from '../payouts/deferral.ts';
 import { applyWebhookUpdates } from '../payouts/sdk-reconcile.ts';
 import type { PayoutEvent } from '../payouts/payout-steps.ts';
 import { setCrashHook } from '../payouts/crash-hook.ts';
@@ -178,6 +179,7 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
     acceptedReviewAfterMs: options.acceptedReviewAfterMs,
     unknownReviewAfterMs: options.unknownReviewAfterMs,
     leaseMarginMs: options.payoutLeaseMarginMs,
+    pluginAvailability: (key) => breakerAvailability(sandbox.health().plugins[key]),
   });
   const orders = new OrderService({
     store, sandbox, activePlugin: (key) => registry.active(key), audit: hostApi.audit, buildIpn: ipnFor,
