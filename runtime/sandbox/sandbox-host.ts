@@ -275,7 +275,9 @@ export class SandboxHost {
       if (!loaded.ok) {
         if (loaded.error.kind === 'sandbox_unavailable') plugin.breaker.cancelTrial();
         else if (!loaded.error.charged) plugin.breaker.recordFault(loaded.error.kind, loaded.error.message);
-        return { ok: false, error: loaded.error, callId, ctx, stats: null };
+        // Whatever broke the load (CPU, memory, a crash), the method itself never started.
+        const kind = loaded.error.kind === 'sandbox_unavailable' ? 'sandbox_unavailable' : 'load_failed';
+        return { ok: false, error: { ...loaded.error, kind, message: `${key}.${label} did not start: loading the plugin failed (${loaded.error.kind}: ${loaded.error.message})` }, callId, ctx, stats: null };
       }
       const reply = await this.request(plugin.process, { t: 'invoke', plugin: key, callId, method, args, wallMs, ...(options.cpuMs ? { cpuMs: options.cpuMs } : {}) }, wallMs, `${key}.${label}`, key);
       if (reply.stats) {
@@ -380,6 +382,11 @@ export class SandboxHost {
       name: p.name, pid: p.pid, restarts: p.restarts, rssBytes: p.usage?.rssBytes ?? null, plugins: [...this.placement.pluginsIn(p)],
     }));
     return { processes, plugins };
+  }
+
+  /** The breaker of one plugin (cheaper than health() on the payout path). */
+  breakerOf(key: string): ReturnType<CircuitBreaker['snapshot']> | undefined {
+    return this.plugins.get(key)?.breaker.snapshot();
   }
 
   resetBreaker(key: string): void {

@@ -179,7 +179,7 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
     acceptedReviewAfterMs: options.acceptedReviewAfterMs,
     unknownReviewAfterMs: options.unknownReviewAfterMs,
     leaseMarginMs: options.payoutLeaseMarginMs,
-    pluginAvailability: (key) => breakerAvailability(sandbox.health().plugins[key]),
+    pluginAvailability: (key) => breakerAvailability(sandbox.breakerOf(key)),
   });
   const orders = new OrderService({
     store, sandbox, activePlugin: (key) => registry.active(key), audit: hostApi.audit, buildIpn: ipnFor,

@@ -89,7 +89,7 @@ describe('per-plugin isolation', () => {
   it('a plugin over its CPU budget is throttled alone; the bystander keeps being served', async () => {
     // Calls until refused: on a busy machine a 400 ms busy loop may get less CPU, so the count of
     // calls it takes varies; the CPU it takes (1 500 ms, counted by the kernel) does not.
-    const results = [];
+    const results: Awaited<ReturnType<SandboxHost['invoke']>>[] = [];
     for (let i = 0; i < 40 && !results.some((r) => !r.ok); i++) results.push(await host.invoke('burns', 'getFields', ['en', 400]));
     const throttled = results.filter((r) => !r.ok && r.error.kind === 'throttled');
     expect(results[0].ok).toBe(true); // positive control: under budget it runs
