@@ -8,6 +8,7 @@ import * as esbuild from 'esbuild';
 import { PluginRejected, PluginRejectedMany } from '../plugin-errors.ts';
 import { decideRequire, GLOBAL_INJECTS, HOST_MODULES, SHIM_DIR, isAllowedLibraryFile } from './host-modules.ts';
 import type { HostModuleId } from './host-modules.ts';
+import { LIBRARY_GLOBAL, libraryBundle, libraryStub } from './library-bundle.ts';
 import { locatePluginFiles } from './plugin-files.ts';
 import type { PluginFiles } from './plugin-files.ts';
 import { scanSources } from './source-scan.ts';
@@ -114,17 +115,19 @@ function sandboxPlugin(files: PluginFiles, usedHostModules: Set<HostModuleId>): 
         if (args.kind === 'entry-point') return undefined;
         const importer = args.importer;
         if (args.namespace === 'file' && (importer.startsWith(SHIM_DIR + path.sep) || isAllowedLibraryFile(importer))) {
-          return undefined; // our own shims and the libraries they wrap resolve normally
+          // The injected globals file asks for a shim: the library script has it (library-bundle.ts).
+          const wanted = path.resolve(path.dirname(importer), args.path);
+          const id = (Object.keys(HOST_MODULES) as HostModuleId[]).find((k) => HOST_MODULES[k].file === wanted);
+          return id ? { path: id, namespace: 'ps-lib' } : undefined;
         }
         if (args.namespace === 'ps-entry' && args.path.startsWith('ps-host:')) {
-          const id = args.path.slice('ps-host:'.length) as HostModuleId;
-          return { path: HOST_MODULES[id].file };
+          return { path: args.path.slice('ps-host:'.length), namespace: 'ps-lib' };
         }
         const decision = decideRequire(args.path);
         if (decision.kind === 'refused') return { errors: [{ text: `require('${args.path}') refused: ${decision.reason}` }] };
         if (decision.kind === 'host') {
           usedHostModules.add(decision.moduleId);
-          return { path: decision.module.file };
+          return { path: decision.moduleId, namespace: 'ps-lib' };
         }
         const fromDir = args.namespace === 'plugin' ? path.dirname(importer) : pluginDir;
         const resolved = resolvePluginFile(fromDir, args.path, pluginDir);
@@ -134,6 +137,7 @@ function sandboxPlugin(files: PluginFiles, usedHostModules: Set<HostModuleId>): 
         if (!resolved) return { errors: [{ text: `require('${args.path}') failed: no such file in the plugin folder` }] };
         return { path: resolved, namespace: 'plugin' };
       });
+      build.onLoad({ filter: /.*/, namespace: 'ps-lib' }, (args) => ({ contents: libraryStub(args.path as HostModuleId), loader: 'js' }));
       build.onLoad({ filter: /.*/, namespace: 'ps-entry' }, (args) => ({
         contents: entrySource(args.path, files),
         loader: 'js',
@@ -211,13 +215,57 @@ async function build(files: PluginFiles, entry: 'main' | 'configure', globalName
   }
 }
 
+// Bundles by content: loading a plugin whose files are byte for byte the same as last time (a
+// restart of its sandbox, a reload, a second server start in one process) skips esbuild. The key
+// is every file of the folder, so any edit — including one made by rename — bundles again.
+const bundleCache = new Map<string, PluginBundle>();
+const BUNDLE_CACHE_ENTRIES = 200;
+const MAX_FOLDER_FILES = 2000;
+
+function contentKey(pluginDir: string): string | null {
+  const hash = crypto.createHash('sha256').update(fs.realpathSync(pluginDir));
+  let count = 0;
+  const walk = (dir: string): boolean => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (++count > MAX_FOLDER_FILES) return false; // a huge folder is bundled every time, not hashed
+      const file = path.join(dir, entry.name);
+      hash.update('\0').update(path.relative(pluginDir, file));
+      if (entry.isSymbolicLink()) hash.update('\0link:').update(fs.readlinkSync(file));
+      else if (entry.isDirectory()) { if (!walk(file)) return false; }
+      else if (entry.isFile()) hash.update('\0').update(fs.readFileSync(file));
+    }
+    return true;
+  };
+  try {
+    return walk(pluginDir) ? hash.digest('hex') : null;
+  } catch {
+    return null; // unreadable: let bundling say what is wrong
+  }
+}
+
 export async function bundlePlugin(pluginDir: string): Promise<PluginBundle> {
+  const key = contentKey(pluginDir);
+  const cached = key ? bundleCache.get(key) : undefined;
+  if (cached) return cached;
+  const bundle = await bundleFresh(pluginDir);
+  if (key) {
+    if (bundleCache.size >= BUNDLE_CACHE_ENTRIES) bundleCache.delete(bundleCache.keys().next().value as string);
+    bundleCache.set(key, bundle);
+  }
+  return bundle;
+}
+
+async function bundleFresh(pluginDir: string): Promise<PluginBundle> {
   const files = locatePluginFiles(pluginDir);
   const usedHostModules = new Set<HostModuleId>();
   const configure = await build(files, 'configure', CONFIGURE_GLOBAL, new Set());
   const main = await build(files, 'main', BUNDLE_GLOBAL, usedHostModules);
-  const code = main.outputFiles.find((f) => f.path.endsWith('.js'))!.text;
-  const configureCode = configure.outputFiles.find((f) => f.path.endsWith('.js'))!.text;
+  // The provided modules come first, once for all plugins (library-bundle.ts); the refusals above
+  // and the source map concern the plugin's own part only.
+  const withLibrary = async (own: string) => (own.includes(LIBRARY_GLOBAL) ? `${await libraryBundle()}\n${own}` : own);
+  const code = await withLibrary(main.outputFiles.find((f) => f.path.endsWith('.js'))!.text);
+  // An SDK plugin's manifest is read by evaluating its module, which requires the SDK runtime.
+  const configureCode = await withLibrary(configure.outputFiles.find((f) => f.path.endsWith('.js'))!.text);
   const sourceMap = main.outputFiles.find((f) => f.path.endsWith('.map'))!.text;
   if (code.length > MAX_BUNDLE_BYTES) {
     throw new PluginRejected('too_large', `the plugin bundles to ${code.length} bytes; the limit is ${MAX_BUNDLE_BYTES}`);
