@@ -66,6 +66,8 @@ export function createHostApi(deps: HostApiDeps): HostApi {
         decision = 'error';
         rule = err.code;
         const extra = (err as CapabilityError & { response?: unknown }).response;
+        // An error can carry a provider's whole answer (http.request): it counts like a result.
+        if (extra !== undefined) deps.caps.chargeResult(ctx, extra);
         reply = { ok: false, error: { message: toPlugin(err.message), code: err.code, ...(extra !== undefined ? { response: deps.scrubber.scrubDeepFor(ctx.plugin, extra) } : {}) } };
       } else {
         decision = 'error';

@@ -21,6 +21,13 @@ class Flood {
     return run(config, globalThis.__ps_host);
   }
   async transfer() { return null; }
+  // A sweep's worth of host calls in one cron run.
+  initCron() {
+    return { schedule: '0 0 * * *', fn: async () => {
+      const all = await Promise.allSettled(Array.from({ length: 300 }, () => config.get('apiKey')));
+      return { answered: all.filter((r) => r.status === 'fulfilled').length, refused: all.filter((r) => r.status === 'rejected').length, rules: {} };
+    } };
+  }
 }
 module.exports = Flood;`;
 
@@ -120,6 +127,11 @@ describe('per plugin call: the number of host calls', () => {
   it('the cap is per call: the next call of the same plugin is answered again', async () => {
     const { value } = await h.run(configGets(10));
     expect(value).toMatchObject({ answered: 10, refused: 0 });
+  });
+
+  it('a cron run gets the larger cronHostCallsPerRun: 300 host calls, more than a webhook may make, are all answered', async () => {
+    const r = await h.local.sandbox.invoke('flood', 'cron', []);
+    expect(r.ok && r.value).toEqual({ answered: 300, refused: 0, rules: {} });
   });
 
   it('unknown capabilities count too: 1 000 calls to made-up names leave at most 200 denials and 2 cap records', async () => {
