@@ -36,8 +36,17 @@ export function createHostApi(deps: HostApiDeps): HostApi {
 
   async function handle(ctx: HostCallContext, name: string, raw: unknown): Promise<HostCallReply> {
     // Before anything is read or awaited: the caps count calls in the order they arrive.
-    const refused = deps.caps.admit(ctx, name, raw);
+    let refused = deps.caps.admit(ctx, name, raw);
+    if (refused instanceof Promise) refused = await refused;
     if (refused) return { ok: false, error: { message: deps.scrubber.scrubFor(ctx.plugin, refused.message), code: 'HOST_DENIED', rule: refused.rule } };
+    try {
+      return await run(ctx, name, raw);
+    } finally {
+      deps.caps.done(ctx);
+    }
+  }
+
+  async function run(ctx: HostCallContext, name: string, raw: unknown): Promise<HostCallReply> {
     const started = performance.now();
     const capability = byName.get(name);
     let summary = '';

@@ -2,7 +2,7 @@
 // host call passes `admit` in dispatch.ts before its arguments are read, so the caps hold for every
 // capability, the unknown ones included:
 //  - per plugin call: host calls (a cron run: more), bytes of one call's arguments, and bytes of
-//    arguments and results over the whole call;
+//    arguments and results over the whole call; host calls running at once (more wait their turn);
 //  - per plugin per minute (sliding window): host calls and bytes. One plugin at its cap leaves
 //    every other plugin's budget untouched.
 // A refused host call gets one error inside the plugin (code HOST_DENIED, rule host.*) naming the
@@ -17,7 +17,9 @@ import type { HostCallLimits } from './host-call-limits.ts';
 
 export type HostCapRule =
   | 'host.calls-per-call' | 'host.arg-bytes' | 'host.bytes-per-call'
-  | 'host.calls-per-minute' | 'host.bytes-per-minute';
+  | 'host.calls-per-minute' | 'host.bytes-per-minute'
+  /** Not audited: the call waited for its turn and its plugin call ended meanwhile. */
+  | 'host.call-ended';
 
 const MINUTE_RULES: ReadonlySet<HostCapRule> = new Set(['host.calls-per-minute', 'host.bytes-per-minute']);
 
@@ -33,6 +35,9 @@ export interface HostCapRefusal {
 interface CallUsage {
   calls: number;
   bytes: number;
+  /** Host calls of this plugin call running now, and those waiting for a turn. */
+  inFlight: number;
+  waiting: (() => void)[];
   /** Refusals since the one that was recorded, by rule; written when the call ends. */
   unrecorded: Map<HostCapRule, number>;
   recorded: boolean;
@@ -66,44 +71,86 @@ export class HostCallCaps {
   }
 
   /**
-   * Decides whether a host call may run, before anything else is done with it. Synchronous on
-   * purpose: the sandbox host hands calls over in the order they arrived, and a call's end is
-   * reported after its last host call was handed over, so every refusal is counted by then.
-   * Returns null and charges the call when admitted; returns the refusal (already audited or
-   * counted) otherwise.
+   * Decides whether a host call may run. First, synchronously and before anything is read or
+   * awaited, the count caps and the size of the arguments: the sandbox host hands calls over in
+   * the order they arrived, and a call's end is reported after its last host call was handed over,
+   * so those refusals are all counted by then. Then the call waits for its turn among the call's
+   * host calls in flight (at most hostCallsInFlightPerCall run at once) and meets the byte budgets,
+   * which by then include the results of the calls before it: a burst of concurrent calls cannot
+   * all be admitted before the first large result is counted.
+   * Returns null when the call may run (the caller then calls `done`), the refusal (already
+   * audited or counted) otherwise, or a promise of either while the call waits for its turn.
    */
-  admit(ctx: HostCallContext, capability: string, args: unknown): HostCapRefusal | null {
+  admit(ctx: HostCallContext, capability: string, args: unknown): HostCapRefusal | null | Promise<HostCapRefusal | null> {
     const usage = this.usageOf(ctx);
     const cron = ctx.method === 'cron';
     const perCall = cron ? this.limits.cronHostCallsPerRun : this.limits.hostCallsPerCall;
     const perCallOption = cron ? 'cronHostCallsPerRun' : 'hostCallsPerCall';
-    const bytesPerCall = cron ? this.limits.cronHostCallBytesPerRun : this.limits.hostCallBytesPerCall;
-    const bytesOption = cron ? 'cronHostCallBytesPerRun' : 'hostCallBytesPerCall';
     const name = String(capability).slice(0, 80);
     const who = `plugin '${ctx.plugin}'`;
     const inCall = cron ? 'one cron run' : `one call (${ctx.method})`;
 
     let refusal: HostCapRefusal | null = null;
-    const minute = this.window.usage(ctx.plugin);
+    let bytes = 0;
     if (usage.calls >= perCall) {
       refusal = { rule: 'host.calls-per-call', message: `${name} refused: ${who} has made the ${perCall} host calls allowed in ${inCall}; the host's administrator can raise the limit with the server option ${perCallOption}` };
-    } else if (minute.calls >= this.limits.hostCallsPerMinute) {
+    } else if (this.window.usage(ctx.plugin).calls >= this.limits.hostCallsPerMinute) {
       refusal = { rule: 'host.calls-per-minute', message: `${name} refused: ${who} has made the ${this.limits.hostCallsPerMinute} host calls allowed per minute; retry later, or the host's administrator can raise the limit with the server option hostCallsPerMinute` };
     } else {
-      const bytes = jsonBytes(args, this.limits.hostCallArgBytes);
+      bytes = jsonBytes(args, this.limits.hostCallArgBytes);
       if (bytes > this.limits.hostCallArgBytes) {
         refusal = { rule: 'host.arg-bytes', message: `${name} refused: its arguments are over the ${this.limits.hostCallArgBytes}-byte limit for one host call; send less, or the host's administrator can raise the limit with the server option hostCallArgBytes` };
-      } else if (usage.bytes + bytes > bytesPerCall) {
-        refusal = { rule: 'host.bytes-per-call', message: `${name} refused: ${who} has exchanged ${usage.bytes} bytes of host-call arguments and results in ${inCall}, and ${bytes} more would pass the ${bytesPerCall}-byte limit; the host's administrator can raise it with the server option ${bytesOption}` };
-      } else if (minute.bytes + bytes > this.limits.hostCallBytesPerMinute) {
-        refusal = { rule: 'host.bytes-per-minute', message: `${name} refused: ${who} has exchanged ${minute.bytes} bytes of host-call arguments and results in the last minute, and ${bytes} more would pass the ${this.limits.hostCallBytesPerMinute}-byte limit; retry later, or the host's administrator can raise it with the server option hostCallBytesPerMinute` };
-      } else {
-        usage.calls++;
-        usage.bytes += bytes;
-        this.window.add(ctx.plugin, 1, bytes);
-        return null;
       }
     }
+    if (refusal) return this.refuse(ctx, usage, name, refusal);
+    usage.calls++;
+    this.window.add(ctx.plugin, 1, 0);
+    if (usage.inFlight < this.limits.hostCallsInFlightPerCall) {
+      usage.inFlight++;
+      return this.meetByteBudgets(ctx, usage, name, bytes);
+    }
+    return new Promise<void>((resolve) => usage.waiting.push(resolve)).then(() => {
+      // The plugin call ended while this host call waited: nobody is left to answer.
+      if (ctx.ended) {
+        this.done(ctx);
+        return { rule: 'host.call-ended' as const, message: `${name}: the plugin call this host call belongs to has ended` };
+      }
+      return this.meetByteBudgets(ctx, usage, name, bytes);
+    });
+  }
+
+  /** The host call admitted by `admit` has finished: the next one waiting in its call may run. */
+  done(ctx: HostCallContext): void {
+    const usage = this.usage.get(ctx);
+    if (!usage) return;
+    const next = usage.waiting.shift();
+    if (next) next(); // the slot passes straight to the next waiting call
+    else usage.inFlight = Math.max(0, usage.inFlight - 1);
+  }
+
+  private meetByteBudgets(ctx: HostCallContext, usage: CallUsage, name: string, bytes: number): HostCapRefusal | null {
+    const cron = ctx.method === 'cron';
+    const bytesPerCall = cron ? this.limits.cronHostCallBytesPerRun : this.limits.hostCallBytesPerCall;
+    const bytesOption = cron ? 'cronHostCallBytesPerRun' : 'hostCallBytesPerCall';
+    const who = `plugin '${ctx.plugin}'`;
+    const inCall = cron ? 'one cron run' : `one call (${ctx.method})`;
+    const minuteBytes = this.window.usage(ctx.plugin).bytes;
+    let refusal: HostCapRefusal | null = null;
+    if (usage.bytes + bytes > bytesPerCall) {
+      refusal = { rule: 'host.bytes-per-call', message: `${name} refused: ${who} has exchanged ${usage.bytes} bytes of host-call arguments and results in ${inCall}, and ${bytes} more would pass the ${bytesPerCall}-byte limit; the host's administrator can raise it with the server option ${bytesOption}` };
+    } else if (minuteBytes + bytes > this.limits.hostCallBytesPerMinute) {
+      refusal = { rule: 'host.bytes-per-minute', message: `${name} refused: ${who} has exchanged ${minuteBytes} bytes of host-call arguments and results in the last minute, and ${bytes} more would pass the ${this.limits.hostCallBytesPerMinute}-byte limit; retry later, or the host's administrator can raise it with the server option hostCallBytesPerMinute` };
+    }
+    if (refusal) {
+      this.done(ctx);
+      return this.refuse(ctx, usage, name, refusal);
+    }
+    usage.bytes += bytes;
+    this.window.add(ctx.plugin, 0, bytes);
+    return null;
+  }
+
+  private refuse(ctx: HostCallContext, usage: CallUsage, name: string, refusal: HostCapRefusal): HostCapRefusal {
     if (MINUTE_RULES.has(refusal.rule)) this.auditMinuteRefusal(ctx, name, refusal);
     else this.auditCallRefusal(ctx, usage, name, refusal);
     return refusal;
@@ -162,7 +209,7 @@ export class HostCallCaps {
   private usageOf(ctx: HostCallContext): CallUsage {
     let u = this.usage.get(ctx);
     if (!u) {
-      u = { calls: 0, bytes: 0, unrecorded: new Map(), recorded: false };
+      u = { calls: 0, bytes: 0, inFlight: 0, waiting: [], unrecorded: new Map(), recorded: false };
       this.usage.set(ctx, u);
     }
     return u;

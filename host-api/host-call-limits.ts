@@ -7,6 +7,8 @@
 // cron run gets 8 × the server's cronRequestsPerRun default. Per plugin per minute: a sweep held to
 // httpRequestsPerMinute (1 200 txs) makes ~8 400, and 600 webhook deliveries (webhookRatePerMinute)
 // ~3 600: 12 000. One host call argument may carry an http.request body at its 1 MiB cap as base64.
+// 16 host calls of one plugin call at once: sweeps run their txs in series, webhooks make a handful;
+// what a burst can pull past the byte budgets before they are counted is 16 results, not 200.
 
 export interface HostCallLimits {
   hostCallsPerCall: number;
@@ -16,6 +18,7 @@ export interface HostCallLimits {
   cronHostCallBytesPerRun: number;
   hostCallsPerMinute: number;
   hostCallBytesPerMinute: number;
+  hostCallsInFlightPerCall: number;
 }
 
 const MiB = 1024 * 1024;
@@ -28,6 +31,7 @@ export const DEFAULT_HOST_CALL_LIMITS: Readonly<HostCallLimits> = Object.freeze(
   cronHostCallBytesPerRun: 128 * MiB,
   hostCallsPerMinute: 12_000,
   hostCallBytesPerMinute: 128 * MiB,
+  hostCallsInFlightPerCall: 16,
 });
 
 export const HOST_CALL_LIMIT_KEYS = Object.keys(DEFAULT_HOST_CALL_LIMITS) as (keyof HostCallLimits)[];

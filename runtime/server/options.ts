@@ -83,6 +83,8 @@ export interface ServerOptions {
   hostCallsPerMinute: number;
   /** Bytes of host-call arguments and results per plugin per minute. Default 128 MiB. */
   hostCallBytesPerMinute: number;
+  /** Host calls of one plugin call that run at once; the others wait their turn. Default 16. */
+  hostCallsInFlightPerCall: number;
 }
 
 export const DEFAULT_PORT = 3000;
@@ -131,6 +133,7 @@ export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): Se
     cronHostCallBytesPerRun: DEFAULT_HOST_CALL_LIMITS.cronHostCallBytesPerRun,
     hostCallsPerMinute: DEFAULT_HOST_CALL_LIMITS.hostCallsPerMinute,
     hostCallBytesPerMinute: DEFAULT_HOST_CALL_LIMITS.hostCallBytesPerMinute,
+    hostCallsInFlightPerCall: DEFAULT_HOST_CALL_LIMITS.hostCallsInFlightPerCall,
     ...overrides,
   };
 }

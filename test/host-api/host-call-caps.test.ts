@@ -214,6 +214,20 @@ describe('bytes: one call\'s arguments, and arguments and results over a call', 
     }
   });
 
+  it('a burst of concurrent calls cannot pull large results past the budget before they are counted', async () => {
+    await h.local.host.config.set('flood', 'apiKey', 'v'.repeat(8000));
+    try {
+      const { value } = await h.run(configGets(200));
+      // At most hostCallsInFlightPerCall (16) run before the first results are counted; without the
+      // turns all 200 would be admitted at once and answered (1.6 MB against a 64 KiB budget).
+      expect(value.answered).toBeGreaterThanOrEqual(9);
+      expect(value.answered).toBeLessThanOrEqual(16);
+      expect(value.rules).toEqual({ 'host.bytes-per-call': 200 - value.answered });
+    } finally {
+      await h.local.host.config.set('flood', 'apiKey', 'flood-key');
+    }
+  });
+
   it('arguments count towards hostCallBytesPerCall too', async () => {
     const { value } = await h.run(`
       const out = [];

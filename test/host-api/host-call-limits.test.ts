@@ -65,6 +65,13 @@ describe('HostCallCaps over time', () => {
   let seq = 0;
   const call = (plugin: string, method = 'callback:notify'): HostCallContext => ({ plugin, callId: `c${++seq}`, method, deadline: t + 10_000, counters: newCounters() });
   const caps = (limits: Partial<typeof DEFAULT_HOST_CALL_LIMITS>) => new HostCallCaps(hostCallLimitsOf(limits), audit, () => t);
+  /** One host call that runs and finishes at once: 'ok', or the rule that refused it. */
+  const ask = (c: HostCallCaps, ctx: HostCallContext, args: unknown = {}): string => {
+    const r = c.admit(ctx, 'config.get', args);
+    if (r instanceof Promise) throw new Error('the host call had to wait for its turn');
+    if (r === null) c.done(ctx);
+    return r?.rule ?? 'ok';
+  };
   afterEach(() => {
     records.length = 0;
     vi.useRealTimers();
@@ -74,16 +81,16 @@ describe('HostCallCaps over time', () => {
     const c = caps({ hostCallsPerCall: 2, cronHostCallsPerRun: 5 });
     const webhook = call('p');
     const cron = call('p', 'cron');
-    expect([1, 2, 3].map(() => c.admit(webhook, 'config.get', { key: 'k' })?.rule ?? 'ok')).toEqual(['ok', 'ok', 'host.calls-per-call']);
-    expect([1, 2, 3, 4, 5, 6].map(() => c.admit(cron, 'config.get', { key: 'k' })?.rule ?? 'ok')).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'host.calls-per-call']);
-    expect(c.admit(call('p', 'cron'), 'x', {})).toBeNull(); // a new run, a new count
+    expect([1, 2, 3].map(() => ask(c, webhook))).toEqual(['ok', 'ok', 'host.calls-per-call']);
+    expect([1, 2, 3, 4, 5, 6].map(() => ask(c, cron))).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'host.calls-per-call']);
+    expect(ask(c, call('p', 'cron'))).toBe('ok'); // a new run, a new count
   });
 
   it('a call whose end is never reported still gets its count written, by the timer, once it has ended', () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const c = caps({ hostCallsPerCall: 1 });
     const ctx = call('p');
-    for (let i = 0; i < 4; i++) c.admit(ctx, 'config.get', {});
+    for (let i = 0; i < 4; i++) ask(c, ctx);
     expect(records).toHaveLength(1);
     vi.advanceTimersByTime(5_000);
     expect(records).toHaveLength(1); // still running: more refusals may come
@@ -97,24 +104,24 @@ describe('HostCallCaps over time', () => {
 
   it('per-minute refusals: one record per plugin per 60 s in steady state, the others counted in it', () => {
     const c = caps({ hostCallsPerMinute: 10 });
-    for (let i = 0; i < 10; i++) expect(c.admit(call('p'), 'config.get', {})).toBeNull();
-    const refuse = (n: number) => { for (let i = 0; i < n; i++) expect(c.admit(call('p'), 'config.get', {})?.rule).toBe('host.calls-per-minute'); };
+    for (let i = 0; i < 10; i++) expect(ask(c, call('p'))).toBe('ok');
+    const refuse = (n: number) => { for (let i = 0; i < n; i++) expect(ask(c, call('p'))).toBe('host.calls-per-minute'); };
     refuse(500);
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ plugin: 'p', rule: 'host.calls-per-minute', decision: 'denied', capability: 'config.get' });
     // Another plugin is untouched by p's window.
-    expect(c.admit(call('q'), 'config.get', {})).toBeNull();
+    expect(ask(c, call('q'))).toBe('ok');
     t += 30_000;
     refuse(100);
     c.settle();
     expect(records).toHaveLength(1);
     t += 30_000; // p's first slots have left the window: it may call again
-    expect(c.admit(call('p'), 'config.get', {})).toBeNull();
+    expect(ask(c, call('p'))).toBe('ok');
     c.settle();
     expect(records).toHaveLength(2);
     expect(records[1]).toMatchObject({ capability: 'host.caps', rule: 'host.calls-per-minute', callId: null });
     expect(records[1].summary).toContain("599 host calls of plugin 'p' refused by its per-minute caps since");
-    for (let i = 0; i < 9; i++) expect(c.admit(call('p'), 'config.get', {})).toBeNull();
+    for (let i = 0; i < 9; i++) expect(ask(c, call('p'))).toBe('ok');
     refuse(300);
     expect(records).toHaveLength(2); // within the next 60 s: counted only
     t += 60_000;
@@ -129,8 +136,8 @@ describe('HostCallCaps over time', () => {
   it('shutdown writes every count still held', () => {
     const c = caps({ hostCallsPerCall: 1, hostCallsPerMinute: 1 });
     const ctx = call('p');
-    for (let i = 0; i < 3; i++) c.admit(ctx, 'config.get', {});
-    for (let i = 0; i < 3; i++) c.admit(call('p'), 'config.get', {});
+    for (let i = 0; i < 3; i++) ask(c, ctx);
+    for (let i = 0; i < 3; i++) ask(c, call('p'));
     expect(records).toHaveLength(2);
     c.settle(true);
     expect(records.map((r) => r.summary)).toEqual([
@@ -139,5 +146,46 @@ describe('HostCallCaps over time', () => {
       expect.stringContaining('1 more host calls refused in this call'),
       expect.stringContaining("2 host calls of plugin 'p' refused by its per-minute caps"),
     ]);
+  });
+
+  it('bytes per minute: arguments and results of every call of the plugin count', () => {
+    const c = caps({ hostCallBytesPerMinute: 1000 });
+    const first = call('p');
+    expect(ask(c, first, { pad: 'x'.repeat(400) })).toBe('ok');
+    c.chargeResult(first, 'y'.repeat(400));
+    expect(ask(c, call('p'), { pad: 'x'.repeat(400) })).toBe('host.bytes-per-minute');
+    expect(ask(c, call('p'), { pad: 'x'.repeat(100) })).toBe('ok');
+    expect(ask(c, call('q'), { pad: 'x'.repeat(900) })).toBe('ok');
+    t += 60_000;
+    expect(ask(c, call('p'), { pad: 'x'.repeat(900) })).toBe('ok');
+  });
+
+  it('at most hostCallsInFlightPerCall run at once; the next waits its turn and then meets the byte budget the results before it used', async () => {
+    const c = caps({ hostCallsInFlightPerCall: 2, hostCallBytesPerCall: 1000 });
+    const ctx = call('p');
+    expect(c.admit(ctx, 'config.get', {})).toBeNull();
+    expect(c.admit(ctx, 'config.get', {})).toBeNull();
+    const third = c.admit(ctx, 'config.get', {});
+    const fourth = c.admit(ctx, 'config.get', {});
+    expect(third).toBeInstanceOf(Promise);
+    // Another plugin call, even of the same plugin, has its own turns.
+    expect(c.admit(call('p'), 'config.get', {})).toBeNull();
+    c.chargeResult(ctx, 'r'.repeat(1200));
+    c.done(ctx);
+    expect(await third).toMatchObject({ rule: 'host.bytes-per-call' });
+    expect(await fourth).toMatchObject({ rule: 'host.bytes-per-call' });
+    c.done(ctx);
+    expect(c.admit(ctx, 'config.get', {})).toMatchObject({ rule: 'host.bytes-per-call' }); // nothing left in flight
+  });
+
+  it('a call waiting for its turn whose plugin call ends is dropped without an audit record', async () => {
+    const c = caps({ hostCallsInFlightPerCall: 1 });
+    const ctx = call('p');
+    expect(c.admit(ctx, 'config.get', {})).toBeNull();
+    const waiting = c.admit(ctx, 'config.get', {});
+    ctx.ended = true;
+    c.done(ctx);
+    expect(await waiting).toMatchObject({ rule: 'host.call-ended' });
+    expect(records).toHaveLength(0);
   });
 });
