@@ -200,12 +200,6 @@ export class HostCallCaps {
     this.updateTimer();
   }
 
-  /** Host calls and bytes a call has used so far (for tests and the audit summary). */
-  usedBy(ctx: HostCallContext): { calls: number; bytes: number } {
-    const u = this.usage.get(ctx);
-    return { calls: u?.calls ?? 0, bytes: u?.bytes ?? 0 };
-  }
-
   private usageOf(ctx: HostCallContext): CallUsage {
     let u = this.usage.get(ctx);
     if (!u) {
