@@ -1,5 +1,5 @@
 // The audit log: one record per host call (written by dispatch.ts), per admin action and per
-// system decision. Summaries are scrubbed of secret values before they are stored. Records are
+// system decision; host calls refused by the caps are aggregated (host-call-caps.ts). Summaries are scrubbed of secret values before they are stored. Records are
 // batched into one store transaction every FLUSH_MS: a synchronous-FULL commit per host call
 // would cost more than the call itself. node:sqlite commits block the event loop for the fsync,
 // so the interval sets how much of a busy server's time audit commits take: at 100 ms (was 25)
@@ -20,6 +20,8 @@ export class AuditLog {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   failedWrites = 0;
+  /** Writers of aggregated records (host-call-caps.ts): asked to add what is due before each flush. */
+  private readonly pendingSources: ((final: boolean) => void)[] = [];
 
   constructor(store: Pick<Store, 'appendAudit'>, scrubber: Scrubber) {
     this.store = store;
@@ -35,7 +37,13 @@ export class AuditLog {
     else if (!this.timer) this.timer = setTimeout(() => void this.flush(), FLUSH_MS);
   }
 
-  async flush(): Promise<void> {
+  /** `source(final)` adds its due records; with final (shutdown) everything it still holds. */
+  addPendingSource(source: (final: boolean) => void): void {
+    this.pendingSources.push(source);
+  }
+
+  async flush(options: { final?: boolean } = {}): Promise<void> {
+    for (const source of this.pendingSources) source(options.final === true);
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;

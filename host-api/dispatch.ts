@@ -1,12 +1,16 @@
-// The one door between plugins and the host: every host call goes through `handle`, which finds
-// the capability (unknown ones are denied), validates arguments, runs policy and implementation,
-// and writes exactly one audit record — allowed, denied (with the rule) or error. What goes back
+// The one door between plugins and the host: every host call goes through `handle`, which first
+// asks the host-call caps (host-call-caps.ts) whether the call may run at all, then finds the
+// capability (unknown ones are denied), validates arguments, runs policy and implementation, and
+// writes exactly one audit record — allowed, denied (with the rule) or error. A call the caps
+// refuse is audited by the caps, aggregated per plugin call and per minute, so that refusals cannot
+// grow the audit log faster than the caps let successful calls grow it. What goes back
 // to the plugin is scrubbed of that plugin's own secret values (never of others': see
 // Scrubber.scrubFor); host internals never reach it. Arguments a capability stores (order notes,
 // history comments, tx notes) are scrubbed of the plugin's secrets before they are stored.
 import type { Capability, HostCallContext } from './capability.ts';
 import { CapabilityArgumentError, CapabilityError, PolicyDenied } from './capability.ts';
 import type { AuditLog } from './audit.ts';
+import type { HostCallCaps } from './host-call-caps.ts';
 import type { PluginLog } from './log.ts';
 import type { Scrubber } from '../runtime/secrets/scrubber.ts';
 import type { HostCallHandler, HostCallReply } from '../runtime/sandbox/sandbox-host.ts';
@@ -16,6 +20,8 @@ export interface HostApiDeps {
   audit: AuditLog;
   pluginLog: PluginLog;
   scrubber: Scrubber;
+  /** Caps per plugin call and per plugin per minute, checked before anything else. */
+  caps: HostCallCaps;
   /** Where unexpected host-side failures are reported (the server's logger). */
   onInternalError?: (capability: string, err: unknown) => void;
 }
@@ -29,6 +35,18 @@ export function createHostApi(deps: HostApiDeps): HostApi {
   if (byName.size !== deps.capabilities.length) throw new Error('two host capabilities share a name');
 
   async function handle(ctx: HostCallContext, name: string, raw: unknown): Promise<HostCallReply> {
+    // Before anything is read or awaited: the caps count calls in the order they arrive.
+    let refused = deps.caps.admit(ctx, name, raw);
+    if (refused instanceof Promise) refused = await refused;
+    if (refused) return { ok: false, error: { message: deps.scrubber.scrubFor(ctx.plugin, refused.message), code: 'HOST_DENIED', rule: refused.rule } };
+    try {
+      return await run(ctx, name, raw);
+    } finally {
+      deps.caps.done(ctx);
+    }
+  }
+
+  async function run(ctx: HostCallContext, name: string, raw: unknown): Promise<HostCallReply> {
     const started = performance.now();
     const capability = byName.get(name);
     let summary = '';
@@ -46,6 +64,7 @@ export function createHostApi(deps: HostApiDeps): HostApi {
       summary = capability.summarize(args);
       const value = await capability.invoke(ctx, args);
       reply = { ok: true, value: value === undefined ? null : value };
+      deps.caps.chargeResult(ctx, reply.value);
     } catch (err) {
       if (err instanceof PolicyDenied || err instanceof CapabilityArgumentError) {
         decision = 'denied';
@@ -56,6 +75,8 @@ export function createHostApi(deps: HostApiDeps): HostApi {
         decision = 'error';
         rule = err.code;
         const extra = (err as CapabilityError & { response?: unknown }).response;
+        // An error can carry a provider's whole answer (http.request): it counts like a result.
+        if (extra !== undefined) deps.caps.chargeResult(ctx, extra);
         reply = { ok: false, error: { message: toPlugin(err.message), code: err.code, ...(extra !== undefined ? { response: deps.scrubber.scrubDeepFor(ctx.plugin, extra) } : {}) } };
       } else {
         decision = 'error';
@@ -77,6 +98,8 @@ export function createHostApi(deps: HostApiDeps): HostApi {
       deps.pluginLog.write(plugin, callId, level, text);
     },
     recordLocalCalls(ctx, localCalls) {
+      // Reported once, when the plugin call has ended: the caps' refusal count is written now.
+      deps.caps.endCall(ctx);
       const entries = Object.entries(localCalls);
       if (!entries.length) return;
       deps.audit.record({

@@ -1,5 +1,6 @@
-// Assembles the host API: every capability a plugin can call, behind one dispatcher that audits
-// each call. Nothing reaches a plugin except through the capabilities listed here.
+// Assembles the host API: every capability a plugin can call, behind one dispatcher that caps
+// (host-call-caps.ts) and audits each call. Nothing reaches a plugin except through the
+// capabilities listed here.
 import type { Store } from '../runtime/store/store.ts';
 import type { NewIpn, Order, OrderStatus } from '../runtime/store/types.ts';
 import type { Scrubber } from '../runtime/secrets/scrubber.ts';
@@ -8,6 +9,9 @@ import { AuditLog } from './audit.ts';
 import { ConfigService, configCapability } from './config.ts';
 import type { ManifestSource } from './config.ts';
 import { createHostApi } from './dispatch.ts';
+import { HostCallCaps } from './host-call-caps.ts';
+import { hostCallLimitsOf } from './host-call-limits.ts';
+import type { HostCallLimits } from './host-call-limits.ts';
 import type { HostApi } from './dispatch.ts';
 import { historyCapability } from './history.ts';
 import type { HistoryDeps } from './history.ts';
@@ -26,6 +30,10 @@ export interface HostApiOptions {
   grantsFor(plugin: string): Promise<Grant[]>;
   /** Egress guard options: caps, and injected resolve/connect in tests. */
   http?: Omit<HttpCapabilityOptions, 'grantsFor'>;
+  /** Host-call caps (server options of the same names); defaults for what is left out. */
+  hostCallLimits?: Partial<HostCallLimits>;
+  /** Clock of the per-minute windows (tests). */
+  now?: () => number;
   buildIpn(order: Order, status: OrderStatus): NewIpn | null;
   settleAttempt?: HistoryDeps['settleAttempt'];
   pluginLogMirror?: (line: Omit<PluginLogLine, '_id'>) => void;
@@ -37,14 +45,17 @@ export interface HostApiParts {
   config: ConfigService;
   audit: AuditLog;
   pluginLog: PluginLog;
+  caps: HostCallCaps;
 }
 
 export function buildHostApi(o: HostApiOptions): HostApiParts {
   const audit = new AuditLog(o.store, o.scrubber);
   const pluginLog = new PluginLog(o.store, o.scrubber, o.pluginLogMirror ?? null);
+  const caps = new HostCallCaps(hostCallLimitsOf(o.hostCallLimits ?? {}), audit, o.now);
+  audit.addPendingSource((final) => caps.settle(final));
   const config = new ConfigService({ store: o.store, box: o.box, scrubber: o.scrubber, manifests: o.manifests });
   const api = createHostApi({
-    audit, pluginLog, scrubber: o.scrubber, onInternalError: o.onInternalError,
+    audit, pluginLog, caps, scrubber: o.scrubber, onInternalError: o.onInternalError,
     capabilities: [
       configCapability(config),
       createHttpCapability({
@@ -59,7 +70,7 @@ export function buildHostApi(o: HostApiOptions): HostApiParts {
       historyCapability({ store: o.store, buildIpn: o.buildIpn, settleAttempt: o.settleAttempt }),
     ],
   });
-  return { api, config, audit, pluginLog };
+  return { api, config, audit, pluginLog, caps };
 }
 
 /** Grants an administrator approved, from the store. */

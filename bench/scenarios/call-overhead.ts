@@ -45,15 +45,18 @@ export interface CallOverheadResult {
 }
 
 export async function benchCallOverhead(o: CallOverheadOptions): Promise<CallOverheadResult> {
-  const local = await openLocalHost({ storeUrl: 'sqlite::memory:' });
+  // The bench makes far more host calls a minute than one plugin may (hostCallsPerMinute): it
+  // measures their cost, not the caps.
+  const local = await openLocalHost({ storeUrl: 'sqlite::memory:', hostCallLimits: { hostCallsPerMinute: 100_000_000, hostCallBytesPerMinute: 100_000_000_000 } });
   try {
     await local.load(BENCHPAY_DIR, { ...BENCH_SECRETS });
     const platform = storePlatform({ store: local.store, config: local.host.config, buildIpn: (order, status) => buildIpn(order, status, { maxAttempts: 1 }) }, 'benchpay');
     const loaded = loadPlatformPlugin({ pluginDir: BENCHPAY_DIR, platform: platform.modules, env: { API_URL: 'http://127.0.0.1:3000/' } });
     const inProcess = inProcessInvoke(new Map([['benchpay', { loaded, host: platform.host }]]));
     const sandboxed = local.sandbox.invoke.bind(local.sandbox);
-    const ctx = { plugin: 'benchpay', callId: 'bench-dispatch', method: 'getFields', deadline: Date.now() + 3_600_000, counters: newCounters() };
-    const dispatch = () => local.host.api.handle(ctx, 'config.get', { key: 'apiKey' });
+    // A fresh call context each time, as each plugin call has: one shared context would reach the
+    // per-call host-call cap (hostCallsPerCall) after 200 calls.
+    const dispatch = () => local.host.api.handle({ plugin: 'benchpay', callId: 'bench-dispatch', method: 'getFields', deadline: Date.now() + 3_600_000, counters: newCounters() }, 'config.get', { key: 'apiKey' });
 
     const variants = {
       sbHost: () => sandboxed('benchpay', 'getFields', ['en', 'HOSTCALL']),

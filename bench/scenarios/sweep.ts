@@ -6,7 +6,7 @@
 // Orders and txs are written straight into the store (with fsync off while seeding only); every
 // tx has a real payout at the provider (its merchant_reference is the order), reported DONE.
 // The host's caps are raised for the bench (cronRequestsPerRun, httpRequestsPerMinute,
-// cronWallMs), and the plugin's 50 ms pause between polls is removed (bench/lib/fixtures.ts).
+// cronWallMs, the host-call caps of a cron run and per minute), and the plugin's 50 ms pause between polls is removed (bench/lib/fixtures.ts).
 import type { DatabaseSync } from 'node:sqlite';
 import { startProviderProcess } from '../lib/provider.ts';
 import type { RemoteProvider as FakeProvider } from '../lib/provider.ts';
@@ -131,7 +131,11 @@ export async function benchSweep(o: SweepOptions): Promise<SweepResult> {
   const provider = await startProviderProcess({ ...CREDENTIALS, latencyMs: o.latencyMs, autoWebhook: false, balances: { UAH: '1000000000000.00' } });
   const bench = await startBenchHost({
     populate: (dir) => nimbusForSweeps(dir, PLUGIN),
-    options: { cronRequestsPerRun: 1_000_000, httpRequestsPerMinute: 100_000_000, cronWallMs: 30 * 60_000 },
+    options: {
+      cronRequestsPerRun: 1_000_000, httpRequestsPerMinute: 100_000_000, cronWallMs: 30 * 60_000,
+      // A 10 000-tx sweep makes ~70 000 host calls in one run, far faster than a plugin may per minute.
+      cronHostCallsPerRun: 100_000_000, cronHostCallBytesPerRun: 100_000_000_000, hostCallsPerMinute: 100_000_000, hostCallBytesPerMinute: 100_000_000_000,
+    },
     limits: o.cpuMsPerCall === null ? {} : { cpuMsPerCall: o.cpuMsPerCall },
   });
   try {

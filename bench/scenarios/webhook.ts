@@ -77,8 +77,11 @@ async function shapesOn(o: WebhookOptions, providerUrl: string, store: 'file' | 
   const bench = await startBenchHost({
     populate: (dir) => copyPlugin(BENCHPAY_DIR, dir, 'benchpay'),
     // The provider shape makes one outbound request per delivery: the per-plugin cap (1 200 a
-    // minute by default) would refuse most of them.
-    options: { httpRequestsPerMinute: 100_000_000, ...(store === 'memory' ? { dbUrl: 'sqlite::memory:' } : {}) },
+    // minute by default) would refuse most of them; likewise its host calls (hostCallsPerMinute).
+    options: {
+      httpRequestsPerMinute: 100_000_000, hostCallsPerMinute: 100_000_000, hostCallBytesPerMinute: 100_000_000_000,
+      ...(store === 'memory' ? { dbUrl: 'sqlite::memory:' } : {}),
+    },
   });
   try {
     const { host } = bench;

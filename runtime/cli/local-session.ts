@@ -22,6 +22,8 @@ export interface LocalSessionOptions {
   apiUrl?: string;
   storeUrl?: string;
   http?: HostApiOptions['http'];
+  /** Host-call caps (the server options of the same names); the defaults otherwise. */
+  hostCallLimits?: HostApiOptions['hostCallLimits'];
   sandbox?: Partial<Omit<SandboxHostOptions, 'handler'>>;
 }
 
@@ -63,6 +65,7 @@ export async function openLocalHost(options: LocalSessionOptions & { grantsFor?:
     manifests: { manifestOf: (k) => manifests.get(k) },
     grantsFor: options.grantsFor ?? (async () => grants),
     http: { allowLoopbackGrants: true, ...options.http },
+    hostCallLimits: options.hostCallLimits,
     buildIpn: (order, status) => buildIpn(order, status, { maxAttempts: 1 }),
   });
   const sandbox = new SandboxHost({ ...options.sandbox, handler: host.api });
@@ -77,7 +80,7 @@ export async function openLocalHost(options: LocalSessionOptions & { grantsFor?:
       return plugin;
     },
     async close() {
-      await host.audit.flush();
+      await host.audit.flush({ final: true });
       await host.pluginLog.flush();
       await sandbox.close();
       await store.close();

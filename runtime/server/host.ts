@@ -12,6 +12,7 @@ import type { KeyRing } from '../secrets/master-key.ts';
 import { SecretBox } from '../secrets/secret-box.ts';
 import { Scrubber } from '../secrets/scrubber.ts';
 import { buildHostApi, storedGrants } from '../../host-api/index.ts';
+import { hostCallLimitsOf } from '../../host-api/host-call-limits.ts';
 import type { HostApiParts, HostApiOptions } from '../../host-api/index.ts';
 import { createServerEgress } from '../../host-api/http.ts';
 import { SandboxHost } from '../sandbox/sandbox-host.ts';
@@ -106,6 +107,7 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
       ...extras.http,
       caps: { maxRequestsPerMinute: options.httpRequestsPerMinute, ...extras.http?.caps },
     },
+    hostCallLimits: hostCallLimitsOf(options),
     buildIpn: ipnFor,
     settleAttempt: (order, plugin) => payouts.settleFromPlugin(order, plugin),
     pluginLogMirror: (line) => logger.info({ plugin: line.plugin, callId: line.callId, level: line.level }, `plugin log: ${line.text}`),
@@ -235,7 +237,7 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
       await cron.stop();
       await ipn.stop();
       throttled.flush();
-      await hostApi.audit.flush();
+      await hostApi.audit.flush({ final: true });
       await hostApi.pluginLog.flush();
       await sandbox.close();
       await store.close();

@@ -1,0 +1,280 @@
+// Host-call caps: how much one plugin call, and one plugin per minute, may ask of the host. Every
+// host call passes `admit` in dispatch.ts before its arguments are read, so the caps hold for every
+// capability, the unknown ones included:
+//  - per plugin call: host calls (a cron run: more), bytes of one call's arguments, and bytes of
+//    arguments and results over the whole call; host calls running at once (more wait their turn);
+//  - per plugin per minute (sliding window): host calls and bytes. One plugin at its cap leaves
+//    every other plugin's budget untouched.
+// A refused host call gets one error inside the plugin (code HOST_DENIED, rule host.*) naming the
+// cap, its limit and the server option that sets it. The refusal must not become the next flood:
+// the first refusal of a plugin call writes one audit record, later ones only count, and the count
+// is written in one record when the call ends. Per-minute refusals likewise: one record per plugin
+// per 60 s, the refusals in between counted in the next one.
+import type { HostCallContext } from './capability.ts';
+import type { AuditLog } from './audit.ts';
+import { MinuteWindow, checkHostCallLimits, jsonBytes } from './host-call-limits.ts';
+import type { HostCallLimits } from './host-call-limits.ts';
+
+export type HostCapRule =
+  | 'host.calls-per-call' | 'host.arg-bytes' | 'host.bytes-per-call'
+  | 'host.calls-per-minute' | 'host.bytes-per-minute'
+  /** Not audited: the call waited for its turn and its plugin call ended meanwhile. */
+  | 'host.call-ended';
+
+const MINUTE_RULES: ReadonlySet<HostCapRule> = new Set(['host.calls-per-minute', 'host.bytes-per-minute']);
+
+/** The capability name aggregated refusal records are filed under. */
+export const CAPS_AUDIT_CAPABILITY = 'host.caps';
+
+export interface HostCapRefusal {
+  rule: HostCapRule;
+  /** One line for the plugin and the audit log: which cap, its limit, the option that sets it. */
+  message: string;
+}
+
+interface CallUsage {
+  calls: number;
+  bytes: number;
+  /** Host calls of this plugin call running now, and those waiting for a turn. */
+  inFlight: number;
+  waiting: (() => void)[];
+  /** Refusals since the one that was recorded, by rule; written when the call ends. */
+  unrecorded: Map<HostCapRule, number>;
+  recorded: boolean;
+}
+
+interface MinuteRefusals {
+  recordedAt: number;
+  unrecorded: Map<HostCapRule, number>;
+}
+
+const SETTLE_EVERY_MS = 1_000;
+
+export class HostCallCaps {
+  readonly limits: Readonly<HostCallLimits>;
+  private readonly audit: Pick<AuditLog, 'record'>;
+  private readonly now: () => number;
+  private readonly window: MinuteWindow;
+  // Keyed by the call's context object: it lives exactly as long as the call.
+  private readonly usage = new WeakMap<HostCallContext, CallUsage>();
+  /** Calls with refusals not yet written; settled when the call ends. */
+  private readonly pending = new Set<HostCallContext>();
+  private readonly minuteRefusals = new Map<string, MinuteRefusals>();
+  private timer: NodeJS.Timeout | null = null;
+  private settling = false;
+
+  constructor(limits: HostCallLimits, audit: Pick<AuditLog, 'record'>, now: () => number = Date.now) {
+    this.limits = Object.freeze(checkHostCallLimits({ ...limits }));
+    this.audit = audit;
+    this.now = now;
+    this.window = new MinuteWindow(now);
+  }
+
+  /**
+   * Decides whether a host call may run. First, synchronously and before anything is read or
+   * awaited, the count caps and the size of the arguments: the sandbox host hands calls over in
+   * the order they arrived, and a call's end is reported after its last host call was handed over,
+   * so those refusals are all counted by then. Then the call waits for its turn among the call's
+   * host calls in flight (at most hostCallsInFlightPerCall run at once) and meets the byte budgets,
+   * which by then include the results of the calls before it: a burst of concurrent calls cannot
+   * all be admitted before the first large result is counted.
+   * Returns null when the call may run (the caller then calls `done`), the refusal (already
+   * audited or counted) otherwise, or a promise of either while the call waits for its turn.
+   */
+  admit(ctx: HostCallContext, capability: string, args: unknown): HostCapRefusal | null | Promise<HostCapRefusal | null> {
+    const usage = this.usageOf(ctx);
+    const cron = ctx.method === 'cron';
+    const perCall = cron ? this.limits.cronHostCallsPerRun : this.limits.hostCallsPerCall;
+    const perCallOption = cron ? 'cronHostCallsPerRun' : 'hostCallsPerCall';
+    const name = String(capability).slice(0, 80);
+    const who = `plugin '${ctx.plugin}'`;
+    const inCall = cron ? 'one cron run' : `one call (${ctx.method})`;
+
+    let refusal: HostCapRefusal | null = null;
+    let bytes = 0;
+    if (usage.calls >= perCall) {
+      refusal = { rule: 'host.calls-per-call', message: `${name} refused: ${who} has made the ${perCall} host calls allowed in ${inCall}; the host's administrator can raise the limit with the server option ${perCallOption}` };
+    } else if (this.window.usage(ctx.plugin).calls >= this.limits.hostCallsPerMinute) {
+      refusal = { rule: 'host.calls-per-minute', message: `${name} refused: ${who} has made the ${this.limits.hostCallsPerMinute} host calls allowed per minute; retry later, or the host's administrator can raise the limit with the server option hostCallsPerMinute` };
+    } else {
+      bytes = jsonBytes(args, this.limits.hostCallArgBytes);
+      if (bytes > this.limits.hostCallArgBytes) {
+        refusal = { rule: 'host.arg-bytes', message: `${name} refused: its arguments are over the ${this.limits.hostCallArgBytes}-byte limit for one host call; send less, or the host's administrator can raise the limit with the server option hostCallArgBytes` };
+      }
+    }
+    if (refusal) return this.refuse(ctx, usage, name, refusal);
+    usage.calls++;
+    this.window.add(ctx.plugin, 1, 0);
+    if (usage.inFlight < this.limits.hostCallsInFlightPerCall) {
+      usage.inFlight++;
+      return this.meetByteBudgets(ctx, usage, name, bytes);
+    }
+    return new Promise<void>((resolve) => usage.waiting.push(resolve)).then(() => {
+      // The plugin call ended while this host call waited: nobody is left to answer.
+      if (ctx.ended) {
+        this.done(ctx);
+        return { rule: 'host.call-ended' as const, message: `${name}: the plugin call this host call belongs to has ended` };
+      }
+      return this.meetByteBudgets(ctx, usage, name, bytes);
+    });
+  }
+
+  /** The host call admitted by `admit` has finished: the next one waiting in its call may run. */
+  done(ctx: HostCallContext): void {
+    const usage = this.usage.get(ctx);
+    if (!usage) return;
+    const next = usage.waiting.shift();
+    if (next) next(); // the slot passes straight to the next waiting call
+    else usage.inFlight = Math.max(0, usage.inFlight - 1);
+  }
+
+  private meetByteBudgets(ctx: HostCallContext, usage: CallUsage, name: string, bytes: number): HostCapRefusal | null {
+    const cron = ctx.method === 'cron';
+    const bytesPerCall = cron ? this.limits.cronHostCallBytesPerRun : this.limits.hostCallBytesPerCall;
+    const bytesOption = cron ? 'cronHostCallBytesPerRun' : 'hostCallBytesPerCall';
+    const who = `plugin '${ctx.plugin}'`;
+    const inCall = cron ? 'one cron run' : `one call (${ctx.method})`;
+    const minuteBytes = this.window.usage(ctx.plugin).bytes;
+    let refusal: HostCapRefusal | null = null;
+    if (usage.bytes + bytes > bytesPerCall) {
+      refusal = { rule: 'host.bytes-per-call', message: `${name} refused: ${who} has exchanged ${usage.bytes} bytes of host-call arguments and results in ${inCall}, and ${bytes} more would pass the ${bytesPerCall}-byte limit; the host's administrator can raise it with the server option ${bytesOption}` };
+    } else if (minuteBytes + bytes > this.limits.hostCallBytesPerMinute) {
+      refusal = { rule: 'host.bytes-per-minute', message: `${name} refused: ${who} has exchanged ${minuteBytes} bytes of host-call arguments and results in the last minute, and ${bytes} more would pass the ${this.limits.hostCallBytesPerMinute}-byte limit; retry later, or the host's administrator can raise it with the server option hostCallBytesPerMinute` };
+    }
+    if (refusal) {
+      this.done(ctx);
+      return this.refuse(ctx, usage, name, refusal);
+    }
+    usage.bytes += bytes;
+    this.window.add(ctx.plugin, 0, bytes);
+    return null;
+  }
+
+  private refuse(ctx: HostCallContext, usage: CallUsage, name: string, refusal: HostCapRefusal): HostCapRefusal {
+    if (MINUTE_RULES.has(refusal.rule)) this.auditMinuteRefusal(ctx, name, refusal);
+    else this.auditCallRefusal(ctx, usage, name, refusal);
+    return refusal;
+  }
+
+  /**
+   * Charges what a host call returned: results count towards the same byte budgets. The work is
+   * already done, so the result still goes back; the plugin's next host call is refused.
+   */
+  chargeResult(ctx: HostCallContext, value: unknown): void {
+    if (value === null || value === undefined) return;
+    const bytes = jsonBytes(value, Number.MAX_SAFE_INTEGER);
+    this.usageOf(ctx).bytes += bytes;
+    this.window.add(ctx.plugin, 0, bytes);
+  }
+
+  /** The plugin call has ended: its refusal count, if any, is written now. */
+  endCall(ctx: HostCallContext): void {
+    if (this.pending.has(ctx)) this.settleCall(ctx);
+  }
+
+  /**
+   * Writes the counts of ended calls and of minute windows that have passed; with `final`
+   * (shutdown), every count still held.
+   */
+  settle(final = false): void {
+    // Writing a record can flush the audit log, which settles again: once at a time is enough.
+    if (this.settling) return;
+    this.settling = true;
+    try {
+      this.settleNow(final);
+    } finally {
+      this.settling = false;
+    }
+  }
+
+  private settleNow(final: boolean): void {
+    for (const ctx of [...this.pending]) if (final || ctx.ended) this.settleCall(ctx);
+    const t = this.now();
+    for (const [plugin, m] of this.minuteRefusals) {
+      if (!final && t - m.recordedAt < 60_000) continue;
+      // Refusals went on: write them and keep counting; none: the plugin's next refusal is news again.
+      if (m.unrecorded.size > 0) this.writeMinuteCount(plugin, m, null, t);
+      else this.minuteRefusals.delete(plugin);
+    }
+    if (final) this.minuteRefusals.clear();
+    this.updateTimer();
+  }
+
+  private usageOf(ctx: HostCallContext): CallUsage {
+    let u = this.usage.get(ctx);
+    if (!u) {
+      u = { calls: 0, bytes: 0, inFlight: 0, waiting: [], unrecorded: new Map(), recorded: false };
+      this.usage.set(ctx, u);
+    }
+    return u;
+  }
+
+  private auditCallRefusal(ctx: HostCallContext, usage: CallUsage, capability: string, refusal: HostCapRefusal): void {
+    if (!usage.recorded) {
+      usage.recorded = true;
+      this.record(ctx.plugin, ctx.callId, capability, refusal.rule, `${ctx.method}: ${refusal.message} (further refusals in this call are counted in one record when it ends)`);
+      return;
+    }
+    usage.unrecorded.set(refusal.rule, (usage.unrecorded.get(refusal.rule) ?? 0) + 1);
+    this.pending.add(ctx);
+    this.updateTimer();
+  }
+
+  private settleCall(ctx: HostCallContext): void {
+    this.pending.delete(ctx);
+    const usage = this.usage.get(ctx);
+    if (!usage || usage.unrecorded.size === 0) return;
+    const { total, rules } = countLine(usage.unrecorded);
+    usage.unrecorded.clear();
+    this.record(ctx.plugin, ctx.callId, CAPS_AUDIT_CAPABILITY, [...rules.keys()][0], `${ctx.method}: ${total} more host calls refused in this call after the one recorded (${rulesText(rules)})`);
+  }
+
+  private auditMinuteRefusal(ctx: HostCallContext, capability: string, refusal: HostCapRefusal): void {
+    const t = this.now();
+    const m = this.minuteRefusals.get(ctx.plugin);
+    if (m) {
+      m.unrecorded.set(refusal.rule, (m.unrecorded.get(refusal.rule) ?? 0) + 1);
+      // Within the plugin's 60 s: counted only. Past them: the count, this refusal included, is the record.
+      if (t - m.recordedAt >= 60_000) this.writeMinuteCount(ctx.plugin, m, ctx.callId, t);
+      this.updateTimer();
+      return;
+    }
+    this.minuteRefusals.set(ctx.plugin, { recordedAt: t, unrecorded: new Map() });
+    this.record(ctx.plugin, ctx.callId, capability, refusal.rule, `${ctx.method}: ${refusal.message} (further per-minute refusals of this plugin are counted, one record per 60 s)`);
+    this.updateTimer();
+  }
+
+  /** Writes a plugin's per-minute refusal count and starts its next 60 s. */
+  private writeMinuteCount(plugin: string, m: MinuteRefusals, callId: string | null, at: number): void {
+    const { total, rules } = countLine(m.unrecorded);
+    m.unrecorded.clear();
+    this.record(plugin, callId, CAPS_AUDIT_CAPABILITY, [...rules.keys()][0], `${total} host calls of plugin '${plugin}' refused by its per-minute caps since ${new Date(m.recordedAt).toISOString()} (${rulesText(rules)})`);
+    m.recordedAt = at;
+  }
+
+  private record(plugin: string, callId: string | null, capability: string, rule: string, summary: string): void {
+    this.audit.record({ plugin, actor: `plugin:${plugin}`, callId, capability, decision: 'denied', rule, summary, durationMs: 0 });
+  }
+
+  /** A timer runs only while counts wait to be written (a call's end may never be reported). */
+  private updateTimer(): void {
+    const waiting = this.pending.size > 0 || this.minuteRefusals.size > 0;
+    if (waiting && !this.timer) {
+      this.timer = setInterval(() => this.settle(), SETTLE_EVERY_MS);
+      this.timer.unref();
+    } else if (!waiting && this.timer) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+}
+
+function countLine(counts: Map<HostCapRule, number>): { total: number; rules: Map<HostCapRule, number> } {
+  let total = 0;
+  for (const n of counts.values()) total += n;
+  return { total, rules: new Map(counts) };
+}
+
+function rulesText(rules: Map<HostCapRule, number>): string {
+  return [...rules].map(([rule, n]) => `${rule}: ${n}`).join(', ');
+}
