@@ -12,6 +12,7 @@ import { locatePluginFiles } from './plugin-files.ts';
 import type { PluginFiles } from './plugin-files.ts';
 import { scanSources } from './source-scan.ts';
 import { SourceMapReader } from './source-map.ts';
+import { withCallSites } from './call-sites.ts';
 import type { SourceScan } from './source-scan.ts';
 
 /** Where plugin code believes it lives; the key is the last segment, as the platform derives it. */
@@ -216,9 +217,11 @@ export async function bundlePlugin(pluginDir: string): Promise<PluginBundle> {
   const usedHostModules = new Set<HostModuleId>();
   const configure = await build(files, 'configure', CONFIGURE_GLOBAL, new Set());
   const main = await build(files, 'main', BUNDLE_GLOBAL, usedHostModules);
-  const code = main.outputFiles.find((f) => f.path.endsWith('.js'))!.text;
-  const configureCode = configure.outputFiles.find((f) => f.path.endsWith('.js'))!.text;
   const sourceMap = main.outputFiles.find((f) => f.path.endsWith('.map'))!.text;
+  const bundled = main.outputFiles.find((f) => f.path.endsWith('.js'))!.text;
+  // Platform plugins get the line table their db shim uses to name the plugin line of a refused call.
+  const code = files.format === 'sdk' ? bundled : withCallSites(bundled, sourceMap, fs.realpathSync(files.dir));
+  const configureCode = configure.outputFiles.find((f) => f.path.endsWith('.js'))!.text;
   if (code.length > MAX_BUNDLE_BYTES) {
     throw new PluginRejected('too_large', `the plugin bundles to ${code.length} bytes; the limit is ${MAX_BUNDLE_BYTES}`);
   }
