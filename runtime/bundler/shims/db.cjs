@@ -107,10 +107,13 @@ function whereIs(holder) {
   return table.files[found[2]] + ':' + found[3];
 }
 
+// A refused call is also written to the plugin's log with its location: a plugin that catches the
+// error (a cron looping over txs usually does) still leaves the reason where its author looks.
 function located(holder) {
   return (err) => {
     if (err && typeof err === 'object' && err.code === 'HOST_DENIED' && typeof err.message === 'string') {
       const where = whereIs(holder);
+      host.log('warn', 'db.OrderPayoutTxs refused a call' + (where ? ' at ' + where : '') + ': ' + err.message);
       if (where) err.message = where + ': ' + err.message;
       if (err.rule === 'payoutTxs.cast') err.name = 'CastError';
     }
