@@ -137,6 +137,7 @@ export const CORPUS: CorpusCase[] = [
     [['tx-a'], ['tx-b', 'tx-d']]),
   q('undefined in a filter is null (mongoose 8): no tx, not every tx', MONGOOSE,
     'const id = undefined; return [await db.OrderPayoutTxs.findOne({ transaction: id }).lean(), await db.OrderPayoutTxs.countDocuments({ note: undefined })];', [null, 1]),
+  q('a function in a filter is its text, not a dropped condition', MONGOOSE, 'return await db.OrderPayoutTxs.countDocuments({ transaction: () => 1 });', 0),
   no('an object is no string', MONGOOSE, 'return await db.OrderPayoutTxs.find({ transaction: { foo: 1 } }).lean();',
     { rule: 'payoutTxs.cast', message: cast('string', '"{ foo: 1 }"', 'Object', 'transaction') }),
 

@@ -33,6 +33,8 @@ function isDate(v) {
 // as it is: the host refuses what it cannot read.
 function toWire(v, inFilter, depth) {
   if (v === undefined) return inFilter ? null : undefined;
+  // JSON would drop a function, and a dropped condition matches every tx; mongoose casts its text.
+  if (typeof v === 'function') return inFilter ? String(v) : undefined;
   if (v === null || typeof v !== 'object') return v;
   if (depth > MAX_DEPTH) return v;
   if (isDate(v)) {
