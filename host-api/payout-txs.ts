@@ -6,18 +6,18 @@
 //    operators that could widen the scope or run code ($or, $nor, $where, $expr, $regex, …) are refused;
 //  - populate('order') returns a read-only projection of the plugin's own order (orderForPlugin),
 //    never the merchant's secrets or URLs;
-//  - updateOne may change `active` and the plugin-owned `note`, nothing else.
+//  - updateOne may change `active` and the plugin-owned `note`, nothing else;
+//  - values are cast to the platform schema's types as mongoose casts them (payout-txs/cast.ts);
+//    a value mongoose could not cast is refused with mongoose's CastError text (rule payoutTxs.cast).
+//    Casting changes types only: fields, operators and scope are read by payout-txs/query.ts.
 import type { Capability, HostCallContext } from './capability.ts';
 import { CapabilityArgumentError, PolicyDenied } from './capability.ts';
-import type { Store, TxCondition, TxField, TxOp, TxQuery, TxScalar } from '../runtime/store/store.ts';
-import { TX_FILTER_FIELDS } from '../runtime/store/store.ts';
+import type { Store, TxQuery } from '../runtime/store/store.ts';
 import type { Order, PayoutTx } from '../runtime/store/types.ts';
+import { conditionsOf, patchOf, sortOf } from './payout-txs/query.ts';
+import type { TxPatchArgs } from './payout-txs/query.ts';
 
 export const MAX_TXS_PER_QUERY = 10_000;
-const MAX_IN_LIST = 1000;
-const MAX_NOTE = 2000;
-const OPERATORS: Record<string, TxOp> = { $eq: 'eq', $ne: 'ne', $lt: 'lt', $lte: 'lte', $gt: 'gt', $gte: 'gte', $in: 'in', $nin: 'nin' };
-const FIELDS = new Set<string>(TX_FILTER_FIELDS);
 
 /** The fields of an order a plugin may see — the same projection for transfer() and populate. */
 export const ORDER_FIELDS_FOR_PLUGIN = ['_id', 'uid', 'status', 'inAmount', 'outAmount', 'inXML', 'outXML', 'outSymbol', 'outValues', 'createdAt'] as const;
@@ -29,65 +29,6 @@ export function orderForPlugin(order: Order): Record<string, unknown> {
     _id: order._id, uid: order.uid, status: order.status, inAmount: order.inAmount, outAmount: order.outAmount,
     inXML: order.fromXml, outXML: order.toXml, outSymbol: order.outSymbol, outValues, createdAt: order.createdAt,
   };
-}
-
-function deny(rule: string, message: string): never {
-  throw new PolicyDenied(rule, `OrderPayoutTxs: ${message}`);
-}
-
-function scalar(value: unknown, where: string): TxScalar {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') deny('payoutTxs.value', `${where} is a number; payout tx fields hold strings (amounts are decimal strings, dates ISO-8601), so compare with a string`);
-  deny('payoutTxs.value', `${where} must be a string, boolean or null (regular expressions and objects are not supported)`);
-}
-
-function conditionsOf(filter: unknown, plugin: string, where = 'filter'): TxCondition[] {
-  if (filter === null || filter === undefined) return [];
-  if (typeof filter !== 'object' || Array.isArray(filter)) deny('payoutTxs.filter', `${where} must be an object`);
-  const out: TxCondition[] = [];
-  for (const [key, value] of Object.entries(filter as Record<string, unknown>)) {
-    if (key === '$and') {
-      if (!Array.isArray(value)) deny('payoutTxs.filter', `${where}.$and must be an array`);
-      value.forEach((sub, i) => out.push(...conditionsOf(sub, plugin, `${where}.$and[${i}]`)));
-      continue;
-    }
-    if (key.startsWith('$')) deny('payoutTxs.operator', `operator ${key} is not allowed in ${where}; use plain conditions (they are AND-ed)`);
-    if (key === 'payoutModule') {
-      if (value === plugin || (value && typeof value === 'object' && (value as Record<string, unknown>).$eq === plugin && Object.keys(value).length === 1)) continue;
-      deny('payoutTxs.foreign-module', `${where}.payoutModule must be this plugin ('${plugin}'); a plugin can only query its own payout txs`);
-    }
-    if (!FIELDS.has(key)) deny('payoutTxs.field', `unknown field '${key}' in ${where}; fields: ${TX_FILTER_FIELDS.join(', ')}`);
-    const field = key as TxField;
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-      const ops = Object.entries(value as Record<string, unknown>);
-      if (!ops.length) deny('payoutTxs.filter', `${where}.${key} is an empty object`);
-      for (const [op, operand] of ops) {
-        const mapped = OPERATORS[op];
-        if (!mapped) deny('payoutTxs.operator', `operator ${op} is not allowed on ${where}.${key}; allowed: ${Object.keys(OPERATORS).join(' ')}`);
-        if (mapped === 'in' || mapped === 'nin') {
-          if (!Array.isArray(operand)) deny('payoutTxs.filter', `${where}.${key}.${op} must be an array`);
-          if (operand.length > MAX_IN_LIST) deny('payoutTxs.filter', `${where}.${key}.${op} has more than ${MAX_IN_LIST} values`);
-          out.push({ field, op: mapped, value: operand.map((v, i) => scalar(v, `${where}.${key}.${op}[${i}]`)) });
-        } else {
-          out.push({ field, op: mapped, value: scalar(operand, `${where}.${key}.${op}`) });
-        }
-      }
-    } else {
-      out.push({ field, op: 'eq', value: scalar(value, `${where}.${key}`) });
-    }
-  }
-  return out;
-}
-
-function sortOf(sort: unknown): TxQuery['sort'] {
-  if (sort === null || sort === undefined) return undefined;
-  const pairs: [string, number][] = typeof sort === 'string'
-    ? sort.split(/\s+/).filter(Boolean).map((s) => (s.startsWith('-') ? [s.slice(1), -1] : [s, 1]))
-    : Object.entries(sort as Record<string, unknown>).map(([k, v]) => [k, v === -1 || v === 'desc' || v === 'descending' ? -1 : 1]);
-  return pairs.map(([field, direction]) => {
-    if (!FIELDS.has(field)) deny('payoutTxs.field', `cannot sort by unknown field '${field}'`);
-    return { field: field as TxField, direction: direction as 1 | -1 };
-  });
 }
 
 /** Projection: 'a b -c' or {a: 1} / {c: 0}. `_id` stays unless excluded. */
@@ -129,7 +70,7 @@ export function payoutTxCapabilities(store: Pick<Store, 'findPayoutTxs' | 'count
       if (r.op !== 'find' && r.op !== 'findOne') throw new CapabilityArgumentError('payoutTxs.find', 'op', "must be 'find' or 'findOne'");
       const populate = Array.isArray(r.populate) ? r.populate : [];
       for (const [i, p] of populate.entries()) {
-        if (!p || (p as { path?: unknown }).path !== 'order') deny('payoutTxs.populate', `populate[${i}] may only be 'order'`);
+        if (!p || (p as { path?: unknown }).path !== 'order') throw new PolicyDenied('payoutTxs.populate', `OrderPayoutTxs: populate[${i}] may only be 'order'`);
       }
       const limit = r.limit === null || r.limit === undefined ? null : Number(r.limit);
       const skip = r.skip === null || r.skip === undefined ? null : Number(r.skip);
@@ -164,32 +105,13 @@ export function payoutTxCapabilities(store: Pick<Store, 'findPayoutTxs' | 'count
     summarize: (a) => `countDocuments ${JSON.stringify(a.filter ?? {}).slice(0, 300)}`,
     invoke: (ctx, a) => store.countPayoutTxs({ plugin: ctx.plugin, conditions: conditionsOf(a.filter, ctx.plugin) }),
   };
-  const updateOne: Capability<{ filter: unknown; patch: { active?: boolean; note?: string | null } }, unknown> = {
+  const updateOne: Capability<{ filter: unknown; patch: TxPatchArgs }, unknown> = {
     name: 'payoutTxs.updateOne',
     // `note` is stored and shown to administrators.
     storesPluginText: true,
     parse(raw) {
       const r = (raw ?? {}) as { filter?: unknown; update?: unknown };
-      const update = r.update;
-      if (!update || typeof update !== 'object' || Array.isArray(update)) throw new CapabilityArgumentError('payoutTxs.updateOne', 'update', 'must be an object like {$set: {active: false}}');
-      const u = update as Record<string, unknown>;
-      const keys = Object.keys(u);
-      let set: Record<string, unknown>;
-      if (keys.length === 1 && keys[0] === '$set' && u.$set && typeof u.$set === 'object') set = u.$set as Record<string, unknown>;
-      else if (keys.every((k) => !k.startsWith('$'))) set = u; // mongoose treats a bare object as $set
-      else deny('payoutTxs.update-operator', `only {$set: {...}} updates are allowed; got ${keys.filter((k) => k.startsWith('$')).join(', ')}`);
-      const patch: { active?: boolean; note?: string | null } = {};
-      for (const [field, value] of Object.entries(set)) {
-        if (field === 'active') {
-          if (typeof value !== 'boolean') throw new CapabilityArgumentError('payoutTxs.updateOne', '$set.active', 'must be true or false');
-          patch.active = value;
-        } else if (field === 'note') {
-          if (value !== null && (typeof value !== 'string' || value.length > MAX_NOTE)) throw new CapabilityArgumentError('payoutTxs.updateOne', '$set.note', `must be a string of at most ${MAX_NOTE} characters or null`);
-          patch.note = value as string | null;
-        } else {
-          deny('payoutTxs.readonly-field', `field '${field}' is read-only; a plugin may only change 'active' and 'note'`);
-        }
-      }
+      const patch = patchOf(r.update);
       return { filter: r.filter, patch };
     },
     summarize: (a) => `updateOne ${JSON.stringify(a.filter ?? {}).slice(0, 200)} set ${Object.keys(a.patch).join(',')}`,

@@ -73,7 +73,7 @@ export interface PayoutTxDoc<O = string> {
   updatedAt: Date;
 }
 
-/** Mongo-style filter over tx fields; operators $eq $ne $lt $lte $gt $gte $in $nin $and only. */
+/** Mongo-style filter over tx fields; operators $eq $ne $lt $lte $gt $gte $in $nin $and only; values cast as mongoose casts them (Date or epoch ms for dates). */
 export type TxFilter = Record<string, unknown>;
 /** The only fields a plugin may change on its own txs. */
 export interface TxPatch { active?: boolean; note?: string | null }
@@ -81,7 +81,7 @@ export interface TxPatch { active?: boolean; note?: string | null }
 export interface TxQuery<T> extends PromiseLike<T> {
   populate(path: 'order' | { path: 'order'; select?: string | Record<string, 0 | 1> }): TxQuery<T extends (infer E)[] ? (E extends PayoutTxDoc ? PayoutTxDoc<PopulatedOrder> : E)[] : T extends PayoutTxDoc | null ? PayoutTxDoc<PopulatedOrder> | null : T>;
   select(projection: string | Record<string, 0 | 1>): TxQuery<T>;
-  sort(spec: string | Record<string, 1 | -1 | 'asc' | 'desc'>): TxQuery<T>;
+  sort(spec: string | Record<string, 1 | -1 | 'asc' | 'desc' | 'ascending' | 'descending'> | [string, 1 | -1 | 'asc' | 'desc'][]): TxQuery<T>;
   limit(n: number): TxQuery<T>;
   skip(n: number): TxQuery<T>;
   lean(): TxQuery<T>;

@@ -13,6 +13,7 @@ import { locatePluginFiles } from './plugin-files.ts';
 import type { PluginFiles } from './plugin-files.ts';
 import { scanSources } from './source-scan.ts';
 import { SourceMapReader } from './source-map.ts';
+import { withCallSites } from './call-sites.ts';
 import type { SourceScan } from './source-scan.ts';
 
 /** Where plugin code believes it lives; the key is the last segment, as the platform derives it. */
@@ -260,13 +261,17 @@ async function bundleFresh(pluginDir: string): Promise<PluginBundle> {
   const usedHostModules = new Set<HostModuleId>();
   const configure = await build(files, 'configure', CONFIGURE_GLOBAL, new Set());
   const main = await build(files, 'main', BUNDLE_GLOBAL, usedHostModules);
+  const sourceMap = main.outputFiles.find((f) => f.path.endsWith('.map'))!.text;
+  const bundled = main.outputFiles.find((f) => f.path.endsWith('.js'))!.text;
+  // Platform plugins get the line table their db shim uses to name the plugin line of a refused
+  // call. Its anchor records its own stack position, so the library placed before it is allowed for.
+  const own = files.format === 'sdk' ? bundled : withCallSites(bundled, sourceMap, fs.realpathSync(files.dir));
   // The provided modules come first, once for all plugins (library-bundle.ts); the refusals above
   // and the source map concern the plugin's own part only.
-  const withLibrary = async (own: string) => (own.includes(LIBRARY_GLOBAL) ? `${await libraryBundle()}\n${own}` : own);
-  const code = await withLibrary(main.outputFiles.find((f) => f.path.endsWith('.js'))!.text);
+  const withLibrary = async (script: string) => (script.includes(LIBRARY_GLOBAL) ? `${await libraryBundle()}\n${script}` : script);
+  const code = await withLibrary(own);
   // An SDK plugin's manifest is read by evaluating its module, which requires the SDK runtime.
   const configureCode = await withLibrary(configure.outputFiles.find((f) => f.path.endsWith('.js'))!.text);
-  const sourceMap = main.outputFiles.find((f) => f.path.endsWith('.map'))!.text;
   if (code.length > MAX_BUNDLE_BYTES) {
     throw new PluginRejected('too_large', `the plugin bundles to ${code.length} bytes; the limit is ${MAX_BUNDLE_BYTES}`);
   }

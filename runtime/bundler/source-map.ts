@@ -54,6 +54,13 @@ export class SourceMapReader {
     }
   }
 
+  /** Every mapping: bundle line (1-based) and column, the source's name, its line (1-based). */
+  *mappings(): Generator<{ line: number; column: number; source: string; sourceLine: number }> {
+    for (const [i, segments] of this.lines.entries()) {
+      for (const s of segments) yield { line: i + 1, column: s[0], source: this.sources[s[1]], sourceLine: s[2] + 1 };
+    }
+  }
+
   /** line is 1-based, column 0-based, like V8 stack frames minus one on the column. */
   originalPositionFor(line: number, column: number): OriginalPosition | null {
     const segments = this.lines[line - 1];

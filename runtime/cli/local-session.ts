@@ -21,6 +21,8 @@ export interface LocalSessionOptions {
   grants?: Grant[];
   apiUrl?: string;
   storeUrl?: string;
+  /** The store's clock (tests that need txs of a given age); the real time by default. */
+  storeNow?: () => number;
   http?: HostApiOptions['http'];
   /** Host-call caps (the server options of the same names); the defaults otherwise. */
   hostCallLimits?: HostApiOptions['hostCallLimits'];
@@ -54,7 +56,7 @@ export function originGrant(origin: string): Grant {
 
 /** A host with no plugin yet; `grants` may be a per-plugin function. */
 export async function openLocalHost(options: LocalSessionOptions & { grantsFor?: (plugin: string) => Promise<Grant[]> } = {}): Promise<LocalHost> {
-  const store = await openStore(options.storeUrl ?? 'sqlite::memory:');
+  const store = await openStore(options.storeUrl ?? 'sqlite::memory:', options.storeNow ? { now: options.storeNow } : {});
   const key = crypto.randomBytes(32);
   const box = new SecretBox({ current: { id: keyId(key), key }, byId: new Map([[keyId(key), key]]), source: 'ephemeral' });
   const scrubber = new Scrubber();

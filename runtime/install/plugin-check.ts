@@ -1,9 +1,10 @@
 // Runs exactly what `payout-sandbox check` runs on a staged folder — bundle, configure.js in a
 // throwaway isolate, load and construct in a sandbox where every host call is refused, read the
-// cron descriptor — in a sandbox of its own, so that a package under review never replaces (or
+// cron descriptor, dry-run the cron against an empty store — in a sandbox of its own, so that a package under review never replaces (or
 // shares an isolate process with) the plugins the server is running.
 import { auditReport } from '../cli/commands/audit.ts';
-import { checkReport, denyAllHandler } from '../cli/commands/check.ts';
+import { checkReport, refuseRefusedCron } from '../cli/commands/check.ts';
+import { CheckHostHandler } from '../cli/commands/cron-dry-run.ts';
 import { loadPlugin } from '../plugins/load-plugin.ts';
 import type { LoadedPlugin } from '../plugins/load-plugin.ts';
 import { SandboxHost } from '../sandbox/sandbox-host.ts';
@@ -24,13 +25,16 @@ export interface CheckedPlugin {
 
 /** `what` names the thing checked, `outcome` says what the refusal means ("nothing was installed"). */
 export async function checkPluginFolder(dir: string, grants: Grant[], what: string, outcome: string, apiUrl = 'http://127.0.0.1:3000/'): Promise<CheckedPlugin> {
-  const attempts: string[] = [];
-  const sandbox = new SandboxHost({ handler: denyAllHandler(attempts) });
+  const handler = new CheckHostHandler();
+  const attempts = handler.attemptsAtLoad;
+  const sandbox = new SandboxHost({ handler });
   try {
     const plugin = await loadPlugin(sandbox, dir, { apiUrl });
-    const check = checkReport(plugin, attempts);
+    const cronDryRun = await handler.runCron(sandbox, plugin);
+    refuseRefusedCron(cronDryRun);
+    const check = checkReport(plugin, attempts, cronDryRun);
     return {
-      plugin, capabilities: capabilitiesOf(plugin), report: auditReport(plugin, grants),
+      plugin, capabilities: capabilitiesOf(plugin), report: auditReport(plugin, grants, cronDryRun),
       check: { className: check.className, callbacks: check.callbacks, cron: check.cron, files: check.files, hostCallsAtLoad: attempts, warnings: check.warnings },
     };
   } catch (err) {

@@ -1,8 +1,131 @@
 // require('../../../db') → { OrderPayoutTxs }: the mongoose-like façade platform plugins use,
 // over host-api/payout-txs.ts. The server ANDs every query with payoutModule = this plugin, so a
 // plugin sees, counts and updates its own payout txs only.
+//
+// Arguments cross to the host as JSON, which would turn a Date into a string that no longer says it
+// was a date, and drop keys whose value is undefined. So before a call, values are written in the
+// tagged forms the host reads (host-api/payout-txs/cast.ts): a Date as {$date: epoch ms} (null for
+// an invalid Date), an ObjectId-like value as {$oid: hex}, and undefined in a filter as null (what
+// mongoose 8 sends: {transaction: undefined} matches no tx, not every tx). In an update, undefined
+// keys are left out, as mongoose strips them. The host casts the rest and is the only judge: this
+// shim only keeps the information JSON would lose.
+//
+// A refused call names the plugin's file:line that made it: the bundle carries a small table from
+// its lines to the plugin's (runtime/bundler/call-sites.ts), and the shim notes the caller's stack
+// position when the call is made.
 'use strict';
 const host = globalThis.__ps_host;
+const getTime = Date.prototype.getTime;
+const objectToString = Object.prototype.toString;
+const MAX_DEPTH = 64;
+
+function isDate(v) {
+  if (objectToString.call(v) !== '[object Date]') return false;
+  try {
+    getTime.call(v);
+    return true;
+  } catch (e) {
+    return false;
+  }
+}
+
+// Values as the host reads them (see the comment at the top). Past MAX_DEPTH the value is passed on
+// as it is: the host refuses what it cannot read.
+function toWire(v, inFilter, depth) {
+  if (v === undefined) return inFilter ? null : undefined;
+  // JSON would drop a function, and a dropped condition matches every tx; mongoose casts its text.
+  if (typeof v === 'function') return inFilter ? String(v) : undefined;
+  if (v === null || typeof v !== 'object') return v;
+  if (depth > MAX_DEPTH) return v;
+  if (isDate(v)) {
+    const t = getTime.call(v);
+    return { $date: t === t ? t : null };
+  }
+  if ((v._bsontype === 'ObjectId' || v._bsontype === 'ObjectID') && typeof v.toHexString === 'function') return { $oid: String(v.toHexString()) };
+  if (Array.isArray(v)) return v.map((x) => toWire(x, inFilter, depth + 1));
+  if (typeof v.toJSON === 'function') return v;
+  // A null-prototype copy: a '__proto__' key stays a key the host can refuse, not a prototype.
+  const out = Object.create(null);
+  for (const k of Object.keys(v)) {
+    const w = toWire(v[k], inFilter, depth + 1);
+    if (w !== undefined) out[k] = w;
+  }
+  return out;
+}
+
+// ---- where the plugin made the call --------------------------------------------------------------
+const STACK_POSITION = /bundle\.js:(\d+):(\d+)/;
+
+function callerOf(fn) {
+  const holder = {};
+  try {
+    if (typeof Error.captureStackTrace === 'function') Error.captureStackTrace(holder, fn);
+  } catch (e) {
+    // No position: the refusal is still reported, without file:line.
+  }
+  return holder;
+}
+
+let lineTable = null;
+function sourceLines() {
+  if (lineTable !== null) return lineTable;
+  lineTable = false;
+  const t = globalThis.__ps_source_lines;
+  if (!t || typeof t.map !== 'string' || !Array.isArray(t.files)) return lineTable;
+  const anchor = STACK_POSITION.exec(String(t.anchor));
+  const entries = [];
+  let line = 0;
+  for (const part of t.map.split(';')) {
+    if (!part) continue;
+    const [dl, col, file, orig] = part.split(',').map(Number);
+    line += dl;
+    entries.push([line, col, file, orig]);
+  }
+  // The script the sandbox runs may start a few lines before the bundle: the anchor line says how many.
+  lineTable = { offset: anchor ? Number(anchor[1]) - t.anchorLine : 0, files: t.files, entries };
+  return lineTable;
+}
+
+function whereIs(holder) {
+  let stack;
+  try {
+    stack = String(holder.stack);
+  } catch (e) {
+    return null;
+  }
+  const m = STACK_POSITION.exec(stack);
+  const table = m && sourceLines();
+  if (!table) return null;
+  const line = Number(m[1]) - table.offset;
+  const column = Number(m[2]) - 1;
+  let found = null;
+  for (const e of table.entries) {
+    if (e[0] < line) continue;
+    if (e[0] > line) break;
+    // The last mapping at or before the column; the line's first one when the call starts before any.
+    if (found === null || e[1] <= column) found = e;
+  }
+  if (!found) return null;
+  return table.files[found[2]] + ':' + found[3];
+}
+
+// A refused call is also written to the plugin's log with its location: a plugin that catches the
+// error (a cron looping over txs usually does) still leaves the reason where its author looks.
+function located(holder) {
+  return (err) => {
+    if (err && typeof err === 'object' && err.code === 'HOST_DENIED' && typeof err.message === 'string') {
+      const where = whereIs(holder);
+      host.log('warn', 'db.OrderPayoutTxs refused a call' + (where ? ' at ' + where : '') + ': ' + err.message);
+      if (where) err.message = where + ': ' + err.message;
+      if (err.rule === 'payoutTxs.cast') err.name = 'CastError';
+    }
+    throw err;
+  };
+}
+
+function call(name, args, holder) {
+  return host.call(name, args).catch(located(holder));
+}
 
 const DATE_FIELDS = ['createdAt', 'updatedAt'];
 
@@ -24,7 +147,10 @@ function revive(row, lean) {
     toObject: { value: plain, enumerable: false },
     toJSON: { value: () => Object.assign({}, row), enumerable: false },
     save: {
-      value: () => host.call('payoutTxs.updateOne', { filter: { _id: row._id }, update: { $set: { active: row.active, note: row.note === undefined ? null : row.note } } }).then(() => row),
+      value: function save() {
+        const update = toWire({ $set: { active: row.active, note: row.note === undefined ? null : row.note } }, false, 0);
+        return call('payoutTxs.updateOne', { filter: toWire({ _id: row._id }, true, 0), update }, callerOf(save)).then(() => row);
+      },
       enumerable: false,
     },
   });
@@ -32,9 +158,10 @@ function revive(row, lean) {
 }
 
 class Query {
-  constructor(op, filter, projection) {
-    this._args = { op, filter: filter || {}, populate: [], select: projection || null, sort: null, limit: null, skip: null };
+  constructor(op, filter, projection, caller) {
+    this._args = { op, filter: toWire(filter || {}, true, 0), populate: [], select: projection || null, sort: null, limit: null, skip: null };
     this._lean = false;
+    this._caller = caller;
   }
   populate(arg) {
     if (typeof arg === 'string') arg.split(/\s+/).filter(Boolean).forEach((path) => this._args.populate.push({ path, select: null }));
@@ -48,7 +175,7 @@ class Query {
   skip(n) { this._args.skip = Number(n); return this; }
   exec() {
     const lean = this._lean;
-    return host.call('payoutTxs.find', this._args).then((rows) => {
+    return call('payoutTxs.find', this._args, this._caller).then((rows) => {
       if (this._args.op === 'findOne') return revive(rows, lean);
       return rows.map((r) => revive(r, lean));
     });
@@ -63,11 +190,16 @@ function refused(name) {
 }
 
 const OrderPayoutTxs = Object.freeze({
-  find: (filter, projection) => new Query('find', filter, projection),
-  findOne: (filter, projection) => new Query('findOne', filter, projection),
-  findById: (id, projection) => new Query('findOne', { _id: id }, projection),
-  countDocuments: (filter) => host.call('payoutTxs.count', { filter: filter || {} }),
-  updateOne: (filter, update) => host.call('payoutTxs.updateOne', { filter: filter || {}, update: update || {} }),
+  find: function find(filter, projection) { return new Query('find', filter, projection, callerOf(find)); },
+  findOne: function findOne(filter, projection) { return new Query('findOne', filter, projection, callerOf(findOne)); },
+  // mongoose: findById(undefined) looks for _id null, never "any tx".
+  findById: function findById(id, projection) { return new Query('findOne', { _id: id === undefined ? null : id }, projection, callerOf(findById)); },
+  countDocuments: function countDocuments(filter) {
+    return call('payoutTxs.count', { filter: toWire(filter || {}, true, 0) }, callerOf(countDocuments));
+  },
+  updateOne: function updateOne(filter, update) {
+    return call('payoutTxs.updateOne', { filter: toWire(filter || {}, true, 0), update: toWire(update || {}, false, 0) }, callerOf(updateOne));
+  },
   create: refused('create'),
   insertMany: refused('insertMany'),
   updateMany: refused('updateMany'),

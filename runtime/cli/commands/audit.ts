@@ -10,6 +10,8 @@ import { normaliseGrant } from '../../../host-api/http.ts';
 import type { Grant } from '../../../host-api/http.ts';
 import { originGrant } from '../local-session.ts';
 import { withCheckedPlugin } from './check.ts';
+import { describeFindings } from './cron-dry-run.ts';
+import type { CronDryRun } from './cron-dry-run.ts';
 import { section } from '../output.ts';
 
 export interface RiskFlag { flag: string; severity: 'info' | 'review' | 'high'; detail: string }
@@ -25,7 +27,7 @@ function canonical(origin: string | null): string | null {
   }
 }
 
-export function auditReport(p: LoadedPlugin, granted: Grant[]) {
+export function auditReport(p: LoadedPlugin, granted: Grant[], cronDryRun: CronDryRun | null = null) {
   const scan = p.bundle.scan;
   const requested = p.manifest.network.map((n) => canonical(n.origin)).filter(Boolean) as string[];
   const grantedOrigins = granted.map((g) => canonical(g.origin)).filter(Boolean) as string[];
@@ -48,6 +50,7 @@ export function auditReport(p: LoadedPlugin, granted: Grant[]) {
   if (uses('updateHistory')) flags.push({ flag: 'settles-orders', severity: 'high', detail: 'can move its own orders from inProgressPayout to done or errorPayout' });
   if (uses('db')) flags.push({ flag: 'payout-txs', severity: 'info', detail: `uses its own payout txs (${[...new Set(scan.dbOperations.map((d) => d.operation))].join(', ') || 'via initCron'})` });
   if (p.description.callbacks.length) flags.push({ flag: 'webhooks', severity: 'review', detail: `accepts unauthenticated POSTs at ${p.description.callbacks.map((c) => `/payout_call/${p.key}/${c}/`).join(', ')}; check that it verifies them` });
+  for (const finding of describeFindings(cronDryRun)) flags.push({ flag: 'cron-refused', severity: 'high', detail: `the cron dry run (empty store) hit a refusal: ${finding}` });
   const dynamic = p.bundle.inputs.filter((f) => f.endsWith('.js') && DYNAMIC_CODE.test(fs.readFileSync(path.join(p.dir, f), 'utf8')));
   if (dynamic.length) flags.push({ flag: 'dynamic-code', severity: 'review', detail: `builds code from strings (eval / new Function) in ${dynamic.join(', ')}; contained by the isolate, but hard to review` });
 
@@ -68,6 +71,7 @@ export function auditReport(p: LoadedPlugin, granted: Grant[]) {
     dbOperations: scan.dbOperations.map((d) => ({ operation: d.operation, at: `${d.file}:${d.line}` })),
     callbacks: p.description.callbacks.map((c) => ({ name: c, path: `/payout_call/${p.key}/${c}/` })),
     cron: p.cron,
+    cronDryRun,
     risks: flags,
   };
 }
@@ -85,10 +89,14 @@ function printText(r: ReturnType<typeof auditReport>): void {
     section('db.OrderPayoutTxs operations', r.dbOperations.map((d) => `${d.at}  ${d.operation}`)),
     section('Callbacks', r.callbacks.map((c) => `POST ${c.path}`)),
     section('Cron', r.cron ? [r.cron.schedule] : []),
+    ...(r.cronDryRun ? [section('Cron dry run (empty store, no network)', [
+      `${r.cronDryRun.outcome === 'finished' ? 'finished' : `stopped: ${r.cronDryRun.message}`}; db calls: ${r.cronDryRun.dbCalls.join(', ') || 'none'}`,
+      ...describeFindings(r.cronDryRun),
+    ])] : []),
     section('Risk flags', r.risks.map((f) => `[${f.severity}] ${f.flag}: ${f.detail}`)),
   ].join('\n'));
 }
 
 export function runAudit(dir: string, options: { json?: boolean; grant?: string[] }): Promise<void> {
-  return withCheckedPlugin(dir, options.json, (plugin) => auditReport(plugin, (options.grant ?? []).map(originGrant)), printText);
+  return withCheckedPlugin(dir, options.json, (plugin, _attempts, cronDryRun) => auditReport(plugin, (options.grant ?? []).map(originGrant), cronDryRun), printText);
 }

@@ -1,5 +1,6 @@
 // `payout-sandbox check <pluginDir> [--json]`: bundle and load the plugin in a sandbox with no host
-// access at all, and say what it is — or exactly why it cannot be accepted.
+// access at all, dry-run its cron against an empty store (cron-dry-run.ts), and say what it is — or
+// exactly why it cannot be accepted.
 import { describeFiles } from '../../bundler/plugin-files.ts';
 import { HOST_MODULES } from '../../bundler/host-modules.ts';
 import { configKeys } from '../../manifest/manifest.ts';
@@ -8,6 +9,9 @@ import type { LoadedPlugin } from '../../plugins/load-plugin.ts';
 import { SandboxHost } from '../../sandbox/sandbox-host.ts';
 import type { HostCallHandler } from '../../sandbox/sandbox-host.ts';
 import { fail, printJson, section } from '../output.ts';
+import { PluginRejected } from '../../plugin-errors.ts';
+import { CheckHostHandler, describeFindings } from './cron-dry-run.ts';
+import type { CronDryRun } from './cron-dry-run.ts';
 import path from 'node:path';
 
 /** Check runs the plugin's load and initCron with every host call refused. */
@@ -21,7 +25,23 @@ export function denyAllHandler(attempts: string[]): HostCallHandler {
   };
 }
 
-export function checkReport(p: LoadedPlugin, hostCallsAtLoad: string[]) {
+/** A cron whose db calls the host refuses cannot settle a payout: check refuses the plugin. */
+export function refuseRefusedCron(run: CronDryRun | null): void {
+  const findings = describeFindings(run);
+  if (!findings.length) return;
+  throw new PluginRejected('cron_refused', `the cron job makes db calls the host refuses, so it would fail on every run:\n  ${findings.join('\n  ')}\nwrite them as the façade accepts (see README, db.OrderPayoutTxs)`);
+}
+
+function dryRunLines(run: CronDryRun | null): string[] {
+  if (!run) return [];
+  return [
+    `${run.outcome === 'finished' ? 'finished' : `stopped: ${run.message}`} (empty store; db calls: ${run.dbCalls.join(', ') || 'none'})`,
+    ...describeFindings(run),
+    ...(run.notAnswered.length ? [`not answered in a dry run: ${[...new Set(run.notAnswered)].join(', ')}`] : []),
+  ];
+}
+
+export function checkReport(p: LoadedPlugin, hostCallsAtLoad: string[], cronDryRun: CronDryRun | null = null) {
   const modules = [...new Set(p.bundle.scan.hostModules.map((m) => m.module))];
   return {
     ok: true,
@@ -32,6 +52,7 @@ export function checkReport(p: LoadedPlugin, hostCallsAtLoad: string[]) {
     methods: p.description.methods,
     callbacks: p.description.callbacks,
     cron: p.cron,
+    cronDryRun,
     hostModules: modules.map((m) => ({ module: m, provides: HOST_MODULES[m].provides })),
     capabilities: [...new Set(modules.flatMap((m) => HOST_MODULES[m].capabilities))].sort(),
     network: {
@@ -54,6 +75,7 @@ function printText(r: ReturnType<typeof checkReport>): void {
     section('Config keys', r.config.map((c) => `${c.key}${c.secret ? ' (secret, write-only)' : ''}`)),
     section('Callbacks (POST /payout_call/' + r.key + '/<name>/)', r.callbacks),
     section('Cron', r.cron ? [`${r.cron.schedule}${r.cron.callWhenInit ? ' (also at start)' : ''}`] : []),
+    ...(r.cronDryRun ? [section('Cron dry run', dryRunLines(r.cronDryRun))] : []),
     section('Host modules required', r.hostModules.map((m) => `${m.module}: ${m.provides}`)),
     section('Network: origins requested in the manifest', r.network.requested.map((n) => n.origin)),
     section('Network: origins spelled in the source (grant what it needs)', r.network.originsInSource as string[]),
@@ -63,13 +85,14 @@ function printText(r: ReturnType<typeof checkReport>): void {
   process.stdout.write(out.join('\n'));
 }
 
-/** Loads a plugin in a sandbox that refuses every host call, and prints what `report` makes of it. */
-export async function withCheckedPlugin(dir: string, json: boolean | undefined, report: (p: LoadedPlugin, hostCallsAtLoad: string[]) => unknown, text: (r: never) => void): Promise<void> {
-  const attempts: string[] = [];
-  const sandbox = new SandboxHost({ handler: denyAllHandler(attempts) });
+/** Loads a plugin in a sandbox that refuses every host call, dry-runs its cron, and prints what `report` makes of it. */
+export async function withCheckedPlugin(dir: string, json: boolean | undefined, report: (p: LoadedPlugin, hostCallsAtLoad: string[], cronDryRun: CronDryRun | null) => unknown, text: (r: never) => void): Promise<void> {
+  const handler = new CheckHostHandler();
+  const sandbox = new SandboxHost({ handler });
   try {
     const plugin = await loadPlugin(sandbox, dir, { apiUrl: 'http://127.0.0.1:3000/' });
-    const r = report(plugin, attempts);
+    const cronDryRun = await handler.runCron(sandbox, plugin);
+    const r = report(plugin, handler.attemptsAtLoad, cronDryRun);
     if (json) printJson(r);
     else text(r as never);
   } catch (err) {
@@ -80,5 +103,8 @@ export async function withCheckedPlugin(dir: string, json: boolean | undefined, 
 }
 
 export function runCheck(dir: string, options: { json?: boolean }): Promise<void> {
-  return withCheckedPlugin(dir, options.json, checkReport, printText);
+  return withCheckedPlugin(dir, options.json, (plugin, attempts, cronDryRun) => {
+    refuseRefusedCron(cronDryRun);
+    return checkReport(plugin, attempts, cronDryRun);
+  }, printText);
 }
