@@ -10,14 +10,23 @@
 // 16 host calls of one plugin call at once: sweeps run their txs in series, webhooks make a handful;
 // what a burst can pull past the byte budgets before they are counted is 16 results, not 200.
 
+/** Server options of the same names (runtime/server/options.ts). */
 export interface HostCallLimits {
+  /** Host calls one plugin call may make (a platform webhook makes about six). Default 200. */
   hostCallsPerCall: number;
+  /** Host calls one cron run may make (a sweep makes about seven per pending tx). Default 80 000. */
   cronHostCallsPerRun: number;
+  /** Largest arguments of one host call, in bytes as JSON (an http.request body of 1 MiB as base64 fits). Default 2 MiB. */
   hostCallArgBytes: number;
+  /** Bytes of arguments and results over all host calls of one plugin call. Default 16 MiB. */
   hostCallBytesPerCall: number;
+  /** The same for one cron run. Default 128 MiB. */
   cronHostCallBytesPerRun: number;
+  /** Host calls per plugin per minute (sliding window, every kind of call, cron included). Default 12 000. */
   hostCallsPerMinute: number;
+  /** Bytes of host-call arguments and results per plugin per minute. Default 128 MiB. */
   hostCallBytesPerMinute: number;
+  /** Host calls of one plugin call that run at once; the others wait their turn. Default 16. */
   hostCallsInFlightPerCall: number;
 }
 

@@ -8,7 +8,7 @@ import * as esbuild from 'esbuild';
 import { PluginRejected, PluginRejectedMany } from '../plugin-errors.ts';
 import { decideRequire, GLOBAL_INJECTS, HOST_MODULES, SHIM_DIR, isAllowedLibraryFile } from './host-modules.ts';
 import type { HostModuleId } from './host-modules.ts';
-import { LIBRARY_GLOBAL, libraryBundle, libraryStub } from './library-bundle.ts';
+import { ISOLATE_SCRIPT_OPTIONS, LIBRARY_GLOBAL, libraryBundle, libraryStub } from './library-bundle.ts';
 import { locatePluginFiles } from './plugin-files.ts';
 import type { PluginFiles } from './plugin-files.ts';
 import { scanSources } from './source-scan.ts';
@@ -182,17 +182,10 @@ function entrySource(which: string, files: PluginFiles): string {
 async function build(files: PluginFiles, entry: 'main' | 'configure', globalName: string, used: Set<HostModuleId>) {
   try {
     const result = await esbuild.build({
+      ...ISOLATE_SCRIPT_OPTIONS,
+      mainFields: [...ISOLATE_SCRIPT_OPTIONS.mainFields],
       entryPoints: [`ps-entry:${entry}`],
-      bundle: true,
-      write: false,
-      format: 'iife',
       globalName,
-      platform: 'neutral',
-      mainFields: ['main', 'module'],
-      target: 'es2022',
-      charset: 'utf8',
-      legalComments: 'none',
-      logLevel: 'silent',
       metafile: true,
       sourcemap: 'external',
       outfile: `${entry}.js`,

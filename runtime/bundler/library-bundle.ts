@@ -12,6 +12,19 @@ import type { HostModuleId } from './host-modules.ts';
 
 export const LIBRARY_GLOBAL = '__ps_lib';
 
+/** What every script for an isolate is built as: one plain script for a bare V8 context. */
+export const ISOLATE_SCRIPT_OPTIONS = {
+  bundle: true,
+  write: false,
+  format: 'iife',
+  platform: 'neutral',
+  mainFields: ['main', 'module'],
+  target: 'es2022',
+  charset: 'utf8',
+  legalComments: 'none',
+  logLevel: 'silent',
+} as const satisfies esbuild.BuildOptions;
+
 let built: Promise<string> | null = null;
 
 /** The library script, built on first use and kept for the life of the process. */
@@ -38,16 +51,9 @@ async function build(): Promise<string> {
     '}), writable: false, configurable: false, enumerable: false });',
   ].join('\n');
   const result = await esbuild.build({
+    ...ISOLATE_SCRIPT_OPTIONS,
+    mainFields: [...ISOLATE_SCRIPT_OPTIONS.mainFields],
     stdin: { contents: entry, loader: 'js', resolveDir: '/' },
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'neutral',
-    mainFields: ['main', 'module'],
-    target: 'es2022',
-    charset: 'utf8',
-    legalComments: 'none',
-    logLevel: 'silent',
   });
   return result.outputFiles[0].text;
 }

@@ -1,8 +1,10 @@
 // Everything a server can be told, with the defaults of design.md §8. One place, so `start`, the
 // demo, the tests and the benchmarks build servers the same way.
 import { DEFAULT_HOST_CALL_LIMITS } from '../../host-api/host-call-limits.ts';
+import type { HostCallLimits } from '../../host-api/host-call-limits.ts';
 
-export interface ServerOptions {
+/** The host-call caps (hostCallsPerCall, …) are fields too: HostCallLimits documents each. */
+export interface ServerOptions extends HostCallLimits {
   port: number;
   host: string;
   /** Fastify trustProxy: false, true, or the proxy's address/CIDR list (comma-separated). */
@@ -80,23 +82,6 @@ export interface ServerOptions {
   httpRequestsPerMinute: number;
   cronRequestsPerRun: number;
 
-  // ---- host-call caps (host-api/host-call-caps.ts; why these defaults: host-call-limits.ts) ----
-  /** Host calls one plugin call may make (a platform webhook makes about six). Default 200. */
-  hostCallsPerCall: number;
-  /** Host calls one cron run may make (a sweep makes about seven per pending tx). Default 80 000. */
-  cronHostCallsPerRun: number;
-  /** Largest arguments of one host call, in bytes as JSON (an http.request body of 1 MiB as base64 fits). Default 2 MiB. */
-  hostCallArgBytes: number;
-  /** Bytes of arguments and results over all host calls of one plugin call. Default 16 MiB. */
-  hostCallBytesPerCall: number;
-  /** The same for one cron run. Default 128 MiB. */
-  cronHostCallBytesPerRun: number;
-  /** Host calls per plugin per minute (sliding window, every kind of call, cron included). Default 12 000. */
-  hostCallsPerMinute: number;
-  /** Bytes of host-call arguments and results per plugin per minute. Default 128 MiB. */
-  hostCallBytesPerMinute: number;
-  /** Host calls of one plugin call that run at once; the others wait their turn. Default 16. */
-  hostCallsInFlightPerCall: number;
 }
 
 export const DEFAULT_PORT = 3000;

@@ -21,6 +21,17 @@ async function createOrder(h: TestHost) {
   });
 }
 
+/** A host with a fake provider that settles, and an order the customer has paid (inProgress). */
+async function paidOrder() {
+  t = await startTestHost({}, { provider: { behaviour: { outcome: 'DONE', afterMs: 100, webhook: 'auto' } } });
+  const h = t;
+  const created = await createOrder(h);
+  expect(created.status, created.text).toBe(200);
+  const { uid, orderId } = created.json as { uid: number; orderId: string };
+  expect((await h.admin('POST', `/api/admin/orders/${uid}/status`, { status: 'inProgress' })).status).toBe(200);
+  return { h, uid, orderId };
+}
+
 const detail = async (h: TestHost, uid: number) => (await h.admin('GET', `/api/admin/orders/${uid}`)).json;
 
 /** The plugin's breaker as the sandbox host keeps it: opened here as repeated faults would. */
@@ -33,12 +44,7 @@ function breakerOf(h: TestHost, key: string): CircuitBreaker {
 
 describe('a payout while its plugin is paused', () => {
   it('waits in inProgressPayout with no IPN for it, and pays out once after the breaker is reset', async () => {
-    t = await startTestHost({}, { provider: { behaviour: { outcome: 'DONE', afterMs: 100, webhook: 'auto' } } });
-    const h = t;
-    const created = await createOrder(h);
-    expect(created.status, created.text).toBe(200);
-    const { uid, orderId } = created.json as { uid: number; orderId: string };
-    expect((await h.admin('POST', `/api/admin/orders/${uid}/status`, { status: 'inProgress' })).status).toBe(200);
+    const { h, uid, orderId } = await paidOrder();
 
     const breaker = breakerOf(h, 'nimbuspay');
     for (let i = 0; i < 5; i++) breaker.recordFault('sandbox_crashed', 'another plugin crashed the shared sandbox');
@@ -76,12 +82,7 @@ describe('a payout while its plugin is paused', () => {
   });
 
   it('refused by the sandbox after the attempt was written (plugin missing there): FAILED "never dispatched", the order waits and pays once it is back', async () => {
-    t = await startTestHost({}, { provider: { behaviour: { outcome: 'DONE', afterMs: 100, webhook: 'auto' } } });
-    const h = t;
-    const created = await createOrder(h);
-    expect(created.status, created.text).toBe(200);
-    const { uid, orderId } = created.json as { uid: number; orderId: string };
-    expect((await h.admin('POST', `/api/admin/orders/${uid}/status`, { status: 'inProgress' })).status).toBe(200);
+    const { h, uid, orderId } = await paidOrder();
 
     // The registry still lists the plugin as active; its sandbox no longer has it (as after a
     // failed restart), so the call is refused with not_loaded after DISPATCHING was written.
