@@ -81,6 +81,9 @@ interface RegisteredPlugin {
 }
 type LoadOutcome = { ok: true } | { ok: false; error: SandboxFailure };
 
+/** A call left with less time than this after waiting for its turn is refused rather than started. */
+const MIN_RUN_MS = 50;
+
 /** Faults count against the circuit breaker; a plugin's own rejection does not. */
 const FAULTS = new Set<FailureKind>(['cpu_limit', 'memory_limit', 'deadline', 'sandbox_crashed', 'load_failed', 'bad_result']);
 
@@ -279,7 +282,14 @@ export class SandboxHost {
         const kind = loaded.error.kind === 'sandbox_unavailable' ? 'sandbox_unavailable' : 'load_failed';
         return { ok: false, error: { ...loaded.error, kind, message: `${key}.${label} did not start: loading the plugin failed (${loaded.error.kind}: ${loaded.error.message})` }, callId, ctx, stats: null };
       }
-      const reply = await this.request(plugin.process, { t: 'invoke', plugin: key, callId, method, args, wallMs, ...(options.cpuMs ? { cpuMs: options.cpuMs } : {}) }, wallMs, `${key}.${label}`, key);
+      // The deadline counts from the call, not from its turn: time spent waiting in the queue or
+      // loading is not granted again (a payout's lease is sized on the transfer deadline).
+      const remainingMs = Math.floor(ctx.deadline - Date.now());
+      if (remainingMs < MIN_RUN_MS) {
+        plugin.breaker.cancelTrial();
+        return { ok: false, callId, ctx, stats: null, error: { kind: 'throttled', retryInMs: 1000, message: `plugin '${key}' is busy: ${key}.${label} waited until ${remainingMs} ms of its ${wallMs} ms deadline were left; nothing ran` } };
+      }
+      const reply = await this.request(plugin.process, { t: 'invoke', plugin: key, callId, method, args, wallMs: remainingMs, ...(options.cpuMs ? { cpuMs: options.cpuMs } : {}) }, remainingMs, `${key}.${label}`, key);
       if (reply.stats) {
         this.options.handler.recordLocalCalls?.(ctx, reply.stats.localCalls);
         if (!this.placement.exclusive(plugin.process)) plugin.gate.charge(reply.stats.cpuMs);

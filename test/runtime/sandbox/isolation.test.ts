@@ -114,6 +114,15 @@ describe('per-plugin isolation', () => {
     expect(faults('waits')).toBeLessThanOrEqual(1); // the earlier crash only
   });
 
+  it('a call that waited for its turn runs only for what is left of its own deadline', async () => {
+    const running = [0, 1].map(() => host.invoke('waits', 'getFields', ['en', 500]));
+    const queued = host.invoke('waits', 'getFields', ['en', 400], { wallMs: 700 });
+    expect(await queued).toMatchObject({ ok: false, error: { kind: 'deadline' } });
+    for (const r of await Promise.all(running)) expect(r.ok).toBe(true);
+    // Positive control: the same call with its turn at once finishes within the same deadline.
+    expect(await host.invoke('waits', 'getFields', ['en', 400], { wallMs: 700 })).toMatchObject({ ok: true });
+  });
+
   it('the watchdog kills only the hung plugin\'s process', async () => {
     const hungPid = host.processOf('waits')?.pid as number;
     const bystanderPid = host.processOf('bystander')?.pid;
