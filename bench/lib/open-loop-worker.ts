@@ -21,10 +21,18 @@ function one(): Promise<void> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     result.sent++;
+    // Each request ends exactly once: answered, timed out, or failed.
+    let settled = false;
+    const settle = (count: () => void) => {
+      if (settled) return;
+      settled = true;
+      count();
+      resolve();
+    };
     const req = http.request({ agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: o.method ?? 'GET', headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
+      res.on('end', () => settle(() => {
         const status = String(res.statusCode ?? 0);
         result.statuses[status] = (result.statuses[status] ?? 0) + 1;
         result.latenciesMs.push(Math.round((performance.now() - t0) * 100) / 100);
@@ -34,12 +42,14 @@ function one(): Promise<void> {
           result.retryAfterS[key] = (result.retryAfterS[key] ?? 0) + 1;
         }
         if (o.mark && Buffer.concat(chunks).toString('utf8').includes(o.mark)) result.marked++;
-        resolve();
-      });
-      res.on('error', () => { result.errors++; resolve(); });
+      }));
+      res.on('error', () => settle(() => { result.errors++; }));
     });
-    req.setTimeout(o.timeoutMs ?? 30_000, () => { result.timeouts++; req.destroy(new Error('timeout')); });
-    req.on('error', (err) => { if (err.message !== 'timeout') result.errors++; resolve(); });
+    req.setTimeout(o.timeoutMs ?? 30_000, () => {
+      settle(() => { result.timeouts++; });
+      req.destroy();
+    });
+    req.on('error', () => settle(() => { result.errors++; }));
     req.end(body ?? undefined);
   });
 }
