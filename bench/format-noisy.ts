@@ -30,6 +30,9 @@ export function formatNoisyNeighbour(n: NoisyNeighbourResult, table: Table, line
   line(`noisy plugin's answers (${nz.sent} sent, every one waited for): ${byStatus(nz.statuses, ['200', '429', '503', '504'])}; ` +
     `unanswered ${nz.errors + nz.timeouts}; 429s from the rate limit (not its budget) ${nz.rateLimited}`);
   line(`  Retry-After (status:seconds × count): ${byStatus(nz.retryAfterS)}; breaker faults ${nz.faults}, process restarts ${nz.restarts}, breaker ${nz.breaker}`);
+  const ib = nz.inbox;
+  line(`  the server's webhook inbox (deliveries past the rate limit${ib.capped ? `, newest ${ib.rows} only` : ''}): ${byStatus(ib.statuses)}` +
+    (Object.keys(ib.after504).length ? `; the plugin's call after a 504: ${byStatus(ib.after504)} (completed = it ran to the end after its caller was told 504)` : ''));
   line(`  limits: webhookRatePerMinute ${l.webhookRatePerMinute}, cpuMsPerCall ${l.cpuMsPerCall}, pluginCpuMsPerWindow ${l.pluginCpuMsPerWindow} per ${l.pluginCpuWindowMs} ms, ` +
     `pluginMaxConcurrentCalls ${l.pluginMaxConcurrentCalls}, pluginMaxQueuedCalls ${l.pluginMaxQueuedCalls}, callbackWallMs ${l.callbackWallMs}`);
 }

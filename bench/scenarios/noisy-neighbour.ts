@@ -80,6 +80,12 @@ export interface NoisyNeighbourResult {
     faults: number;
     restarts: number;
     breaker: string;
+    /**
+     * The server's own record (webhook inbox) of the deliveries that passed the rate limit, by
+     * the status it answered; for 504s, what the plugin's call did after (`completed`: it ran to
+     * the end although its caller had been told 504; else the failure kind).
+     */
+    inbox: { rows: number; capped: boolean; statuses: Record<string, number>; after504: Record<string, number> };
   };
   loadAvgBefore: number[];
   loadAvgAfter: number[];
@@ -163,6 +169,7 @@ export async function benchNoisyNeighbour(o: NoisyNeighbourOptions): Promise<Noi
       for (const condition of order) phases[condition].push(await runPhase(condition));
     }
     await quiesce(bench, NOISY);
+    const inbox = await inboxOf(bench, NOISY, o.burnMs);
 
     const health = host.sandbox.health();
     const restartsOf = (key: string) => health.processes.find((p) => p.plugins.includes(key))?.restarts ?? 0;
@@ -198,6 +205,7 @@ export async function benchNoisyNeighbour(o: NoisyNeighbourOptions): Promise<Noi
         faults: health.plugins[NOISY]?.recentFaults ?? 0,
         restarts: restartsOf(NOISY),
         breaker: health.plugins[NOISY]?.state ?? 'unknown',
+        inbox,
       },
       loadAvgBefore,
       loadAvgAfter: os.loadavg().map((x) => round(x, 2)),
@@ -217,6 +225,32 @@ async function quiesce(bench: BenchHost, key: string): Promise<void> {
     if (Date.now() > until) throw new Error(`bench noisy-neighbour: plugin '${key}' still has ${p.runningCalls} calls running and ${p.queuedCalls} waiting after 60 s`);
     await sleep(50);
   }
+}
+
+const INBOX_MAX = 1000;
+
+/** The flood's rows of `key`'s webhook inbox once all are finished: answers by status, and what 504s hid. */
+async function inboxOf(bench: BenchHost, key: string, burnMs: number): Promise<NoisyNeighbourResult['noisy']['inbox']> {
+  const until = Date.now() + 15_000;
+  let rows = await bench.host.store.listWebhooks({ plugin: key, limit: INBOX_MAX });
+  while (rows.some((r) => r.state === 'received') && Date.now() < until) {
+    await sleep(100);
+    rows = await bench.host.store.listWebhooks({ plugin: key, limit: INBOX_MAX });
+  }
+  const statuses: Record<string, number> = {};
+  const after504: Record<string, number> = {};
+  const capped = rows.length >= INBOX_MAX;
+  // Only the flood's deliveries (not the check made before measuring, which asks for 1 ms).
+  rows = rows.filter((r) => r.query.ms === String(burnMs));
+  for (const r of rows) {
+    const status = r.state === 'received' ? 'unfinished' : String(r.responseStatus);
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    if (r.responseStatus !== 504) continue;
+    // A failed call is recorded as "<kind>: <message>"; anything else means the call itself ended well.
+    const kind = /^([a-z_]+): /.exec(r.error ?? '')?.[1] ?? 'completed';
+    after504[kind] = (after504[kind] ?? 0) + 1;
+  }
+  return { rows: rows.length, capped, statuses, after504 };
 }
 
 function condition(phases: Phase[]): ConditionResult {

@@ -22,7 +22,7 @@ interface Details {
   noisy: {
     alone: { quiet: { n: number }; payouts: { attempted: number } };
     flood: { quiet: { n: number }; payouts: { attempted: number } };
-    noisy: { sent: number; statuses: Record<string, number>; errors: number; timeouts: number };
+    noisy: { sent: number; statuses: Record<string, number>; errors: number; timeouts: number; rateLimited: number; inbox: { rows: number; statuses: Record<string, number> } };
   };
 }
 
@@ -68,6 +68,9 @@ describe('payout-sandbox bench --quick --json', () => {
       const answered = Object.values(flood.statuses).reduce((a, b) => a + b, 0);
       expect(flood.sent).toBeGreaterThan(0);
       expect(answered + flood.errors + flood.timeouts).toBe(flood.sent);
+      // The server's record agrees: every delivery past the rate limit has an inbox row, finished.
+      expect(flood.inbox.rows).toBe(flood.sent - flood.rateLimited);
+      expect(flood.inbox.statuses.unfinished ?? 0).toBe(0);
       for (const c of [details.noisy.alone, details.noisy.flood]) {
         expect(c.quiet.n).toBeGreaterThan(0);
         expect(c.payouts.attempted).toBeGreaterThan(0);
