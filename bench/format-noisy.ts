@@ -24,12 +24,13 @@ export function formatNoisyNeighbour(n: NoisyNeighbourResult, table: Table, line
   ['quiet plugin', 'n', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'p99 per phase', 'payouts done', 'payout ms', 'noisy plugin CPU, cores'],
   [row('alone (noisy idle)', n.alone), row('under the flood', n.flood)]);
   line(`=> p99 under the flood / alone: ${fmt(n.p99Ratio, 2)} (target ≤ 2); p50: ${fmt(n.p50Ratio, 2)}`);
-  line(`quiet plugin: breaker faults ${n.quietFaults}, process restarts ${n.quietRestarts}, breaker ${n.quietBreaker}; ` +
+  line(`quiet plugin: breaker faults ${n.quietFaults}${n.quietLastFault ? ` (last: ${n.quietLastFault})` : ''}, process restarts ${n.quietRestarts}, breaker ${n.quietBreaker}; ` +
     `answers alone ${byStatus(n.alone.quietStatuses)}, under the flood ${byStatus(n.flood.quietStatuses)}`);
   const nz = n.noisy;
   line(`noisy plugin's answers (${nz.sent} sent, every one waited for): ${byStatus(nz.statuses, ['200', '429', '503', '504'])}; ` +
     `unanswered ${nz.errors + nz.timeouts}; 429s from the rate limit (not its budget) ${nz.rateLimited}`);
   line(`  Retry-After (status:seconds × count): ${byStatus(nz.retryAfterS)}; breaker faults ${nz.faults}, process restarts ${nz.restarts}, breaker ${nz.breaker}`);
+  if (nz.lastFault) line(`  the noisy plugin's last fault: ${nz.lastFault}`);
   const ib = nz.inbox;
   line(`  the server's webhook inbox (deliveries past the rate limit${ib.capped ? `, newest ${ib.rows} only` : ''}): ${byStatus(ib.statuses)}` +
     (Object.keys(ib.after504).length ? `; the plugin's call after a 504: ${byStatus(ib.after504)} (completed = it ran to the end after its caller was told 504)` : ''));

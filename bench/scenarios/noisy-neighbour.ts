@@ -64,8 +64,12 @@ export interface NoisyNeighbourResult {
   /** p99 (and p50) of the quiet plugin's webhook under the flood / alone. */
   p99Ratio: number;
   p50Ratio: number;
-  /** The quiet plugin's breaker faults after the run, its process restarts, its breaker state. */
+  /**
+   * The quiet plugin's breaker faults (the most `recentFaults` seen after any phase), the last
+   * fault its breaker ever recorded, its process restarts, its breaker state at the end.
+   */
   quietFaults: number;
+  quietLastFault: string | null;
   quietRestarts: number;
   quietBreaker: string;
   /** What the noisy plugin's flood got back, summed over every flood phase. */
@@ -78,6 +82,7 @@ export interface NoisyNeighbourResult {
     timeouts: number;
     retryAfterS: Record<string, number>;
     faults: number;
+    lastFault: string | null;
     restarts: number;
     breaker: string;
     /**
@@ -163,12 +168,28 @@ export async function benchNoisyNeighbour(o: NoisyNeighbourOptions): Promise<Noi
       };
     };
 
+    // The breaker forgets faults older than its window (a minute): read it after every phase and
+    // keep the most seen, and the last fault it ever recorded.
+    const faults: Record<string, { most: number; last: string | null }> = { [NOISY]: { most: 0, last: null }, [QUIET]: { most: 0, last: null } };
+    const readFaults = () => {
+      const plugins = host.sandbox.health().plugins;
+      for (const key of [NOISY, QUIET]) {
+        const p = plugins[key];
+        if (!p) continue;
+        faults[key].most = Math.max(faults[key].most, p.recentFaults);
+        if (p.lastFault) faults[key].last = `${p.lastFault.kind}: ${p.lastFault.message}`.slice(0, 300);
+      }
+    };
     const phases: Record<Condition, Phase[]> = { alone: [], flood: [] };
     for (let r = 0; r < o.rounds; r++) {
       const order: Condition[] = r % 2 === 0 ? ['alone', 'flood'] : ['flood', 'alone'];
-      for (const condition of order) phases[condition].push(await runPhase(condition));
+      for (const condition of order) {
+        phases[condition].push(await runPhase(condition));
+        readFaults();
+      }
     }
     await quiesce(bench, NOISY);
+    readFaults();
     const inbox = await inboxOf(bench, NOISY, o.burnMs);
 
     const health = host.sandbox.health();
@@ -192,7 +213,8 @@ export async function benchNoisyNeighbour(o: NoisyNeighbourOptions): Promise<Noi
       alone, flood,
       p99Ratio: round(flood.quiet.p99 / alone.quiet.p99, 2),
       p50Ratio: round(flood.quiet.p50 / alone.quiet.p50, 2),
-      quietFaults: health.plugins[QUIET]?.recentFaults ?? 0,
+      quietFaults: faults[QUIET].most,
+      quietLastFault: faults[QUIET].last,
       quietRestarts: restartsOf(QUIET),
       quietBreaker: health.plugins[QUIET]?.state ?? 'unknown',
       noisy: {
@@ -202,7 +224,8 @@ export async function benchNoisyNeighbour(o: NoisyNeighbourOptions): Promise<Noi
         errors: floods.reduce((n, r) => n + r.errors, 0),
         timeouts: floods.reduce((n, r) => n + r.timeouts, 0),
         retryAfterS: sum((r) => r.retryAfterS),
-        faults: health.plugins[NOISY]?.recentFaults ?? 0,
+        faults: faults[NOISY].most,
+        lastFault: faults[NOISY].last,
         restarts: restartsOf(NOISY),
         breaker: health.plugins[NOISY]?.state ?? 'unknown',
         inbox,
