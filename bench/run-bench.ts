@@ -1,7 +1,8 @@
 // `payout-sandbox bench`: the price of isolation, measured side by side in one run on one machine
-// against the same plugins run in process without isolation. Five scenarios (bench/scenarios/):
-// per-call cost, webhook throughput, start-up, density, cron sweeps at scale. Prints a table (or
-// one JSON object with --json) and writes the JSON to bench-results/latest.json.
+// against the same plugins run in process without isolation, and what one plugin under load does
+// to another. Six scenarios (bench/scenarios/): per-call cost, webhook throughput, start-up,
+// density, cron sweeps at scale, noisy neighbour. Prints a table (or
+// one JSON object with --json; format-report.ts) and writes the JSON to bench-results/latest.json.
 // Reached from the CLI through a dynamic import only: nothing in runtime/ loads this otherwise.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,10 +18,13 @@ import { benchDensity } from './scenarios/density.ts';
 import type { DensityResult } from './scenarios/density.ts';
 import { benchSweep } from './scenarios/sweep.ts';
 import type { SweepResult } from './scenarios/sweep.ts';
+import { benchNoisyNeighbour } from './scenarios/noisy-neighbour.ts';
+import type { NoisyNeighbourResult } from './scenarios/noisy-neighbour.ts';
+import { densityTargetMet } from './scenarios/density.ts';
 import { round } from './lib/stats.ts';
 import { DEFAULT_LIMITS } from '../runtime/sandbox/protocol.ts';
 
-export const SCENARIOS = ['call', 'webhook', 'startup', 'density', 'sweep'] as const;
+export const SCENARIOS = ['call', 'webhook', 'startup', 'density', 'sweep', 'noisy'] as const;
 export type ScenarioName = typeof SCENARIOS[number];
 
 export interface BenchOptions {
@@ -43,6 +47,7 @@ export const PROFILES = {
     startup: { processStarts: 3, coldLoads: 5, warmLoads: 5 },
     density: { counts: [1, 10, 50], settleMs: 500 },
     sweep: { sizes: [1000, 10_000], latencyMs: 2, cpuMsPerCall: 30 * 60_000 },
+    noisy: { rounds: 3, phaseS: 12, leadInS: 1, quietRatePerS: 8, floodConnections: 50, burnMs: 850, webhookRatePerMinute: 600 },
   },
   quick: {
     call: { iterations: 200, warmup: 50 },
@@ -50,6 +55,7 @@ export const PROFILES = {
     startup: { processStarts: 1, coldLoads: 1, warmLoads: 1 },
     density: { counts: [1, 3], settleMs: 100 },
     sweep: { sizes: [20, 60], latencyMs: 2, cpuMsPerCall: 30 * 60_000 },
+    noisy: { rounds: 1, phaseS: 2, leadInS: 0.5, quietRatePerS: 5, floodConnections: 16, burnMs: 200, webhookRatePerMinute: 600 },
   },
 };
 
@@ -71,10 +77,15 @@ export interface BenchReport {
   bridge_overhead_us_p50: number | null;
   host_call_in_sandbox_us_p50: number | null;
   cold_start_ms: number | null;
+  /** A new plugin's first load in a sandbox process of its own (the default): process start included. */
+  cold_start_own_process_ms: number | null;
   warm_start_ms: number | null;
   warm_start_rebundled_ms: number | null;
   sandbox_process_start_ms: number | null;
+  /** Process per plugin (the default): MB each idle plugin adds, at the largest count. */
   rss_per_plugin_mb: number | null;
+  /** The same with every plugin in one shared group. */
+  rss_per_plugin_mb_shared_group: number | null;
   sweep_ms_per_tx_1k: number | null;
   sweep_ms_per_tx_10k: number | null;
   sweep_in_process_ms_per_tx_1k: number | null;
@@ -84,6 +95,15 @@ export interface BenchReport {
   sweep_isolate_cpu_ms_per_tx: number | null;
   /** How many txs one cron run can sweep inside the default 1 s CPU budget per call. */
   sweep_max_txs_in_default_cpu_budget: number | null;
+  /** The quiet plugin's webhook p99 (and p50) under the noisy plugin's flood / alone. */
+  noisy_neighbour_p99_ratio: number | null;
+  noisy_neighbour_p50_ratio: number | null;
+  noisy_neighbour_quiet_p99_ms_alone: number | null;
+  noisy_neighbour_quiet_p99_ms_flood: number | null;
+  /** The quiet plugin's circuit-breaker faults after the run. */
+  noisy_neighbour_quiet_faults: number | null;
+  /** The quiet plugin's payouts under the flood that did not end done. */
+  noisy_neighbour_quiet_payouts_not_done: number | null;
   targets: Record<string, Target>;
   meta: {
     date: string;
@@ -110,6 +130,7 @@ export interface BenchReport {
     startup: StartupResult | null;
     density: DensityResult | null;
     sweep: SweepResult | null;
+    noisy: NoisyNeighbourResult | null;
   };
 }
 
@@ -119,6 +140,11 @@ function ivmVersion(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** The density target holds at 10 plugins and more: each idle plugin adds at most 2.5 MB. */
+function densityTarget(model: string, value: number | null, points: Parameters<typeof densityTargetMet>[0] | undefined): Target {
+  return { target: `≤ 2.5 MB per idle plugin at 10 and 50 (${model})`, value, met: points ? densityTargetMet(points, 2.5) : null };
 }
 
 function target(text: string, value: number | null, ok: (v: number) => boolean): Target {
@@ -132,7 +158,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   const progress = o.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
   const started = performance.now();
   const loadAvgStart = os.loadavg().map((x) => round(x, 2));
-  const details: BenchReport['details'] = { call: null, webhook: null, startup: null, density: null, sweep: null };
+  const details: BenchReport['details'] = { call: null, webhook: null, startup: null, density: null, sweep: null, noisy: null };
   const step = async <T>(name: ScenarioName, what: string, run: () => Promise<T>): Promise<T | null> => {
     if (!only.has(name)) return null;
     const t0 = performance.now();
@@ -146,12 +172,14 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   details.startup = await step('startup', 'start-up (sandbox process, cold and warm plugin loads)', () => benchStartup(profile.startup));
   details.density = await step('density', `density (${profile.density.counts.join(', ')} plugins)`, () => benchDensity(profile.density));
   details.webhook = await step('webhook', 'webhook throughput (autocannon on loopback)', () => benchWebhook(profile.webhook));
+  details.noisy = await step('noisy', `noisy neighbour (a flood of ${profile.noisy.burnMs} ms calls at ${profile.noisy.webhookRatePerMinute}/min on one plugin, ${profile.noisy.rounds} × ${profile.noisy.phaseS} s per condition)`, () => benchNoisyNeighbour(profile.noisy));
   details.sweep = await step('sweep', `cron sweeps (${profile.sweep.sizes.join(' and ')} txs, provider latency ${profile.sweep.latencyMs} ms)`, () => benchSweep(profile.sweep));
 
   const d = details;
   const sweepAt = (i: number) => d.sweep?.points[i] ?? null;
   const lastSweep = d.sweep?.points.at(-1) ?? null;
-  const density = d.density?.points.at(-1) ?? null;
+  const densityOwn = d.density?.processPerPlugin.points.at(-1) ?? null;
+  const densityShared = d.density?.sharedGroup.points.at(-1) ?? null;
   const isolateMsPerTx = lastSweep?.sandboxed.isolateCpuMs != null ? round(lastSweep.sandboxed.isolateCpuMs / lastSweep.txs, 3) : null;
   const report: Omit<BenchReport, 'targets' | 'meta' | 'details'> = {
     webhook_throughput_ratio: d.webhook?.hostCalls.ratio ?? null,
@@ -164,10 +192,12 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
     bridge_overhead_us_p50: d.call?.bridgeUs.p50 ?? null,
     host_call_in_sandbox_us_p50: d.call?.hostCallInSandboxUs ?? null,
     cold_start_ms: d.startup?.cold.totalMs ?? null,
+    cold_start_own_process_ms: d.startup?.coldOwnProcess.totalMs ?? null,
     warm_start_ms: d.startup?.warm.totalMs ?? null,
     warm_start_rebundled_ms: d.startup?.warmRebundled.totalMs ?? null,
     sandbox_process_start_ms: d.startup?.sandboxProcessStartMs ?? null,
-    rss_per_plugin_mb: density?.perPluginMb ?? null,
+    rss_per_plugin_mb: densityOwn?.addedPerPluginMb ?? null,
+    rss_per_plugin_mb_shared_group: densityShared?.addedPerPluginMb ?? null,
     sweep_ms_per_tx_1k: sweepAt(0)?.sandboxed.msPerTx ?? null,
     sweep_ms_per_tx_10k: sweepAt(1)?.sandboxed.msPerTx ?? null,
     sweep_in_process_ms_per_tx_1k: sweepAt(0)?.inProcess.msPerTx ?? null,
@@ -176,11 +206,23 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
     sweep_overhead_ms_per_tx: lastSweep?.overheadMsPerTx ?? null,
     sweep_isolate_cpu_ms_per_tx: isolateMsPerTx,
     sweep_max_txs_in_default_cpu_budget: isolateMsPerTx ? Math.floor(DEFAULT_LIMITS.cpuMsPerCall / isolateMsPerTx) : null,
+    noisy_neighbour_p99_ratio: d.noisy?.p99Ratio ?? null,
+    noisy_neighbour_p50_ratio: d.noisy?.p50Ratio ?? null,
+    noisy_neighbour_quiet_p99_ms_alone: d.noisy?.alone.quiet.p99 ?? null,
+    noisy_neighbour_quiet_p99_ms_flood: d.noisy?.flood.quiet.p99 ?? null,
+    noisy_neighbour_quiet_faults: d.noisy?.quietFaults ?? null,
+    noisy_neighbour_quiet_payouts_not_done: d.noisy ? d.noisy.flood.payouts.attempted - d.noisy.flood.payouts.done : null,
   };
   const loadAvgEnd = os.loadavg().map((x) => round(x, 2));
   const cpus = os.cpus();
   const busy = Math.max(loadAvgStart[0], loadAvgEnd[0]) > Math.max(1, cpus.length) * 0.5;
   const problems: string[] = [];
+  if (d.noisy) {
+    for (const [name, c] of Object.entries({ alone: d.noisy.alone, 'under flood': d.noisy.flood })) {
+      const bad = Object.entries(c.quietStatuses).filter(([s]) => s !== '200').reduce((n, [, v]) => n + v, 0) + c.quietErrors;
+      if (bad > 0) problems.push(`noisy neighbour (${name}): ${bad} of the quiet plugin's webhook deliveries were not answered 200 (${JSON.stringify(c.quietStatuses)}, ${c.quietErrors} unanswered); its latency counts answered ones only`);
+    }
+  }
   if (d.webhook) {
     const shapes = { 'host calls': d.webhook.hostCalls, 'provider call': d.webhook.withProvider, 'memory store': d.webhook.memoryStore };
     for (const [name, shape] of Object.entries(shapes)) {
@@ -196,8 +238,12 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       call_overhead_us_p50: target('≤ 60 µs p50 per call, process hop included', report.call_overhead_us_p50, (v) => v <= 60),
       cold_start_ms: target('≤ 30 ms per plugin (sandbox process warm)', report.cold_start_ms, (v) => v <= 30),
       warm_start_ms: target('≤ 5 ms per plugin (bundle and code cache kept)', report.warm_start_ms, (v) => v <= 5),
-      rss_per_plugin_mb: target('≤ 2.5 MB per idle plugin', report.rss_per_plugin_mb, (v) => v <= 2.5),
+      rss_per_plugin_mb: densityTarget('process per plugin', report.rss_per_plugin_mb, d.density?.processPerPlugin),
+      rss_per_plugin_mb_shared_group: densityTarget('one shared group', report.rss_per_plugin_mb_shared_group, d.density?.sharedGroup),
       sweep_host_overhead_pct_of_provider: target('≤ 10 % of provider time in sweeps', report.sweep_host_overhead_pct_of_provider, (v) => v <= 10),
+      noisy_neighbour_p99_ratio: target('≤ 2 × alone: quiet plugin\'s webhook p99 under a flood of its neighbour', report.noisy_neighbour_p99_ratio, (v) => v <= 2),
+      noisy_neighbour_quiet_faults: target('0 faults of the quiet plugin', report.noisy_neighbour_quiet_faults, (v) => v === 0),
+      noisy_neighbour_quiet_payouts_not_done: target('0: the quiet plugin\'s payouts complete under the flood', report.noisy_neighbour_quiet_payouts_not_done, (v) => v === 0),
     },
     meta: {
       date: new Date().toISOString(),
@@ -229,69 +275,4 @@ export function writeReport(report: BenchReport, file: string): string {
   return target;
 }
 
-const fmt = (v: number | null | undefined, digits = 1) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits));
-
-/** The human-readable table. */
-export function formatReport(r: BenchReport): string {
-  const d = r.details;
-  const lines: string[] = [];
-  const row = (cells: string[], widths: number[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  const table = (title: string, head: string[], rows: string[][]) => {
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i].length)));
-    lines.push('', title, row(head, widths), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((x) => row(x, widths)));
-  };
-  lines.push(`payout-sandbox bench (${r.meta.profile}) — ${r.meta.date} — node ${r.meta.node}, isolated-vm ${r.meta.isolatedVm}, ${r.meta.cpus} × ${r.meta.cpuModel}`);
-  lines.push(`load average ${r.meta.loadAvgStart.join(' ')} → ${r.meta.loadAvgEnd.join(' ')}; ${r.meta.durationS} s`);
-  if (r.meta.warning) lines.push(`WARNING: ${r.meta.warning}`);
-  for (const p of r.meta.problems) lines.push(`PROBLEM: ${p}`);
-
-  if (d.call) {
-    const c = d.call;
-    table(`Per-call cost, µs (${c.iterations} calls each, sequential)`, ['', 'p50', 'p90', 'p99'], [
-      ['sandboxed, 1 host call', fmt(c.sandboxed.hostCall.p50), fmt(c.sandboxed.hostCall.p90), fmt(c.sandboxed.hostCall.p99)],
-      ['in process, 1 host call', fmt(c.inProcess.hostCall.p50), fmt(c.inProcess.hostCall.p90), fmt(c.inProcess.hostCall.p99)],
-      ['sandboxed, no host call', fmt(c.sandboxed.noHostCall.p50), fmt(c.sandboxed.noHostCall.p90), fmt(c.sandboxed.noHostCall.p99)],
-      ['in process, no host call', fmt(c.inProcess.noHostCall.p50), fmt(c.inProcess.noHostCall.p90), fmt(c.inProcess.noHostCall.p99)],
-      ['host call via dispatcher only', fmt(c.dispatchOnly.p50), fmt(c.dispatchOnly.p90), fmt(c.dispatchOnly.p99)],
-      ['=> added per call (1 host call)', fmt(c.overheadUs.p50), '', fmt(c.overheadUs.p99)],
-      ['=> bridge alone (no host call)', fmt(c.bridgeUs.p50), '', fmt(c.bridgeUs.p99)],
-    ]);
-    const cpu = c.cpuUsPerCall;
-    lines.push(`CPU per call, µs: sandboxed 1 host call ${fmt(cpu.sandboxed.hostCall.server)} server + ${fmt(cpu.sandboxed.hostCall.sandbox)} sandbox process; ` +
-      `no host call ${fmt(cpu.sandboxed.noHostCall.server)} + ${fmt(cpu.sandboxed.noHostCall.sandbox)}; in process ${fmt(cpu.inProcess.hostCall)} / ${fmt(cpu.inProcess.noHostCall)}`);
-  }
-  if (d.webhook) {
-    const w = d.webhook;
-    const shapeRows = (label: string, s: NonNullable<WebhookResult['withProvider']>) => [
-      [`${label}: sandboxed`, fmt(s.sandboxed.rps, 0), fmt(s.sandboxed.latencyMsP50, 0), fmt(s.sandboxed.latencyMsP99, 0), fmt(s.sandboxed.serverCpuUsPerReq, 0), fmt(s.sandboxed.sandboxCpuUsPerReq, 0), String(s.sandboxed.failures), fmt(s.ratio, 2)],
-      [`${label}: in process`, fmt(s.inProcess.rps, 0), fmt(s.inProcess.latencyMsP50, 0), fmt(s.inProcess.latencyMsP99, 0), fmt(s.inProcess.serverCpuUsPerReq, 0), '', String(s.inProcess.failures), ''],
-    ];
-    table(`Webhook throughput (${w.connections} connections, ${w.duration} s × ${w.rounds} rounds, ${w.store})`,
-      ['', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'sandbox CPU µs/req', 'failed', 'ratio'],
-      [...shapeRows('5 host calls', w.hostCalls), ...(w.withProvider ? shapeRows('+ provider call', w.withProvider) : []),
-        ...(w.memoryStore ? shapeRows('5 host calls, memory store', w.memoryStore) : [])]);
-  }
-  if (d.startup) {
-    const s = d.startup;
-    const st = (label: string, x: StartupResult['cold']) => [label, fmt(x.bundleMs), fmt(x.manifestMs), fmt(x.loadMs), fmt(x.initCronMs), fmt(x.firstCallMs), fmt(x.totalMs)];
-    table(`Start-up, ms (median; ${s.plugin}, ${Math.round(s.bundleBytes / 1024)} KB bundle; sandbox process already running)`,
-      ['', 'bundle', 'configure.js', 'load', 'initCron', '1st getFields', 'total'],
-      [st('cold', s.cold), st('warm (bundle + code cache kept)', s.warm), st('warm, rebundled', s.warmRebundled)]);
-    lines.push(`sandbox process start (spawn → ready): ${fmt(s.sandboxProcessStartMs)} ms; unloading a plugin (reloads pay it too): ${fmt(s.unloadMs)} ms; code cache accepted: ${s.codeCacheAccepted}`);
-  }
-  if (d.density) {
-    table(`Density (empty sandbox process: ${fmt(d.density.emptyProcessRssMb)} MB RSS)`, ['plugins', 'RSS MB', 'MB per plugin', 'heap per isolate MB'],
-      d.density.points.map((p) => [String(p.plugins), fmt(p.rssMb), fmt(p.perPluginMb, 2), fmt(p.heapPerIsolateMb, 2)]));
-  }
-  if (d.sweep) {
-    const s = d.sweep;
-    table(`Cron sweep (nimbuspay, provider latency ${s.latencyMs} ms)`,
-      ['txs', 'sandboxed ms/tx', 'in process ms/tx', 'overhead ms/tx', '% of provider time', 'server CPU µs/tx sb / ip', 'sandbox CPU µs/tx', 'isolate CPU ms/tx'],
-      s.points.map((p) => [String(p.txs), fmt(p.sandboxed.msPerTx, 2), fmt(p.inProcess.msPerTx, 2), fmt(p.overheadMsPerTx, 2), fmt(p.overheadPctOfProvider, 0),
-        `${fmt(p.sandboxed.serverCpuUsPerTx, 0)} / ${fmt(p.inProcess.serverCpuUsPerTx, 0)}`, fmt(p.sandboxed.sandboxCpuUsPerTx, 0),
-        p.sandboxed.isolateCpuMs === null ? '—' : fmt(p.sandboxed.isolateCpuMs / p.txs, 3)]));
-  }
-  table('Targets (not asserted)', ['', 'value', 'target', 'met'],
-    Object.entries(r.targets).map(([k, t]) => [k, fmt(t.value, 2), t.target, t.met === null ? '—' : t.met ? 'yes' : 'NO']));
-  return `${lines.join('\n')}\n`;
-}
+export { formatReport } from './format-report.ts';

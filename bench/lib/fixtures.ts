@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The fixture whose methods isolate one cost each (bench/fixtures/benchpay). */
 export const BENCHPAY_DIR = path.join(REPO_ROOT, 'bench', 'fixtures', 'benchpay');
+/** The noisy neighbour: a webhook that burns CPU on demand (bench/fixtures/burnpay). */
+export const BURNPAY_DIR = path.join(REPO_ROOT, 'bench', 'fixtures', 'burnpay');
 /** The example plugin, as shipped. */
 export const NIMBUSPAY_DIR = path.join(REPO_ROOT, 'plugins', 'nimbuspay');
 
@@ -54,4 +56,21 @@ export function nimbusForSweeps(root: string, key = 'nimbuspay'): string {
     }
     return out;
   });
+}
+
+/** The callback nimbusWithPing() adds: it answers at once and makes no host call. */
+export const PING_CALLBACK = 'ping';
+
+/**
+ * NimbusPay as shipped (its real transfer, against the fake provider), plus one trivial webhook,
+ * `ping`: the quiet plugin of the noisy-neighbour scenario, which serves webhooks and pays out.
+ */
+export function nimbusWithPing(root: string, key: string): string {
+  return copyPlugin(NIMBUSPAY_DIR, root, key, (file, text) => (file !== 'callbacks.js' ? text : `${text}
+// Added by the benchmark (bench/lib/fixtures.ts): a webhook that answers at once, no host call.
+module.exports.${PING_CALLBACK} = async (req, res) => {
+  res.writeHead(200);
+  res.end('pong');
+};
+`));
 }

@@ -1,7 +1,14 @@
-// Density: resident memory of the sandbox process per loaded, idle plugin. A fresh sandbox process
-// (empty: no plugin) is measured first; then copies of plugins/nimbuspay under different keys are
-// loaded the way a server loads them (bundle, configure.js in a throwaway isolate, load, initCron)
-// until 1, 10, 50 are loaded; RSS (SandboxHost.stats) minus the empty process, divided by the count.
+// Density: resident memory per loaded, idle plugin, for both ways of placing plugins
+// (design.md §5), side by side:
+//  - process per plugin (the default): every plugin in a sandbox process of its own;
+//  - one shared group: all plugins in one process (`sandbox.groups`, a host's opt-in for plugins
+//    it trusts together).
+// Copies of plugins/nimbuspay under different keys are loaded the way a server loads them
+// (bundle, configure.js in a throwaway isolate, load, initCron) until 1, 10, 50 are loaded. RSS is
+// summed over every plugin sandbox process (SandboxHost.stats(): one entry per running plugin
+// process; the process that evaluates configure.js holds no plugin and is not counted).
+// Per plugin: the total / N, and what each plugin added since the previous count (from 0, where
+// no plugin process exists at all) — the figure the ≤ 2.5 MB target is about.
 import fs from 'node:fs';
 import { openLocalHost } from '../../runtime/cli/local-session.ts';
 import { NIMBUSPAY_DIR, copyPlugin, tempDir } from '../lib/fixtures.ts';
@@ -15,45 +22,82 @@ export interface DensityOptions {
 
 export interface DensityPoint {
   plugins: number;
+  /** Plugin sandbox processes running. */
+  processes: number;
+  /** RSS summed over them, MB. */
   rssMb: number;
+  /** rssMb / plugins. */
   perPluginMb: number;
+  /** (rssMb − rssMb at the previous count) / the plugins added since (from 0 plugins, 0 MB). */
+  addedPerPluginMb: number;
   /** V8 heap in use per isolate (mean), MB. */
   heapPerIsolateMb: number;
 }
 
-export interface DensityResult {
-  emptyProcessRssMb: number;
+export type DensityModelName = 'process per plugin' | 'one shared group';
+
+export interface DensityModel {
+  model: DensityModelName;
   points: DensityPoint[];
 }
 
+export interface DensityResult {
+  processPerPlugin: DensityModel;
+  sharedGroup: DensityModel;
+}
+
 const MB = 1024 * 1024;
+const GROUP = 'all';
 
 export async function benchDensity(o: DensityOptions): Promise<DensityResult> {
+  const counts = [...new Set(o.counts)].sort((a, b) => a - b);
+  return {
+    processPerPlugin: await measure('process per plugin', counts, o.settleMs),
+    sharedGroup: await measure('one shared group', counts, o.settleMs),
+  };
+}
+
+async function measure(model: DensityModelName, counts: number[], settleMs: number): Promise<DensityModel> {
   const root = tempDir('density');
-  const local = await openLocalHost();
+  const keys = Array.from({ length: counts.at(-1) ?? 0 }, (_, i) => `nimbus-${i}`);
+  const local = await openLocalHost(model === 'one shared group' ? { sandbox: { groups: { [GROUP]: keys } } } : {});
   try {
-    await local.sandbox.start();
     const rss = async () => {
-      await sleep(o.settleMs);
-      const [s] = await local.sandbox.stats();
-      return { rss: s.rss, heap: s.isolates.reduce((n, i) => n + i.heapUsedBytes, 0), isolates: s.isolates.length };
+      await sleep(settleMs);
+      const stats = await local.sandbox.stats();
+      return {
+        processes: stats.length,
+        rss: stats.reduce((n, s) => n + s.rss, 0),
+        heap: stats.reduce((n, s) => n + s.isolates.reduce((h, i) => h + i.heapUsedBytes, 0), 0),
+        isolates: stats.reduce((n, s) => n + s.isolates.length, 0),
+      };
     };
-    const empty = await rss();
     const points: DensityPoint[] = [];
     let loaded = 0;
-    for (const count of [...o.counts].sort((a, b) => a - b)) {
-      for (; loaded < count; loaded++) await local.load(copyPlugin(NIMBUSPAY_DIR, root, `nimbus-${loaded}`));
+    let previous = { plugins: 0, rss: 0 };
+    for (const count of counts) {
+      for (; loaded < count; loaded++) await local.load(copyPlugin(NIMBUSPAY_DIR, root, keys[loaded]));
       const now = await rss();
+      if (now.isolates !== count) throw new Error(`bench density (${model}): ${now.isolates} isolates running, expected ${count}`);
       points.push({
         plugins: count,
+        processes: now.processes,
         rssMb: round(now.rss / MB, 1),
-        perPluginMb: round((now.rss - empty.rss) / MB / count, 2),
+        perPluginMb: round(now.rss / MB / count, 2),
+        addedPerPluginMb: round((now.rss - previous.rss) / MB / (count - previous.plugins), 2),
         heapPerIsolateMb: round(now.heap / MB / Math.max(1, now.isolates), 2),
       });
+      previous = { plugins: count, rss: now.rss };
     }
-    return { emptyProcessRssMb: round(empty.rss / MB, 1), points };
+    return { model, points };
   } finally {
     await local.close();
     fs.rmSync(root, { recursive: true, force: true });
   }
+}
+
+/** Whether every point at 10 plugins or more adds at most `mb` per plugin (null: no such point). */
+export function densityTargetMet(model: DensityModel, mb: number): boolean | null {
+  const checked = model.points.filter((p) => p.plugins >= 10);
+  return checked.length ? checked.every((p) => p.addedPerPluginMb <= mb) : null;
 }
