@@ -35,10 +35,10 @@ export async function runBenchCommand(opts: BenchCliOptions): Promise<void> {
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
-    .description('benchmarks: the price of isolation (per-call cost, webhook throughput, start-up, density, cron sweeps) against the same plugins run in process')
+    .description('benchmarks: the price of isolation (per-call cost, webhook throughput, start-up, density, cron sweeps, a noisy neighbour) against the same plugins run in process')
     .option('--quick', 'a short run (seconds): smaller samples and sweeps')
     .option('--json', 'print one JSON object on stdout (progress goes to stderr)')
     .option('--out <file>', 'where to write the JSON (default bench-results/latest.json)')
-    .option('--only <scenarios>', 'comma-separated subset: call, webhook, startup, density, sweep')
+    .option('--only <scenarios>', 'comma-separated subset: call, webhook, startup, density, sweep, noisy')
     .action((opts: BenchCliOptions) => runBenchCommand(opts));
 }
