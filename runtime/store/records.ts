@@ -9,6 +9,11 @@ import type { AttemptPatch, NewAttempt, OrderTransition, TransitionResult } from
 
 export const isLiveState = (state: AttemptState): boolean => LIVE_ATTEMPT_STATES.includes(state);
 
+/** What a delivery costs the inbox quota: its body, headers and query as stored (UTF-8 bytes). */
+export function webhookBytes(d: { body: string; headers: Record<string, string>; query: Record<string, string> }): number {
+  return Buffer.byteLength(d.body) + Buffer.byteLength(JSON.stringify(d.headers)) + Buffer.byteLength(JSON.stringify(d.query));
+}
+
 export const isoAt = (ms: number): string => new Date(ms).toISOString();
 
 /** Code-unit order, the order SQLite's BINARY collation and MongoDB's simple collation use for ids and times. */
