@@ -78,9 +78,38 @@ export interface ServerOptions {
   /** Outbound requests a plugin may make per minute, and per cron run (other calls: 20). */
   httpRequestsPerMinute: number;
   cronRequestsPerRun: number;
+
+  // ---- Retention, quotas and /metrics access (runtime/retention/; README "Retention and quotas") ----
+  /** Webhook inbox rows older than this are deleted (7 days). 0 keeps them forever. */
+  webhookRetentionMs: number;
+  /** Audit records older than this are deleted (90 days). 0 keeps them forever. */
+  auditRetentionMs: number;
+  /** Plugin log lines older than this are deleted (14 days). 0 keeps them forever. */
+  pluginLogRetentionMs: number;
+  /** IPN messages that were sent or failed for good, after this long (90 days); pending ones are never deleted. 0 keeps them. */
+  ipnHistoryRetentionMs: number;
+  /**
+   * Per plugin, what its webhook inbox may hold: deliveries beyond the row count are answered 429,
+   * beyond the bytes (body + headers + query) 413, and neither stored nor run. Space comes back as
+   * retention deletes old rows.
+   */
+  webhookInboxMaxRows: number;
+  webhookInboxMaxBytes: number;
+  /** Per plugin, audit records and log lines kept; the retention worker deletes a plugin's oldest beyond these. */
+  auditMaxRowsPerPlugin: number;
+  pluginLogMaxRowsPerPlugin: number;
+  /** How often the retention worker runs (one server at a time, under a named lease). */
+  retentionIntervalMs: number;
+  /**
+   * Bearer token for /metrics (env PAYOUT_SANDBOX_METRICS_TOKEN). Empty: /metrics answers anyone, with
+   * the per-plugin series summed so no plugin is named, and the server warns at start. Set: a caller
+   * must present it (or the admin token) and then sees the per-plugin series.
+   */
+  metricsToken: string;
 }
 
 export const DEFAULT_PORT = 3000;
+const DAY_MS = 24 * 3600_000;
 
 export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): ServerOptions {
   const port = overrides.port ?? DEFAULT_PORT;
@@ -124,6 +153,16 @@ export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): Se
     payoutLeaseMarginMs: 30_000,
     httpRequestsPerMinute: 1200,
     cronRequestsPerRun: 10_000,
+    webhookRetentionMs: 7 * DAY_MS,
+    auditRetentionMs: 90 * DAY_MS,
+    pluginLogRetentionMs: 14 * DAY_MS,
+    ipnHistoryRetentionMs: 90 * DAY_MS,
+    webhookInboxMaxRows: 100_000,
+    webhookInboxMaxBytes: 256 * 1024 * 1024,
+    auditMaxRowsPerPlugin: 1_000_000,
+    pluginLogMaxRowsPerPlugin: 100_000,
+    retentionIntervalMs: 10 * 60_000,
+    metricsToken: '',
     ...overrides,
   };
 }
