@@ -2,7 +2,9 @@
 // delivery is kept raw (up to the body limit), so without a bound an anonymous caller grows the
 // store as fast as the rate limit lets them (≈146 MiB a minute per plugin at the defaults). Each
 // delivery is admitted against the plugin's rows and bytes before anything is stored; over either,
-// it is refused (429 for rows, 413 for bytes) and neither stored nor run.
+// it is refused (429 for rows, 413 for bytes) and neither stored nor run. The answer and error
+// kept when a delivery finishes are charged afterwards, so the inbox can pass its bytes by the
+// answers of the deliveries in flight (each cut to 16 KiB), never by a request body.
 //
 // Usage is read from the store once per plugin and then counted here: admitting is synchronous
 // after the first read, so a burst of concurrent deliveries cannot all pass one stale check. The
@@ -60,6 +62,12 @@ export class WebhookQuota {
         usage.bytes = Math.max(0, usage.bytes - bytes);
       },
     };
+  }
+
+  /** Adds what finishing an admitted delivery kept (its answer and error) to the plugin's count. */
+  charge(plugin: string, bytes: number): void {
+    const usage = this.usage.get(plugin);
+    if (usage) usage.bytes += bytes;
   }
 
   /** Forgets every count (after retention deleted rows): the next delivery reads the store again. */

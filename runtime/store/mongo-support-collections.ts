@@ -5,7 +5,7 @@ import type { Collection, Db, Document, MongoClient } from 'mongodb';
 import { newId } from './ids.ts';
 import { StoreInputError } from './errors.ts';
 import { C, NO_ID, createIndexes, fromPairs, isDuplicateKey, toPairs } from './mongo-schema.ts';
-import { isoAt, revisionConflict, webhookBytes } from './records.ts';
+import { isoAt, revisionConflict, webhookBytes, webhookResultBytes } from './records.ts';
 import type { PluginQuotaKind, RetainedKind } from './store.ts';
 import {
   Checker, LEASE_MS_MAX, checkAuditQuery, checkAuditRecords, checkConfigEntry, checkGrant, checkLogLines, checkRoute,
@@ -126,11 +126,14 @@ export class MongoSupportCollections {
   async finishWebhook(id: string, r: { state: InboxState; responseStatus: number | null; responseBody: string | null; error: string | null }): Promise<void> {
     const c = new Checker('finishWebhook');
     const o = c.object('result', r);
+    const responseBody = c.textOrNull('responseBody', o.responseBody);
+    const error = c.textOrNull('error', o.error);
+    // A delivery is finished once; its answer and error then count towards the inbox quota too.
     const written = await this.c(C.webhooks).updateOne({ _id: c.text('id', id) }, { $set: {
       state: c.oneOf('state', o.state, ['received', 'processed', 'failed'] as const),
       responseStatus: o.responseStatus === null ? null : c.int('responseStatus', o.responseStatus, 100, 599),
-      responseBody: c.textOrNull('responseBody', o.responseBody), error: c.textOrNull('error', o.error),
-    } });
+      responseBody, error,
+    }, $inc: { bytes: webhookResultBytes({ responseBody, error }) } });
     if (written.matchedCount !== 1) throw new StoreInputError('finishWebhook', `no webhook delivery ${id}`);
   }
 

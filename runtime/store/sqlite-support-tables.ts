@@ -2,7 +2,7 @@
 // inbox, routes and named leases. SqliteStore (sqlite-store.ts) adds orders, attempts, txs and IPNs.
 import { newId } from './ids.ts';
 import { StoreInputError } from './errors.ts';
-import { isoAt, revisionConflict, webhookBytes } from './records.ts';
+import { isoAt, revisionConflict, webhookBytes, webhookResultBytes } from './records.ts';
 import { SqliteConnection } from './sqlite-connection.ts';
 import { T, fromRow, insertSql, q, toColumn, toParams } from './sqlite-schema.ts';
 import type { SqlParam } from './sqlite-tx-sql.ts';
@@ -104,10 +104,14 @@ export class SqliteSupportTables extends SqliteConnection {
   async finishWebhook(id: string, r: { state: InboxState; responseStatus: number | null; responseBody: string | null; error: string | null }): Promise<void> {
     const c = new Checker('finishWebhook');
     const o = c.object('result', r);
-    const changed = this.run('UPDATE webhook_inbox SET "state" = ?, "responseStatus" = ?, "responseBody" = ?, "error" = ? WHERE "_id" = ?',
+    const responseBody = c.textOrNull('responseBody', o.responseBody);
+    const error = c.textOrNull('error', o.error);
+    // A delivery is finished once; its answer and error then count towards the inbox quota too.
+    const changed = this.run(`UPDATE webhook_inbox SET "state" = ?, "responseStatus" = ?, "responseBody" = ?, "error" = ?,
+      "bytes" = "bytes" + ? WHERE "_id" = ?`,
       c.oneOf('state', o.state, ['received', 'processed', 'failed'] as const),
       o.responseStatus === null ? null : c.int('responseStatus', o.responseStatus, 100, 599),
-      c.textOrNull('responseBody', o.responseBody), c.textOrNull('error', o.error), c.text('id', id));
+      responseBody, error, webhookResultBytes({ responseBody, error }), c.text('id', id));
     if (changed !== 1) throw new StoreInputError('finishWebhook', `no webhook delivery ${id}`);
   }
 

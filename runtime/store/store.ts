@@ -223,6 +223,9 @@ export interface Store {
   pruneBeyondQuota(kind: PluginQuotaKind, plugin: string, keep: number, limit: number): Promise<number>;
   /** Plugins holding more than `rows` rows of `kind`, sorted. */
   pluginsOverQuota(kind: PluginQuotaKind, rows: number): Promise<string[]>;
-  /** A plugin's webhook inbox: its rows, and the bytes their requests take (body + headers + query, see webhookBytes). */
+  /**
+   * A plugin's webhook inbox: its rows, and the bytes they take: body, headers and query when recorded
+   * (records.ts webhookBytes), plus the answer and error once finished (webhookResultBytes).
+   */
   webhookUsage(plugin: string): Promise<{ rows: number; bytes: number }>;
 }

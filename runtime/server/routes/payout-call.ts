@@ -31,7 +31,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { CallbackResponse } from '../../sandbox/protocol.ts';
 import type { Store } from '../../store/store.ts';
 import { crashPoint } from '../../payouts/crash-hook.ts';
-import { webhookBytes } from '../../store/records.ts';
+import { webhookBytes, webhookResultBytes } from '../../store/records.ts';
 import type { Admission, QuotaLimit } from '../../retention/webhook-quota.ts';
 
 export type CallbackInvokeResult =
@@ -53,7 +53,7 @@ export interface PayoutCallOptions {
   ratePerMinute: number;
   onEvent?: (event: WebhookEvent) => void;
   /** The per-plugin inbox quota (retention/webhook-quota.ts); without it every delivery is stored. */
-  quota?: { admit(plugin: string, bytes: number): Promise<Admission> };
+  quota?: { admit(plugin: string, bytes: number): Promise<Admission>; charge(plugin: string, bytes: number): void };
   /** A delivery refused by the quota (for the metric and the aggregated audit line). */
   onQuotaRefused?: (plugin: string, limit: QuotaLimit, message: string) => void;
   /** What the callback returned (SDK plugins return payout updates for the host to apply). */
@@ -211,12 +211,9 @@ export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOpt
         : `${result.error.kind}: ${result.error.message}`;
       if (!result.ok) req.log.warn({ plugin: payoutKey, callback, inbox: inboxId, kind: result.error.kind }, 'payout callback failed');
       if (result.ok && opts.onResult) await opts.onResult(payoutKey, callback, result.value);
-      await opts.store.finishWebhook(inboxId, {
-        state: result.ok && a.outcome === 'answered' ? 'processed' : 'failed',
-        responseStatus: a.status,
-        responseBody: a.body.length > INBOX_RESPONSE_MAX ? `${a.body.slice(0, INBOX_RESPONSE_MAX)}… [truncated]` : a.body,
-        error,
-      });
+      const kept = { responseBody: a.body.length > INBOX_RESPONSE_MAX ? `${a.body.slice(0, INBOX_RESPONSE_MAX)}… [truncated]` : a.body, error };
+      await opts.store.finishWebhook(inboxId, { state: result.ok && a.outcome === 'answered' ? 'processed' : 'failed', responseStatus: a.status, ...kept });
+      opts.quota?.charge(payoutKey, webhookResultBytes(kept));
     }).catch((err) => req.log.error({ err, plugin: payoutKey, callback, inbox: inboxId }, 'payout_call: could not finish the inbox row'));
     pending.add(finished);
     void finished.finally(() => pending.delete(finished));

@@ -51,6 +51,15 @@ describe('webhook inbox quota', () => {
     expect((await quota.admit('alpha', 5)).ok).toBe(true);
   });
 
+  it('charges the answer kept with a finished delivery, so answers count towards the bytes', async () => {
+    const { usage } = storeUsage({ rows: 0, bytes: 0 });
+    const quota = new WebhookQuota({ usage, maxRows: 100, maxBytes: 100 });
+    expect((await quota.admit('alpha', 40)).ok).toBe(true);
+    quota.charge('alpha', 50);
+    expect(await quota.admit('alpha', 11)).toMatchObject({ ok: false, limit: 'bytes' });
+    expect((await quota.admit('alpha', 10)).ok).toBe(true);
+  });
+
   it('re-reads a count older than resyncMs (other servers write to the same inbox)', async () => {
     let now = 0;
     const { usage, state } = storeUsage({ rows: 0, bytes: 0 });

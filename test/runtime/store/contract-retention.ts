@@ -4,7 +4,7 @@
 import { expect, test } from 'vitest';
 import type { Store } from '../../../runtime/store/store.ts';
 import type { NewAuditRecord, NewWebhookDelivery } from '../../../runtime/store/types.ts';
-import { webhookBytes } from '../../../runtime/store/records.ts';
+import { webhookBytes, webhookResultBytes } from '../../../runtime/store/records.ts';
 import type { Fixture } from './contract-fixtures.ts';
 import { T0, iso, ipnFor, sampleOrder } from './contract-fixtures.ts';
 
@@ -81,11 +81,16 @@ export function registerRetentionContract(f: Fixture): void {
     expect(await store.webhookUsage('alpha')).toEqual({ rows: 0, bytes: 0 });
     const a = delivery('alpha', T0, 'ä'.repeat(100));
     const b = delivery('alpha', T0 + 1);
-    await store.recordWebhook(a);
+    const first = await store.recordWebhook(a);
     await store.recordWebhook(b);
     await store.recordWebhook(delivery('beta', T0));
     expect(await store.webhookUsage('alpha')).toEqual({ rows: 2, bytes: webhookBytes(a) + webhookBytes(b) });
     expect(webhookBytes(a)).toBeGreaterThan(200);
+    // The answer and the error kept when the delivery is finished count too.
+    const result = { state: 'failed' as const, responseStatus: 500, responseBody: 'é'.repeat(50), error: 'plugin_error: boom' };
+    await store.finishWebhook(first._id, result);
+    expect(await store.webhookUsage('alpha')).toEqual({ rows: 2, bytes: webhookBytes(a) + webhookBytes(b) + webhookResultBytes(result) });
+    expect(webhookResultBytes(result)).toBe(118);
     expect(Object.keys((await store.listWebhooks({ plugin: 'alpha' }))[0]).sort()).toEqual(
       ['_id', 'body', 'bodyEncoding', 'callback', 'error', 'headers', 'ip', 'method', 'plugin', 'query', 'receivedAt', 'responseBody', 'responseStatus', 'state']);
   });
