@@ -1,5 +1,6 @@
 // Prometheus metrics (/metrics). A registry per server so tests and several servers in one
-// process do not share counters.
+// process do not share counters. A series about one plugin names it in a label called `plugin`, and
+// only that way: anonymousMetrics() removes exactly that label for callers without the metrics token.
 import client from 'prom-client';
 
 export interface Metrics {

@@ -96,3 +96,33 @@ describe('/metrics with a metrics token', () => {
     expect(warnings.join('')).not.toMatch(/\/metrics answers anyone/);
   });
 });
+
+describe('a flood against a real host with a small inbox quota', () => {
+  let env: Awaited<ReturnType<typeof startHost>>;
+  beforeAll(async () => { env = await startHost({ webhookInboxMaxRows: 3, webhookRetentionMs: 1 }, []); });
+  afterAll(async () => {
+    await env.app.close();
+    await env.host.close();
+    fs.rmSync(env.dir, { recursive: true, force: true });
+  });
+
+  it('refuses beyond the quota without storing, counts every refusal in /metrics, audits them once per window, and takes deliveries again once retention ran', async () => {
+    const post = () => env.app.inject({ method: 'POST', url: '/payout_call/visible-probe/url_final/', payload: 'id=flood', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await post()).statusCode);
+    expect(statuses).toEqual([200, 200, 200, ...Array(7).fill(429)]);
+    expect(await env.host.store.webhookUsage('visible-probe')).toMatchObject({ rows: 3 });
+    const metrics = await env.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(metrics.body).toMatch(/payout_sandbox_webhook_quota_refusals_total\{plugin="visible-probe",limit="rows"\} 7/);
+    await env.host.hostApi.audit.flush();
+    const lines = await env.host.store.queryAudit({ capability: 'webhook.quota' });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ plugin: 'visible-probe', decision: 'denied', actor: 'system' });
+    expect(lines[0].summary).toMatch(/^webhook refused, not stored: the webhook inbox of this plugin holds its maximum of 3 deliveries/);
+
+    await new Promise((r) => setTimeout(r, 5));
+    const report = await env.host.retention.runOnce();
+    expect(report.expired.webhooks).toBe(3);
+    expect((await post()).statusCode).toBe(200);
+  });
+});
