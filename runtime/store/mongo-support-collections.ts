@@ -181,7 +181,8 @@ export class MongoSupportCollections {
   async webhookUsage(plugin: string): Promise<{ rows: number; bytes: number }> {
     const [usage] = await this.c(C.webhooks).aggregate<{ rows: number; bytes: number }>([
       { $match: { plugin: new Checker('webhookUsage').text('plugin', plugin) } },
-      { $group: { _id: null, rows: { $sum: 1 }, bytes: { $sum: { $ifNull: ['$bytes', 0] } } } },
+      // Documents stored before the count existed are counted by their BSON size instead.
+      { $group: { _id: null, rows: { $sum: 1 }, bytes: { $sum: { $ifNull: ['$bytes', { $bsonSize: '$$ROOT' }] } } } },
     ]).toArray();
     return { rows: usage?.rows ?? 0, bytes: usage?.bytes ?? 0 };
   }
