@@ -25,8 +25,14 @@ export async function snapshotServedFiles(plugin: LoadedPlugin): Promise<ServedF
   const files = plugin.bundle.files;
   let icon: Buffer | null = null;
   if (files.icon) {
-    const bytes = fs.readFileSync(files.icon.file);
-    icon = bytes.length <= MAX_ICON_BYTES ? bytes : null;
+    // Gone or replaced since the folder was hashed: the second hash of the load refuses the folder.
+    let bytes: Buffer | null = null;
+    try {
+      bytes = fs.readFileSync(files.icon.file);
+    } catch {
+      bytes = null;
+    }
+    icon = bytes && bytes.length <= MAX_ICON_BYTES ? bytes : null;
   }
   let adminTemplate: AdminTemplateSnapshot | null = null;
   if (files.templates?.adminJs) {

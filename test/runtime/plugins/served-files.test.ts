@@ -12,6 +12,9 @@ import { createHost } from '../../../runtime/server/host.ts';
 import type { Host } from '../../../runtime/server/host.ts';
 import { buildApp } from '../../../runtime/server/app.ts';
 import { defaultServerOptions } from '../../../runtime/server/options.ts';
+import { openLocalHost } from '../../../runtime/cli/local-session.ts';
+import { PluginRegistry } from '../../../runtime/plugins/registry.ts';
+import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
 
 const ADMIN = 'admin-token-for-served-files-0123';
 const minimal = fileURLToPath(new URL('../../fixtures/plugins/minimal', import.meta.url));
@@ -86,5 +89,38 @@ describe('files served from a plugin folder', () => {
     const again = await app.inject({ method: 'POST', url: '/api/admin/plugins/untouched/reload', headers: auth });
     expect(again.json()).toMatchObject({ status: 'active' });
     expect((await templateOf('untouched')).body).toContain('APPROVED-TEMPLATE-B');
+  });
+});
+
+describe('a template changed while the plugin loads', () => {
+  it('is caught by the second content hash of the load: the plugin is refused as tampered and nothing of it is served', async () => {
+    const local = await openLocalHost();
+    const folder = path.join(dir, 'racing', 'race-probe');
+    try {
+      await local.sandbox.start();
+      writePlugin(folder, 'APPROVED-RACE');
+      let writeDuringLoad = false;
+      // The real sandbox, with a writer that changes the template while the plugin is being registered.
+      const sandbox = new Proxy(local.sandbox, {
+        get(target, prop, receiver) {
+          const value = Reflect.get(target, prop, receiver);
+          if (prop !== 'register' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+          return async (...args: unknown[]) => {
+            if (writeDuringLoad) fs.writeFileSync(path.join(folder, 'templates', 'admin.html'), '<p>SWAPPED-DURING-LOAD</p>\n');
+            return value.apply(target, args);
+          };
+        },
+      }) as SandboxHost;
+      const registry = new PluginRegistry({ sandbox, store: local.store, load: { apiUrl: 'http://127.0.0.1:3000/' }, onApprovalEvent: () => {} });
+      const first = await registry.load(folder);
+      expect(first.status).toBe('active');
+      expect(first.served?.adminTemplate).toMatchObject({ ok: true, bundle: { code: expect.stringContaining('APPROVED-RACE') } });
+      writeDuringLoad = true;
+      const second = await registry.load(folder);
+      expect(second).toMatchObject({ status: 'rejected', served: null, error: { code: 'tampered' } });
+      expect(second.error?.message).toMatch(/changed since it was approved/);
+    } finally {
+      await local.close();
+    }
   });
 });
