@@ -43,13 +43,19 @@ const LEASE = 'retention';
 const KINDS: RetainedKind[] = ['webhooks', 'audit', 'pluginLog', 'ipnHistory'];
 const QUOTA_KINDS: PluginQuotaKind[] = ['audit', 'pluginLog'];
 
+/** The ServerOptions field behind each value, so a refusal names what to change. */
+const OPTION_OF_AGE: Record<RetainedKind, string> = {
+  webhooks: 'webhookRetentionMs', audit: 'auditRetentionMs', pluginLog: 'pluginLogRetentionMs', ipnHistory: 'ipnHistoryRetentionMs',
+};
+const OPTION_OF_ROWS: Record<PluginQuotaKind, string> = { audit: 'auditMaxRowsPerPlugin', pluginLog: 'pluginLogMaxRowsPerPlugin' };
+
 export function checkRetentionPolicy(policy: RetentionPolicy): void {
   const values: [string, number][] = [
-    ...Object.entries(policy.maxAgeMs).map(([k, v]): [string, number] => [`${k} retention (ms)`, v]),
-    ...Object.entries(policy.maxRowsPerPlugin).map(([k, v]): [string, number] => [`${k} rows per plugin`, v]),
+    ...KINDS.map((k): [string, number] => [OPTION_OF_AGE[k], policy.maxAgeMs[k]]),
+    ...QUOTA_KINDS.map((k): [string, number] => [OPTION_OF_ROWS[k], policy.maxRowsPerPlugin[k]]),
   ];
   for (const [name, v] of values) {
-    if (!Number.isSafeInteger(v) || v < 0) throw new Error(`retention: ${name} must be a whole number ≥ 0 (0 keeps everything), got ${v}`);
+    if (!Number.isSafeInteger(v) || v < 0) throw new Error(`${name} must be a whole number ≥ 0 (0 keeps everything), got ${v}`);
   }
 }
 
@@ -60,7 +66,7 @@ export class RetentionWorker {
 
   constructor(options: RetentionWorkerOptions) {
     checkRetentionPolicy(options.policy);
-    if (!Number.isInteger(options.intervalMs) || options.intervalMs < 1000) throw new Error(`retention: intervalMs must be at least 1000, got ${options.intervalMs}`);
+    if (!Number.isInteger(options.intervalMs) || options.intervalMs < 1000) throw new Error(`retentionIntervalMs must be a whole number of milliseconds, at least 1000, got ${options.intervalMs}`);
     this.options = { batchSize: 2000, maxBatchesPerRun: 500, now: Date.now, ...options };
   }
 

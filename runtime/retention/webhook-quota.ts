@@ -34,8 +34,8 @@ export class WebhookQuota {
   private readonly reading = new Map<string, Promise<Usage>>();
 
   constructor(options: WebhookQuotaOptions) {
-    for (const k of ['maxRows', 'maxBytes'] as const) {
-      if (!Number.isInteger(options[k]) || options[k] <= 0) throw new Error(`webhook inbox quota: ${k} must be a positive integer, got ${options[k]}`);
+    for (const [k, option] of [['maxRows', 'webhookInboxMaxRows'], ['maxBytes', 'webhookInboxMaxBytes']] as const) {
+      if (!Number.isInteger(options[k]) || options[k] <= 0) throw new Error(`${option} must be a positive whole number, got ${options[k]}`);
     }
     this.options = { resyncMs: 60_000, now: Date.now, ...options };
   }

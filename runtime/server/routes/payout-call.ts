@@ -153,7 +153,15 @@ export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOpt
       query: Object.fromEntries(Object.entries(query).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])),
       body: utf8 ? raw.toString('utf8') : raw.toString('base64'), bodyEncoding: utf8 ? 'utf8' as const : 'base64' as const,
     };
-    const admission: Admission = opts.quota ? await opts.quota.admit(payoutKey, webhookBytes(delivery)) : { ok: true, release: () => {} };
+    let admission: Admission;
+    try {
+      admission = opts.quota ? await opts.quota.admit(payoutKey, webhookBytes(delivery)) : { ok: true, release: () => {} };
+    } catch (err) {
+      // The inbox's size could not be read: the delivery cannot be accounted for, as below.
+      req.log.error({ err, plugin: payoutKey, callback }, 'payout_call: could not read the inbox quota');
+      emit(null, { outcome: 'not_recorded', status: 503 });
+      return reply.code(503).header('retry-after', '30').send(problem(503, 'the delivery could not be recorded, so it was not processed; try again later'));
+    }
     if (!admission.ok) {
       try {
         opts.onQuotaRefused?.(payoutKey, admission.limit, admission.message);

@@ -98,7 +98,7 @@ describe('retention worker', () => {
   });
 
   it('refuses a negative or fractional retention with one line naming it', () => {
-    expect(() => worker(policy({ audit: -1 }))).toThrow(/retention: audit retention \(ms\) must be a whole number ≥ 0 \(0 keeps everything\), got -1/);
-    expect(() => worker(policy({}, { pluginLog: 1.5 }))).toThrow(/pluginLog rows per plugin/);
+    expect(() => worker(policy({ audit: -1 }))).toThrow(/^auditRetentionMs must be a whole number ≥ 0 \(0 keeps everything\), got -1$/);
+    expect(() => worker(policy({}, { pluginLog: 1.5 }))).toThrow(/^pluginLogMaxRowsPerPlugin must be/);
   });
 });

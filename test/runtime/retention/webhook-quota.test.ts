@@ -72,6 +72,6 @@ describe('webhook inbox quota', () => {
   });
 
   it('refuses a quota that is not a positive whole number, naming it', () => {
-    expect(() => new WebhookQuota({ usage: async () => ({ rows: 0, bytes: 0 }), maxRows: 0, maxBytes: 1 })).toThrow(/maxRows must be a positive integer, got 0/);
+    expect(() => new WebhookQuota({ usage: async () => ({ rows: 0, bytes: 0 }), maxRows: 0, maxBytes: 1 })).toThrow(/^webhookInboxMaxRows must be a positive whole number, got 0$/);
   });
 });

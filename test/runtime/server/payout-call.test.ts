@@ -346,6 +346,13 @@ describe('inbox quota (real SQLite file)', () => {
     expect(inFile('minimal').n).toBe(1);
   });
 
+  it('503, nothing stored or run, when the inbox size cannot be read', async () => {
+    const base = await serve({ quota: { admit: async () => { throw new Error('database is locked'); }, charge: () => {} } });
+    const res = await request(`${base}/payout_call/${KEY}/echo/`, { headers: form, body: 'id=9' });
+    expect([res.status, res.headers['retry-after']]).toEqual([503, '30']);
+    expect(steps).toEqual([]);
+  });
+
   it('a flood of small deliveries stops at the row quota with 429 and Retry-After; once retention deletes old rows, deliveries are taken again', async () => {
     const quota = new WebhookQuota({ usage: (p) => store.webhookUsage(p), maxRows: 5, maxBytes: 1024 * 1024 });
     const base = await serve({
