@@ -153,9 +153,16 @@ export class MongoSupportCollections {
     const { collection, time, filter } = RETAINED[c.oneOf('kind', kind, Object.keys(RETAINED) as RetainedKind[])];
     const cutoff = c.time('before', before);
     const max = c.int('limit', limit, 1, 100_000);
-    const ids = await this.c(collection).find({ ...filter, [time]: { $lt: cutoff } }, { projection: { _id: 1 } })
-      .sort({ [time]: 1, _id: 1 }).limit(max).toArray();
-    return this.deleteIds(collection, ids.map((d) => d._id));
+    const ids = (await this.c(collection).find({ ...filter, [time]: { $lt: cutoff } }, { projection: { _id: 1 } })
+      .sort({ [time]: 1, _id: 1 }).limit(max).toArray()).map((d) => d._id);
+    if (kind === 'ipnHistory' && ids.length) {
+      // An IPN whose copy on its order was not yet removed (a flush cut short, see mongo-outbox.ts)
+      // would be copied back as new — and sent again — if its collection document went first.
+      const held = await this.c(C.orders).find({ 'pendingIpns._id': { $in: ids } }, { projection: { 'pendingIpns._id': 1 } }).toArray();
+      const keep = new Set(held.flatMap((o) => (o.pendingIpns as { _id: string }[]).map((m) => m._id)));
+      return this.deleteIds(collection, ids.filter((id) => !keep.has(id)));
+    }
+    return this.deleteIds(collection, ids);
   }
 
   async pruneBeyondQuota(kind: PluginQuotaKind, plugin: string, keep: number, limit: number): Promise<number> {
