@@ -64,8 +64,8 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
 
   // Defence in depth: whatever an admin route returns passes the scrubber on its way out.
   // Not /payout_call/: a plugin's answer is already scrubbed of its own secrets where it leaves the
-  // sandbox (SandboxHost), and our own messages there echo the caller's input (the plugin or
-  // callback name of a 404). Scrubbing those against every secret would answer an outside caller's
+  // sandbox (SandboxHost), and our own messages there may echo the caller's input (the plugin key
+  // in a 429). Scrubbing those against every secret would answer an outside caller's
   // question "is this string a secret?" with a [redacted:…] marker — an oracle for the admin token
   // and every plugin's credentials (SECURITY.md, "Scrubbing").
   app.addHook('onSend', async (request, _reply, payload) => {
