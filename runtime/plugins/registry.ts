@@ -6,6 +6,8 @@
 // Before a folder is loaded its content hash is compared with the approved one (install/approval.ts):
 // a changed folder is refused as 'tampered'; a folder never seen before is trusted on first use and
 // recorded (or refused as 'unapproved' with requireApproval). Stores without plugin records skip this.
+// What the admin page serves from the folder (template, icon) is read between the two hashes of a
+// load and kept with the entry (served-files.ts): never read from disk at request time.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PluginManifest } from '../manifest/manifest.ts';
@@ -17,12 +19,16 @@ import { firstUseMessage, tamperedMessage, trustOnFirstUse, verifyFolderApproval
 import type { ApprovalEvent, RecordStore } from '../install/approval.ts';
 import { hashFolder } from '../install/content-hash.ts';
 import type { LoadedPlugin, LoadOptions } from './load-plugin.ts';
+import { snapshotServedFiles } from './served-files.ts';
+import type { ServedFiles } from './served-files.ts';
 
 export interface PluginEntry {
   key: string;
   dir: string;
   status: 'active' | 'rejected';
   plugin: LoadedPlugin | null;
+  /** Template and icon as approved at load (null when not active). */
+  served: ServedFiles | null;
   error: { code: string; message: string } | null;
   loadedAt: string;
 }
@@ -91,9 +97,11 @@ export class PluginRegistry {
         env: { ...this.options.load.env, ...this.options.envFor?.(key) },
         onManifest: (k, m) => this.manifests.set(k, m),
       });
+      // Read before the second hash: a change made while they are read is caught by it.
+      const served = await snapshotServedFiles(plugin);
       if (approval) await this.afterApprovedLoad(plugin, approval);
       await this.recordRequestedGrants(plugin);
-      const entry: PluginEntry = { key, dir: plugin.dir, status: 'active', plugin, error: null, loadedAt };
+      const entry: PluginEntry = { key, dir: plugin.dir, status: 'active', plugin, served, error: null, loadedAt };
       this.entries.set(key, entry);
       await this.options.onLoaded?.(plugin);
       return entry;
@@ -102,7 +110,7 @@ export class PluginRegistry {
         ? { code: err.code, message: err.message }
         : { code: 'load_failed', message: String((err as Error)?.message ?? err) };
       this.manifests.delete(key);
-      const entry: PluginEntry = { key, dir: path.resolve(dir), status: 'rejected', plugin: null, error, loadedAt };
+      const entry: PluginEntry = { key, dir: path.resolve(dir), status: 'rejected', plugin: null, served: null, error, loadedAt };
       this.entries.set(key, entry);
       await this.options.onUnloaded?.(key);
       return entry;

@@ -7,7 +7,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { Host } from './host.ts';
-import { HttpError, requireAdmin } from './routes/admin-auth.ts';
+import { HttpError, requireAdmin, sameToken } from './routes/admin-auth.ts';
+import { anonymousMetrics } from './metrics.ts';
 import { StoreInputError } from '../store/errors.ts';
 import { adminPluginRoutes } from './routes/admin-plugins.ts';
 import { adminOrderRoutes } from './routes/admin-orders.ts';
@@ -63,8 +64,8 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
 
   // Defence in depth: whatever an admin route returns passes the scrubber on its way out.
   // Not /payout_call/: a plugin's answer is already scrubbed of its own secrets where it leaves the
-  // sandbox (SandboxHost), and our own messages there echo the caller's input (the plugin or
-  // callback name of a 404). Scrubbing those against every secret would answer an outside caller's
+  // sandbox (SandboxHost), and our own messages there may echo the caller's input (the plugin key
+  // in a 429). Scrubbing those against every secret would answer an outside caller's
   // question "is this string a secret?" with a [redacted:…] marker — an oracle for the admin token
   // and every plugin's credentials (SECURITY.md, "Scrubbing").
   app.addHook('onSend', async (request, _reply, payload) => {
@@ -86,9 +87,25 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
       pausedPlugins: Object.entries(health.plugins).filter(([, h]) => h.state !== 'closed').map(([k]) => k),
     };
   });
-  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics', hide: false } }, async (_request, reply) => {
-    reply.type(host.metrics.registry.contentType);
-    return host.metrics.registry.metrics();
+  // /metrics: per-plugin series only for a caller with the metrics token (or the admin token). A
+  // separate token, because a scraper's config is no place for the admin token (which approves
+  // plugins and sets their secrets). Unset, the endpoint stays open for existing scrapers but sums
+  // the series over plugins, so it names none; the warning below says how to close it.
+  const { metricsToken, adminToken } = host.options;
+  if (!metricsToken) {
+    host.logger.warn('/metrics answers anyone, with per-plugin series summed so that no plugin is named; set PAYOUT_SANDBOX_METRICS_TOKEN (metricsToken) to require a bearer token and see them per plugin');
+  }
+  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics (per plugin with the metrics token; summed over plugins without)', security: [{ admin: [] }] } }, async (request, reply) => {
+    const header = request.headers.authorization;
+    const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    const trusted = given !== '' && [metricsToken, adminToken].some((t) => t !== '' && sameToken(given, t));
+    if (metricsToken && !trusted) {
+      return reply.code(401).header('www-authenticate', 'Bearer').send({
+        error: { message: 'metrics token missing or wrong: send Authorization: Bearer <token>, the value of PAYOUT_SANDBOX_METRICS_TOKEN (metricsToken) on this server', field: null },
+      });
+    }
+    reply.header('cache-control', 'no-store').type(host.metrics.registry.contentType);
+    return trusted ? host.metrics.registry.metrics() : anonymousMetrics(host.metrics.registry);
   });
 
   await app.register(async (admin) => {
@@ -117,6 +134,8 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
     bodyLimitBytes: host.options.webhookBodyLimitBytes,
     ratePerMinute: host.options.webhookRatePerMinute,
     onEvent: (e) => host.metrics.webhooks.inc({ plugin: e.plugin, status: String(e.status) }),
+    quota: host.webhookQuota,
+    onQuotaRefused: (plugin, limit, message) => host.noteQuotaRefusal(plugin, limit, message),
     onResult: async (plugin, _callback, value) => {
       const updates = (value as { updates?: unknown } | null)?.updates;
       if (host.registry.active(plugin)?.manifest.format === 'sdk' && Array.isArray(updates)) await host.applySdkUpdates(plugin, updates);

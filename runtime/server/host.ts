@@ -33,6 +33,9 @@ import type { ServerOptions } from './options.ts';
 import { createMetrics } from './metrics.ts';
 import { RefusalDigest } from '../sandbox/refusal-digest.ts';
 import type { Metrics } from './metrics.ts';
+import { WebhookQuota } from '../retention/webhook-quota.ts';
+import type { QuotaLimit } from '../retention/webhook-quota.ts';
+import { RetentionWorker } from '../retention/retention-worker.ts';
 
 export interface Host {
   options: ServerOptions;
@@ -48,6 +51,12 @@ export interface Host {
   cron: CronScheduler;
   metrics: Metrics;
   logger: Logger;
+  /** Per-plugin webhook inbox quota (rows, bytes) that /payout_call/ admits deliveries against. */
+  webhookQuota: WebhookQuota;
+  /** Deletes what outlived its retention, and audit/log rows over a plugin's quota (README "Retention and quotas"). */
+  retention: RetentionWorker;
+  /** A delivery the inbox quota refused: counted in /metrics, audited once per plugin per minute. */
+  noteQuotaRefusal(plugin: string, limit: QuotaLimit, message: string): void;
   /** Loads plugins and starts the background workers. */
   start(): Promise<void>;
   sweepNow(): Promise<void>;
@@ -89,6 +98,7 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
   const store = await openStore(options.dbUrl);
   const keys = loadKeyRing({ dataDir: options.dataDir });
   scrubber.add(options.adminToken, 'admin-token');
+  if (options.metricsToken) scrubber.add(options.metricsToken, 'metrics-token');
   for (const key of keys.byId.values()) scrubber.add(key.toString('hex'), 'master-key');
   const metrics = createMetrics();
   const box = new SecretBox(keys);
@@ -120,6 +130,30 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
     write: (plugin, count, text) => hostApi.audit.record({
       plugin, actor: 'system', callId: null, capability: 'sandbox.throttled', decision: 'denied', rule: 'plugin budget', summary: text, durationMs: 0,
     }),
+  });
+  // Whoever fills a plugin's inbox can make it refuse without bound: one audit line per minute, as above.
+  const quotaRefused = new RefusalDigest({
+    windowMs: 60_000,
+    write: (plugin, _count, text) => hostApi.audit.record({
+      plugin, actor: 'system', callId: null, capability: 'webhook.quota', decision: 'denied', rule: 'inbox quota', summary: text, durationMs: 0,
+    }),
+  });
+  const webhookQuota = new WebhookQuota({
+    usage: (plugin) => store.webhookUsage(plugin), maxRows: options.webhookInboxMaxRows, maxBytes: options.webhookInboxMaxBytes,
+  });
+  const retention = new RetentionWorker({
+    store, owner: options.instanceId, intervalMs: options.retentionIntervalMs,
+    policy: {
+      maxAgeMs: { webhooks: options.webhookRetentionMs, audit: options.auditRetentionMs, pluginLog: options.pluginLogRetentionMs, ipnHistory: options.ipnHistoryRetentionMs },
+      maxRowsPerPlugin: { audit: options.auditMaxRowsPerPlugin, pluginLog: options.pluginLogMaxRowsPerPlugin },
+    },
+    onRun: (report) => {
+      webhookQuota.resync();
+      for (const [kind, n] of Object.entries(report.expired)) if (n) metrics.retentionDeleted.inc({ kind, reason: 'age' }, n);
+      for (const [kind, n] of Object.entries(report.overQuota)) if (n) metrics.retentionDeleted.inc({ kind, reason: 'quota' }, n);
+      if (Object.values(report.expired).some(Boolean) || Object.values(report.overQuota).some(Boolean)) logger.info({ retention: report }, 'retention: old rows deleted');
+    },
+    onError: (err) => logger.error({ err: scrubber.scrub(String((err as Error)?.stack ?? err)) }, 'retention run failed'),
   });
   const sandbox = new SandboxHost({
     handler: hostApi.api,
@@ -215,6 +249,11 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
 
   return {
     options, store, keys, scrubber, hostApi, sandbox, registry, orders, payouts, ipn, cron, metrics, logger, sweepNow,
+    webhookQuota, retention,
+    noteQuotaRefusal(plugin, limit, message) {
+      metrics.webhookQuotaRefusals.inc({ plugin, limit });
+      quotaRefused.note(plugin, `webhook refused, not stored: ${message}`);
+    },
     applySdkUpdates: (plugin, updates) => applyWebhookUpdates(steps, plugin, updates.filter((u): u is { reference: string; status: string; amount?: string } =>
       Boolean(u && typeof (u as { reference?: unknown }).reference === 'string' && typeof (u as { status?: unknown }).status === 'string'))),
     async start() {
@@ -228,15 +267,18 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
       await sweepNow();
       sweepTimer = setInterval(() => void sweepNow(), options.sweepIntervalMs);
       sweepTimer.unref();
+      retention.start();
     },
     async close() {
       if (sweepTimer) clearInterval(sweepTimer);
       await sweeping;
+      await retention.stop();
       // A transfer() cut off by the shutdown would become UNKNOWN and need a person: let it finish.
       await payouts.drain();
       await cron.stop();
       await ipn.stop();
       throttled.flush();
+      quotaRefused.flush();
       await hostApi.audit.flush({ final: true });
       await hostApi.pluginLog.flush();
       await sandbox.close();

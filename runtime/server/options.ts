@@ -82,9 +82,37 @@ export interface ServerOptions extends HostCallLimits {
   httpRequestsPerMinute: number;
   cronRequestsPerRun: number;
 
+  // ---- Retention, quotas and /metrics access (runtime/retention/; README "Retention and quotas") ----
+  /** Webhook inbox rows older than this are deleted (7 days). 0 keeps them forever. */
+  webhookRetentionMs: number;
+  /** Audit records older than this are deleted (90 days). 0 keeps them forever. */
+  auditRetentionMs: number;
+  /** Plugin log lines older than this are deleted (14 days). 0 keeps them forever. */
+  pluginLogRetentionMs: number;
+  /** IPN messages that were sent or failed for good, after this long (90 days); pending ones are never deleted. 0 keeps them. */
+  ipnHistoryRetentionMs: number;
+  /**
+   * Per plugin, what its webhook inbox may hold: deliveries beyond the row count are answered 429,
+   * beyond the bytes (body + headers + query) 413, and neither stored nor run. Space comes back as
+   * retention deletes old rows.
+   */
+  webhookInboxMaxRows: number;
+  webhookInboxMaxBytes: number;
+  /** Per plugin, audit records and log lines kept; the retention worker deletes a plugin's oldest beyond these. */
+  auditMaxRowsPerPlugin: number;
+  pluginLogMaxRowsPerPlugin: number;
+  /** How often the retention worker runs (one server at a time, under a named lease). */
+  retentionIntervalMs: number;
+  /**
+   * Bearer token for /metrics (env PAYOUT_SANDBOX_METRICS_TOKEN). Empty: /metrics answers anyone, with
+   * the per-plugin series summed so no plugin is named, and the server warns at start. Set: a caller
+   * must present it (or the admin token) and then sees the per-plugin series.
+   */
+  metricsToken: string;
 }
 
 export const DEFAULT_PORT = 3000;
+const DAY_MS = 24 * 3600_000;
 
 export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): ServerOptions {
   const port = overrides.port ?? DEFAULT_PORT;
@@ -128,14 +156,17 @@ export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): Se
     payoutLeaseMarginMs: 30_000,
     httpRequestsPerMinute: 1200,
     cronRequestsPerRun: 10_000,
-    hostCallsPerCall: DEFAULT_HOST_CALL_LIMITS.hostCallsPerCall,
-    cronHostCallsPerRun: DEFAULT_HOST_CALL_LIMITS.cronHostCallsPerRun,
-    hostCallArgBytes: DEFAULT_HOST_CALL_LIMITS.hostCallArgBytes,
-    hostCallBytesPerCall: DEFAULT_HOST_CALL_LIMITS.hostCallBytesPerCall,
-    cronHostCallBytesPerRun: DEFAULT_HOST_CALL_LIMITS.cronHostCallBytesPerRun,
-    hostCallsPerMinute: DEFAULT_HOST_CALL_LIMITS.hostCallsPerMinute,
-    hostCallBytesPerMinute: DEFAULT_HOST_CALL_LIMITS.hostCallBytesPerMinute,
-    hostCallsInFlightPerCall: DEFAULT_HOST_CALL_LIMITS.hostCallsInFlightPerCall,
+    ...DEFAULT_HOST_CALL_LIMITS,
+    webhookRetentionMs: 7 * DAY_MS,
+    auditRetentionMs: 90 * DAY_MS,
+    pluginLogRetentionMs: 14 * DAY_MS,
+    ipnHistoryRetentionMs: 90 * DAY_MS,
+    webhookInboxMaxRows: 100_000,
+    webhookInboxMaxBytes: 256 * 1024 * 1024,
+    auditMaxRowsPerPlugin: 1_000_000,
+    pluginLogMaxRowsPerPlugin: 100_000,
+    retentionIntervalMs: 10 * 60_000,
+    metricsToken: '',
     ...overrides,
   };
 }

@@ -71,6 +71,7 @@ export async function runStart(flags: StartFlags): Promise<void> {
     requireApproval: Boolean(flags.requireApproval),
     ...(flags.npmRegistry ? { npmRegistry: flags.npmRegistry } : {}),
     trustProxy: flags.trustProxy === undefined ? false : flags.trustProxy === 'true' ? true : flags.trustProxy,
+    metricsToken: process.env.PAYOUT_SANDBOX_METRICS_TOKEN ?? '',
     ...(peers ? { allowLoopbackGrants: true, ipnLoopbackOrigins: [new URL(peers.merchant.url).origin], acceptedReviewAfterMs: 10 * 60_000 } : {}),
     ...optionsFromEnv(process.env),
   });

@@ -47,10 +47,12 @@ export const INDEXES: Record<string, IndexDescription[]> = {
     { key: { state: 1, nextAttemptAt: 1 }, name: 'due' },
     { key: { state: 1, leaseUntil: 1 }, name: 'leased' },
     { key: { orderId: 1, createdAt: 1 }, name: 'by_order' },
+    { key: { state: 1, updatedAt: 1 }, name: 'finished_by_age' },
   ],
   [C.webhooks]: [
     { key: { receivedAt: -1, _id: -1 }, name: 'by_time' },
     { key: { plugin: 1, receivedAt: -1 }, name: 'by_plugin' },
+    { key: { plugin: 1, bytes: 1 }, name: 'usage' },
   ],
   [C.routes]: [{ key: { createdAt: 1, _id: 1 }, name: 'by_created' }],
   [C.log]: [{ key: { plugin: 1, at: -1, _id: -1 }, name: 'by_plugin' }],

@@ -5,7 +5,8 @@ import type { Collection, Db, Document, MongoClient } from 'mongodb';
 import { newId } from './ids.ts';
 import { StoreInputError } from './errors.ts';
 import { C, NO_ID, createIndexes, fromPairs, isDuplicateKey, toPairs } from './mongo-schema.ts';
-import { isoAt, revisionConflict } from './records.ts';
+import { isoAt, revisionConflict, webhookBytes, webhookResultBytes } from './records.ts';
+import type { PluginQuotaKind, RetainedKind } from './store.ts';
 import {
   Checker, LEASE_MS_MAX, checkAuditQuery, checkAuditRecords, checkConfigEntry, checkGrant, checkLogLines, checkRoute,
   checkPluginRecord, checkRoutePatch, checkWebhook,
@@ -14,6 +15,14 @@ import type {
   AuditQuery, AuditRecord, InboxState, NetworkGrant, NewAuditRecord, NewRoute, NewWebhookDelivery, PluginConfigEntry,
   PluginLogLine, PluginRecord, Route, WebhookDelivery,
 } from './types.ts';
+
+/** Where each retained kind lives, which field dates it, and which documents may go at all. */
+const RETAINED: Record<RetainedKind, { collection: string; time: string; filter: Document }> = {
+  webhooks: { collection: C.webhooks, time: 'receivedAt', filter: {} },
+  audit: { collection: C.audit, time: 'at', filter: {} },
+  pluginLog: { collection: C.log, time: 'at', filter: {} },
+  ipnHistory: { collection: C.ipns, time: 'updatedAt', filter: { state: { $in: ['sent', 'failed'] } } },
+};
 
 export interface MongoStoreOptions {
   now?: () => number;
@@ -110,18 +119,21 @@ export class MongoSupportCollections {
     const delivery: WebhookDelivery = {
       _id: newId(this.now()), ...checkWebhook(d), state: 'received', responseStatus: null, responseBody: null, error: null,
     };
-    await this.c(C.webhooks).insertOne({ ...delivery, headers: toPairs(delivery.headers), query: toPairs(delivery.query) });
+    await this.c(C.webhooks).insertOne({ ...delivery, headers: toPairs(delivery.headers), query: toPairs(delivery.query), bytes: webhookBytes(delivery) });
     return delivery;
   }
 
   async finishWebhook(id: string, r: { state: InboxState; responseStatus: number | null; responseBody: string | null; error: string | null }): Promise<void> {
     const c = new Checker('finishWebhook');
     const o = c.object('result', r);
+    const responseBody = c.textOrNull('responseBody', o.responseBody);
+    const error = c.textOrNull('error', o.error);
+    // A delivery is finished once; its answer and error then count towards the inbox quota too.
     const written = await this.c(C.webhooks).updateOne({ _id: c.text('id', id) }, { $set: {
       state: c.oneOf('state', o.state, ['received', 'processed', 'failed'] as const),
       responseStatus: o.responseStatus === null ? null : c.int('responseStatus', o.responseStatus, 100, 599),
-      responseBody: c.textOrNull('responseBody', o.responseBody), error: c.textOrNull('error', o.error),
-    } });
+      responseBody, error,
+    }, $inc: { bytes: webhookResultBytes({ responseBody, error }) } });
     if (written.matchedCount !== 1) throw new StoreInputError('finishWebhook', `no webhook delivery ${id}`);
   }
 
@@ -129,8 +141,62 @@ export class MongoSupportCollections {
     const c = new Checker('listWebhooks');
     const o = c.object('query', query);
     const filter = o.plugin === undefined ? {} : { plugin: c.text('plugin', o.plugin) };
-    const docs = await this.c(C.webhooks).find(filter).sort({ receivedAt: -1, _id: -1 }).limit(c.limit(o.limit, 50, 1000)).toArray();
+    const docs = await this.c(C.webhooks).find(filter, { projection: { bytes: 0 } }).sort({ receivedAt: -1, _id: -1 }).limit(c.limit(o.limit, 50, 1000)).toArray();
     return docs.map((d) => ({ ...d, headers: fromPairs(d.headers), query: fromPairs(d.query) }) as unknown as WebhookDelivery);
+  }
+
+  // ---- retention and quotas ----------------------------------------------------------------------
+  // Deletes go by _id lists of bounded size: one call never holds a long-running multi-document write.
+
+  async pruneOlderThan(kind: RetainedKind, before: string, limit: number): Promise<number> {
+    const c = new Checker('pruneOlderThan');
+    const { collection, time, filter } = RETAINED[c.oneOf('kind', kind, Object.keys(RETAINED) as RetainedKind[])];
+    const cutoff = c.time('before', before);
+    const max = c.int('limit', limit, 1, 100_000);
+    const ids = (await this.c(collection).find({ ...filter, [time]: { $lt: cutoff } }, { projection: { _id: 1 } })
+      .sort({ [time]: 1, _id: 1 }).limit(max).toArray()).map((d) => d._id);
+    if (kind === 'ipnHistory' && ids.length) {
+      // An IPN whose copy on its order was not yet removed (a flush cut short, see mongo-outbox.ts)
+      // would be copied back as new — and sent again — if its collection document went first.
+      const held = await this.c(C.orders).find({ 'pendingIpns._id': { $in: ids } }, { projection: { 'pendingIpns._id': 1 } }).toArray();
+      const keep = new Set(held.flatMap((o) => (o.pendingIpns as { _id: string }[]).map((m) => m._id)));
+      return this.deleteIds(collection, ids.filter((id) => !keep.has(id)));
+    }
+    return this.deleteIds(collection, ids);
+  }
+
+  async pruneBeyondQuota(kind: PluginQuotaKind, plugin: string, keep: number, limit: number): Promise<number> {
+    const c = new Checker('pruneBeyondQuota');
+    const collection = RETAINED[c.oneOf('kind', kind, ['audit', 'pluginLog'] as const)].collection;
+    const ids = await this.c(collection).find({ plugin: c.text('plugin', plugin) }, { projection: { _id: 1 } })
+      .sort({ at: -1, _id: -1 }).skip(c.int('keep', keep, 0)).limit(c.int('limit', limit, 1, 100_000)).toArray();
+    return this.deleteIds(collection, ids.map((d) => d._id));
+  }
+
+  async pluginsOverQuota(kind: PluginQuotaKind, rows: number): Promise<string[]> {
+    const c = new Checker('pluginsOverQuota');
+    const collection = RETAINED[c.oneOf('kind', kind, ['audit', 'pluginLog'] as const)].collection;
+    const over = await this.c(collection).aggregate<{ _id: string }>([
+      { $match: { plugin: { $type: 'string' } } },
+      { $group: { _id: '$plugin', n: { $sum: 1 } } },
+      { $match: { n: { $gt: c.int('rows', rows, 0) } } },
+      { $sort: { _id: 1 } },
+    ]).toArray();
+    return over.map((d) => d._id);
+  }
+
+  async webhookUsage(plugin: string): Promise<{ rows: number; bytes: number }> {
+    const [usage] = await this.c(C.webhooks).aggregate<{ rows: number; bytes: number }>([
+      { $match: { plugin: new Checker('webhookUsage').text('plugin', plugin) } },
+      // Documents stored before the count existed are counted by their BSON size instead.
+      { $group: { _id: null, rows: { $sum: 1 }, bytes: { $sum: { $ifNull: ['$bytes', { $bsonSize: '$$ROOT' }] } } } },
+    ]).toArray();
+    return { rows: usage?.rows ?? 0, bytes: usage?.bytes ?? 0 };
+  }
+
+  private async deleteIds(collection: string, ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    return (await this.c(collection).deleteMany({ _id: { $in: ids } })).deletedCount;
   }
 
   // ---- routes -------------------------------------------------------------------------------------

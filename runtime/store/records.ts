@@ -9,6 +9,16 @@ import type { AttemptPatch, NewAttempt, OrderTransition, TransitionResult } from
 
 export const isLiveState = (state: AttemptState): boolean => LIVE_ATTEMPT_STATES.includes(state);
 
+/** What a delivery costs the inbox quota when recorded: its body, headers and query as stored (UTF-8 bytes). */
+export function webhookBytes(d: { body: string; headers: Record<string, string>; query: Record<string, string> }): number {
+  return Buffer.byteLength(d.body) + Buffer.byteLength(JSON.stringify(d.headers)) + Buffer.byteLength(JSON.stringify(d.query));
+}
+
+/** What finishing a delivery adds to it: the answer and the error kept with it. */
+export function webhookResultBytes(r: { responseBody: string | null; error: string | null }): number {
+  return Buffer.byteLength(r.responseBody ?? '') + Buffer.byteLength(r.error ?? '');
+}
+
 export const isoAt = (ms: number): string => new Date(ms).toISOString();
 
 /** Code-unit order, the order SQLite's BINARY collation and MongoDB's simple collation use for ids and times. */

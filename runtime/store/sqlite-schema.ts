@@ -121,6 +121,15 @@ CREATE TABLE plugin_records (
   "previous" TEXT NOT NULL, "pending" TEXT, "updatedAt" TEXT NOT NULL
 ) STRICT;
 `,
+}, {
+  version: 3,
+  name: 'retention and quotas (inbox bytes per row, finished IPNs by age)',
+  sql: `
+ALTER TABLE webhook_inbox ADD COLUMN "bytes" INTEGER NOT NULL DEFAULT 0;
+UPDATE webhook_inbox SET "bytes" = length(CAST("body" AS BLOB)) + length(CAST("headers" AS BLOB)) + length(CAST("query" AS BLOB));
+CREATE INDEX webhook_inbox_usage ON webhook_inbox ("plugin", "bytes");
+CREATE INDEX ipn_outbox_finished ON ipn_outbox ("state", "updatedAt");
+`,
 }];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
@@ -183,7 +192,7 @@ export const T = {
   ipns: spec('ipn_outbox', `_id orderId status url fields state attempts maxAttempts nextAttemptAt leaseUntil lastError
     createdAt updatedAt`, { json: ['fields'] }),
   webhooks: spec('webhook_inbox', `_id plugin callback receivedAt method ip headers query body bodyEncoding state
-    responseStatus responseBody error`, { json: ['headers', 'query'] }),
+    responseStatus responseBody error bytes`, { json: ['headers', 'query'], hidden: ['bytes'] }),
   routes: spec('routes', '_id fromXml toXml outSymbol rate minAmount maxAmount payoutPlugin autoPayout active createdAt updatedAt',
     { bool: ['autoPayout', 'active'] }),
   log: spec('plugin_log', '_id plugin at level callId text'),

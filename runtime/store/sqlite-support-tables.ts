@@ -2,10 +2,11 @@
 // inbox, routes and named leases. SqliteStore (sqlite-store.ts) adds orders, attempts, txs and IPNs.
 import { newId } from './ids.ts';
 import { StoreInputError } from './errors.ts';
-import { isoAt, revisionConflict } from './records.ts';
+import { isoAt, revisionConflict, webhookBytes, webhookResultBytes } from './records.ts';
 import { SqliteConnection } from './sqlite-connection.ts';
 import { T, fromRow, insertSql, q, toColumn, toParams } from './sqlite-schema.ts';
 import type { SqlParam } from './sqlite-tx-sql.ts';
+import type { PluginQuotaKind, RetainedKind } from './store.ts';
 import {
   Checker, LEASE_MS_MAX, checkAuditQuery, checkAuditRecords, checkConfigEntry, checkGrant, checkLogLines, checkRoute,
   checkPluginRecord, checkRoutePatch, checkWebhook,
@@ -14,6 +15,14 @@ import type {
   AuditQuery, AuditRecord, InboxState, NetworkGrant, NewAuditRecord, NewRoute, NewWebhookDelivery, PluginConfigEntry,
   PluginLogLine, PluginRecord, Route, WebhookDelivery,
 } from './types.ts';
+
+/** Where each retained kind lives, which column dates it, and which rows may go at all. */
+const RETAINED: Record<RetainedKind, { table: string; time: string; where: string }> = {
+  webhooks: { table: 'webhook_inbox', time: 'receivedAt', where: '' },
+  audit: { table: 'audit_log', time: 'at', where: '' },
+  pluginLog: { table: 'plugin_log', time: 'at', where: '' },
+  ipnHistory: { table: 'ipn_outbox', time: 'updatedAt', where: `"state" IN ('sent', 'failed') AND` },
+};
 
 export class SqliteSupportTables extends SqliteConnection {
   // ---- plugin config, network grants --------------------------------------------------------------
@@ -88,17 +97,21 @@ export class SqliteSupportTables extends SqliteConnection {
     const delivery: WebhookDelivery = {
       _id: newId(this.now()), ...checkWebhook(d), state: 'received', responseStatus: null, responseBody: null, error: null,
     };
-    this.run(insertSql(T.webhooks), toParams(T.webhooks, delivery));
+    this.run(insertSql(T.webhooks), toParams(T.webhooks, { ...delivery, bytes: webhookBytes(delivery) }));
     return delivery;
   }
 
   async finishWebhook(id: string, r: { state: InboxState; responseStatus: number | null; responseBody: string | null; error: string | null }): Promise<void> {
     const c = new Checker('finishWebhook');
     const o = c.object('result', r);
-    const changed = this.run('UPDATE webhook_inbox SET "state" = ?, "responseStatus" = ?, "responseBody" = ?, "error" = ? WHERE "_id" = ?',
+    const responseBody = c.textOrNull('responseBody', o.responseBody);
+    const error = c.textOrNull('error', o.error);
+    // A delivery is finished once; its answer and error then count towards the inbox quota too.
+    const changed = this.run(`UPDATE webhook_inbox SET "state" = ?, "responseStatus" = ?, "responseBody" = ?, "error" = ?,
+      "bytes" = "bytes" + ? WHERE "_id" = ?`,
       c.oneOf('state', o.state, ['received', 'processed', 'failed'] as const),
       o.responseStatus === null ? null : c.int('responseStatus', o.responseStatus, 100, 599),
-      c.textOrNull('responseBody', o.responseBody), c.textOrNull('error', o.error), c.text('id', id));
+      responseBody, error, webhookResultBytes({ responseBody, error }), c.text('id', id));
     if (changed !== 1) throw new StoreInputError('finishWebhook', `no webhook delivery ${id}`);
   }
 
@@ -109,6 +122,34 @@ export class SqliteSupportTables extends SqliteConnection {
     if (o.plugin === undefined) return this.all(T.webhooks, 'SELECT * FROM webhook_inbox ORDER BY "receivedAt" DESC, "_id" DESC LIMIT ?', limit);
     return this.all(T.webhooks, 'SELECT * FROM webhook_inbox WHERE "plugin" = ? ORDER BY "receivedAt" DESC, "_id" DESC LIMIT ?',
       c.text('plugin', o.plugin), limit);
+  }
+
+  // ---- retention and quotas ----------------------------------------------------------------------
+
+  async pruneOlderThan(kind: RetainedKind, before: string, limit: number): Promise<number> {
+    const c = new Checker('pruneOlderThan');
+    const { table, time, where } = RETAINED[c.oneOf('kind', kind, Object.keys(RETAINED) as RetainedKind[])];
+    return this.run(`DELETE FROM ${table} WHERE "_id" IN (SELECT "_id" FROM ${table} WHERE ${where} ${q(time)} < ? ORDER BY ${q(time)}, "_id" LIMIT ?)`,
+      c.time('before', before), c.int('limit', limit, 1, 100_000));
+  }
+
+  async pruneBeyondQuota(kind: PluginQuotaKind, plugin: string, keep: number, limit: number): Promise<number> {
+    const c = new Checker('pruneBeyondQuota');
+    const table = RETAINED[c.oneOf('kind', kind, ['audit', 'pluginLog'] as const)].table;
+    return this.run(`DELETE FROM ${table} WHERE "_id" IN (SELECT "_id" FROM ${table} WHERE "plugin" = ? ORDER BY "at" DESC, "_id" DESC LIMIT ? OFFSET ?)`,
+      c.text('plugin', plugin), c.int('limit', limit, 1, 100_000), c.int('keep', keep, 0));
+  }
+
+  async pluginsOverQuota(kind: PluginQuotaKind, rows: number): Promise<string[]> {
+    const c = new Checker('pluginsOverQuota');
+    const table = RETAINED[c.oneOf('kind', kind, ['audit', 'pluginLog'] as const)].table;
+    return this.stmt(`SELECT "plugin" FROM ${table} WHERE "plugin" IS NOT NULL GROUP BY "plugin" HAVING COUNT(*) > ? ORDER BY "plugin"`)
+      .all(c.int('rows', rows, 0)).map((r) => r.plugin as string);
+  }
+
+  async webhookUsage(plugin: string): Promise<{ rows: number; bytes: number }> {
+    const row = this.get('SELECT COUNT(*) AS n, COALESCE(SUM("bytes"), 0) AS b FROM webhook_inbox WHERE "plugin" = ?', new Checker('webhookUsage').text('plugin', plugin));
+    return { rows: Number(row?.n ?? 0), bytes: Number(row?.b ?? 0) };
   }
 
   // ---- routes -------------------------------------------------------------------------------------

@@ -40,6 +40,16 @@ export interface TxQuery {
 /** What a plugin may change on its own tx rows. */
 export interface TxPatch { active?: boolean; note?: string | null }
 
+/**
+ * What the retention worker may delete (README "Retention"): the webhook inbox (by receivedAt), the
+ * audit log and plugin log (by at), and IPN messages that reached a final state (by updatedAt). Never
+ * orders, their history, payout attempts, payout txs, or an IPN that is still pending or sending.
+ */
+export const RETAINED_KINDS = ['webhooks', 'audit', 'pluginLog', 'ipnHistory'] as const;
+export type RetainedKind = (typeof RETAINED_KINDS)[number];
+/** Kinds with a per-plugin row quota the worker enforces by deleting a plugin's oldest rows. */
+export type PluginQuotaKind = 'audit' | 'pluginLog';
+
 export interface OrderTransition {
   orderId: string;
   /** Compare-and-set: the write happens only if the stored status is one of these. */
@@ -202,4 +212,20 @@ export interface Store {
   appendPluginLog(lines: Omit<PluginLogLine, '_id'>[]): Promise<void>;
   /** Newest first; limit defaults to 200. */
   queryPluginLog(q: { plugin: string; limit?: number; since?: string }): Promise<PluginLogLine[]>;
+
+  // retention and quotas (runtime/retention)
+  /**
+   * Deletes up to `limit` of the oldest rows of `kind` dated before `before` and returns how many.
+   * ipnHistory deletes only messages whose state is 'sent' or 'failed'.
+   */
+  pruneOlderThan(kind: RetainedKind, before: string, limit: number): Promise<number>;
+  /** Deletes up to `limit` of a plugin's rows of `kind` beyond its newest `keep`; returns how many. */
+  pruneBeyondQuota(kind: PluginQuotaKind, plugin: string, keep: number, limit: number): Promise<number>;
+  /** Plugins holding more than `rows` rows of `kind`, sorted. */
+  pluginsOverQuota(kind: PluginQuotaKind, rows: number): Promise<string[]>;
+  /**
+   * A plugin's webhook inbox: its rows, and the bytes they take: body, headers and query when recorded
+   * (records.ts webhookBytes), plus the answer and error once finished (webhookResultBytes).
+   */
+  webhookUsage(plugin: string): Promise<{ rows: number; bytes: number }>;
 }

@@ -9,7 +9,8 @@
 //   exactly three scripts, and gives it no network at all (connect/img/form/frame/font all 'none'
 //   or data:). It never sees the token: the only way out is a MessagePort the parent validates.
 // The frame URLs carry a short-lived ticket (HMAC, minted by the authenticated frame endpoint) so
-// that which plugins exist, and their template code, are not public.
+// that which plugins exist, and their template code, are not public. The template served is the one
+// bundled when the plugin was loaded and approved (plugins/served-files.ts), never the file on disk now.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,8 +20,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Host } from '../host.ts';
 import { HttpError, requireAdmin } from './admin-auth.ts';
-import { bundleAdminTemplate } from '../../bundler/admin-template.ts';
-import type { AdminTemplateBundle } from '../../bundler/admin-template.ts';
 import { PLUGIN_KEY_PATTERN } from '../../bundler/plugin-files.ts';
 import { configKeys } from '../../manifest/manifest.ts';
 
@@ -160,18 +159,8 @@ export async function adminPageRoutes(app: FastifyInstance, opts: { host: Host }
     return got.length === expected.length && crypto.timingSafeEqual(got, expected);
   };
 
-  // One bundle per loaded version of a plugin: a reload (new loadedAt) bundles again.
-  const bundles = new Map<string, { loadedAt: string; result: Promise<AdminTemplateBundle> }>();
-  const templateBundle = (key: string) => {
-    const e = host.registry.get(key);
-    if (!e?.plugin) return null;
-    const cached = bundles.get(key);
-    if (cached && cached.loadedAt === e.loadedAt) return cached.result;
-    const result = bundleAdminTemplate(e.plugin.bundle.files);
-    result.catch(() => undefined);
-    bundles.set(key, { loadedAt: e.loadedAt, result });
-    return result;
-  };
+  // The bundle taken when this version of the plugin was loaded (plugins/served-files.ts).
+  const templateBundle = (key: string) => host.registry.get(key)?.served?.adminTemplate ?? null;
 
   const common = (reply: FastifyReply) => reply
     .header('x-content-type-options', 'nosniff')
@@ -229,12 +218,9 @@ export async function adminPageRoutes(app: FastifyInstance, opts: { host: Host }
     if (!PLUGIN_KEY_PATTERN.test(key) || !ticketValid(key, t)) return reply.code(403).send('/* settings link expired */\n');
     const bundle = templateBundle(key);
     if (!bundle) return reply.code(404).send('/* plugin not loaded */\n');
-    try {
-      return (await bundle).code;
-    } catch (err) {
-      // Still valid JS, so the frame can say why instead of showing nothing.
-      return `window.__psAdminTemplateError = ${JSON.stringify(host.scrubber.scrub((err as Error).message))};\n`;
-    }
+    if (bundle.ok) return bundle.bundle.code;
+    // Still valid JS, so the frame can say why instead of showing nothing.
+    return `window.__psAdminTemplateError = ${JSON.stringify(host.scrubber.scrub(bundle.error))};\n`;
   });
 
   // What the admin page needs to open a plugin's settings frame. Authenticated like the rest of
@@ -253,14 +239,7 @@ export async function adminPageRoutes(app: FastifyInstance, opts: { host: Host }
     for (const entry of view) config[entry.key] = entry.secret ? (entry.set ? SECRET_MASK : '') : entry.value;
     let template: { available: boolean; error: string | null } = { available: false, error: null };
     const bundle = templateBundle(key);
-    if (e.plugin.bundle.files.templates?.adminJs && bundle) {
-      try {
-        await bundle;
-        template = { available: true, error: null };
-      } catch (err) {
-        template = { available: false, error: (err as Error).message };
-      }
-    }
+    if (bundle) template = bundle.ok ? { available: true, error: null } : { available: false, error: bundle.error };
     return {
       key,
       title: e.plugin.manifest.title,

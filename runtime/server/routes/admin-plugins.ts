@@ -1,6 +1,5 @@
 // Admin API for plugins: the platform's set-config-payout route, the plugin list and detail
 // (config masked, network requested vs approved, faults), grants, reload, cron, log, icon.
-import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Host } from '../host.ts';
@@ -22,7 +21,7 @@ async function pluginSummary(host: Host, e: PluginEntry) {
     currencies: e.plugin?.manifest.allow_XML ?? [],
     callbacks: e.plugin?.description.callbacks ?? [],
     cron: e.plugin?.cron ?? null,
-    hasIcon: Boolean(e.plugin?.bundle.files.icon),
+    hasIcon: Boolean(e.served?.icon),
     hasTemplate: Boolean(e.plugin?.bundle.files.templates?.adminJs),
     network: {
       requested: grants.filter((g) => g.requested).map((g) => ({ origin: g.origin, approved: g.approved, methods: g.methods, pathPrefix: g.pathPrefix })),
@@ -80,9 +79,10 @@ export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host
 
   app.get('/api/admin/plugins/:key/icon', { schema: { tags: ['admin'], params: Type.Object({ key: Type.String() }) } }, async (request, reply) => {
     const e = entryOr404(host, (request.params as { key: string }).key);
-    const icon = e.plugin?.bundle.files.icon;
+    // The icon as approved when the plugin was loaded, never the file on disk now (plugins/served-files.ts).
+    const icon = e.served?.icon;
     if (!icon) throw new HttpError(404, `plugin '${e.key}' has no icon.png`);
-    return reply.type('image/png').header('cache-control', 'no-cache').send(fs.readFileSync(icon.file));
+    return reply.type('image/png').header('cache-control', 'no-cache').send(icon);
   });
 
   const grantBody = Type.Object({ origin: Type.String(), pathPrefix: Type.Optional(Type.Union([Type.String(), Type.Null()])), methods: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])) });

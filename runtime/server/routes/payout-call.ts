@@ -2,7 +2,8 @@
 // callbacks.js handler (platform format: `(req, res, param)`).
 //
 // A delivery goes: 404 for an unknown plugin or callback (before the body is read) → per-plugin
-// rate limit (429) → body limit (413) → the raw body is written to the webhook inbox → the plugin
+// rate limit (429) → body limit (413) → the plugin's inbox quota (429 rows, 413 bytes; nothing
+// stored) → the raw body is written to the webhook inbox → the plugin
 // runs in its sandbox with a deadline → its response is sent as soon as it calls res.end → the
 // inbox row is finished with what was sent, or with the error.
 //
@@ -14,6 +15,10 @@
 //   `trustProxy` (e.g. Fastify({ trustProxy: '10.0.0.0/8' }) behind a load balancer), in which
 //   case X-Forwarded-For is believed from those proxies only. Plugins that allow-list provider
 //   IPs depend on this being set right.
+// - One 404, the same bytes, for a plugin that does not exist, one that exists but is not active
+//   (refused, tampered, unapproved), and a callback the plugin does not have: all three are decided
+//   by one in-memory lookup before the body is read, so neither the answer nor its cost tells an
+//   outside caller which plugins a host runs or what their callbacks are called.
 // - Duplicate deliveries are harmless: each is kept in the inbox, and a plugin's updateHistory
 //   is compare-and-set, so a replayed "done" changes nothing the second time.
 // - Plugin responses pass through only a short header allowlist (never Set-Cookie or Location),
@@ -26,6 +31,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { CallbackResponse } from '../../sandbox/protocol.ts';
 import type { Store } from '../../store/store.ts';
 import { crashPoint } from '../../payouts/crash-hook.ts';
+import { webhookBytes, webhookResultBytes } from '../../store/records.ts';
+import type { Admission, QuotaLimit } from '../../retention/webhook-quota.ts';
 
 export type CallbackInvokeResult =
   | { ok: true; callId?: string; value?: unknown }
@@ -45,11 +52,15 @@ export interface PayoutCallOptions {
   /** Deliveries per plugin per minute, all callers together. */
   ratePerMinute: number;
   onEvent?: (event: WebhookEvent) => void;
+  /** The per-plugin inbox quota (retention/webhook-quota.ts); without it every delivery is stored. */
+  quota?: { admit(plugin: string, bytes: number): Promise<Admission>; charge(plugin: string, bytes: number): void };
+  /** A delivery refused by the quota (for the metric and the aggregated audit line). */
+  onQuotaRefused?: (plugin: string, limit: QuotaLimit, message: string) => void;
   /** What the callback returned (SDK plugins return payout updates for the host to apply). */
   onResult?: (plugin: string, callback: string, value: unknown) => Promise<void>;
 }
 
-export type WebhookOutcome = 'answered' | 'no_answer' | 'timeout' | 'plugin_failed' | 'unavailable' | 'throttled' | 'not_recorded';
+export type WebhookOutcome = 'answered' | 'no_answer' | 'timeout' | 'plugin_failed' | 'unavailable' | 'throttled' | 'not_recorded' | 'over_quota';
 export interface WebhookEvent {
   kind: 'webhook';
   plugin: string;
@@ -73,6 +84,10 @@ const ALWAYS_ON_PLUGIN_RESPONSES = {
 };
 const INBOX_RESPONSE_MAX = 16 * 1024;
 const NAME_SHOWN_MAX = 100;
+/** The one answer for every name that does not lead to an active plugin's callback. */
+export const NO_SUCH_CALLBACK = Object.freeze(problem(404, 'no such payout callback here'));
+/** A full inbox frees up only as retention deletes old rows: ask the provider to come back much later. */
+const QUOTA_RETRY_AFTER_S = '3600';
 const GENERIC_FAILURE = 'the payout plugin could not process this request';
 
 export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOptions): Promise<void> {
@@ -99,8 +114,7 @@ export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOpt
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const { payoutKey, callback } = req.params as Params;
     const info = opts.pluginInfo(payoutKey);
-    if (!info) return reply.code(404).send(problem(404, `no payout plugin ${shown(payoutKey)} is installed here`));
-    if (!info.callbacks.includes(callback)) return reply.code(404).send(problem(404, `payout plugin ${shown(payoutKey)} has no callback ${shown(callback)}`));
+    if (!info?.callbacks.includes(callback)) return reply.code(404).send(NO_SUCH_CALLBACK);
   });
 
   await app.register(rateLimit, {
@@ -134,14 +148,37 @@ export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOpt
       }
     };
 
+    const delivery = {
+      plugin: payoutKey, callback, receivedAt: new Date().toISOString(), method: req.method, ip: req.ip ?? '', headers,
+      query: Object.fromEntries(Object.entries(query).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])),
+      body: utf8 ? raw.toString('utf8') : raw.toString('base64'), bodyEncoding: utf8 ? 'utf8' as const : 'base64' as const,
+    };
+    let admission: Admission;
+    try {
+      admission = opts.quota ? await opts.quota.admit(payoutKey, webhookBytes(delivery)) : { ok: true, release: () => {} };
+    } catch (err) {
+      // The inbox's size could not be read: the delivery cannot be accounted for, as below.
+      req.log.error({ err, plugin: payoutKey, callback }, 'payout_call: could not read the inbox quota');
+      emit(null, { outcome: 'not_recorded', status: 503 });
+      return reply.code(503).header('retry-after', '30').send(problem(503, 'the delivery could not be recorded, so it was not processed; try again later'));
+    }
+    if (!admission.ok) {
+      try {
+        opts.onQuotaRefused?.(payoutKey, admission.limit, admission.message);
+      } catch {
+        // counting must not break the answer
+      }
+      const status = admission.limit === 'rows' ? 429 : 413;
+      emit(null, { outcome: 'over_quota', status });
+      return reply.code(status).header('retry-after', QUOTA_RETRY_AFTER_S)
+        .send(problem(status, `${admission.message}; the delivery was neither stored nor processed. Retry later`));
+    }
+
     let inboxId: string;
     try {
-      inboxId = (await opts.store.recordWebhook({
-        plugin: payoutKey, callback, receivedAt: new Date().toISOString(), method: req.method, ip: req.ip ?? '', headers,
-        query: Object.fromEntries(Object.entries(query).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])),
-        body: utf8 ? raw.toString('utf8') : raw.toString('base64'), bodyEncoding: utf8 ? 'utf8' : 'base64',
-      }))._id;
+      inboxId = (await opts.store.recordWebhook(delivery))._id;
     } catch (err) {
+      admission.release();
       // Without an inbox row the delivery would be unaccounted for: refuse, so the provider retries.
       req.log.error({ err, plugin: payoutKey, callback }, 'payout_call: could not record the delivery');
       emit(null, { outcome: 'not_recorded', status: 503 });
@@ -182,12 +219,9 @@ export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOpt
         : `${result.error.kind}: ${result.error.message}`;
       if (!result.ok) req.log.warn({ plugin: payoutKey, callback, inbox: inboxId, kind: result.error.kind }, 'payout callback failed');
       if (result.ok && opts.onResult) await opts.onResult(payoutKey, callback, result.value);
-      await opts.store.finishWebhook(inboxId, {
-        state: result.ok && a.outcome === 'answered' ? 'processed' : 'failed',
-        responseStatus: a.status,
-        responseBody: a.body.length > INBOX_RESPONSE_MAX ? `${a.body.slice(0, INBOX_RESPONSE_MAX)}… [truncated]` : a.body,
-        error,
-      });
+      const kept = { responseBody: a.body.length > INBOX_RESPONSE_MAX ? `${a.body.slice(0, INBOX_RESPONSE_MAX)}… [truncated]` : a.body, error };
+      await opts.store.finishWebhook(inboxId, { state: result.ok && a.outcome === 'answered' ? 'processed' : 'failed', responseStatus: a.status, ...kept });
+      opts.quota?.charge(payoutKey, webhookResultBytes(kept));
     }).catch((err) => req.log.error({ err, plugin: payoutKey, callback, inbox: inboxId }, 'payout_call: could not finish the inbox row'));
     pending.add(finished);
     void finished.finally(() => pending.delete(finished));

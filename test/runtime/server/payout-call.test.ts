@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openLocalHost } from '../../../runtime/cli/local-session.ts';
 import type { LocalHost } from '../../../runtime/cli/local-session.ts';
 import type { LoadedPlugin } from '../../../runtime/plugins/load-plugin.ts';
@@ -14,6 +14,13 @@ import { payoutCallRoutes } from '../../../runtime/server/routes/payout-call.ts'
 import type { CallbackInvoke, PayoutCallOptions, WebhookEvent } from '../../../runtime/server/routes/payout-call.ts';
 import type { WebhookDelivery } from '../../../runtime/store/types.ts';
 import { orderWithTx } from '../../helpers/orders.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { openStore } from '../../../runtime/store/open-store.ts';
+import type { Store } from '../../../runtime/store/store.ts';
+import { WebhookQuota } from '../../../runtime/retention/webhook-quota.ts';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/plugins/${name}`, import.meta.url));
 const KEY = 'webhook-probe';
@@ -104,15 +111,19 @@ describe('routing', () => {
   let base: string;
   beforeAll(async () => { base = await serve(); });
 
-  it('answers 404 for an unknown plugin or callback, naming it and nothing else, without running anything', async () => {
+  it('answers one 404, byte for byte, for an unknown plugin and an unknown callback, naming neither, without running anything', async () => {
     const noPlugin = await request(`${base}/payout_call/nope/url_final/`, { headers: form, body: 'id=1' });
-    expect(noPlugin.status).toBe(404);
-    expect(noPlugin.json()).toEqual({ statusCode: 404, error: 'Not Found', message: "no payout plugin 'nope' is installed here" });
     const noCallback = await request(`${base}/payout_call/${KEY}/url_final`, { headers: form, body: 'id=1' });
-    expect(noCallback.status).toBe(404);
-    expect(noCallback.json().message).toBe("payout plugin 'webhook-probe' has no callback 'url_final'");
-    expect(noCallback.text).not.toMatch(/echo|settle|crash/);
+    for (const res of [noPlugin, noCallback]) {
+      expect(res.status).toBe(404);
+      expect(res.json()).toEqual({ statusCode: 404, error: 'Not Found', message: 'no such payout callback here' });
+    }
+    const sameHeaders = (h: http.IncomingHttpHeaders) => ({ ...h, date: undefined, connection: undefined, 'keep-alive': undefined });
+    expect([noCallback.text, sameHeaders(noCallback.headers)]).toEqual([noPlugin.text, sameHeaders(noPlugin.headers)]);
+    expect(noCallback.text).not.toMatch(/webhook-probe|nope|url_final/);
     expect(steps).toEqual([]);
+    // Positive control: the same plugin's real callback is served.
+    expect((await request(`${base}/payout_call/${KEY}/bad_status/`, { body: '' })).status).not.toBe(404);
   });
 
   it('serves POST and GET, with and without the trailing slash; the plugin refuses GET itself', async () => {
@@ -280,5 +291,84 @@ describe('duplicate deliveries', () => {
     expect((await local.store.getOrderHistory(order._id)).filter((h) => h.toStatus === 'done')).toHaveLength(1);
     expect(await local.store.listIpns(order._id)).toHaveLength(1);
     expect((await inbox('settle', 3)).map((r) => r.state)).toEqual(['processed', 'processed', 'processed']);
+  });
+});
+
+describe('inbox quota (real SQLite file)', () => {
+  let dir: string;
+  let file: string;
+  let store: Store;
+  let refused: string[];
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-inbox-'));
+    file = path.join(dir, 'store.db');
+    store = await openStore(`sqlite:${file}`);
+    refused = [];
+  });
+  afterEach(async () => {
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const serveWithQuota = (maxRows: number, maxBytes: number) => serve({
+    store: { recordWebhook: async (d) => { steps.push(`record ${d.callback}`); return store.recordWebhook(d); }, finishWebhook: (id, r) => store.finishWebhook(id, r) },
+    quota: new WebhookQuota({ usage: (p) => store.webhookUsage(p), maxRows, maxBytes }),
+    onQuotaRefused: (plugin, limit) => refused.push(`${plugin} ${limit}`),
+    bodyLimitBytes: 16 * 1024,
+  });
+  /** Counted in the file itself, not through the adapter: rows and stored body bytes per plugin. */
+  const inFile = (plugin: string) => {
+    const db = new DatabaseSync(file, { readOnly: true });
+    try {
+      return db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(length(CAST("body" AS BLOB))), 0) AS b FROM webhook_inbox WHERE "plugin" = ?').get(plugin) as { n: number; b: number };
+    } finally {
+      db.close();
+    }
+  };
+
+  it('an anonymous flood of large bodies stops at the byte quota: 413, nothing stored or run; deliveries before it and another plugin are processed', async () => {
+    const base = await serveWithQuota(1000, 64 * 1024);
+    expect((await request(`${base}/payout_call/${KEY}/post_only/`, { headers: form, body: 'id=legit' })).status).toBe(200);
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) statuses.push((await request(`${base}/payout_call/${KEY}/post_only/`, { headers: form, body: 'x'.repeat(8 * 1024) })).status);
+    const admitted = statuses.filter((s) => s === 200).length;
+    expect(admitted).toBeGreaterThan(0);
+    expect(statuses).toEqual([...Array(admitted).fill(200), ...Array(30 - admitted).fill(413)]);
+    const counted = inFile(KEY);
+    expect(counted.n).toBe(1 + admitted);
+    expect(counted.b).toBeLessThanOrEqual(64 * 1024);
+    // The answers kept with admitted deliveries count after they finish: at most one answer (16 KiB) over.
+    expect((await store.webhookUsage(KEY)).bytes).toBeLessThanOrEqual(64 * 1024 + 16 * 1024);
+    expect(steps.filter((s) => s.startsWith('invoke'))).toHaveLength(1 + admitted);
+    expect(refused).toEqual(Array(30 - admitted).fill(`${KEY} bytes`));
+    expect(events.filter((e) => e.outcome === 'over_quota').map((e) => [e.status, e.inboxId])).toEqual(Array(30 - admitted).fill([413, null]));
+    // Another plugin has its own inbox and quota.
+    expect((await request(`${base}/payout_call/minimal/url_final/`, { headers: form, body: 'id=1' })).status).toBe(200);
+    expect(inFile('minimal').n).toBe(1);
+  });
+
+  it('503, nothing stored or run, when the inbox size cannot be read', async () => {
+    const base = await serve({ quota: { admit: async () => { throw new Error('database is locked'); }, charge: () => {} } });
+    const res = await request(`${base}/payout_call/${KEY}/echo/`, { headers: form, body: 'id=9' });
+    expect([res.status, res.headers['retry-after']]).toEqual([503, '30']);
+    expect(steps).toEqual([]);
+  });
+
+  it('a flood of small deliveries stops at the row quota with 429 and Retry-After; once retention deletes old rows, deliveries are taken again', async () => {
+    const quota = new WebhookQuota({ usage: (p) => store.webhookUsage(p), maxRows: 5, maxBytes: 1024 * 1024 });
+    const base = await serve({
+      store: { recordWebhook: (d) => store.recordWebhook(d), finishWebhook: (id, r) => store.finishWebhook(id, r) }, quota,
+      onQuotaRefused: (plugin, limit) => refused.push(`${plugin} ${limit}`),
+    });
+    const answers = [];
+    for (let i = 0; i < 12; i++) answers.push(await request(`${base}/payout_call/${KEY}/post_only/`, { body: '' }));
+    expect(answers.map((a) => a.status)).toEqual([...Array(5).fill(200), ...Array(7).fill(429)]);
+    expect(answers[5].headers['retry-after']).toBe('3600');
+    expect(answers[5].json().message).toMatch(/holds its maximum of 5 deliveries; the delivery was neither stored nor processed/);
+    expect(inFile(KEY).n).toBe(5);
+    expect(refused).toHaveLength(7);
+    while ((await store.listWebhooks({ plugin: KEY })).some((r) => r.state === 'received')) await new Promise((r) => setTimeout(r, 20));
+    expect(await store.pruneOlderThan('webhooks', new Date(Date.now() + 1000).toISOString(), 100)).toBe(5);
+    quota.resync();
+    expect((await request(`${base}/payout_call/${KEY}/post_only/`, { body: '' })).status).toBe(200);
   });
 });

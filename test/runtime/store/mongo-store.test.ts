@@ -82,6 +82,32 @@ describe.skipIf(!url)(url ? 'mongodb specifics' : 'mongodb specifics — skipped
       await db.drop();
     }
   });
+
+  test('retention keeps a sent IPN whose copy is still on its order, so a later flush cannot bring it back as new', async () => {
+    const db = await freshDatabase();
+    const store = await openStore(db.url);
+    try {
+      const order = await store.createOrder(sampleOrder());
+      const result = await store.transitionOrder({
+        orderId: order._id, expectStatus: ['new'], toStatus: 'waitPayment', history: { actor: 'system', comment: null }, ipn: ipnFor(order, 'waitPayment', 1),
+      });
+      if (!result.ok) throw new Error('transition refused');
+      const [claimed] = await store.claimDueIpns(10, 1000);
+      expect(await store.completeIpn(claimed._id, { state: 'sent', lastError: null, attempt: 1 })).toBe(true);
+      // A flush cut short: the order still carries the message it had already copied.
+      const raw = (await adminClient()).db(db.name);
+      await raw.collection('orders').updateOne({ _id: order._id as never }, { $push: { pendingIpns: { ...result.ipn!, fields: Object.entries(result.ipn!.fields) } }, $set: { outboxPending: true } } as never);
+      const future = new Date(Date.now() + 1000 * 24 * 3600_000).toISOString();
+      expect(await store.pruneOlderThan('ipnHistory', future, 100)).toBe(0);
+      expect(await store.listIpns(order._id)).toMatchObject([{ _id: result.ipn!._id, state: 'sent' }]);
+      // Positive control: once the flush completed, the sent message goes.
+      expect(await store.claimDueIpns(10, 1000)).toEqual([]);
+      expect(await store.pruneOlderThan('ipnHistory', future, 100)).toBe(1);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  });
 });
 
 describe('mongodb test helpers', () => {

@@ -12,6 +12,7 @@ import { LATEST_SCHEMA_VERSION } from '../../../runtime/store/sqlite-schema.ts';
 import { openStore } from '../../../runtime/store/open-store.ts';
 import { MIGRATIONS } from '../../../runtime/store/sqlite-schema.ts';
 import { SqliteStore } from '../../../runtime/store/sqlite-store.ts';
+import { webhookBytes } from '../../../runtime/store/records.ts';
 import type { OrderStatus } from '../../../runtime/store/types.ts';
 import { describeStoreContract } from './contract.ts';
 import { ipnFor, sampleOrder } from './contract-fixtures.ts';
@@ -60,6 +61,23 @@ describe('sqlite specifics', () => {
     raw.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(999, 'from the future', new Date().toISOString());
     raw.close();
     await expect(openStore(`sqlite:${file}`)).rejects.toThrow(new RegExp(`schema version 999, newer than this build of payout-sandbox knows \\(${LATEST_SCHEMA_VERSION}\\); run the newer payout-sandbox`));
+  });
+
+  test('migration 3 counts the inbox rows a database already held towards their plugin\'s quota', async () => {
+    const file = freshFile();
+    const raw = new DatabaseSync(file);
+    raw.exec('CREATE TABLE schema_migrations ("version" INTEGER PRIMARY KEY, "name" TEXT NOT NULL, "appliedAt" TEXT NOT NULL) STRICT');
+    for (const m of MIGRATIONS.filter((x) => x.version <= 2)) {
+      raw.exec(m.sql);
+      raw.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+    }
+    const old = { plugin: 'alpha', callback: 'final', receivedAt: new Date().toISOString(), method: 'POST', ip: '::1', headers: { 'x-sig': 'é' }, query: { a: '1' }, body: 'ü'.repeat(10), bodyEncoding: 'utf8' as const };
+    raw.prepare(`INSERT INTO webhook_inbox ("_id", "plugin", "callback", "receivedAt", "method", "ip", "headers", "query", "body", "bodyEncoding", "state")
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received')`).run('a'.repeat(24), old.plugin, old.callback, old.receivedAt, old.method, old.ip, JSON.stringify(old.headers), JSON.stringify(old.query), old.body, old.bodyEncoding);
+    raw.close();
+    const store = await openStore(`sqlite:${file}`);
+    expect(await store.webhookUsage('alpha')).toEqual({ rows: 1, bytes: webhookBytes(old) });
+    await store.close();
   });
 
   test('the schema itself refuses a second live attempt and a live flag that contradicts the state', async () => {
