@@ -93,6 +93,8 @@ export class SandboxHost {
   // engine versions: cached data is trusted input to V8 (design.md §10, CVE-2022-39266).
   private readonly codeCache = new Map<string, string>();
   private readonly manifestCache = new Map<string, unknown>();
+  /** The configure.js evaluation in progress (readManifest sends one at a time). */
+  private manifestTurn: Promise<unknown> = Promise.resolve();
   readonly limits: PluginLimits;
 
   constructor(options: SandboxHostOptions) {
@@ -128,7 +130,18 @@ export class SandboxHost {
 
   /** Starts the process that evaluates configure.js; plugin processes start when they are registered. */
   async start(): Promise<void> {
-    await this.placement.manifests().ensureStarted();
+    await this.configureProcess().ensureStarted();
+  }
+
+  /**
+   * The process shared by every plugin's configure.js. It gets the memory cap of one plugin: a
+   * configure.js pushing small arrays passes its isolate's heap limit (as plugin code does,
+   * design.md §5) and grew it past 1 GB before the watchdog's kill.
+   */
+  private configureProcess(): SandboxProcess {
+    const proc = this.placement.manifests();
+    proc.setRssLimit(this.limits.rssMb * 1024 * 1024);
+    return proc;
   }
 
   /** Evaluates configure.js in a throwaway isolate and returns its plain-data exports. */
@@ -139,7 +152,13 @@ export class SandboxHost {
     const cached = this.manifestCache.get(key);
     if (cached !== undefined) return { ok: true, value: structuredClone(cached) };
     const cpuMs = this.options.manifestCpuMs ?? 500;
-    const reply = await this.request(this.placement.manifests(), { t: 'manifest', code: bundle.configureCode, cpuMs }, cpuMs + 1000, `${bundle.key} configure.js`, null);
+    // One configure.js at a time: the process evaluates them one after another anyway, and a
+    // crash or a watchdog kill cuts every request sent to it. Sent together, a hostile
+    // configure.js (a loop the isolate's timeout misses, memory over the cap) failed the
+    // configure.js of whichever plugin was being loaded beside it, which was then refused.
+    const turn = this.manifestTurn.then(() => this.request(this.configureProcess(), { t: 'manifest', code: bundle.configureCode, cpuMs }, cpuMs + 1000, `${bundle.key} configure.js`, null));
+    this.manifestTurn = turn;
+    const reply = await turn;
     if (!reply.ok) return { ok: false, error: reply.error };
     if (this.manifestCache.size > 500) this.manifestCache.clear();
     this.manifestCache.set(key, reply.value);

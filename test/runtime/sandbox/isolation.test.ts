@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
 import { NOT_DISPATCHED } from '../../../runtime/sandbox/protocol.ts';
-import { writePlugin } from '../../helpers/plugin-fixture.ts';
+import { bundlePlugin } from '../../../runtime/bundler/bundle-plugin.ts';
+import { DEFAULT_CONFIGURE, writePlugin } from '../../helpers/plugin-fixture.ts';
 import { registerDir, startSandbox } from '../../helpers/sandbox.ts';
 
 const WAITS = `module.exports = class {
@@ -18,6 +19,9 @@ const BURNS = `module.exports = class {
 const GROWS = `module.exports = class {
   async getFields() { const a = []; for (;;) a.push(new Array(100).fill(a.length)); }
 };`;
+// configure.js of every plugin is evaluated in one shared process (design.md §5): the same
+// pattern there, which the isolate's timeout did not stop either.
+const CONFIGURE_GROWS = `const a = []; for (;;) a.push(new Array(100).fill(a.length));`;
 
 let host: SandboxHost;
 const faults = (key: string) => host.health().plugins[key].recentFaults;
@@ -124,5 +128,16 @@ describe('per-plugin isolation', () => {
     expect(await hung).toMatchObject({ ok: false, error: { kind: 'sandbox_crashed', message: expect.stringMatching(/watchdog/) } });
     expect(host.processOf('bystander')?.pid).toBe(bystanderPid);
     expect(host.processOf('waits')?.pid).not.toBe(hungPid);
+  });
+
+  it('a hostile configure.js fails only its own read: the one read beside it succeeds, and the shared process is held to the memory cap', async () => {
+    const hostile = await bundlePlugin(writePlugin('configure-grows', { 'configure.js': CONFIGURE_GROWS }));
+    const honest = await bundlePlugin(writePlugin('configure-honest', { 'configure.js': `${DEFAULT_CONFIGURE}\nmodule.exports.title = 'Honest';` }));
+    // Sent together, as when an administrator reloads two plugins: before, the hostile one grew
+    // the shared process past 1 GB until the watchdog killed it, and the kill failed both reads.
+    const [bad, good] = await Promise.all([host.readManifest(hostile), host.readManifest(honest)]);
+    expect(bad).toMatchObject({ ok: false, error: { message: expect.stringMatching(/resident memory, over its 160 MB cap/) } });
+    expect(good).toMatchObject({ ok: true, value: { title: 'Honest' } });
+    expect(faults('bystander')).toBe(0);
   });
 });
