@@ -12,6 +12,11 @@ export class FramedChannel<Out, In> {
   private expected = -1;
   private closed = false;
   private corked = false;
+  /**
+   * Milliseconds this process spent encoding, decoding and handling (synchronously) the frames of
+   * this channel since the last takeBusyMs(): work done for the process at the other end.
+   */
+  private busyMs = 0;
   onMessage: (message: In) => void = () => {};
   onError: (err: Error) => void = () => {};
   onClose: () => void = () => {};
@@ -29,7 +34,9 @@ export class FramedChannel<Out, In> {
 
   send(message: Out): boolean {
     if (this.closed) return false;
+    const started = performance.now();
     const body = Buffer.from(JSON.stringify(message), 'utf8');
+    this.busyMs += performance.now() - started;
     if (body.length > MAX_FRAME_BYTES) throw new Error(`sandbox channel: a message of ${body.length} bytes exceeds the ${MAX_FRAME_BYTES}-byte frame limit`);
     const frame = Buffer.allocUnsafe(4 + body.length);
     frame.writeUInt32LE(body.length, 0);
@@ -86,14 +93,29 @@ export class FramedChannel<Out, In> {
       this.buffered = rest.length ? [rest] : [];
       this.bufferedBytes = rest.length;
       this.expected = -1;
+      const started = performance.now();
       let message: In;
       try {
         message = JSON.parse(body.toString('utf8')) as In;
       } catch (err) {
         this.onError(new Error(`sandbox channel: undecodable frame (${(err as Error).message})`));
         continue;
+      } finally {
+        this.busyMs += performance.now() - started;
       }
-      this.onMessage(message);
+      const handling = performance.now();
+      try {
+        this.onMessage(message);
+      } finally {
+        this.busyMs += performance.now() - handling;
+      }
     }
+  }
+
+  /** The busy time accumulated since the last call (see busyMs), and starts counting anew. */
+  takeBusyMs(): number {
+    const ms = this.busyMs;
+    this.busyMs = 0;
+    return ms;
   }
 }

@@ -6,7 +6,7 @@ import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
 import { NOT_DISPATCHED } from '../../../runtime/sandbox/protocol.ts';
 import { bundlePlugin } from '../../../runtime/bundler/bundle-plugin.ts';
 import { DEFAULT_CONFIGURE, writePlugin } from '../../helpers/plugin-fixture.ts';
-import { registerDir, startSandbox } from '../../helpers/sandbox.ts';
+import { recordingHandler, registerDir, startSandbox } from '../../helpers/sandbox.ts';
 
 const WAITS = `module.exports = class {
   async getFields(lang, ms) { await new Promise((r) => setTimeout(r, Number(ms) || 300)); return 'waited'; }
@@ -19,6 +19,19 @@ const BURNS = `module.exports = class {
 const GROWS = `module.exports = class {
   async getFields() { const a = []; for (;;) a.push(new Array(100).fill(a.length)); }
 };`;
+// Makes host calls that cost the server more than they cost its own process: the server answers
+// each on the one thread every plugin shares (as it decodes, polices, audits and encodes them).
+const ASKS_HOST = `module.exports = class {
+  async getFields(lang, n) { for (let i = 0; i < Number(n); i++) await __ps_host.call('test.expensive', null); return 'asked'; }
+};`;
+const SERVER_MS_PER_EXPENSIVE_CALL = 1;
+const handler = recordingHandler((capability) => {
+  if (capability === 'test.expensive') {
+    const end = performance.now() + SERVER_MS_PER_EXPENSIVE_CALL;
+    while (performance.now() < end) { /* the server's work for this host call */ }
+  }
+  return { ok: true, value: null };
+});
 // configure.js of every plugin is evaluated in one shared process (design.md §5): the same
 // pattern there, which the isolate's timeout did not stop either.
 const CONFIGURE_GROWS = `const a = []; for (;;) a.push(new Array(100).fill(a.length));`;
@@ -33,8 +46,8 @@ beforeAll(async () => {
     supervisor: { graceMs: 300 },
     breaker: { threshold: 3, cooldownMs: 60_000 },
     groups: { pair: ['paired-a', 'paired-b'] },
-  }));
-  for (const [key, index] of [['bystander', WAITS], ['waits', WAITS], ['burns', BURNS], ['grows', GROWS], ['paired-a', WAITS], ['paired-b', WAITS]]) {
+  }, handler));
+  for (const [key, index] of [['bystander', WAITS], ['waits', WAITS], ['burns', BURNS], ['grows', GROWS], ['asks-host', ASKS_HOST], ['paired-a', WAITS], ['paired-b', WAITS]]) {
     const r = await registerDir(host, writePlugin(key, { 'index.js': index }));
     expect(r.ok, `${key} loads`).toBe(true);
   }
@@ -107,6 +120,25 @@ describe('per-plugin isolation', () => {
     expect(host.health().plugins.burns.recentFaults).toBe(0); // throttling is not a fault
     const bystander = await Promise.all([1, 2].map(() => host.invoke('bystander', 'getFields', ['en', 20])));
     for (const r of bystander) expect(r).toMatchObject({ ok: true });
+  });
+
+  it('the server\'s time on a plugin\'s host calls counts against that plugin\'s CPU budget', async () => {
+    // Each call makes 200 host calls that take the server 200 ms and the plugin's own process
+    // almost nothing: charged its process's CPU alone, it was never throttled while the server's
+    // one thread spent 40 calls × 200 ms on it (and the bystander's requests waited behind).
+    const results: Awaited<ReturnType<SandboxHost['invoke']>>[] = [];
+    for (let i = 0; i < 40 && !results.some((r) => !r.ok); i++) {
+      results.push(await host.invoke('asks-host', 'getFields', ['en', 200]));
+      await new Promise((r) => setTimeout(r, 60)); // one usage sample (every 50 ms) charges it
+    }
+    expect(results[0]).toMatchObject({ ok: true, value: 'asked' }); // positive control: under budget it runs
+    expect(results.at(-1)).toMatchObject({ ok: false, error: { kind: 'throttled' } });
+    // Counted by the server, not timed: the host calls it answered before the plugin was
+    // refused cost it at most about the plugin's budget (1 500 ms) and one call more.
+    const answered = handler.calls.filter((c) => c.plugin === 'asks-host').length;
+    expect(answered * SERVER_MS_PER_EXPENSIVE_CALL).toBeLessThanOrEqual(1500 + 2 * 200);
+    expect(await host.invoke('bystander', 'getFields', ['en', 20])).toMatchObject({ ok: true });
+    expect(host.health().plugins.bystander.cpuMsInWindow).toBeLessThan(1500);
   });
 
   it('calls beyond the concurrency limit wait in a bounded queue; beyond it they are refused at once', async () => {
