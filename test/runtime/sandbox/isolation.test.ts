@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
 import { NOT_DISPATCHED } from '../../../runtime/sandbox/protocol.ts';
 import { bundlePlugin } from '../../../runtime/bundler/bundle-plugin.ts';
-import { DEFAULT_CONFIGURE, writePlugin } from '../../helpers/plugin-fixture.ts';
+import { DEFAULT_CONFIGURE, PLAIN_INDEX, writePlugin } from '../../helpers/plugin-fixture.ts';
 import { recordingHandler, registerDir, startSandbox } from '../../helpers/sandbox.ts';
 
 const WAITS = `module.exports = class {
@@ -32,6 +32,18 @@ const handler = recordingHandler((capability) => {
   }
   return { ok: true, value: null };
 });
+// The server scrubs every result of its plugin's own secrets, walking each value: a result of
+// 4 MB in small values took the real scrubber 0.4–1.4 s. Here a fixed cost per result stands in.
+const SERVER_MS_PER_RESULT = 20;
+handler.handler.scrubFor = <T,>(plugin: string, value: T): T => {
+  if (plugin === 'returns-much') {
+    scrubbedResults++;
+    const end = performance.now() + SERVER_MS_PER_RESULT;
+    while (performance.now() < end) { /* the server's walk over the result */ }
+  }
+  return value;
+};
+let scrubbedResults = 0;
 // configure.js of every plugin is evaluated in one shared process (design.md §5): the same
 // pattern there, which the isolate's timeout did not stop either.
 const CONFIGURE_GROWS = `const a = []; for (;;) a.push(new Array(100).fill(a.length));`;
@@ -47,7 +59,7 @@ beforeAll(async () => {
     breaker: { threshold: 3, cooldownMs: 60_000 },
     groups: { pair: ['paired-a', 'paired-b'] },
   }, handler));
-  for (const [key, index] of [['bystander', WAITS], ['waits', WAITS], ['burns', BURNS], ['grows', GROWS], ['asks-host', ASKS_HOST], ['paired-a', WAITS], ['paired-b', WAITS]]) {
+  for (const [key, index] of [['bystander', WAITS], ['waits', WAITS], ['burns', BURNS], ['grows', GROWS], ['asks-host', ASKS_HOST], ['returns-much', PLAIN_INDEX], ['paired-a', WAITS], ['paired-b', WAITS]]) {
     const r = await registerDir(host, writePlugin(key, { 'index.js': index }));
     expect(r.ok, `${key} loads`).toBe(true);
   }
@@ -139,6 +151,22 @@ describe('per-plugin isolation', () => {
     expect(answered * SERVER_MS_PER_EXPENSIVE_CALL).toBeLessThanOrEqual(1500 + 2 * 200);
     expect(await host.invoke('bystander', 'getFields', ['en', 20])).toMatchObject({ ok: true });
     expect(host.health().plugins.bystander.cpuMsInWindow).toBeLessThan(1500);
+  });
+
+  it('the server\'s time scrubbing a plugin\'s results counts against that plugin\'s CPU budget', async () => {
+    // Each result costs the plugin's own process almost nothing and the server 20 ms: charged
+    // its process's CPU alone, it ran 200 calls (4 s of the server's thread) unthrottled.
+    const results: Awaited<ReturnType<SandboxHost['invoke']>>[] = [];
+    for (let i = 0; i < 200 && !results.some((r) => !r.ok); i++) {
+      results.push(await host.invoke('returns-much', 'getFields', ['en', 'CARDUAH']));
+      if (i % 10 === 9) await new Promise((r) => setTimeout(r, 60)); // usage samples charge the process's own CPU
+    }
+    expect(results[0]).toMatchObject({ ok: true }); // positive control: under budget it runs
+    expect(results.at(-1)).toMatchObject({ ok: false, error: { kind: 'throttled' } });
+    // Counted by the server: what it spent scrubbing before the plugin was refused is at most
+    // about the budget (1 500 ms) and the calls one sample lets through.
+    expect(scrubbedResults * SERVER_MS_PER_RESULT).toBeLessThanOrEqual(1500 + 10 * SERVER_MS_PER_RESULT);
+    expect(await host.invoke('bystander', 'getFields', ['en', 20])).toMatchObject({ ok: true });
   });
 
   it('calls beyond the concurrency limit wait in a bounded queue; beyond it they are refused at once', async () => {
