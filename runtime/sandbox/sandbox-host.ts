@@ -12,6 +12,7 @@ import type { BreakerOptions } from './circuit-breaker.ts';
 import { PluginGate } from './plugin-gate.ts';
 import type { GateOptions } from './plugin-gate.ts';
 import { ProcessPlacement } from './placement.ts';
+import { MAX_RESULT_VALUES, holdsMoreThan } from './result-values.ts';
 import { DEFAULT_LIMITS, loadCpuMs } from './protocol.ts';
 import type {
   CallStats, CallbackResponse, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure,
@@ -111,7 +112,8 @@ export class SandboxHost {
       onRespond: (msg) => {
         const call = this.calls.get(msg.callId);
         if (!call || call.plugin.process !== self() || !call.onRespond) return;
-        call.onRespond(this.scrubOwn(call.plugin.key, msg.response));
+        // As for results (scrubResult): an answer too large to scrub quickly is a failed answer.
+        call.onRespond(holdsMoreThan(msg.response, MAX_RESULT_VALUES) ? { status: 500, headers: {}, body: '' } : this.scrubOwn(call.plugin.key, msg.response));
       },
       onFault: (msg) => {
         const plugin = this.plugins.get(msg.plugin);
@@ -308,8 +310,13 @@ export class SandboxHost {
         if (!this.placement.exclusive(plugin.process)) plugin.gate.charge(reply.stats.cpuMs);
       }
       if (reply.ok) {
+        const result = this.scrubResult(plugin, reply.value);
+        if (!result.ok) {
+          plugin.breaker.recordFault('bad_result', result.message);
+          return { ok: false, error: { kind: 'bad_result', message: result.message }, callId, ctx, stats: reply.stats ?? null };
+        }
         plugin.breaker.recordSuccess();
-        return { ok: true, value: this.scrubResult(plugin, reply.value), callId, ctx, stats: reply.stats ?? null };
+        return { ok: true, value: result.value, callId, ctx, stats: reply.stats ?? null };
       }
       const error = this.scrubFailure(this.attribute(plugin, reply, ctx));
       if (error.kind === 'sandbox_unavailable') plugin.breaker.cancelTrial();
@@ -370,10 +377,13 @@ export class SandboxHost {
    * Scrubbing walks every value of the result on the server's thread: about 1 µs a value, so a
    * 4 MB result of small values held it for 0.4–1.4 s, which the plugin could repeat every call.
    */
-  private scrubResult(plugin: RegisteredPlugin, value: unknown): unknown {
+  private scrubResult(plugin: RegisteredPlugin, value: unknown): { ok: true; value: unknown } | { ok: false; message: string } {
     const started = performance.now();
     try {
-      return this.scrubOwn(plugin.key, value);
+      if (holdsMoreThan(value, MAX_RESULT_VALUES)) {
+        return { ok: false, message: `${plugin.key} returned more than ${MAX_RESULT_VALUES} values (strings, numbers, keys, arrays and objects together); the limit keeps the server's scrubbing of a result short` };
+      }
+      return { ok: true, value: this.scrubOwn(plugin.key, value) };
     } finally {
       if (this.placement.exclusive(plugin.process)) plugin.gate.charge(performance.now() - started);
     }
