@@ -6,6 +6,12 @@
 import fs from 'node:fs';
 
 export interface ProcessUsage {
+  /**
+   * Memory the process holds: resident (VmRSS) plus swapped out (VmSwap). On a host with swap,
+   * pages of a process that sits still are moved out under pressure and leave VmRSS; counted by
+   * residency alone, a plugin could go on allocating past its cap while its older pages sat in
+   * swap, until the machine's swap ran out.
+   */
   rssBytes: number;
   /** user + system CPU time of all the process's threads since it started. */
   cpuMs: number;
@@ -20,18 +26,23 @@ export const USAGE_SUPPORTED = fs.existsSync('/proc/self/status') && fs.existsSy
 /** The usage of `pid`, or null when it cannot be read (the process has gone, or no /proc). */
 export function readUsage(pid: number): ProcessUsage | null {
   try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'latin1');
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    const residentKb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]);
-    if (!Number.isFinite(utime) || !Number.isFinite(stime) || !Number.isFinite(residentKb)) return null;
-    return { rssBytes: residentKb * 1024, cpuMs: ((utime + stime) * 1000) / CLOCK_TICKS_PER_SECOND };
+    return usageFrom(fs.readFileSync(`/proc/${pid}/status`, 'latin1'), fs.readFileSync(`/proc/${pid}/stat`, 'latin1'));
   } catch {
     return null;
   }
+}
+
+/** The usage in the text of /proc/<pid>/status and /proc/<pid>/stat, or null when unreadable. */
+export function usageFrom(status: string, stat: string): ProcessUsage | null {
+  // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  const residentKb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]);
+  // VmSwap is missing on kernels without swap support: nothing is swapped then.
+  const swappedKb = Number(/^VmSwap:\s+(\d+) kB$/m.exec(status)?.[1] ?? 0);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime) || !Number.isFinite(residentKb) || !Number.isFinite(swappedKb)) return null;
+  return { rssBytes: (residentKb + swappedKb) * 1024, cpuMs: ((utime + stime) * 1000) / CLOCK_TICKS_PER_SECOND };
 }
 
 /**

@@ -12,6 +12,7 @@ import type { BreakerOptions } from './circuit-breaker.ts';
 import { PluginGate } from './plugin-gate.ts';
 import type { GateOptions } from './plugin-gate.ts';
 import { ProcessPlacement } from './placement.ts';
+import { MAX_RESULT_VALUES, holdsMoreThan } from './result-values.ts';
 import { DEFAULT_LIMITS, loadCpuMs } from './protocol.ts';
 import type {
   CallStats, CallbackResponse, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure,
@@ -96,6 +97,8 @@ export class SandboxHost {
   // engine versions: cached data is trusted input to V8 (design.md §10, CVE-2022-39266).
   private readonly codeCache = new Map<string, string>();
   private readonly manifestCache = new Map<string, unknown>();
+  /** The configure.js evaluation in progress (readManifest sends one at a time). */
+  private manifestTurn: Promise<unknown> = Promise.resolve();
   readonly limits: PluginLimits;
 
   constructor(options: SandboxHostOptions) {
@@ -112,7 +115,8 @@ export class SandboxHost {
       onRespond: (msg) => {
         const call = this.calls.get(msg.callId);
         if (!call || call.plugin.process !== self() || !call.onRespond) return;
-        call.onRespond(this.scrubOwn(call.plugin.key, msg.response));
+        // As for results (scrubResult): an answer too large to scrub quickly is a failed answer.
+        call.onRespond(holdsMoreThan(msg.response, MAX_RESULT_VALUES) ? { status: 500, headers: {}, body: '' } : this.scrubOwn(call.plugin.key, msg.response));
       },
       onFault: (msg) => {
         const plugin = this.plugins.get(msg.plugin);
@@ -121,17 +125,32 @@ export class SandboxHost {
       onCrash: (info) => this.onCrash(self(), info),
       // The kernel's count of the process's CPU time is the plugin's when the process is its
       // alone; in a shared group, each call's isolate CPU time is charged instead (invoke).
-      onUsage: (_usage, cpuDeltaMs) => {
+      // So is the server's own time on that process's messages (decoding them, answering its
+      // host calls, encoding replies): it is spent on the one thread every plugin and every HTTP
+      // request shares, and a plugin can make it outgrow its process's CPU — a loop of host
+      // calls refused at once kept the server busy 1.4 ms for each 1 ms its process was charged.
+      onUsage: (_usage, cpuDeltaMs, serverMs) => {
         const proc = self();
         if (!this.placement.exclusive(proc)) return;
-        for (const key of this.placement.pluginsIn(proc)) this.plugins.get(key)?.gate.charge(cpuDeltaMs);
+        for (const key of this.placement.pluginsIn(proc)) this.plugins.get(key)?.gate.charge(cpuDeltaMs + serverMs);
       },
     }));
   }
 
   /** Starts the process that evaluates configure.js; plugin processes start when they are registered. */
   async start(): Promise<void> {
-    await this.placement.manifests().ensureStarted();
+    await this.configureProcess().ensureStarted();
+  }
+
+  /**
+   * The process shared by every plugin's configure.js. It gets the memory cap of one plugin: a
+   * configure.js pushing small arrays passes its isolate's heap limit (as plugin code does,
+   * design.md §5) and grew it past 1 GB before the watchdog's kill.
+   */
+  private configureProcess(): SandboxProcess {
+    const proc = this.placement.manifests();
+    proc.setRssLimit(this.limits.rssMb * 1024 * 1024);
+    return proc;
   }
 
   /** Evaluates configure.js in a throwaway isolate and returns its plain-data exports. */
@@ -142,7 +161,13 @@ export class SandboxHost {
     const cached = this.manifestCache.get(key);
     if (cached !== undefined) return { ok: true, value: structuredClone(cached) };
     const cpuMs = this.options.manifestCpuMs ?? 500;
-    const reply = await this.request(this.placement.manifests(), { t: 'manifest', code: bundle.configureCode, cpuMs }, cpuMs + 1000, `${bundle.key} configure.js`, null);
+    // One configure.js at a time: the process evaluates them one after another anyway, and a
+    // crash or a watchdog kill cuts every request sent to it. Sent together, a hostile
+    // configure.js (a loop the isolate's timeout misses, memory over the cap) failed the
+    // configure.js of whichever plugin was being loaded beside it, which was then refused.
+    const turn = this.manifestTurn.then(() => this.request(this.configureProcess(), { t: 'manifest', code: bundle.configureCode, cpuMs }, cpuMs + 1000, `${bundle.key} configure.js`, null));
+    this.manifestTurn = turn;
+    const reply = await turn;
     if (!reply.ok) return { ok: false, error: reply.error };
     if (this.manifestCache.size > 500) this.manifestCache.clear();
     this.manifestCache.set(key, reply.value);
@@ -295,8 +320,13 @@ export class SandboxHost {
         if (!this.placement.exclusive(plugin.process)) plugin.gate.charge(reply.stats.cpuMs);
       }
       if (reply.ok) {
+        const result = this.scrubResult(plugin, reply.value);
+        if (!result.ok) {
+          plugin.breaker.recordFault('bad_result', result.message);
+          return { ok: false, error: { kind: 'bad_result', message: result.message }, callId, ctx, stats: reply.stats ?? null };
+        }
         plugin.breaker.recordSuccess();
-        return { ok: true, value: this.scrubOwn(key, reply.value), callId, ctx, stats: reply.stats ?? null };
+        return { ok: true, value: result.value, callId, ctx, stats: reply.stats ?? null };
       }
       const error = this.scrubFailure(this.attribute(plugin, reply, ctx));
       if (error.kind === 'sandbox_unavailable') plugin.breaker.cancelTrial();
@@ -350,6 +380,23 @@ export class SandboxHost {
     if (info.kind === 'memory_limit') plugin.breaker.trip(info.kind, info.reason);
     else plugin.breaker.recordFault(info.kind === 'deadline' ? 'sandbox_crashed' : info.kind, info.reason);
     this.options.onCrashCharged?.(plugin.key, info.kind, info.reason);
+  }
+
+  /**
+   * scrubOwn of a call's result, its time charged to the plugin as the channel's is (onUsage).
+   * Scrubbing walks every value of the result on the server's thread: about 1 µs a value, so a
+   * 4 MB result of small values held it for 0.4–1.4 s, which the plugin could repeat every call.
+   */
+  private scrubResult(plugin: RegisteredPlugin, value: unknown): { ok: true; value: unknown } | { ok: false; message: string } {
+    const started = performance.now();
+    try {
+      if (holdsMoreThan(value, MAX_RESULT_VALUES)) {
+        return { ok: false, message: `${plugin.key} returned more than ${MAX_RESULT_VALUES} values (strings, numbers, keys, arrays and objects together); the limit keeps the server's scrubbing of a result short` };
+      }
+      return { ok: true, value: this.scrubOwn(plugin.key, value) };
+    } finally {
+      if (this.placement.exclusive(plugin.process)) plugin.gate.charge(performance.now() - started);
+    }
   }
 
   /** A plugin's own secrets out of what it returned or answered (a careless plugin echoes them). */

@@ -30,8 +30,11 @@ export interface SandboxEvents {
   onFault(msg: Extract<FromSandbox, { t: 'fault' }>): void;
   /** The process died; `inFlight` lists the plugin calls that were running in it. */
   onCrash(info: CrashInfo): void;
-  /** A usage sample of the running process (every `sampleMs`). */
-  onUsage?(usage: ProcessUsage, cpuDeltaMs: number): void;
+  /**
+   * A usage sample of the running process (every `sampleMs`): `cpuDeltaMs` of its own CPU time,
+   * and `serverMs` this (server) process spent on its channel since the last sample.
+   */
+  onUsage?(usage: ProcessUsage, cpuDeltaMs: number, serverMs: number): void;
 }
 
 export interface CrashInfo {
@@ -177,7 +180,7 @@ export class SandboxProcess {
         const owner = this.soleCaller();
         this.kill(`the sandbox process grew to ${Math.round(usage.rssBytes / 1048576)} MB of resident memory, over its ${Math.round(limit / 1048576)} MB cap; it was killed`, 'memory_limit', owner);
       }
-      this.events.onUsage?.(usage, delta);
+      this.events.onUsage?.(usage, delta, this.channel?.takeBusyMs() ?? 0);
     };
     sample();
     this.sampler = setInterval(sample, this.options.sampleMs);

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import ivm from 'isolated-vm';
 import { loadCpuMs } from '../protocol.ts';
+import { MAX_RESULT_VALUES, holdsMoreThan } from '../result-values.ts';
 import type {
   CallStats, CallbackResponse, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure, ThrownByPlugin,
 } from '../protocol.ts';
@@ -367,9 +368,17 @@ export class PluginIsolate {
       return;
     }
     if (kind === 'respond') {
-      this.hooks.sendRespond(call.callId, JSON.parse(json) as CallbackResponse);
+      const response = JSON.parse(json) as CallbackResponse;
+      // Refused here too (the server checks again): a refused result never costs the server
+      // the memory and time of decoding it.
+      this.hooks.sendRespond(call.callId, holdsMoreThan(response, MAX_RESULT_VALUES) ? { status: 500, headers: {}, body: '' } : response);
     } else if (kind === 'done') {
-      this.finishCall(call, { ok: true, value: JSON.parse(json), stats: this.statsOf(call) });
+      const value = JSON.parse(json);
+      if (holdsMoreThan(value, MAX_RESULT_VALUES)) {
+        this.finishCall(call, { ok: false, error: { kind: 'bad_result', message: `the plugin returned more than ${MAX_RESULT_VALUES} values (strings, numbers, keys, arrays and objects together); the limit keeps the server's scrubbing of a result short` }, stats: this.statsOf(call) });
+        return;
+      }
+      this.finishCall(call, { ok: true, value, stats: this.statsOf(call) });
     } else if (kind === 'failed') {
       const thrown = JSON.parse(json) as ThrownByPlugin;
       this.finishCall(call, { ok: false, error: { kind: 'plugin_error', message: thrown.message, thrown }, stats: this.statsOf(call) });

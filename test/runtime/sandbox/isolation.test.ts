@@ -4,8 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
 import { NOT_DISPATCHED } from '../../../runtime/sandbox/protocol.ts';
-import { writePlugin } from '../../helpers/plugin-fixture.ts';
-import { registerDir, startSandbox } from '../../helpers/sandbox.ts';
+import { bundlePlugin } from '../../../runtime/bundler/bundle-plugin.ts';
+import { DEFAULT_CONFIGURE, PLAIN_INDEX, writePlugin } from '../../helpers/plugin-fixture.ts';
+import { recordingHandler, registerDir, startSandbox } from '../../helpers/sandbox.ts';
 
 const WAITS = `module.exports = class {
   async getFields(lang, ms) { await new Promise((r) => setTimeout(r, Number(ms) || 300)); return 'waited'; }
@@ -18,6 +19,40 @@ const BURNS = `module.exports = class {
 const GROWS = `module.exports = class {
   async getFields() { const a = []; for (;;) a.push(new Array(100).fill(a.length)); }
 };`;
+// Makes host calls that cost the server more than they cost its own process: the server answers
+// each on the one thread every plugin shares (as it decodes, polices, audits and encodes them).
+const ASKS_HOST = `module.exports = class {
+  async getFields(lang, n) { for (let i = 0; i < Number(n); i++) await __ps_host.call('test.expensive', null); return 'asked'; }
+};`;
+const SERVER_MS_PER_EXPENSIVE_CALL = 1;
+const handler = recordingHandler((capability) => {
+  if (capability === 'test.expensive') {
+    const end = performance.now() + SERVER_MS_PER_EXPENSIVE_CALL;
+    while (performance.now() < end) { /* the server's work for this host call */ }
+  }
+  return { ok: true, value: null };
+});
+// The server scrubs every result of its plugin's own secrets, walking each value: a result of
+// 4 MB in small values took the real scrubber 0.4–1.4 s. Here a fixed cost per result stands in.
+const SERVER_MS_PER_RESULT = 20;
+handler.handler.scrubFor = <T,>(plugin: string, value: T): T => {
+  if (plugin === 'returns-values') valuesScrubbed++;
+  if (plugin === 'returns-much') {
+    scrubbedResults++;
+    const end = performance.now() + SERVER_MS_PER_RESULT;
+    while (performance.now() < end) { /* the server's walk over the result */ }
+  }
+  return value;
+};
+let scrubbedResults = 0;
+// Returns `n` values in 3 bytes each: 4 MB of them took the real scrubber 1.4 s in one go.
+const RETURNS_VALUES = `module.exports = class {
+  async getFields(lang, n) { return new Array(Number(n)).fill({}); }
+};`;
+let valuesScrubbed = 0;
+// configure.js of every plugin is evaluated in one shared process (design.md §5): the same
+// pattern there, which the isolate's timeout did not stop either.
+const CONFIGURE_GROWS = `const a = []; for (;;) a.push(new Array(100).fill(a.length));`;
 
 let host: SandboxHost;
 const faults = (key: string) => host.health().plugins[key].recentFaults;
@@ -29,8 +64,8 @@ beforeAll(async () => {
     supervisor: { graceMs: 300 },
     breaker: { threshold: 3, cooldownMs: 60_000 },
     groups: { pair: ['paired-a', 'paired-b'] },
-  }));
-  for (const [key, index] of [['bystander', WAITS], ['waits', WAITS], ['burns', BURNS], ['grows', GROWS], ['paired-a', WAITS], ['paired-b', WAITS]]) {
+  }, handler));
+  for (const [key, index] of [['bystander', WAITS], ['waits', WAITS], ['burns', BURNS], ['grows', GROWS], ['asks-host', ASKS_HOST], ['returns-much', PLAIN_INDEX], ['returns-values', RETURNS_VALUES], ['paired-a', WAITS], ['paired-b', WAITS]]) {
     const r = await registerDir(host, writePlugin(key, { 'index.js': index }));
     expect(r.ok, `${key} loads`).toBe(true);
   }
@@ -105,6 +140,51 @@ describe('per-plugin isolation', () => {
     for (const r of bystander) expect(r).toMatchObject({ ok: true });
   });
 
+  it('the server\'s time on a plugin\'s host calls counts against that plugin\'s CPU budget', async () => {
+    // Each call makes 200 host calls that take the server 200 ms and the plugin's own process
+    // almost nothing: charged its process's CPU alone, it was never throttled while the server's
+    // one thread spent 40 calls × 200 ms on it (and the bystander's requests waited behind).
+    const results: Awaited<ReturnType<SandboxHost['invoke']>>[] = [];
+    for (let i = 0; i < 40 && !results.some((r) => !r.ok); i++) {
+      results.push(await host.invoke('asks-host', 'getFields', ['en', 200]));
+      await new Promise((r) => setTimeout(r, 60)); // one usage sample (every 50 ms) charges it
+    }
+    expect(results[0]).toMatchObject({ ok: true, value: 'asked' }); // positive control: under budget it runs
+    expect(results.at(-1)).toMatchObject({ ok: false, error: { kind: 'throttled' } });
+    // Counted by the server, not timed: the host calls it answered before the plugin was
+    // refused cost it at most about the plugin's budget (1 500 ms) and one call more.
+    const answered = handler.calls.filter((c) => c.plugin === 'asks-host').length;
+    expect(answered * SERVER_MS_PER_EXPENSIVE_CALL).toBeLessThanOrEqual(1500 + 2 * 200);
+    expect(await host.invoke('bystander', 'getFields', ['en', 20])).toMatchObject({ ok: true });
+    expect(host.health().plugins.bystander.cpuMsInWindow).toBeLessThan(1500);
+  });
+
+  it('the server\'s time scrubbing a plugin\'s results counts against that plugin\'s CPU budget', async () => {
+    // Each result costs the plugin's own process almost nothing and the server 20 ms: charged
+    // its process's CPU alone, it ran 200 calls (4 s of the server's thread) unthrottled.
+    const results: Awaited<ReturnType<SandboxHost['invoke']>>[] = [];
+    for (let i = 0; i < 200 && !results.some((r) => !r.ok); i++) {
+      results.push(await host.invoke('returns-much', 'getFields', ['en', 'CARDUAH']));
+      if (i % 10 === 9) await new Promise((r) => setTimeout(r, 60)); // usage samples charge the process's own CPU
+    }
+    expect(results[0]).toMatchObject({ ok: true }); // positive control: under budget it runs
+    expect(results.at(-1)).toMatchObject({ ok: false, error: { kind: 'throttled' } });
+    // Counted by the server: what it spent scrubbing before the plugin was refused is at most
+    // about the budget (1 500 ms) and the calls one sample lets through.
+    expect(scrubbedResults * SERVER_MS_PER_RESULT).toBeLessThanOrEqual(1500 + 10 * SERVER_MS_PER_RESULT);
+    expect(await host.invoke('bystander', 'getFields', ['en', 20])).toMatchObject({ ok: true });
+  });
+
+  it('a result of more values than the server can scrub at once is refused before it is scrubbed', async () => {
+    const small = await host.invoke('returns-values', 'getFields', ['en', 1000]);
+    expect(small).toMatchObject({ ok: true }); // positive control: a result of ordinary size passes, scrubbed
+    expect(valuesScrubbed).toBe(1);
+    const huge = await host.invoke('returns-values', 'getFields', ['en', 400_000]);
+    expect(huge).toMatchObject({ ok: false, error: { kind: 'bad_result', message: expect.stringMatching(/more than 100000 values/) } });
+    expect(valuesScrubbed).toBe(1); // the server never walked it
+    expect(await host.invoke('bystander', 'getFields', ['en', 20])).toMatchObject({ ok: true });
+  });
+
   it('calls beyond the concurrency limit wait in a bounded queue; beyond it they are refused at once', async () => {
     const calls = [0, 1, 2, 3].map(() => host.invoke('waits', 'getFields', ['en', 400]));
     const results = await Promise.all(calls);
@@ -133,5 +213,16 @@ describe('per-plugin isolation', () => {
     expect(await hung).toMatchObject({ ok: false, error: { kind: 'sandbox_crashed', message: expect.stringMatching(/watchdog/) } });
     expect(host.processOf('bystander')?.pid).toBe(bystanderPid);
     expect(host.processOf('waits')?.pid).not.toBe(hungPid);
+  });
+
+  it('a hostile configure.js fails only its own read: the one read beside it succeeds, and the shared process is held to the memory cap', async () => {
+    const hostile = await bundlePlugin(writePlugin('configure-grows', { 'configure.js': CONFIGURE_GROWS }));
+    const honest = await bundlePlugin(writePlugin('configure-honest', { 'configure.js': `${DEFAULT_CONFIGURE}\nmodule.exports.title = 'Honest';` }));
+    // Sent together, as when an administrator reloads two plugins: before, the hostile one grew
+    // the shared process past 1 GB until the watchdog killed it, and the kill failed both reads.
+    const [bad, good] = await Promise.all([host.readManifest(hostile), host.readManifest(honest)]);
+    expect(bad).toMatchObject({ ok: false, error: { message: expect.stringMatching(/resident memory, over its 160 MB cap/) } });
+    expect(good).toMatchObject({ ok: true, value: { title: 'Honest' } });
+    expect(faults('bystander')).toBe(0);
   });
 });
