@@ -39,8 +39,12 @@ export class CircuitBreaker {
       this.trialInFlight = true;
       return { ok: true };
     }
-    const retryInMs = this.openedAt === null ? 0 : Math.max(0, this.options.cooldownMs - (this.now() - this.openedAt));
-    return { ok: false, retryInMs };
+    return { ok: false, retryInMs: this.retryInMs() };
+  }
+
+  /** While open: how long until the next trial call is allowed. */
+  retryInMs(): number {
+    return this.openedAt === null ? 0 : Math.max(0, this.options.cooldownMs - (this.now() - this.openedAt));
   }
 
   recordSuccess(): void {

@@ -65,6 +65,16 @@ export class PluginGate {
     return this.queue.length;
   }
 
+  /** Why a call would be refused at once now (over budget, queue full), without taking a turn. */
+  wouldRefuse(): { message: string; retryInMs: number } | null {
+    const over = this.overBudgetBy();
+    if (over) return { message: over.message, retryInMs: Math.max(1, Math.ceil(over.retryInMs)) };
+    if (this.running >= this.options.maxConcurrentCalls && this.queue.length >= this.options.maxQueuedCalls) {
+      return { message: `it has ${this.running} calls running and ${this.queue.length} waiting (maxConcurrentCalls ${this.options.maxConcurrentCalls}, maxQueuedCalls ${this.options.maxQueuedCalls})`, retryInMs: 1000 };
+    }
+    return null;
+  }
+
   /** Admits a call now, queues it until `waitMs` passes, or refuses it. */
   acquire(waitMs: number): Promise<Admission> {
     const over = this.overBudgetBy();

@@ -441,6 +441,24 @@ export class SandboxHost {
     return { processes, plugins };
   }
 
+  /**
+   * Whether a call of `key` would be refused right now without running (paused, over its CPU
+   * budget, queue full): a webhook route asks before it stores a delivery, so a flood against a
+   * plugin that is refusing calls costs neither disk nor a sandbox turn.
+   */
+  refusesNow(key: string, what: string): SandboxFailure | null {
+    const plugin = this.plugins.get(key);
+    if (!plugin) return null;
+    if (plugin.breaker.state === 'open') {
+      const retryInMs = plugin.breaker.retryInMs();
+      return { kind: 'circuit_open', retryInMs, message: `plugin '${key}' is paused after repeated faults; the next trial call is allowed in ${Math.ceil(retryInMs / 1000)} s` };
+    }
+    const refusal = plugin.gate.wouldRefuse();
+    if (!refusal) return null;
+    this.options.onThrottled?.(key, what, refusal.message);
+    return { kind: 'throttled', retryInMs: refusal.retryInMs, message: `plugin '${key}' is throttled: ${refusal.message}; nothing ran` };
+  }
+
   /** The breaker of one plugin (cheaper than health() on the payout path). */
   breakerOf(key: string): ReturnType<CircuitBreaker['snapshot']> | undefined {
     return this.plugins.get(key)?.breaker.snapshot();

@@ -126,6 +126,7 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
   await app.register(payoutCallRoutes, {
     store: host.store,
     invoke: (key, method, args, opts) => host.sandbox.invoke(key, method, args, opts),
+    refusesNow: (key, what) => host.sandbox.refusesNow(key, what),
     pluginInfo: (key) => {
       const p = host.registry.active(key);
       return p ? { callbacks: p.description.callbacks } : null;

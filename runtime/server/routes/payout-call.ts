@@ -52,6 +52,11 @@ export interface PayoutCallOptions {
   /** Deliveries per plugin per minute, all callers together. */
   ratePerMinute: number;
   onEvent?: (event: WebhookEvent) => void;
+  /**
+   * Whether the plugin would refuse a call now without running it (paused, over its budget, queue
+   * full): such a delivery is answered 503/429 before anything is stored (SandboxHost.refusesNow).
+   */
+  refusesNow?: (key: string, what: string) => { kind: string; message: string; retryInMs?: number } | null;
   /** The per-plugin inbox quota (retention/webhook-quota.ts); without it every delivery is stored. */
   quota?: { admit(plugin: string, bytes: number): Promise<Admission>; charge(plugin: string, bytes: number): void };
   /** A delivery refused by the quota (for the metric and the aggregated audit line). */
@@ -153,6 +158,14 @@ export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOpt
       query: Object.fromEntries(Object.entries(query).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])),
       body: utf8 ? raw.toString('utf8') : raw.toString('base64'), bodyEncoding: utf8 ? 'utf8' as const : 'base64' as const,
     };
+    // A plugin refusing calls now would refuse this one too: answer as the call would be answered,
+    // but before the body is stored, so an anonymous flood against it grows nothing.
+    const refusing = opts.refusesNow?.(payoutKey, `callback:${callback}`) ?? null;
+    if (refusing) {
+      const a = refusalAnswer(refusing);
+      emit(null, a);
+      return reply.code(a.status).headers(a.headers).send(a.body);
+    }
     let admission: Admission;
     try {
       admission = opts.quota ? await opts.quota.admit(payoutKey, webhookBytes(delivery)) : { ok: true, release: () => {} };
@@ -209,9 +222,7 @@ export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOpt
       clearTimeout(timer);
       if (result.ok) answer(plain('no_answer', 500, 'the plugin finished without answering'));
       else if (result.error.kind === 'deadline') answer(plain('timeout', 504, `the plugin did not answer within ${opts.wallMs} ms`));
-      else if (result.error.kind === 'circuit_open') answer({ ...plain('unavailable', 503, 'the payout plugin is paused after repeated faults; try again later'), headers: { 'retry-after': retryAfter(result.error, 30) } });
-      else if (result.error.kind === 'throttled') answer({ ...plain('throttled', 429, 'the payout plugin is busy; try again later'), headers: { 'retry-after': retryAfter(result.error, 1) } });
-      else if (result.error.kind === 'sandbox_unavailable') answer({ ...plain('unavailable', 503, 'the payout plugin is restarting; try again later'), headers: { 'retry-after': '1' } });
+      else if (REFUSALS.has(result.error.kind)) answer(refusalAnswer(result.error));
       else answer(plain('plugin_failed', 500, GENERIC_FAILURE));
       const a = sent!;
       const error = result.ok
@@ -250,6 +261,15 @@ function fromPlugin(r: CallbackResponse): Answer {
   }
   if (!headers['content-type']) headers['content-type'] = 'text/plain; charset=utf-8';
   return { outcome: 'answered', status, headers: { ...headers, ...ALWAYS_ON_PLUGIN_RESPONSES }, body: typeof r.body === 'string' ? r.body : '' };
+}
+
+/** Failures that mean the plugin refused to run the call now; the caller may retry later. */
+const REFUSALS = new Set(['circuit_open', 'throttled', 'sandbox_unavailable']);
+
+function refusalAnswer(error: { kind: string; retryInMs?: number }): Answer {
+  if (error.kind === 'throttled') return { ...plain('throttled', 429, 'the payout plugin is busy; try again later'), headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': retryAfter(error, 1) } };
+  if (error.kind === 'circuit_open') return { ...plain('unavailable', 503, 'the payout plugin is paused after repeated faults; try again later'), headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': retryAfter(error, 30) } };
+  return { ...plain('unavailable', 503, 'the payout plugin is restarting; try again later'), headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' } };
 }
 
 /** Retry-After in whole seconds: when the plugin said it may be called again, else `fallbackS`. */

@@ -39,6 +39,11 @@ describe('a noisy neighbour, against a real server', () => {
     expect(statuses[0]).toBe(200); // positive control: under its budget the hog is served
     expect(statuses).toContain(429);
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    // While it refuses calls, a delivery is answered before anything is stored.
+    const stored = (await t.host.store.webhookUsage('hog')).rows;
+    const more = await fetch(`${t.baseUrl}/payout_call/hog/burn/`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    expect(more.status).toBe(429);
+    expect((await t.host.store.webhookUsage('hog')).rows).toBe(stored);
 
     // Meanwhile, and after: NimbusPay's webhook answers as usual, and a payout completes.
     const unsigned = await t.api('POST', '/payout_call/nimbuspay/url_final/', { id: 'np_x', status: 'DONE' });
