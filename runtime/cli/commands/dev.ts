@@ -17,6 +17,8 @@ import type { FakeProviderScript } from '../../../sdk/fake-provider.ts';
 import { startFakeProvider as startNimbus } from '../../demo/fake-provider.ts';
 import { startFakeBillPay } from '../../demo/fake-billpay.ts';
 import { errorInfo } from '../output.ts';
+import { describeChanges, watchFolder } from '../watch-folder.ts';
+import type { FolderWatcher } from '../watch-folder.ts';
 
 export interface DevOptions {
   dir: string;
@@ -118,7 +120,7 @@ export async function startDev(o: DevOptions): Promise<DevServer> {
   }
   const { host: h } = host;
   const timers: NodeJS.Timeout[] = [];
-  let watcher: fs.FSWatcher | null = null;
+  let watcher: FolderWatcher | null = null;
   try {
     for (const [k, v] of Object.entries({ ...fake?.config, ...o.config })) await h.hostApi.config.set(key, k, v);
     if (fake) {
@@ -202,23 +204,15 @@ export async function startDev(o: DevOptions): Promise<DevServer> {
     return running;
   };
 
-  let debounce: NodeJS.Timeout | null = null;
-  watcher = fs.watch(dir, { recursive: true }, (_event, file) => {
-    const name = String(file ?? '');
-    if (name.split(path.sep).some((part) => part === 'node_modules' || part.startsWith('.'))) return;
-    if (debounce) clearTimeout(debounce);
-    debounce = setTimeout(() => {
-      debounce = null;
-      print(`↻ ${name || dir} changed: checking ${key} again…`);
-      void reload();
-    }, o.debounceMs ?? 200);
-  });
+  watcher = watchFolder(dir, (changes) => {
+    print(`↻ ${describeChanges(changes)}: checking ${key} again…`);
+    void reload();
+  }, { debounceMs: o.debounceMs ?? 150, onError: (m) => print(`  watch: ${m}`) });
 
   return {
     host, baseUrl: host.baseUrl, adminToken: host.adminToken, provider: fake, routes, reloads, reload,
     async close() {
       watcher?.close();
-      if (debounce) clearTimeout(debounce);
       for (const t of timers) clearInterval(t);
       await running;
       await host.close();
