@@ -26,6 +26,8 @@ import type {
   AuditDecision, AuditRecord, OrderHistoryEntry, Order, OrderStatus, PayoutAttempt, PayoutTx, PluginLogLine, WebhookDelivery,
 } from '../runtime/store/types.ts';
 
+export { typecheckPlugin, typecheckPluginSync } from './typecheck.ts';
+export type { TypecheckResult } from './typecheck.ts';
 export type { SignInput, WebhookAnswer, WebhookInput, WebhookVerdict } from './testkit-webhook.ts';
 export type { FakeProvider, FakeProviderScript, FakeRoutes, FakeRequest, FakeReply, FakeHandler } from './fake-provider.ts';
 export type { AuditRecord, Order, OrderStatus, PayoutAttempt, PayoutTx, PluginLogLine, OrderHistoryEntry, WebhookDelivery } from '../runtime/store/types.ts';
