@@ -32,7 +32,7 @@ export interface Capability<Args = unknown, Result = unknown> {
   parse(raw: unknown): Args;
   /** One line for the audit record. Secrets are scrubbed by value afterwards, but do not include them. */
   summarize(args: Args): string;
-  /** Appended to the audit summary after a successful call (a verdict the arguments cannot say). */
+  /** Appended as is to the audit summary after a successful call (what the arguments cannot say: a verdict, a status). */
   summarizeResult?(result: Result): string;
   /** Policy check and implementation. Throws PolicyDenied when a rule refuses the call. */
   invoke(ctx: HostCallContext, args: Args): Promise<Result>;

@@ -45,7 +45,7 @@ export function createHostApi(deps: HostApiDeps): HostApi {
       const args = capability.parse(capability.storesPluginText ? deps.scrubber.scrubDeepFor(ctx.plugin, raw) : raw);
       summary = capability.summarize(args);
       const value = await capability.invoke(ctx, args);
-      if (capability.summarizeResult) summary += `: ${capability.summarizeResult(value)}`;
+      if (capability.summarizeResult) summary += capability.summarizeResult(value);
       reply = { ok: true, value: value === undefined ? null : value };
     } catch (err) {
       if (err instanceof PolicyDenied || err instanceof CapabilityArgumentError) {

@@ -139,7 +139,7 @@ export function createWebhookVerifyCapability(deps: WebhookVerifyDeps): Capabili
       return verify(ctx.plugin, scheme, args);
     },
     // The verdict goes into the audit record: `…: verified` or `…: not verified: expired`.
-    summarizeResult: (r) => (r.verified ? 'verified' : `not verified: ${r.reason}`),
+    summarizeResult: (r) => (r.verified ? ': verified' : `: not verified: ${r.reason}`),
   };
 
   async function verify(plugin: string, scheme: WebhookSignatureScheme, args: VerifyArgs): Promise<VerifyResult> {

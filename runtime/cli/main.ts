@@ -6,6 +6,7 @@ import { runAudit } from './commands/audit.ts';
 import { registerInstallCommands } from './commands/install.ts';
 import { registerDevCommand } from './commands/dev.ts';
 import { registerNewCommand } from './commands/new.ts';
+import { registerTriggerCommand } from './commands/trigger.ts';
 import { registerBenchCommand } from './commands/bench.ts';
 import { runStart } from '../server/start.ts';
 
@@ -62,6 +63,7 @@ program
 registerInstallCommands(program);
 registerDevCommand(program);
 registerNewCommand(program);
+registerTriggerCommand(program);
 registerBenchCommand(program);
 
 await program.parseAsync(process.argv);
