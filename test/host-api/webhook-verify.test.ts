@@ -45,8 +45,9 @@ function setup(o: { secret?: string | null; scheme?: WebhookSignatureScheme | nu
     })],
   });
   const ctx = (method = 'callback:webhook'): HostCallContext => ({ plugin: 'quickpay', callId: nodeCrypto.randomUUID(), method, deadline: clock + 5000, counters: newCounters() });
-  const verify = async (d: { headers: Record<string, string>; rawBody: string }, method?: string) => api.handle(ctx(method), 'webhook.verify', { ...d, method: 'POST', path: PATH });
-  const signed = (rawBody: string, opts: { secret?: string; timestampSec?: number } = {}) => ({
+  const verify = async (d: { headers: Record<string, string>; rawBody: string }, method?: string) =>
+    (await api.handle(ctx(method), 'webhook.verify', { ...d, method: 'POST', path: PATH })) as { ok: boolean; value?: unknown; error?: unknown };
+  const signed = (rawBody: string, opts: { secret?: string; timestampSec?: number } = {}): { rawBody: string; headers: Record<string, string> } => ({
     rawBody, headers: { 'content-type': 'application/json', ...signWebhook(scheme, opts.secret ?? SECRET, { rawBody, path: PATH, timestamp: opts.timestampSec ?? Math.floor(clock / 1000) }) },
   });
   return { verify, signed, records, flush: () => audit.flush(), advance: (ms: number) => { clock += ms; }, now: () => clock };
