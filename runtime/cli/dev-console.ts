@@ -23,7 +23,7 @@ export function observeDeliveries(server: http.Server, key: string, print: (line
 
 /** One console line for an audit record worth showing, or null. */
 export function auditLine(r: AuditRecord): string | null {
-  const what = r.summary.replace(/^[^:]*: /, '');
+  const what = r.summary.replace(/^\S+: /, ''); // without the method label (callback:webhook: …)
   const ms = `(${Math.round(r.durationMs)} ms)`;
   if (r.decision === 'denied') return `✖ ${r.capability} refused (${r.rule}): ${what}`;
   if (r.decision === 'error') return `✖ ${r.capability} failed (${r.rule}): ${what} ${ms}`;
