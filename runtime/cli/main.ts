@@ -7,6 +7,7 @@ import { registerInstallCommands } from './commands/install.ts';
 import { registerDevCommand } from './commands/dev.ts';
 import { registerNewCommand } from './commands/new.ts';
 import { registerTriggerCommand } from './commands/trigger.ts';
+import { registerTypecheckCommand } from './commands/typecheck.ts';
 import { registerBenchCommand } from './commands/bench.ts';
 import { runStart } from '../server/start.ts';
 
@@ -64,6 +65,7 @@ registerInstallCommands(program);
 registerDevCommand(program);
 registerNewCommand(program);
 registerTriggerCommand(program);
+registerTypecheckCommand(program);
 registerBenchCommand(program);
 
 await program.parseAsync(process.argv);
