@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SOURCE_DIRS = ['runtime', 'host-api', 'sdk'];
+const SOURCE_DIRS = ['runtime', 'host-api', 'sdk', 'bench'];
 /** Package subpaths → the module under sdk/ they load. */
 const ENTRY_POINTS = ['index', 'testkit', 'platform', 'fake-provider'];
 

@@ -98,6 +98,28 @@ describe('webhook.verify', () => {
     expect((await t.verify(t.signed(body))).value).toMatchObject({ verified: true });
   });
 
+  it('attacks on the replay memory: a forged delivery cannot reserve an id; a re-spelled signature is still a replay', async () => {
+    const withId: WebhookSignatureScheme = { ...scheme, deliveryIdHeader: 'x-quickpay-delivery' };
+    const t = setup({ scheme: withId });
+    const ts = Math.floor(t.now() / 1000);
+    const real = { rawBody: body, headers: signWebhook(withId, SECRET, { rawBody: body, path: PATH, timestamp: ts, deliveryId: 'dlv_7' }) };
+    // Someone without the secret sends id dlv_7 first, hoping the provider's real one is refused.
+    const forged = { rawBody: body, headers: signWebhook(withId, 'not the secret', { rawBody: body, path: PATH, timestamp: ts, deliveryId: 'dlv_7' }) };
+    const refused = await t.verify(forged);
+    expect(refused.value).toMatchObject({ verified: false, reason: 'mismatch' });
+    // The answer carries neither the secret nor the digest that would have matched.
+    expect(JSON.stringify(refused)).not.toContain(real.headers['x-quickpay-signature']);
+    expect(JSON.stringify(refused)).not.toContain(SECRET);
+    expect((await t.verify(real)).value).toMatchObject({ verified: true, deliveryId: 'dlv_7' });
+
+    // Without an id header the delivery is known by the digest, not by how the header spells it.
+    const u = setup();
+    const d = u.signed(body);
+    expect((await u.verify(d)).value).toMatchObject({ verified: true });
+    const upper = { ...d, headers: { ...d.headers, 'x-quickpay-signature': ` ${d.headers['x-quickpay-signature'].toUpperCase()} ` } };
+    expect((await u.verify(upper)).value).toMatchObject({ verified: false, reason: 'replayed' });
+  });
+
   it('replays by delivery id: the same id with a new signature is refused', async () => {
     const withId: WebhookSignatureScheme = { ...scheme, deliveryIdHeader: 'x-quickpay-delivery' };
     const t = setup({ scheme: withId });
