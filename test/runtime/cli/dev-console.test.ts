@@ -84,6 +84,18 @@ describe('dev console', () => {
     expect(dev.reloads.ok).toBe(1);
   }, 120_000);
 
+  it('a platform plugin\'s cron runs are shown with their result and the next run', async () => {
+    await dev?.close();
+    const dir = path.join(project, 'cron-probe');
+    fs.cpSync(path.join(repo, 'test/fixtures/plugins/cron-probe'), dir, { recursive: true });
+    lines.length = 0;
+    dev = await startDev({ dir, port: 0, config: { mode: 'throw' }, print: (l) => lines.push(l) });
+    await until('the init run', () => /⏱ cron \(init\) ok|✖ cron \(init\) failed/.test(lines.join('\n')), 30_000);
+    await dev.host.host.cron.runNow('cron-probe');
+    await until('the manual run', () => lines.some((l) => l.startsWith('✖ cron (manual)')), 30_000);
+    expect(lines.find((l) => l.startsWith('✖ cron (manual)'))).toMatch(/^✖ cron \(manual\) failed after \d+ ms: \w+ .*provider status API is down; next run \d\d:\d\d:\d\d \(in \d+ s\)$/);
+  }, 90_000);
+
   it('formats refusals and cron runs with their results and the next run', () => {
     const base = { _id: 'a', at: '2026-12-01T12:00:00.000Z', plugin: 'p', actor: 'plugin:p', callId: 'c', durationMs: 12.4 };
     expect(auditLine({ ...base, capability: 'http.request', decision: 'denied', rule: 'http.grant', summary: 'transfer: POST https://evil.example:443/x body=0B' }))
