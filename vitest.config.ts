@@ -9,7 +9,8 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    include: ['test/**/*.test.ts'],
+    // Plugins' own tests too, so `npx vitest run plugins/<key>/test/plugin.test.ts` finds its file.
+    include: ['test/**/*.test.ts', 'plugins/*/test/**/*.test.ts'],
     exclude: ['test/browser/**', 'node_modules/**'],
   },
 });

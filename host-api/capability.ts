@@ -32,6 +32,8 @@ export interface Capability<Args = unknown, Result = unknown> {
   parse(raw: unknown): Args;
   /** One line for the audit record. Secrets are scrubbed by value afterwards, but do not include them. */
   summarize(args: Args): string;
+  /** Appended as is to the audit summary after a successful call (what the arguments cannot say: a verdict, a status). */
+  summarizeResult?(result: Result): string;
   /** Policy check and implementation. Throws PolicyDenied when a rule refuses the call. */
   invoke(ctx: HostCallContext, args: Args): Promise<Result>;
   /**

@@ -63,6 +63,7 @@ export function createHostApi(deps: HostApiDeps): HostApi {
       const args = capability.parse(capability.storesPluginText ? deps.scrubber.scrubDeepFor(ctx.plugin, raw) : raw);
       summary = capability.summarize(args);
       const value = await capability.invoke(ctx, args);
+      if (capability.summarizeResult) summary += capability.summarizeResult(value);
       reply = { ok: true, value: value === undefined ? null : value };
       deps.caps.chargeResult(ctx, reply.value);
     } catch (err) {

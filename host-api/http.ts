@@ -308,6 +308,9 @@ export function createHttpCapability(options: HttpCapabilityOptions): Capability
       return `${args.method} ${where} body=${size}B${stripped.length ? ` stripped-headers=${stripped.join(',')}` : ''}${describeSecretUse(args.secrets)}`;
     },
 
+    // The provider's answer in the audit record (`… → 201`): what `dev` shows for each request.
+    summarizeResult: (r: HttpResponseResult) => ` → ${r.status}`,
+
     async invoke(ctx: HostCallContext, args: HttpRequestArgs): Promise<HttpResponseResult> {
       let grants: NormalGrant[];
       try {

@@ -19,6 +19,7 @@ import { createHttpCapability } from './http.ts';
 import type { Grant, HttpCapabilityOptions } from './http.ts';
 import { PluginLog } from './log.ts';
 import { payoutTxCapabilities } from './payout-txs.ts';
+import { createWebhookVerifyCapability } from './webhook-verify.ts';
 import type { PluginLogLine } from '../runtime/store/types.ts';
 
 export interface HostApiOptions {
@@ -68,6 +69,10 @@ export function buildHostApi(o: HostApiOptions): HostApiParts {
       }),
       ...payoutTxCapabilities(o.store),
       historyCapability({ store: o.store, buildIpn: o.buildIpn, settleAttempt: o.settleAttempt }),
+      createWebhookVerifyCapability({
+        schemeOf: (plugin) => o.manifests.manifestOf(plugin)?.webhookSignature,
+        readSecret: (plugin, key) => config.readForHost(plugin, key),
+      }),
     ],
   });
   return { api, config, audit, pluginLog, caps };

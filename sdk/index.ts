@@ -38,7 +38,49 @@ export interface PayoutManifest {
   network?: readonly (string | NetworkRequestSpec)[];
   /** process.env keys the plugin would like; the administrator whitelists them. */
   env?: readonly string[];
+  /** How the provider signs its webhooks; ctx.webhook.verify(req) checks deliveries host-side with it. */
+  webhook?: { signature: WebhookSignatureSpec };
 }
+
+/** What the provider signs, joined with `separator` in this order. */
+export type WebhookSignPart = 'timestamp' | 'body' | 'method' | 'path' | { literal: string } | { header: string };
+
+/**
+ * A provider's webhook signature: hex/base64(HMAC-<algorithm>(secret, parts joined)) in `header`.
+ * E.g. a provider that signs `<timestamp>.<body>` with HMAC-SHA256:
+ * { key: 'webhookSecret', header: 'x-signature', timestampHeader: 'x-timestamp', parts: ['timestamp', 'body'] }
+ */
+export interface WebhookSignatureSpec<K extends string = string> {
+  /** A secret config key (config: { [key]: { secret: true } }) holding the signing secret. */
+  key: K;
+  /** The header carrying the signature. */
+  header: string;
+  parts: readonly WebhookSignPart[];
+  /** Default 'sha256'. */
+  algorithm?: 'sha1' | 'sha256' | 'sha512';
+  /** Default 'hex'. */
+  encoding?: 'hex' | 'base64';
+  /** Text before the signature in the header, e.g. 'sha256='. */
+  prefix?: string;
+  /** Default '.'. */
+  separator?: string;
+  /** The header carrying the signed timestamp; required when parts include 'timestamp'. */
+  timestampHeader?: string;
+  /** Default 's'. */
+  timestampUnit?: 's' | 'ms';
+  /** Deliveries whose timestamp is further from the host's clock are refused (expired); also how long a delivery is remembered against replay. Default 300. */
+  toleranceSec?: number;
+  /** A header naming each delivery; a delivery id seen again within the tolerance is refused (replayed). Without it, the signature is the delivery's id. */
+  deliveryIdHeader?: string;
+}
+
+/** Why ctx.webhook.verify said no. */
+export type WebhookNotVerifiedReason = 'missing_signature' | 'malformed_signature' | 'missing_timestamp' | 'bad_timestamp' | 'expired' |
+  'missing_delivery_id' | 'mismatch' | 'replayed' | 'secret_unset';
+
+export type WebhookVerification =
+  | { verified: true; /** epoch ms of the signed timestamp, or null */ timestamp: number | null; deliveryId: string | null }
+  | { verified: false; reason: WebhookNotVerifiedReason; /** One line for your log and your response. */ message: string };
 
 type ConfigOf<M extends PayoutManifest> = M['config'] extends Readonly<Record<string, ConfigKeySpec>> ? M['config'] : Record<never, ConfigKeySpec>;
 /** Every key the manifest declares (falls back to string when the manifest is not a literal). */
@@ -118,6 +160,8 @@ export interface PayoutContext<M extends PayoutManifest = PayoutManifest> {
   readonly webhookUrl: string | null;
   readonly config: { get(key: PlainConfigKey<M>): Promise<ConfigValue> };
   readonly http: PayoutHttp<ConfigKey<M>>;
+  /** Host-side checks of webhook deliveries (the manifest's webhook.signature). */
+  readonly webhook: { verify(req: WebhookRequest): Promise<WebhookVerification> };
   readonly log: PayoutLog;
 }
 

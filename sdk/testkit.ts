@@ -14,6 +14,8 @@ import { openPluginHost } from './harness.ts';
 import type { PluginHost } from './harness.ts';
 import { routesOf, startFakeProvider } from './fake-provider.ts';
 import type { FakeProvider, FakeProviderScript, FakeRoutes } from './fake-provider.ts';
+import { sendWebhook, signFor } from './testkit-webhook.ts';
+import type { SignInput, WebhookAnswer, WebhookInput, WebhookSender } from './testkit-webhook.ts';
 import type { Host } from '../runtime/server/host.ts';
 import type { ServerOptions } from '../runtime/server/options.ts';
 import type { LoadedPlugin } from '../runtime/plugins/load-plugin.ts';
@@ -24,6 +26,9 @@ import type {
   AuditDecision, AuditRecord, OrderHistoryEntry, Order, OrderStatus, PayoutAttempt, PayoutTx, PluginLogLine, WebhookDelivery,
 } from '../runtime/store/types.ts';
 
+export { typecheckPlugin, typecheckPluginSync } from './typecheck.ts';
+export type { TypecheckResult } from './typecheck.ts';
+export type { SignInput, WebhookAnswer, WebhookInput, WebhookVerdict } from './testkit-webhook.ts';
 export type { FakeProvider, FakeProviderScript, FakeRoutes, FakeRequest, FakeReply, FakeHandler } from './fake-provider.ts';
 export type { AuditRecord, Order, OrderStatus, PayoutAttempt, PayoutTx, PluginLogLine, OrderHistoryEntry, WebhookDelivery } from '../runtime/store/types.ts';
 
@@ -80,26 +85,6 @@ export interface OrderInput {
   lang?: string;
 }
 
-export interface WebhookInput {
-  /** Callback name; default 'webhook' for SDK plugins, the first callback of a platform plugin. */
-  name?: string;
-  method?: 'GET' | 'POST';
-  json?: unknown;
-  form?: Record<string, string>;
-  body?: string;
-  headers?: Record<string, string>;
-  query?: Record<string, string>;
-}
-
-export interface WebhookAnswer {
-  status: number;
-  headers: Record<string, string>;
-  text: string;
-  json(): any;
-  /** The inbox row, finished: by now the host has applied what the plugin returned. Null when the host refused the delivery before recording it (404, 413, 429). */
-  delivery: WebhookDelivery | null;
-}
-
 export interface PluginTestKit {
   key: string;
   format: 'platform' | 'sdk';
@@ -129,7 +114,10 @@ export interface PluginTestKit {
   state(orderId: string): Promise<PayoutState>;
   waitFor(orderId: string, until: OrderStatus | ((s: PayoutState) => boolean), timeoutMs?: number): Promise<PayoutState>;
 
+  /** One delivery over real HTTP; `signed: true` signs it as the manifest's webhook.signature says. */
   webhook(input?: WebhookInput): Promise<WebhookAnswer>;
+  /** Headers for rawBody signed per the manifest's webhook.signature, with the secret the kit set. */
+  signWebhook(rawBody: string, sign?: SignInput): Record<string, string>;
   /** The plugin's cron job now (host.cron.runNow), waiting out a run already going. */
   runCron(): Promise<CronRunOutcome>;
   /** One payout sweep (host.sweepNow): recovery, status polls of ACCEPTED/UNKNOWN payouts, deadlines. */
@@ -247,7 +235,13 @@ export async function startPluginTestKit(options: PluginTestKitOptions): Promise
   };
 
   const grant = (g: GrantInput) => started.grant(g);
-  const setConfig = async (k: string, v: string | number | boolean | null) => { await host.hostApi.config.set(key, k, v); };
+  // What the kit set, so it can sign test webhooks with the secret the host verifies with.
+  const configSet = new Map<string, string>();
+  const setConfig = async (k: string, v: string | number | boolean | null) => {
+    await host.hostApi.config.set(key, k, v);
+    if (v === null) configSet.delete(k); else configSet.set(k, String(v));
+  };
+  const sender: WebhookSender = { host, key, baseUrl: started.baseUrl, plugin: () => started.plugin, configValue: (k) => configSet.get(k) };
   const fakeProvider = async (r: FakeRoutes | FakeProviderScript, o: { urlConfigKey?: string } = {}): Promise<FakeProvider> => {
     const script: FakeProviderScript = typeof (r as FakeProviderScript).routes === 'object' || typeof (r as FakeProviderScript).routes === 'function'
       ? r as FakeProviderScript : { routes: r as FakeRoutes };
@@ -297,34 +291,8 @@ export async function startPluginTestKit(options: PluginTestKitOptions): Promise
     async payout(input) { return pay((await createOrder(input))._id); },
     state,
     waitFor,
-    async webhook(input = {}) {
-      const name = input.name ?? (format === 'sdk' ? 'webhook' : started.plugin.description.callbacks[0]);
-      if (!name) throw new Error(`testkit: plugin ${key} has no callbacks`);
-      const marker = crypto.randomUUID();
-      const headers: Record<string, string> = { 'x-testkit-delivery': marker, ...input.headers };
-      let body: string | undefined = input.body;
-      if (input.json !== undefined) { body = JSON.stringify(input.json); headers['content-type'] ??= 'application/json'; }
-      if (input.form !== undefined) { body = new URLSearchParams(input.form).toString(); headers['content-type'] ??= 'application/x-www-form-urlencoded'; }
-      const qs = input.query ? `?${new URLSearchParams(input.query)}` : '';
-      const res = await fetch(`${started.baseUrl}/payout_call/${encodeURIComponent(key)}/${encodeURIComponent(name)}/${qs}`, {
-        method: input.method ?? 'POST', headers, body: (input.method ?? 'POST') === 'GET' ? undefined : body ?? '',
-      });
-      const text = await res.text();
-      // The host answers as soon as the plugin ends its response; what the plugin returned (SDK
-      // updates) is applied after that, before the inbox row is finished.
-      const deadline = Date.now() + host.options.callbackWallMs + 5_000;
-      let delivery: WebhookDelivery | undefined;
-      for (;;) {
-        delivery = (await host.store.listWebhooks({ plugin: key, limit: 50 })).find((d) => d.headers['x-testkit-delivery'] === marker);
-        if ((delivery && delivery.state !== 'received') || res.status === 404 || res.status === 429 || res.status === 413) break;
-        if (Date.now() > deadline) throw new Error(`testkit: the webhook delivery to ${name} was not finished within ${host.options.callbackWallMs + 5_000} ms`);
-        await sleep(10);
-      }
-      return {
-        status: res.status, headers: Object.fromEntries(res.headers), text, delivery: delivery ?? null,
-        json: () => JSON.parse(text),
-      };
-    },
+    webhook: (input = {}) => sendWebhook(sender, input),
+    signWebhook: (rawBody, sign) => signFor(sender, rawBody, `/payout_call/${encodeURIComponent(key)}/webhook/`, sign),
     async runCron() {
       if (!started.plugin.cron) throw new Error(`testkit: plugin ${key} has no cron job (initCron)`);
       const deadline = Date.now() + host.options.cronWallMs;

@@ -34,7 +34,7 @@ export const HOST_MODULES = {
   querystring: shim('querystring', 'pure-JS querystring (parse, stringify, escape, unescape)', []),
   url: shim('url', 'URL and URLSearchParams', []),
   buffer: shim('buffer', 'pure-JS Buffer', []),
-  sdk: shim('sdk', 'the payout-sandbox SDK runtime (definePayoutPlugin, ctx.http with host-side signing, ctx.config, errors)', ['config.get', 'http.request']),
+  sdk: shim('sdk', 'the payout-sandbox SDK runtime (definePayoutPlugin, ctx.http with host-side signing, ctx.config, ctx.webhook.verify, errors)', ['config.get', 'http.request', 'webhook.verify']),
   bignumber: {
     id: 'bignumber.js',
     provides: 'the real bignumber.js library, bundled',

@@ -7,4 +7,6 @@ if (major < 24) {
     'Run it through npx (npx payout-sandbox …) or npm scripts: the project pins Node 24 as a dev dependency.');
   process.exit(1);
 }
-await import('./main.ts');
+// The repository runs its TypeScript directly; the built package (npm run build) ships main.js.
+import { existsSync } from 'node:fs';
+await import(existsSync(new URL('./main.js', import.meta.url)) ? './main.js' : './main.ts');

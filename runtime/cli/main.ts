@@ -6,6 +6,8 @@ import { runAudit } from './commands/audit.ts';
 import { registerInstallCommands } from './commands/install.ts';
 import { registerDevCommand } from './commands/dev.ts';
 import { registerNewCommand } from './commands/new.ts';
+import { registerTriggerCommand } from './commands/trigger.ts';
+import { registerTypecheckCommand } from './commands/typecheck.ts';
 import { registerBenchCommand } from './commands/bench.ts';
 import { runStart } from '../server/start.ts';
 
@@ -62,6 +64,8 @@ program
 registerInstallCommands(program);
 registerDevCommand(program);
 registerNewCommand(program);
+registerTriggerCommand(program);
+registerTypecheckCommand(program);
 registerBenchCommand(program);
 
 await program.parseAsync(process.argv);

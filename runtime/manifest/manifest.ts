@@ -3,6 +3,10 @@
 // exports reach this file.
 import { PluginRejected } from '../plugin-errors.ts';
 import { PROVIDED_PACKAGES } from '../bundler/host-modules.ts';
+import { webhookSignatureFromSdk } from './webhook-signature.ts';
+import type { WebhookSignatureScheme } from './webhook-signature.ts';
+
+export type { WebhookSignatureScheme, WebhookSignPart } from './webhook-signature.ts';
 
 export type ConfigScalar = string | number | boolean | null;
 export type ConfigVisibility = 1 | 2; // 1 = shown in the admin page, 2 = secret (write-only)
@@ -31,6 +35,8 @@ export interface PluginManifest {
   env: string[];
   /** Fields configure.js exported that we do not know; kept for the report. */
   extra: string[];
+  /** SDK format: how the provider signs webhooks, verified host-side (manifest.webhook.signature). */
+  webhookSignature?: WebhookSignatureScheme | null;
 }
 
 const KNOWN = new Set(['type', 'title', 'name', 'required_npm', 'allow_XML', 'default_config', 'required_config', 'network', 'env']);
@@ -187,7 +193,8 @@ export function manifestFromSdk(raw: unknown): PluginManifest {
       type: 'payout', title: m.title, name: m.name ?? m.title, required_npm: [], allow_XML: m.currencies ?? [],
       default_config, required_config, network: m.network ?? [], env: m.env,
     });
-    return { ...checked, format: 'sdk' };
+    const secretKeys = new Set(Object.keys(required_config).filter((k) => required_config[k] === 2));
+    return { ...checked, format: 'sdk', webhookSignature: webhookSignatureFromSdk(m.webhook, secretKeys) };
   } catch (err) {
     if (err instanceof PluginRejected) {
       throw new PluginRejected(err.code, err.message.replace('configure.js:', 'definePayoutPlugin manifest:').replace('allow_XML', 'currencies').replace(/default_config|required_config/, 'config'));

@@ -11,7 +11,9 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 
-export const CHILD_SOURCE = fileURLToPath(new URL('./child/sandbox-process.ts', import.meta.url));
+// The built package (npm run build) has the child as JavaScript; the repository as TypeScript.
+const childTs = fileURLToPath(new URL('./child/sandbox-process.ts', import.meta.url));
+export const CHILD_SOURCE = fs.existsSync(childTs) ? childTs : childTs.replace(/\.ts$/, '.js');
 
 let built: Promise<string> | null = null;
 

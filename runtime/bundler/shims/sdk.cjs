@@ -86,6 +86,16 @@ function webhookUrl() {
   return (base.endsWith('/') ? base : base + '/') + 'payout_call/' + encodeURIComponent(host.pluginKey) + '/webhook/';
 }
 
+// ctx.webhook.verify(req): the host checks the delivery's signature with the scheme the manifest
+// declares (webhook.signature) and the secret config key it names; the secret stays host-side.
+function verifyWebhook(req) {
+  const r = req || {};
+  return host.call('webhook.verify', {
+    headers: Object.assign({}, r.headers), rawBody: typeof r.rawBody === 'string' ? r.rawBody : '',
+    method: typeof r.method === 'string' ? r.method : 'POST', path: '/payout_call/' + encodeURIComponent(host.pluginKey) + '/webhook/',
+  });
+}
+
 function createContext() {
   return Object.freeze({
     pluginKey: host.pluginKey,
@@ -96,6 +106,7 @@ function createContext() {
       get: (url, options) => request(Object.assign({}, options, { method: 'GET', url })),
       post: (url, json, options) => request(Object.assign({}, options, { method: 'POST', url, json })),
     }),
+    webhook: Object.freeze({ verify: verifyWebhook }),
     log: Object.freeze({ info: logger('info'), warn: logger('warn'), error: logger('error'), debug: logger('debug') }),
   });
 }

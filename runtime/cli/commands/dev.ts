@@ -4,8 +4,10 @@
 // With --fake-provider a fake provider runs next to it (the example plugins' own fakes, or the
 // scaffold's test/fake-provider.ts), and a stand-in customer pays every new order, so one curl
 // shows a payout go through.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import readline from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
@@ -17,6 +19,13 @@ import type { FakeProviderScript } from '../../../sdk/fake-provider.ts';
 import { startFakeProvider as startNimbus } from '../../demo/fake-provider.ts';
 import { startFakeBillPay } from '../../demo/fake-billpay.ts';
 import { errorInfo } from '../output.ts';
+import { describeChanges, watchFolder } from '../watch-folder.ts';
+import { cronLine, observeDeliveries, streamAudit } from '../dev-console.ts';
+import { describeScheme, sendSignedWebhook } from './trigger.ts';
+import type { TriggerResult } from './trigger.ts';
+import { typecheckPlugin } from '../../../sdk/typecheck.ts';
+import type { CronEvent } from '../../cron/scheduler.ts';
+import type { FolderWatcher } from '../watch-folder.ts';
 
 export interface DevOptions {
   dir: string;
@@ -28,6 +37,8 @@ export interface DevOptions {
   config?: Record<string, string | number | boolean | null>;
   grants?: string[];
   debounceMs?: number;
+  /** Typecheck .ts files after each reload (default true). */
+  typecheck?: boolean;
   /** Where the dev server talks to the author. */
   print?: (line: string) => void;
 }
@@ -42,8 +53,14 @@ export interface DevServer {
   reloads: { ok: number; refused: number };
   /** Runs a reload now (what a file change triggers); true when the new version is running. */
   reload(): Promise<boolean>;
+  /** Sends the plugin's webhook a delivery signed per its manifest with the session's secret. */
+  trigger(t?: DevTrigger): Promise<TriggerResult>;
+  /** Typechecks the folder now (what a reload does); resolves when printed. */
+  typecheck(): Promise<void>;
   close(): Promise<void>;
 }
+
+export interface DevTrigger { json?: unknown; body?: string; timestamp?: number; unsigned?: boolean; secret?: string }
 
 interface RunningFake { url: string; config: Record<string, string>; urlConfigKey: string | null; close(): Promise<void> }
 
@@ -82,13 +99,16 @@ function sampleValue(field: { _id: string; placeholder?: string }): string {
 const guessSymbol = (currency: string) => /^CARD([A-Z]{3})$/.exec(currency)?.[1] ?? /^(USDT|USDC|BTC|ETH|TRX|LTC|TON)/.exec(currency)?.[1] ?? currency;
 
 // The host's log, cut down to what an author watches: the plugin's own lines and host errors.
-function devLogger(print: (line: string) => void): pino.Logger {
+function devLogger(print: (line: string) => void, key: string, nextCron: () => string | null): pino.Logger {
   const stream = new Writable({
     write(chunk, _enc, done) {
       for (const line of String(chunk).split('\n').filter(Boolean)) {
         try {
-          const o = JSON.parse(line) as { level: number; msg?: string; plugin?: string; err?: string };
-          if (o.msg?.startsWith('plugin log: ')) print(`  [${o.plugin}] ${o.msg.slice('plugin log: '.length)}`);
+          const o = JSON.parse(line) as { level: number; msg?: string; plugin?: string; err?: string; cron?: CronEvent };
+          if (o.msg === 'cron' && o.cron?.key === key) {
+            const text = cronLine(o.cron, nextCron());
+            if (text) print(text);
+          } else if (o.msg?.startsWith('plugin log: ')) print(`  [${o.plugin}] ${o.msg.slice('plugin log: '.length)}`);
           else if (o.level >= 50) print(`  host error: ${o.msg ?? ''}${o.err ? ` — ${String(o.err).split('\n')[0]}` : ''}`);
         } catch { /* not a log line */ }
       }
@@ -104,10 +124,11 @@ export async function startDev(o: DevOptions): Promise<DevServer> {
   const key = path.basename(dir);
   const fake = o.fakeProvider ? await startFake(key, dir) : null;
   let host: PluginHost;
+  let hostRef: PluginHost | null = null;
   try {
     if (o.dataDir) fs.mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
     host = await openPluginHost({
-      dir, port: o.port ?? 3000, approvedBy: 'dev', logger: devLogger(print),
+      dir, port: o.port ?? 3000, approvedBy: 'dev', logger: devLogger(print, key, () => (hostRef ? hostRef.host.cron.get(key)?.nextRun ?? null : null)),
       dataDir: o.dataDir ?? undefined, storeUrl: o.dataDir ? `sqlite:${path.join(o.dataDir, 'payout-sandbox.db')}` : 'sqlite::memory:',
       server: { sweepIntervalMs: 1000, statusPollMs: 2000, transferWallMs: 30_000 },
       onPayoutEvent: (e) => print(`payout ${e.kind}: order ${e.orderId}${e.reason ? ` (${e.reason})` : ''}`),
@@ -116,11 +137,28 @@ export async function startDev(o: DevOptions): Promise<DevServer> {
     await fake?.close();
     throw err;
   }
+  hostRef = host;
   const { host: h } = host;
   const timers: NodeJS.Timeout[] = [];
-  let watcher: fs.FSWatcher | null = null;
+  const stops: (() => void)[] = [
+    observeDeliveries(host.app.server, key, print),
+    streamAudit(h.store, () => h.hostApi.audit.flush(), key, print),
+  ];
+  const configured = new Map<string, string>();
+  let watcher: FolderWatcher | null = null;
   try {
-    for (const [k, v] of Object.entries({ ...fake?.config, ...o.config })) await h.hostApi.config.set(key, k, v);
+    for (const [k, v] of Object.entries({ ...fake?.config, ...o.config })) {
+      await h.hostApi.config.set(key, k, v);
+      if (v !== null) configured.set(k, String(v));
+    }
+    // A signing secret for this session, so `trigger` works at once; --config sets a real one.
+    const scheme = host.plugin.manifest.webhookSignature;
+    if (scheme && !configured.has(scheme.key)) {
+      const generated = `whsec_dev_${crypto.randomBytes(18).toString('base64url')}`;
+      await h.hostApi.config.set(key, scheme.key, generated);
+      configured.set(scheme.key, generated);
+      print(`  ${scheme.key}: set to a test secret generated for this session (trigger signs with it; --config '{"${scheme.key}":"…"}' sets your own)`);
+    }
     if (fake) {
       await host.grant(fake.url);
       if (fake.urlConfigKey) await h.hostApi.config.set(key, fake.urlConfigKey, fake.url);
@@ -163,6 +201,27 @@ export async function startDev(o: DevOptions): Promise<DevServer> {
   timers.push(setInterval(() => void h.sweepNow(), h.options.sweepIntervalMs));
 
   const reloads = { ok: 0, refused: 0 };
+  // Types are checked after a reload, in a child process, one at a time; a reload meanwhile
+  // checks again. Type errors are shown, not enforced: the sandbox checks what runs.
+  let typing: Promise<void> | null = null;
+  let typeAgain = false;
+  const typecheckSoon = async (): Promise<void> => {
+    if (o.typecheck === false || !fs.readdirSync(dir).some((f) => f.endsWith('.ts'))) return;
+    if (typing) { typeAgain = true; return typing; }
+    typing = (async () => {
+      do {
+        typeAgain = false;
+        const r = await typecheckPlugin(dir).catch((err: Error) => ({ checked: false, errors: [err.message], files: 0 }));
+        if (!r.checked && !r.errors.length) print('  types: not checked (install typescript to typecheck in the loop)');
+        else if (!r.errors.length) print(`  types: ok (${r.files} file${r.files === 1 ? '' : 's'})`);
+        else print([`  types: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`, ...r.errors.slice(0, 10).map((e) => `    ${e}`)].join('\n'));
+      } while (typeAgain);
+    })().finally(() => { typing = null; });
+    return typing;
+  };
+  void typecheckSoon();
+  const cronNext = h.cron.get(key)?.nextRun;
+  if (cronNext) print(`⏱ cron: first run ${cronNext.slice(11, 19)} (in ${Math.max(0, Math.round((Date.parse(cronNext) - Date.now()) / 1000))} s)`);
   let running: Promise<boolean> | null = null;
   let again = false;
   const reloadOnce = async (): Promise<boolean> => {
@@ -177,6 +236,7 @@ export async function startDev(o: DevOptions): Promise<DevServer> {
         plugin = await host.reload();
       }
       reloads.ok++;
+      void typecheckSoon();
       print(`✔ reloaded ${key}: ${plugin.manifest.title}, bundle ${plugin.bundle.sha256.slice(0, 12)} (${Math.round(performance.now() - started)} ms)`);
       return true;
     } catch (err) {
@@ -202,23 +262,28 @@ export async function startDev(o: DevOptions): Promise<DevServer> {
     return running;
   };
 
-  let debounce: NodeJS.Timeout | null = null;
-  watcher = fs.watch(dir, { recursive: true }, (_event, file) => {
-    const name = String(file ?? '');
-    if (name.split(path.sep).some((part) => part === 'node_modules' || part.startsWith('.'))) return;
-    if (debounce) clearTimeout(debounce);
-    debounce = setTimeout(() => {
-      debounce = null;
-      print(`↻ ${name || dir} changed: checking ${key} again…`);
-      void reload();
-    }, o.debounceMs ?? 200);
-  });
+  watcher = watchFolder(dir, (changes) => {
+    print(`↻ ${describeChanges(changes)}: checking ${key} again…`);
+    void reload();
+  }, { debounceMs: o.debounceMs ?? 150, onError: (m) => print(`  watch: ${m}`) });
+
+  const trigger = async (t: DevTrigger = {}): Promise<TriggerResult> => {
+    const scheme = host.plugin.manifest.webhookSignature ?? null;
+    const r = await sendSignedWebhook({
+      baseUrl: host.baseUrl, key, scheme, secret: t.secret ?? (scheme ? configured.get(scheme.key) : null),
+      body: t.body ?? JSON.stringify(t.json ?? {}), timestamp: t.timestamp, unsigned: t.unsigned,
+    });
+    print(`  trigger: ${t.unsigned ? 'unsigned' : describeScheme(scheme)} → ${r.status} ${r.text.slice(0, 120)}`);
+    return r;
+  };
 
   return {
-    host, baseUrl: host.baseUrl, adminToken: host.adminToken, provider: fake, routes, reloads, reload,
+    host, baseUrl: host.baseUrl, adminToken: host.adminToken, provider: fake, routes, reloads, reload, trigger,
+    typecheck: () => typecheckSoon(),
     async close() {
+      for (const stop of stops) stop();
+      await typing;
       watcher?.close();
-      if (debounce) clearTimeout(debounce);
       for (const t of timers) clearInterval(t);
       await running;
       await host.close();
@@ -275,10 +340,24 @@ export async function runDev(dir: string, flags: { port?: string; fakeProvider?:
     if (fields.ok && Array.isArray(fields.value)) values = (fields.value as { _id: string; placeholder?: string }[]).map((f) => ({ key: f._id, value: sampleValue(f) }));
   }
   banner(dev, values, print);
+  if (dev.host.plugin.manifest.format === 'sdk') {
+    print(`\n  type 'trigger {"id":"po_1"}' here to send a signed webhook ('trigger --unsigned', 'trigger --expired' to see refusals)`);
+  }
   print('');
+  const input = readline.createInterface({ input: process.stdin, terminal: false });
+  input.on('line', (line) => {
+    const m = /^\s*(?:t|trigger)\b\s*(--unsigned|--expired)?\s*(.*)$/.exec(line);
+    if (!m) { if (line.trim()) print("  commands: trigger [json] | trigger --unsigned [json] | trigger --expired [json]"); return; }
+    const text = m[2].trim() || '{}';
+    try { JSON.parse(text); } catch { print(`  trigger: ${text.slice(0, 60)} is not JSON`); return; }
+    const scheme = dev.host.plugin.manifest.webhookSignature;
+    const expired = m[1] === '--expired' && scheme ? Math.floor(Date.now() / (scheme.timestampUnit === 'ms' ? 1 : 1000)) - (scheme.toleranceSec + 60) * (scheme.timestampUnit === 'ms' ? 1000 : 1) : undefined;
+    dev.trigger({ body: text, unsigned: m[1] === '--unsigned', timestamp: expired }).catch((err) => print(`  trigger: ${errorInfo(err).message}`));
+  });
   const stop = () => {
     // Let the process end by itself once everything is closed; the timer only catches a straggler.
     setTimeout(() => process.exit(0), 5000).unref();
+    input.close();
     void dev.close();
   };
   process.once('SIGINT', stop);

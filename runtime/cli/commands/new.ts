@@ -89,7 +89,8 @@ export function runNew(name: string, flags: { format?: string; dir?: string }): 
   const next = [
     [`npx vitest run --dir ${rel}`, 'its tests, in the real sandbox'],
     [`npx payout-sandbox check ${rel}`, 'can a host accept it?'],
-    [`npx payout-sandbox dev ${rel} --fake-provider`, 'run it on a local host, reloaded on every save'],
+    [`npx payout-sandbox typecheck ${rel}`, 'its code against the SDK types (dev does it on every save)'],
+    [`npx payout-sandbox dev ${rel} --fake-provider`, "run it on a local host, reloaded on every save; type 'trigger {}' there for a signed webhook"],
   ];
   const width = Math.max(...next.map(([c]) => c.length));
   process.stdout.write([

@@ -60,6 +60,6 @@ describe('payout-sandbox new', () => {
     const output = `${run.stdout}\n${run.stderr}`.replace(/\u001b\[[0-9;]*m/g, '');
     expect(run.status, output).toBe(0);
     expect(output).toMatch(/Test Files\s+2 passed \(2\)/);
-    expect(output).toMatch(/Tests\s+10 passed \(10\)/);
+    expect(output).toMatch(/Tests\s+12 passed \(12\)/);
   }, 180_000);
 });
