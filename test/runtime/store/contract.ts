@@ -10,6 +10,7 @@ import { registerOrderContract } from './contract-orders.ts';
 import { registerTxContract } from './contract-txs.ts';
 import { registerRecordsContract } from './contract-records.ts';
 import { registerPluginRecordContract } from './contract-plugin-records.ts';
+import { registerAttemptMoveContract } from './contract-attempt-moves.ts';
 
 export interface ContractTarget {
   /** A new, empty database that `openStore(url)` opens; `drop` deletes it. */
@@ -44,6 +45,7 @@ export function describeStoreContract(title: string, target: ContractTarget | nu
     registerTxContract(fixture);
     registerRecordsContract(fixture);
     registerPluginRecordContract(fixture);
+    registerAttemptMoveContract(fixture);
 
     test('init runs again harmlessly and a reopened store sees the same data', async () => {
       const first = await fixture.open();
