@@ -37,7 +37,7 @@ export async function applyReport(deps: StepDeps, attempt: PayoutAttempt, order:
       : await settlePayout(deps, {
         attempt, order, state: 'FAILED', reason: `${source} reports failed${report.reason ? `: ${report.reason}` : ''}`, closeTxs: true, orderMove: { by: 'payout-flow' },
       });
-  return settled.attemptMoved || (!settled.followed && settled.state !== null);
+  return settled.attemptMoved || !settled.followed;
 }
 
 export type PollOutcome =
