@@ -1,5 +1,5 @@
-// The payout flow that never pays twice (design.md §6).
-//   PREPARED → DISPATCHING → SUCCEEDED | ACCEPTED | FAILED | UNKNOWN → … → SUCCEEDED | FAILED | NEEDS_REVIEW
+// The payout flow that never pays twice (design.md §6). The attempt states and every move between
+// them are in attempt-transitions.ts; every settlement goes through settle.ts.
 // - one live attempt per order (unique in the store), every write fenced by the attempt's lease;
 // - DISPATCHING is written before transfer() runs, so a crash during it is never mistaken for
 //   "not sent";
@@ -16,7 +16,9 @@ import type { LoadedPlugin } from '../plugins/load-plugin.ts';
 import type { InvokeResult, InvokeOptions } from '../sandbox/sandbox-host.ts';
 import type { Order, PayoutAttempt } from '../store/types.ts';
 import { orderForPlugin } from '../../host-api/payout-txs.ts';
-import { amountMismatch, audit, followOrder, iso, moveAttempt, moveOrder, sendToReview } from './payout-steps.ts';
+import { amountMismatch, audit, iso, moveAttempt } from './payout-steps.ts';
+import { followOrder, settlePayout } from './settle.ts';
+import { blocksNewAttempt } from './attempt-transitions.ts';
 import type { StepDeps } from './payout-steps.ts';
 import { crashPoint } from './crash-hook.ts';
 import { NEVER_DISPATCHED, PayoutDeferrals, neverDispatched } from './deferral.ts';
@@ -50,9 +52,6 @@ export type StartOutcome =
   | { kind: 'succeeded' | 'accepted' | 'failed' | 'unknown' | 'needs_review' | 'lost-lease'; attemptId: string; reason?: string };
 
 interface TransferValue { ok?: unknown; transaction?: unknown; amount?: unknown; currency?: unknown; to?: unknown }
-
-/** Attempts that block a new one: anything but FAILED (design.md §6: only FAILED allows a new attempt). */
-const BLOCKING = new Set(['PREPARED', 'DISPATCHING', 'ACCEPTED', 'UNKNOWN', 'SUCCEEDED', 'NEEDS_REVIEW']);
 
 export class PayoutOrchestrator {
   private readonly deps: OrchestratorDeps;
@@ -104,7 +103,7 @@ export class PayoutOrchestrator {
     if (!order.payoutModule) return { kind: 'not-eligible', reason: `order ${order.uid} has no payout plugin` };
     if (!d.activePlugin(order.payoutModule)) return { kind: 'not-eligible', reason: `payout plugin '${order.payoutModule}' is not loaded` };
     const previous = await d.store.listAttempts(orderId);
-    const blocking = previous.find((a) => BLOCKING.has(a.state));
+    const blocking = previous.find((a) => blocksNewAttempt(a.state));
     if (blocking) return { kind: 'in-progress', reason: `order ${order.uid} already has a payout attempt in state ${blocking.state}` };
     // A known pause costs neither an attempt nor a sandbox call.
     const waiting = this.deferrals.check(orderId, order.payoutModule, d.pluginAvailability?.(order.payoutModule) ?? null);
@@ -113,7 +112,7 @@ export class PayoutOrchestrator {
     const created = await d.store.createAttempt({ orderId, plugin: order.payoutModule, owner: d.owner, leaseMs: this.leaseMs });
     if (!created) return { kind: 'in-progress', reason: `another worker started the payout of order ${order.uid}` };
     crashPoint('after-attempt-created');
-    const dispatching = await moveAttempt(d, created, ['PREPARED'], { state: 'DISPATCHING' });
+    const dispatching = await moveAttempt(d, created, { state: 'DISPATCHING' });
     if (!dispatching) return { kind: 'lost-lease', attemptId: created._id };
     crashPoint('after-dispatching-written');
     d.onEvent?.({ kind: 'started', orderId, attemptId: created._id, plugin: order.payoutModule });
@@ -122,7 +121,7 @@ export class PayoutOrchestrator {
     crashPoint('after-transfer-returned');
     // Conservative: a request the plugin asked for counts even if it had not reached a socket yet.
     const requestsSent = Math.max(result.ctx.counters.outboundRequests, result.ctx.counters.requestsStarted);
-    const attempt = (await moveAttempt(d, dispatching, ['DISPATCHING'], { requestsSent })) ?? null;
+    const attempt = (await moveAttempt(d, dispatching, { requestsSent })) ?? null;
     const ran = result.ok || !neverDispatched(result.error, requestsSent);
     if (ran) this.deferrals.dispatched(orderId, order.payoutModule);
     if (!attempt) {
@@ -134,7 +133,7 @@ export class PayoutOrchestrator {
     // The provider's webhook may have settled the order while transfer() was still running.
     const current = await d.store.getOrder(orderId);
     if (current && current.status !== 'inProgressPayout') await this.keepEvidence(current, attempt, result);
-    if (current && current.status !== 'inProgressPayout' && (await followOrder(d, attempt, current))) {
+    if (current && current.status !== 'inProgressPayout' && (await followOrder(d, attempt, current)).attemptMoved) {
       return { kind: current.status === 'done' ? 'succeeded' : current.status === 'hold' ? 'needs_review' : 'failed', attemptId: attempt._id };
     }
     return this.classify(current ?? order, attempt, result, requestsSent);
@@ -157,13 +156,15 @@ export class PayoutOrchestrator {
     const why = `the sandbox refused transfer() before it ran (${error.kind}: ${error.message})`;
     const current = await d.store.getOrder(orderId);
     // Settled meanwhile by the plugin's callback or an administrator: the attempt follows the order.
-    if (current && current.status !== 'inProgressPayout' && current.status !== 'hold' && (await followOrder(d, attempt, current))) {
+    if (current && current.status !== 'inProgressPayout' && current.status !== 'hold' && (await followOrder(d, attempt, current)).attemptMoved) {
       return { kind: current.status === 'done' ? 'succeeded' : 'failed', attemptId: attempt._id, reason: `${why}; the order is ${current.status}` };
     }
     const status = current?.status ?? 'inProgressPayout';
     const next = status === 'inProgressPayout' ? 'the payout starts again when the plugin takes calls' : `the order is ${status} (moved while the call was refused)`;
     const reason = `${NEVER_DISPATCHED}: ${why}; nothing was sent, ${next}`;
-    const failed = await moveAttempt(d, attempt, ['DISPATCHING'], { state: 'FAILED', reason, leaseUntil: null });
+    // Not a settlement (the order does not move, no IPN, no payout.failed): the table's
+    // DISPATCHING → FAILED "never dispatched".
+    const failed = await moveAttempt(d, attempt, { state: 'FAILED', reason, leaseUntil: null });
     if (!failed) return { kind: 'lost-lease', attemptId: attempt._id };
     const waiting = this.deferrals.refused(orderId, attempt.plugin, why);
     return this.deferred(current ?? orderId, waiting, attempt._id);
@@ -194,7 +195,7 @@ export class PayoutOrchestrator {
     const value = (result.value ?? {}) as TransferValue;
     const transaction = typeof value.transaction === 'string' || typeof value.transaction === 'number' ? String(value.transaction) : null;
     const reportedAmount = value.amount === undefined ? null : String(value.amount);
-    await moveAttempt(d, attempt, ['DISPATCHING'], { transaction, reportedAmount, reportedCurrency: value.currency === undefined ? null : String(value.currency) });
+    await moveAttempt(d, attempt, { transaction, reportedAmount, reportedCurrency: value.currency === undefined ? null : String(value.currency) });
     if (transaction) {
       await d.store.insertPayoutTx({
         order: order._id, transaction, payoutModule: attempt.plugin, active: false, amount: reportedAmount ?? order.outAmount,
@@ -227,8 +228,9 @@ export class PayoutOrchestrator {
     const mismatch = amountMismatch(order, value.amount);
     const reported = { transaction, reportedAmount: value.amount === undefined ? null : String(value.amount), reportedCurrency: value.currency === undefined ? null : String(value.currency) };
     if (mismatch) {
-      await moveAttempt(d, attempt, ['DISPATCHING'], reported);
-      await sendToReview(d, { ...attempt, ...reported }, order, mismatch);
+      // What the provider said is kept on the attempt before anything else moves.
+      await moveAttempt(d, attempt, reported);
+      await settlePayout(d, { attempt, order, state: 'NEEDS_REVIEW', reason: mismatch, report: reported, orderMove: { by: 'payout-flow' } });
       return { kind: 'needs_review', attemptId: attempt._id, reason: mismatch };
     }
     if (okCode === 1) return this.succeed(order, attempt, reported);
@@ -237,18 +239,12 @@ export class PayoutOrchestrator {
   }
 
   private async succeed(order: Order, attempt: PayoutAttempt, reported: { transaction: string | null; reportedAmount: string | null; reportedCurrency: string | null }): Promise<StartOutcome> {
-    const d = this.deps;
-    const comment = `Paid out by ${attempt.plugin}${reported.transaction ? ` (transaction ${reported.transaction})` : ''}`;
-    const { moved, order: now } = await moveOrder(d, order, 'done', comment, { payoutStatus: 'done', orderNote: reported.transaction ?? order.orderNote });
-    crashPoint('after-order-settled');
-    if (!moved && now && now.status !== 'done') {
-      await followOrder(d, attempt, now);
-      return { kind: 'needs_review', attemptId: attempt._id, reason: `the order moved to ${now.status} while transfer() ran` };
-    }
-    await moveAttempt(d, attempt, ['DISPATCHING'], { state: 'SUCCEEDED', ...reported, leaseUntil: null });
-    crashPoint('after-attempt-settled');
-    audit(d, 'payout.succeeded', order, comment);
-    d.onEvent?.({ kind: 'succeeded', orderId: order._id, attemptId: attempt._id, plugin: attempt.plugin });
+    const reason = `transfer() answered ok:1${reported.transaction ? ` (transaction ${reported.transaction})` : ''}`;
+    const settled = await settlePayout(this.deps, {
+      attempt, order, state: 'SUCCEEDED', reason, report: reported,
+      orderMove: { by: 'payout-flow', orderNote: reported.transaction ?? order.orderNote },
+    });
+    if (settled.followed) return { kind: 'needs_review', attemptId: attempt._id, reason: `the order moved to ${settled.order?.status ?? 'nowhere (deleted)'} while transfer() ran` };
     return { kind: 'succeeded', attemptId: attempt._id };
   }
 
@@ -262,7 +258,7 @@ export class PayoutOrchestrator {
       to: value.to === undefined || value.to === null ? null : String(value.to).slice(0, 200), note: null, attemptId: attempt._id,
     });
     crashPoint('after-tx-recorded');
-    const moved = await moveAttempt(d, attempt, ['DISPATCHING'], {
+    const moved = await moveAttempt(d, attempt, {
       state: 'ACCEPTED', ...reported, reviewDeadline: iso(d.now() + d.acceptedReviewAfterMs), leaseUntil: null,
     });
     crashPoint('after-attempt-accepted');
@@ -273,23 +269,14 @@ export class PayoutOrchestrator {
   }
 
   private async fail(order: Order, attempt: PayoutAttempt, reason: string): Promise<StartOutcome> {
-    const d = this.deps;
-    const { moved, order: now } = await moveOrder(d, order, 'errorPayout', `Payout failed: ${reason}`, { payoutStatus: 'error' });
-    crashPoint('after-order-settled');
-    if (!moved && now && now.status !== 'errorPayout') {
-      await followOrder(d, attempt, now);
-      return { kind: 'needs_review', attemptId: attempt._id, reason: `the order moved to ${now.status} while transfer() ran` };
-    }
-    await moveAttempt(d, attempt, ['DISPATCHING'], { state: 'FAILED', reason, leaseUntil: null });
-    crashPoint('after-attempt-settled');
-    audit(d, 'payout.failed', order, reason);
-    d.onEvent?.({ kind: 'failed', orderId: order._id, attemptId: attempt._id, plugin: attempt.plugin, reason });
+    const settled = await settlePayout(this.deps, { attempt, order, state: 'FAILED', reason, orderMove: { by: 'payout-flow' } });
+    if (settled.followed) return { kind: 'needs_review', attemptId: attempt._id, reason: `the order moved to ${settled.order?.status ?? 'nowhere (deleted)'} while transfer() ran` };
     return { kind: 'failed', attemptId: attempt._id, reason };
   }
 
   private async unknown(order: Order, attempt: PayoutAttempt, reason: string): Promise<StartOutcome> {
     const d = this.deps;
-    await moveAttempt(d, attempt, ['DISPATCHING'], { state: 'UNKNOWN', reason, reviewDeadline: iso(d.now() + d.unknownReviewAfterMs), leaseUntil: null });
+    await moveAttempt(d, attempt, { state: 'UNKNOWN', reason, reviewDeadline: iso(d.now() + d.unknownReviewAfterMs), leaseUntil: null });
     crashPoint('after-unknown-written');
     audit(d, 'payout.unknown', order, reason, 'error');
     d.onEvent?.({ kind: 'unknown', orderId: order._id, attemptId: attempt._id, plugin: attempt.plugin, reason });
@@ -298,6 +285,9 @@ export class PayoutOrchestrator {
 
   /** history.update hook: the plugin settled its order; settle the live attempt to match. */
   async settleFromPlugin(order: Order, plugin: string): Promise<void> {
+    // The plugin's move enqueued the order's IPN in the same store step: send it now, not at the
+    // dispatcher's next round.
+    this.deps.onIpnEnqueued?.();
     const live = await this.deps.store.getLiveAttempt(order._id);
     if (!live || live.plugin !== plugin) return;
     // A separate owner name: a transfer() of this very process holding the lease must keep it.
@@ -305,5 +295,17 @@ export class PayoutOrchestrator {
     // Held by a transfer() still running: that flow re-reads the order when it returns.
     if (!leased) return;
     await followOrder(this.deps, leased, order);
+  }
+
+  /**
+   * An administrator resolved a held payout as not paid (or retry): its NEEDS_REVIEW attempt
+   * (leased by the caller) becomes FAILED, which is what lets a new attempt start. Before the
+   * order moves, unlike any other settlement: the resolution's retry puts the order back in
+   * inProgressPayout, and the payout it starts must find this attempt FAILED. The caller moves
+   * the order (actor admin: history, IPN, its own audit) and closes the txs for every resolution.
+   */
+  async settleByAdmin(attempt: PayoutAttempt, order: Order, reason: string): Promise<boolean> {
+    if (attempt.state !== 'NEEDS_REVIEW') return false; // only a payout held for review is the administrator's to settle
+    return (await settlePayout(this.deps, { attempt, order, state: 'FAILED', reason, orderMove: { by: 'caller' } })).attemptMoved;
   }
 }

@@ -1,13 +1,10 @@
-// The small, shared moves of the payout flow: settling an attempt under its fence, moving the
-// order with its history and IPN, and sending a payout to review. Both the orchestrator (which
-// runs transfer()) and the sweep (which recovers and reconciles) use these, so the rules of
-// design.md §6 live in one place.
+// The small, shared moves of the payout flow: moving an attempt under its fence, moving the
+// order with its history and IPN, the audit record. Settling a payout combines them in one step
+// (settle.ts); the states an attempt may move between are in attempt-transitions.ts.
 import BigNumber from 'bignumber.js';
 import type { AttemptPatch, Store } from '../store/store.ts';
-import type { AttemptState, NewIpn, Order, OrderStatus, PayoutAttempt } from '../store/types.ts';
+import type { NewIpn, Order, OrderStatus, PayoutAttempt } from '../store/types.ts';
 import type { AuditLog } from '../../host-api/audit.ts';
-
-import { crashPoint } from './crash-hook.ts';
 
 export interface PayoutEvent {
   kind: 'started' | 'succeeded' | 'accepted' | 'failed' | 'unknown' | 'needs_review' | 'recovered' | 'skipped' | 'deferred' | 'error';
@@ -26,12 +23,6 @@ export interface StepDeps {
   now(): number;
   onEvent?(e: PayoutEvent): void;
 }
-
-export const SETTLED_BY_ORDER: Partial<Record<OrderStatus, AttemptState>> = {
-  done: 'SUCCEEDED',
-  errorPayout: 'FAILED',
-  hold: 'NEEDS_REVIEW',
-};
 
 export function iso(ms: number): string {
   return new Date(ms).toISOString();
@@ -52,9 +43,12 @@ export function audit(deps: StepDeps, capability: string, order: Order | string,
   deps.audit.record({ plugin, actor: 'system', callId: null, capability, decision, rule: null, summary: `order ${orderId}: ${summary}`, durationMs: 0 });
 }
 
-/** Moves an attempt under its fence; null when another worker holds it or it moved on. */
-export function moveAttempt(deps: StepDeps, attempt: PayoutAttempt, from: AttemptState[], patch: AttemptPatch): Promise<PayoutAttempt | null> {
-  return deps.store.updateAttempt(attempt._id, attempt.fence, from, patch);
+/**
+ * Moves an attempt under its fence, from the state its lease holder saw (the attempt table must
+ * allow the move; the store refuses any other). Null when another worker holds it or it moved on.
+ */
+export function moveAttempt(deps: StepDeps, attempt: PayoutAttempt, patch: AttemptPatch): Promise<PayoutAttempt | null> {
+  return deps.store.updateAttempt(attempt._id, attempt.fence, [attempt.state], patch);
 }
 
 /**
@@ -72,31 +66,4 @@ export async function moveOrder(deps: StepDeps, order: Order, to: OrderStatus, c
     return { moved: true, order: result.order };
   }
   return { moved: false, order: result.current };
-}
-
-/** Holds the order for a person to decide, then marks the attempt NEEDS_REVIEW. */
-export async function sendToReview(deps: StepDeps, attempt: PayoutAttempt, order: Order, reason: string): Promise<void> {
-  const { moved, order: now } = await moveOrder(deps, order, 'hold', `Payout needs review: ${reason}`, { payoutStatus: 'review', holdReason: reason });
-  crashPoint('after-review-hold');
-  if (!moved && now && now.status !== 'hold') {
-    // The order moved on meanwhile (settled by the plugin or an admin): follow it instead.
-    await followOrder(deps, attempt, now);
-    return;
-  }
-  await moveAttempt(deps, attempt, ['PREPARED', 'DISPATCHING', 'ACCEPTED', 'UNKNOWN'], { state: 'NEEDS_REVIEW', reason, leaseUntil: null });
-  audit(deps, 'payout.needs_review', order, reason);
-  deps.onEvent?.({ kind: 'needs_review', orderId: order._id, attemptId: attempt._id, plugin: attempt.plugin, reason });
-}
-
-/** The order already says how the payout ended (plugin callback, admin): settle the attempt to match. */
-export async function followOrder(deps: StepDeps, attempt: PayoutAttempt, order: Order): Promise<boolean> {
-  const state = SETTLED_BY_ORDER[order.status];
-  if (!state) return false;
-  const reason = state === 'NEEDS_REVIEW' ? order.holdReason ?? 'the order was put on hold' : `the order is ${order.status}`;
-  const moved = await moveAttempt(deps, attempt, ['PREPARED', 'DISPATCHING', 'ACCEPTED', 'UNKNOWN'], { state, reason, leaseUntil: null });
-  if (moved) {
-    crashPoint('after-attempt-settled');
-    deps.onEvent?.({ kind: state === 'SUCCEEDED' ? 'succeeded' : state === 'FAILED' ? 'failed' : 'needs_review', orderId: order._id, attemptId: attempt._id, plugin: attempt.plugin, reason });
-  }
-  return moved !== null;
 }

@@ -13,7 +13,9 @@
 //     (deferral.ts) and is said once, not at every sweep.
 import type { Store } from '../store/store.ts';
 import type { Order, PayoutAttempt } from '../store/types.ts';
-import { audit, followOrder, iso, moveAttempt, sendToReview } from './payout-steps.ts';
+import { audit, iso, moveAttempt } from './payout-steps.ts';
+import { followOrder, sendToReview } from './settle.ts';
+import { AWAITING_OUTCOME_STATES, IN_DISPATCH_STATES } from './attempt-transitions.ts';
 import type { StepDeps } from './payout-steps.ts';
 import { crashPoint } from './crash-hook.ts';
 import type { PayoutOrchestrator } from './orchestrator.ts';
@@ -52,7 +54,7 @@ export async function sweepPayouts(deps: SweepDeps): Promise<SweepReport> {
   const store: Store = deps.store;
   const now = deps.now();
 
-  for (const stale of await store.listAttemptsInStates(['PREPARED', 'DISPATCHING'], 200)) {
+  for (const stale of await store.listAttemptsInStates([...IN_DISPATCH_STATES], 200)) {
     if (!stale.leaseUntil || Date.parse(stale.leaseUntil) > now) continue;
     const attempt = await store.acquireAttemptLease(stale._id, deps.owner, deps.orchestrator.leaseMs);
     if (!attempt) continue;
@@ -60,7 +62,7 @@ export async function sweepPayouts(deps: SweepDeps): Promise<SweepReport> {
     if (await recover(deps, attempt)) report.recovered++;
   }
 
-  for (const open of await store.listAttemptsInStates(['ACCEPTED', 'UNKNOWN'], 500)) {
+  for (const open of await store.listAttemptsInStates([...AWAITING_OUTCOME_STATES], 500)) {
     if (open.leaseUntil && Date.parse(open.leaseUntil) > now) continue;
     const order = await store.getOrder(open.orderId);
     const overdue = open.reviewDeadline !== null && Date.parse(open.reviewDeadline) <= now;
@@ -71,12 +73,16 @@ export async function sweepPayouts(deps: SweepDeps): Promise<SweepReport> {
     if (!orderSettled && !overdue && !canPoll) continue;
     const attempt = await store.acquireAttemptLease(open._id, deps.owner, 60_000);
     if (!attempt) continue;
+    if (!AWAITING_OUTCOME_STATES.includes(attempt.state)) {
+      // Settled between the listing and the lease: nothing left to reconcile.
+      await moveAttempt(deps, attempt, { leaseUntil: null });
+      continue;
+    }
     if (!order) {
-      await moveAttempt(deps, attempt, ['ACCEPTED', 'UNKNOWN'], { state: 'NEEDS_REVIEW', reason: 'the order no longer exists', leaseUntil: null });
-      report.toReview++;
+      if ((await followOrder(deps, attempt, null)).attemptMoved) report.toReview++;
     } else if (orderSettled) {
-      if (await followOrder(deps, attempt, order)) report.reconciled++;
-      else await moveAttempt(deps, attempt, ['ACCEPTED', 'UNKNOWN'], { leaseUntil: null });
+      if ((await followOrder(deps, attempt, order)).attemptMoved) report.reconciled++;
+      else await moveAttempt(deps, attempt, { leaseUntil: null });
     } else if (canPoll) {
       const polledBefore = lastPolled.get(open._id);
       lastPolled.set(open._id, now);
@@ -94,7 +100,7 @@ export async function sweepPayouts(deps: SweepDeps): Promise<SweepReport> {
       else if (overdue) {
         await sendToReview(deps, attempt, fresh, `the provider did not confirm the payout by ${attempt.reviewDeadline}`);
         report.toReview++;
-      } else await moveAttempt(deps, attempt, ['ACCEPTED', 'UNKNOWN'], { leaseUntil: null });
+      } else await moveAttempt(deps, attempt, { leaseUntil: null });
     } else {
       const reason = attempt.state === 'ACCEPTED'
         ? `the provider accepted the payout (${attempt.transaction}) but it was not finalised by ${attempt.reviewDeadline}`
@@ -133,10 +139,15 @@ async function lastNeverDispatched(store: Store, order: Order): Promise<boolean>
 
 async function recover(deps: SweepDeps, attempt: PayoutAttempt): Promise<boolean> {
   const order = await deps.store.getOrder(attempt.orderId);
-  if (order && order.status !== 'inProgressPayout' && (await followOrder(deps, attempt, order))) return true;
+  if (!IN_DISPATCH_STATES.includes(attempt.state)) {
+    // Moved on between the listing and the lease (its transfer() finished): nothing to recover.
+    await moveAttempt(deps, attempt, { leaseUntil: null });
+    return false;
+  }
+  if (order && order.status !== 'inProgressPayout' && (await followOrder(deps, attempt, order)).attemptMoved) return true;
   if (attempt.state === 'PREPARED') {
     // transfer() never started: nothing can have been sent, so the payout may simply start again.
-    await moveAttempt(deps, attempt, ['PREPARED'], { state: 'FAILED', reason: 'the server stopped before transfer() started; retried', leaseUntil: null });
+    await moveAttempt(deps, attempt, { state: 'FAILED', reason: 'the server stopped before transfer() started; retried', leaseUntil: null });
     audit(deps, 'payout.recovered', attempt.orderId, 'interrupted before dispatch; starting again');
     deps.orchestrator.kick(attempt.orderId);
     return true;
@@ -145,14 +156,14 @@ async function recover(deps: SweepDeps, attempt: PayoutAttempt): Promise<boolean
     .filter((t) => t.attemptId === attempt._id); // only this attempt's tx says this attempt was accepted
   if (txs.length) {
     const tx = txs[txs.length - 1];
-    await moveAttempt(deps, attempt, ['DISPATCHING'], {
+    await moveAttempt(deps, attempt, {
       state: 'ACCEPTED', transaction: tx.transaction, reportedAmount: tx.amount, reportedCurrency: tx.currency,
       reviewDeadline: iso(deps.now() + deps.acceptedReviewAfterMs), leaseUntil: null,
     });
     audit(deps, 'payout.recovered', attempt.orderId, `the server stopped after the provider accepted ${tx.transaction}; waiting for its callback or cron`);
   } else {
     const reason = 'the server stopped while transfer() was running; the payout may have been sent';
-    await moveAttempt(deps, attempt, ['DISPATCHING'], { state: 'UNKNOWN', reason, reviewDeadline: iso(deps.now() + deps.unknownReviewAfterMs), leaseUntil: null });
+    await moveAttempt(deps, attempt, { state: 'UNKNOWN', reason, reviewDeadline: iso(deps.now() + deps.unknownReviewAfterMs), leaseUntil: null });
     audit(deps, 'payout.unknown', attempt.orderId, reason, 'error');
   }
   deps.onEvent?.({ kind: 'recovered', orderId: attempt.orderId, attemptId: attempt._id, plugin: attempt.plugin });

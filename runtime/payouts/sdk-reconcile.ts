@@ -4,7 +4,8 @@
 // amount that differs from the order is held for review, never done.
 import type { InvokeOptions, InvokeResult } from '../sandbox/sandbox-host.ts';
 import type { Order, PayoutAttempt } from '../store/types.ts';
-import { amountMismatch, audit, followOrder, moveAttempt, moveOrder, sendToReview } from './payout-steps.ts';
+import { amountMismatch, audit, moveAttempt } from './payout-steps.ts';
+import { followOrder, settlePayout } from './settle.ts';
 import type { StepDeps } from './payout-steps.ts';
 import { neverDispatched } from './deferral.ts';
 
@@ -22,37 +23,21 @@ export interface ProviderReport {
 /** Applies what the provider says about the attempt's payout. Returns whether anything moved. */
 export async function applyReport(deps: StepDeps, attempt: PayoutAttempt, order: Order, report: ProviderReport, source: string): Promise<boolean> {
   if (report.status === 'pending') return false;
-  if (order.status !== 'inProgressPayout') return followOrder(deps, attempt, order);
-  if (report.status === 'paid') {
-    const mismatch = amountMismatch(order, report.amount);
-    if (mismatch) {
-      await sendToReview(deps, attempt, order, `${source}: ${mismatch}`);
-      return true;
-    }
-    const { moved, order: now } = await moveOrder(deps, order, 'done', `Paid out by ${attempt.plugin} (${source}${attempt.transaction ? `, ${attempt.transaction}` : ''})`, { payoutStatus: 'done' });
-    if (!moved) return now ? followOrder(deps, attempt, now) : false;
-    await deactivateTxs(deps, attempt);
-    await moveAttempt(deps, attempt, ['DISPATCHING', 'ACCEPTED', 'UNKNOWN'], { state: 'SUCCEEDED', reportedAmount: report.amount ?? attempt.reportedAmount, leaseUntil: null });
-    audit(deps, 'payout.succeeded', order, `${source} reports paid`);
-    deps.onEvent?.({ kind: 'succeeded', orderId: order._id, attemptId: attempt._id, plugin: attempt.plugin });
-    return true;
-  }
-  const reason = `${source} reports failed${report.reason ? `: ${report.reason}` : ''}`;
-  const { moved, order: now } = await moveOrder(deps, order, 'errorPayout', `Payout failed: ${reason}`, { payoutStatus: 'error' });
-  if (!moved) return now ? followOrder(deps, attempt, now) : false;
-  await deactivateTxs(deps, attempt);
-  await moveAttempt(deps, attempt, ['DISPATCHING', 'ACCEPTED', 'UNKNOWN'], { state: 'FAILED', reason, leaseUntil: null });
-  audit(deps, 'payout.failed', order, reason);
-  deps.onEvent?.({ kind: 'failed', orderId: order._id, attemptId: attempt._id, plugin: attempt.plugin, reason });
-  return true;
-}
-
-async function deactivateTxs(deps: StepDeps, attempt: PayoutAttempt): Promise<void> {
-  // updatePayoutTx changes one row (updateOne semantics): repeat until none is left active.
-  for (let i = 0; i < 100; i++) {
-    const r = await deps.store.updatePayoutTx({ plugin: attempt.plugin, conditions: [{ field: 'order', op: 'eq', value: attempt.orderId }, { field: 'active', op: 'eq', value: true }] }, { active: false });
-    if (r.matched === 0) return;
-  }
+  if (order.status !== 'inProgressPayout') return (await followOrder(deps, attempt, order)).attemptMoved;
+  const mismatch = report.status === 'paid' ? amountMismatch(order, report.amount) : null;
+  // The host owns an SDK plugin's txs: a settled payout's tx is closed here, one held for review
+  // stays for the administrator's resolution.
+  const settled = mismatch
+    ? await settlePayout(deps, { attempt, order, state: 'NEEDS_REVIEW', reason: `${source}: ${mismatch}`, orderMove: { by: 'payout-flow' } })
+    : report.status === 'paid'
+      ? await settlePayout(deps, {
+        attempt, order, state: 'SUCCEEDED', reason: `${source} reports paid`, report: { reportedAmount: report.amount ?? attempt.reportedAmount }, closeTxs: true,
+        orderMove: { by: 'payout-flow', comment: `Paid out by ${attempt.plugin} (${source}${attempt.transaction ? `, ${attempt.transaction}` : ''})` },
+      })
+      : await settlePayout(deps, {
+        attempt, order, state: 'FAILED', reason: `${source} reports failed${report.reason ? `: ${report.reason}` : ''}`, closeTxs: true, orderMove: { by: 'payout-flow' },
+      });
+  return settled.attemptMoved || !settled.followed;
 }
 
 export type PollOutcome =
@@ -95,7 +80,7 @@ export async function applyWebhookUpdates(deps: StepDeps, plugin: string, update
     const attempt = await deps.store.acquireAttemptLease(live._id, `${deps.owner}/webhook`, 30_000);
     if (!attempt) continue;
     if (await applyReport(deps, attempt, order, { status: u.status, amount: u.amount }, 'provider webhook')) applied++;
-    else await moveAttempt(deps, attempt, ['ACCEPTED', 'UNKNOWN', 'DISPATCHING'], { leaseUntil: null });
+    else await moveAttempt(deps, attempt, { leaseUntil: null });
   }
   return applied;
 }

@@ -19,6 +19,18 @@ export class StoreConflictError extends Error {
   }
 }
 
+/**
+ * An attempt update asked for a move the attempt state table (design.md §6) does not allow, from
+ * one of the states it named. Always a bug of the caller, never of the data. Nothing was written.
+ */
+export class StoreTransitionError extends Error {
+  readonly code = 'STORE_TRANSITION';
+  constructor(operation: string, message: string) {
+    super(`${operation}: ${message}`);
+    this.name = 'StoreTransitionError';
+  }
+}
+
 /** The store could not be opened: the message says what failed, where, and how to fix it. */
 export class StoreOpenError extends Error {
   readonly code = 'STORE_OPEN';

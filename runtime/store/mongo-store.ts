@@ -23,6 +23,7 @@
 import type { Document } from 'mongodb';
 import { newId } from './ids.ts';
 import { StoreConflictError, StoreInputError } from './errors.ts';
+import { checkAttemptMove } from './attempt-move-check.ts';
 import { C, ORDER_PROJECTION, connectMongo, ipnFromDoc, ipnToDoc, isDuplicateKey, literal, txFilter, txSort } from './mongo-schema.ts';
 import { MongoSupportCollections } from './mongo-support-collections.ts';
 import type { MongoStoreOptions } from './mongo-support-collections.ts';
@@ -163,7 +164,9 @@ export class MongoStore extends MongoSupportCollections implements Store {
     const attemptId = c.text('id', id);
     const expectedFence = c.int('fence', fence, 0);
     const states = checkAttemptStates('updateAttempt', 'fromStates', fromStates);
-    const changes = attemptChanges(checkAttemptPatch(patch), this.iso());
+    const checked = checkAttemptPatch(patch);
+    checkAttemptMove(attemptId, states, checked.state);
+    const changes = attemptChanges(checked, this.iso());
     try {
       return await this.c(C.attempts).findOneAndUpdate(
         { _id: attemptId, fence: expectedFence, state: { $in: states } }, { $set: changes }, { returnDocument: 'after' },

@@ -13,6 +13,7 @@
 // is synchronous), so two Store instances in one process never wait on each other.
 import { newId } from './ids.ts';
 import { StoreConflictError, StoreInputError } from './errors.ts';
+import { checkAttemptMove } from './attempt-move-check.ts';
 import { SqliteSupportTables } from './sqlite-support-tables.ts';
 import { T, fromRow, insertSql, q, toColumn, toParams } from './sqlite-schema.ts';
 import { txOrderBy, txPage, txWhere } from './sqlite-tx-sql.ts';
@@ -144,7 +145,9 @@ export class SqliteStore extends SqliteSupportTables implements Store {
     const attemptId = c.text('id', id);
     const expectedFence = c.int('fence', fence, 0);
     const states = checkAttemptStates('updateAttempt', 'fromStates', fromStates);
-    const changes = attemptChanges(checkAttemptPatch(patch), this.iso()) as Record<string, unknown>;
+    const checked = checkAttemptPatch(patch);
+    checkAttemptMove(attemptId, states, checked.state);
+    const changes = attemptChanges(checked, this.iso()) as Record<string, unknown>;
     const columns = Object.keys(changes).sort();
     const sql = `UPDATE payout_attempts SET ${columns.map((k) => `${q(k)} = ?`).join(', ')}
       WHERE "_id" = ? AND "fence" = ? AND "state" IN (SELECT value FROM json_each(?)) RETURNING *`;

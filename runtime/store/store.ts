@@ -130,7 +130,9 @@ export interface Store {
    * Writes only if `fence` equals the stored fence and the stored state is in `fromStates`.
    * Returns the updated attempt, or null when the fence is stale or the state moved on. `live` follows
    * the new state; moving into a live state while the order has another live attempt throws
-   * StoreConflictError.
+   * StoreConflictError. A patch with a state must be a move the attempt table allows from every
+   * state in `fromStates` (runtime/payouts/attempt-transitions.ts, design.md §6); otherwise it throws
+   * StoreTransitionError and writes nothing.
    */
   updateAttempt(id: string, fence: number, fromStates: AttemptState[], patch: AttemptPatch): Promise<PayoutAttempt | null>;
   /** Takes the lease when it is free, expired, or already ours; bumps the fence. Null otherwise. */

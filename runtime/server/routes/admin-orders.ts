@@ -106,7 +106,7 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
         if (attempt.state !== 'NEEDS_REVIEW') continue;
         const leased = await host.store.acquireAttemptLease(attempt._id, `${host.options.instanceId}/admin`, 30_000);
         if (!leased) throw new HttpError(409, `the payout attempt of order ${order.uid} is busy; try again`);
-        await host.store.updateAttempt(leased._id, leased.fence, ['NEEDS_REVIEW'], { state: 'FAILED', reason: `resolved by an administrator as not paid: ${comment}`, leaseUntil: null });
+        await host.payouts.settleByAdmin(leased, order, `resolved by an administrator as not paid: ${comment}`);
       }
     }
     const to: OrderStatus = resolution === 'paid' ? 'done' : resolution === 'not_paid' ? 'errorPayout' : 'inProgressPayout';

@@ -1,6 +1,6 @@
 // Contract: orders, transitions (compare-and-set + history + IPN), payout attempts (lease + fence).
 import { expect, test } from 'vitest';
-import { StoreConflictError, StoreInputError } from '../../../runtime/store/errors.ts';
+import { StoreInputError, StoreTransitionError } from '../../../runtime/store/errors.ts';
 import type { Fixture } from './contract-fixtures.ts';
 import { ID, T0, iso, ipnFor, sampleOrder } from './contract-fixtures.ts';
 
@@ -194,15 +194,17 @@ export function registerOrderContract(f: Fixture): void {
     expect(await store.listAttemptsInStates(['PREPARED', 'FAILED'], 2)).toEqual([otherAttempt, failed]);
   });
 
-  test('moving an attempt back into a live state while another is live is a conflict', async () => {
+  test('a settled attempt never moves back into a live state beside the live one: the attempt table refuses it first', async () => {
     const store = await f.open();
     const order = await store.createOrder(sampleOrder());
     const first = (await store.createAttempt({ orderId: order._id, plugin: 'alpha', owner: 'w1', leaseMs: 1000 }))!;
     const failed = await store.updateAttempt(first._id, 1, ['PREPARED'], { state: 'FAILED' });
     await store.createAttempt({ orderId: order._id, plugin: 'alpha', owner: 'w2', leaseMs: 1000 });
+    // Every move into a live state starts from a live state, so the unique index (the backstop,
+    // StoreConflictError) cannot be reached through updateAttempt.
     const revive = store.updateAttempt(first._id, 1, ['FAILED'], { state: 'UNKNOWN' });
-    await expect(revive).rejects.toThrow(StoreConflictError);
-    await expect(store.updateAttempt(first._id, 1, ['FAILED'], { state: 'UNKNOWN' })).rejects.toThrow(/already has a live attempt/);
+    await expect(revive).rejects.toThrow(StoreTransitionError);
+    await expect(store.updateAttempt(first._id, 1, ['FAILED'], { state: 'UNKNOWN' })).rejects.toThrow(/may not move from FAILED to UNKNOWN/);
     expect(await store.getAttempt(first._id)).toEqual(failed);
   });
 
@@ -229,12 +231,13 @@ export function registerOrderContract(f: Fixture): void {
     expect(await store.updateAttempt('c'.repeat(24), 1, ['PREPARED'], { state: 'DISPATCHING' })).toBeNull();
     expect(await store.getAttempt(attempt._id)).toEqual(attempt);
     f.clock.advance(20);
-    const accepted = await store.updateAttempt(attempt._id, 1, ['PREPARED', 'DISPATCHING'], {
+    const dispatching = (await store.updateAttempt(attempt._id, 1, ['PREPARED'], { state: 'DISPATCHING' }))!;
+    const accepted = await store.updateAttempt(attempt._id, 1, ['DISPATCHING'], {
       state: 'ACCEPTED', requestsSent: 2, transaction: 'prov-77', reportedAmount: '99.25', reportedCurrency: 'UAH',
       reviewDeadline: iso(T0 + 3_600_000),
     });
     expect(accepted).toEqual({
-      ...attempt, state: 'ACCEPTED', live: true, requestsSent: 2, transaction: 'prov-77', reportedAmount: '99.25',
+      ...dispatching, state: 'ACCEPTED', live: true, requestsSent: 2, transaction: 'prov-77', reportedAmount: '99.25',
       reportedCurrency: 'UAH', reviewDeadline: iso(T0 + 3_600_000), updatedAt: iso(T0 + 20),
     });
     expect(await store.getAttempt(attempt._id)).toEqual(accepted);

@@ -11,6 +11,7 @@ import { registerTxContract } from './contract-txs.ts';
 import { registerRecordsContract } from './contract-records.ts';
 import { registerPluginRecordContract } from './contract-plugin-records.ts';
 import { registerRetentionContract } from './contract-retention.ts';
+import { registerAttemptMoveContract } from './contract-attempt-moves.ts';
 
 export interface ContractTarget {
   /** A new, empty database that `openStore(url)` opens; `drop` deletes it. */
@@ -46,6 +47,7 @@ export function describeStoreContract(title: string, target: ContractTarget | nu
     registerRecordsContract(fixture);
     registerPluginRecordContract(fixture);
     registerRetentionContract(fixture);
+    registerAttemptMoveContract(fixture);
 
     test('init runs again harmlessly and a reopened store sees the same data', async () => {
       const first = await fixture.open();
