@@ -22,6 +22,10 @@ export interface ServerOptions {
   pluginEnv: Record<string, string[]>;
   /** npm registry that admin-page installs fetch from (a private registry for deploy tokens). */
   npmRegistry: string;
+  /** Origins besides npmRegistry's own that a package's dist.tarball may point at (a registry's CDN). */
+  npmTarballOrigins: string[];
+  /** npmRegistry / npmTarballOrigins may be loopback origins (tests, a mirror on this host). Off in production. */
+  npmAllowLoopback: boolean;
   /** Refuse plugin folders with no approval record instead of trusting them on first use. */
   requireApproval: boolean;
   /** Start a fake provider and a fake merchant on loopback and wire them in. */
@@ -96,6 +100,8 @@ export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): Se
     demo: false,
     requireApproval: false,
     npmRegistry: 'https://registry.npmjs.org',
+    npmTarballOrigins: [],
+    npmAllowLoopback: false,
     pluginEnv: {},
     instanceId: `ps-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     sandboxGroups: {},
