@@ -8,8 +8,9 @@
 //
 // For all three: every redirect hop is checked again by the same rules; every DNS answer and the
 // connected socket must be public; plain http and loopback only at a configured origin (the
-// registry or tarballOrigins) and only with allowLoopback (tests, a mirror on this machine); the
-// name `localhost` is never looked up. A refusal happens before any socket is opened.
+// registry or tarballOrigins) and only with allowLoopback (tests, a mirror on this machine); private
+// networks (an internal mirror) likewise only at a configured origin and with allowPrivateNetwork;
+// the name `localhost` is never looked up. A refusal happens before any socket is opened.
 //
 // The registry token goes to the registry's origin only (metadata and tarballs there; for a typed
 // URL, that URL's origin), never across a redirect to another origin, and never into a message.
@@ -29,6 +30,12 @@ export interface InstallEgressOptions {
    * way into the host's own services.
    */
   allowLoopback?: boolean;
+  /**
+   * The registry and tarballOrigins may be on a private network (RFC 1918, CGNAT, IPv6 ULA: an
+   * internal mirror), over https. Off by default. Link-local (cloud metadata) and every other
+   * non-public range stay refused, and so does any origin that was not configured.
+   */
+  allowPrivateNetwork?: boolean;
   /** Default: node:dns. Tests inject one so no lookup happens. */
   resolve?: Resolver;
   /** undici connector; only ever called with an already checked address. */
@@ -62,6 +69,7 @@ export class InstallEgress {
   private readonly tarballOrigins: Set<string>;
   private readonly loopbacks = new Map<string, AddressInfo>();
   private readonly allowLoopback: boolean;
+  private readonly allowPrivateNetwork: boolean;
   private readonly limits: InstallLimits;
   private readonly resolve: Resolver;
   private readonly connect: Connector;
@@ -70,6 +78,7 @@ export class InstallEgress {
   constructor(registry: string, limits: InstallLimits, options: InstallEgressOptions = {}) {
     this.limits = limits;
     this.allowLoopback = options.allowLoopback === true;
+    this.allowPrivateNetwork = options.allowPrivateNetwork === true;
     const parsedRegistry = parseTarget(registry.replace(/\/+$/, ''));
     const reg = parsedRegistry.ok ? [parsedRegistry.value] : [];
     this.registryOrigin = reg[0]?.origin ?? null;
@@ -100,6 +109,7 @@ export class InstallEgress {
       label: 'plugin install',
       loopbackFor: (t) => this.loopbacks.get(t.origin) ?? null,
       loopbackOrigins: () => [...this.loopbacks.keys()],
+      privateNetworkAllowed: (t) => this.allowPrivateNetwork && this.tarballOrigins.has(t.origin),
       checkGrant: (t) => {
         if (allowed && !allowed.has(t.origin)) {
           const where = purpose === 'metadata'
@@ -144,7 +154,11 @@ export class InstallEgress {
     if (err instanceof PolicyDenied) {
       if (err.rule === 'http.response-size') return new InstallError('too_large', `${f.what} from ${displayUrl(url)} is larger than ${mib(f.maxBytes)}; stopped reading`);
       const loopback = /^http\.(loopback|localhost)$/.test(err.rule) || /loopback/.test(err.message);
-      const hint = loopback && !this.allowLoopback ? '. A registry on this machine must be allowed explicitly (allowLoopback; npmAllowLoopback for the server, --allow-loopback-registry on the command line)' : '';
+      const hint = loopback && !this.allowLoopback
+        ? '. A registry on this machine must be allowed explicitly (allowLoopback; npmAllowLoopback for the server, --allow-loopback-registry on the command line)'
+        : err.rule === 'http.address' && / is (private|carrier-grade NAT)| is uniqueLocal/.test(err.message) && !this.allowPrivateNetwork
+          ? '. A registry on the internal network must be allowed explicitly (allowPrivateNetwork; npmAllowPrivateNetwork for the server, --allow-private-registry on the command line)'
+          : '';
       // A refused address or origin is a wrong URL or a hostile registry entry (400), not an outage.
       return new InstallError('bad_source', `could not fetch ${f.what} ${displayUrl(url)}: ${err.message}${hint}`);
     }

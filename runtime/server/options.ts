@@ -26,6 +26,8 @@ export interface ServerOptions {
   npmTarballOrigins: string[];
   /** npmRegistry / npmTarballOrigins may be loopback origins (tests, a mirror on this host). Off in production. */
   npmAllowLoopback: boolean;
+  /** npmRegistry / npmTarballOrigins may resolve to private-network addresses (an internal mirror, https). Off by default. */
+  npmAllowPrivateNetwork: boolean;
   /** Refuse plugin folders with no approval record instead of trusting them on first use. */
   requireApproval: boolean;
   /** Start a fake provider and a fake merchant on loopback and wire them in. */
@@ -102,6 +104,7 @@ export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): Se
     npmRegistry: 'https://registry.npmjs.org',
     npmTarballOrigins: [],
     npmAllowLoopback: false,
+    npmAllowPrivateNetwork: false,
     pluginEnv: {},
     instanceId: `ps-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     sandboxGroups: {},

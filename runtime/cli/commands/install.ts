@@ -32,6 +32,8 @@ export interface InstallFlags extends CommonFlags {
   tarballOrigin?: string[];
   /** The registry (and tarball origins) may be loopback: a mirror on this machine, tests. */
   allowLoopbackRegistry?: boolean;
+  /** The registry (and tarball origins) may resolve to a private network: an internal mirror. */
+  allowPrivateRegistry?: boolean;
 }
 
 export function processIo(): CliIo {
@@ -123,7 +125,7 @@ export async function runInstall(source: string, flags: InstallFlags, io: CliIo 
     opened = await openFor(flags);
     const installer = new Installer({
       pluginsDir: opened.pluginsDir, store: opened.store, registry: flags.registry ?? DEFAULT_REGISTRY,
-      egress: { tarballOrigins: flags.tarballOrigin ?? [], allowLoopback: Boolean(flags.allowLoopbackRegistry) },
+      egress: { tarballOrigins: flags.tarballOrigin ?? [], allowLoopback: Boolean(flags.allowLoopbackRegistry), allowPrivateNetwork: Boolean(flags.allowPrivateRegistry) },
     });
     const staged = await installer.stage({ source, key: flags.key, token, actor: cliActor(), allowLocal: true });
     if (!flags.json) io.out(formatStage(staged));
@@ -210,7 +212,8 @@ export function registerInstallCommands(program: Command): void {
     .option('--registry <url>', `npm registry (default ${DEFAULT_REGISTRY})`)
     .option('--registry-token-env <VAR>', 'environment variable holding the registry token (sent as Bearer; never printed or stored)')
     .option('--tarball-origin <origin>', "an origin besides the registry's that its tarballs may come from (repeatable)", (v: string, all: string[] = []) => [...all, v])
-    .option('--allow-loopback-registry', 'the registry (and --tarball-origin) may be on this machine: http://127.0.0.1:PORT (off by default)'))
+    .option('--allow-loopback-registry', 'the registry (and --tarball-origin) may be on this machine: http://127.0.0.1:PORT (off by default)')
+    .option('--allow-private-registry', 'the registry (and --tarball-origin) may resolve to a private network (10/8, 172.16/12, 192.168/16, fc00::/7), over https (off by default)'))
     .action(async (source: string, opts: InstallFlags) => { process.exitCode = await runInstall(source, opts); });
   common(program
     .command('approve')

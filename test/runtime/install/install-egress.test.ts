@@ -25,10 +25,20 @@ let connected: string[];
 let lookups: string[];
 let dns: Record<string, string[]>;
 
+/** Private addresses the connector serves from the local registry, reporting the address asked for (no packet leaves). */
+let internal: Record<string, FakeRegistry>;
 const connector: Connector = (() => {
   const real = buildConnector({ timeout: 2000, allowH2: false });
   return ((o, cb) => {
     connected.push(`${o.hostname}:${o.port}`);
+    const stand = internal[o.hostname];
+    if (stand) {
+      return real({ ...o, hostname: '127.0.0.1', port: port(stand), protocol: 'http:', servername: undefined }, (err, socket) => {
+        if (err || !socket) return cb(err ?? new Error('no socket'), null);
+        Object.defineProperty(socket, 'remoteAddress', { value: o.hostname, configurable: true });
+        cb(null, socket);
+      });
+    }
     if (o.hostname !== '127.0.0.1') {
       cb(new Error(`test connector: refusing non-loopback ${o.hostname}`), null);
       return;
@@ -57,6 +67,7 @@ beforeEach(async () => {
   connected = [];
   lookups = [];
   dns = {};
+  internal = {};
 });
 afterEach(async () => {
   await registry.close();
@@ -153,6 +164,31 @@ describe('installer downloads go through the egress guard', () => {
     await expect(installer().stage({ source: 'payout-away', token: TOKEN, actor: 't' })).rejects.toThrow(/https:\/\/downloads\.example\.test is not the registry's origin or an allowed tarball origin/);
     expect(lookups).toEqual(['registry.example.test', 'mixed.example.test']);
     expect(connected.filter((c) => !c.startsWith('127.0.0.1:'))).toEqual([]);
+  });
+
+  it('an internal mirror on a private network is reachable only when allowed, and only at its configured origin', async () => {
+    const MIRROR = 'https://npm.internal.example';
+    dns['npm.internal.example'] = ['10.0.0.5'];
+    dns['other.internal.example'] = ['10.0.0.6'];
+    dns['meta.internal.example'] = ['169.254.169.254'];
+    internal['10.0.0.5'] = registry;
+    registry.publish('payout-mirror', '1.0.0', pkg('payout-mirror'), { tarballBase: MIRROR });
+    await expect(installer({}, MIRROR).stage({ source: 'payout-mirror', token: TOKEN, actor: 't' })).rejects.toThrow(
+      /resolves to 10\.0\.0\.5, which is private.*must be allowed explicitly \(allowPrivateNetwork; npmAllowPrivateNetwork for the server, --allow-private-registry on the command line\)$/);
+    expect(connected).toEqual([]);
+
+    // Control: allowed, the mirror serves metadata and tarball (the token goes with both: same origin).
+    const staged = await installer({ allowPrivateNetwork: true }, MIRROR).stage({ source: 'payout-mirror', token: TOKEN, actor: 't' });
+    expect(staged.package.name).toBe('payout-mirror');
+    expect(connected).toEqual(['10.0.0.5:443', '10.0.0.5:443']);
+    expect(registry.requests.map((r) => r.authorization)).toEqual([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]);
+
+    // Still refused: another private origin the entry points at, and link-local behind a configured name.
+    registry.publish('payout-lateral', '1.0.0', pkg('payout-lateral'), { tarballBase: 'https://other.internal.example' });
+    await expect(installer({ allowPrivateNetwork: true }, MIRROR).stage({ source: 'payout-lateral', token: TOKEN, actor: 't' })).rejects.toThrow(/https:\/\/other\.internal\.example is not the registry's origin/);
+    await expect(installer({ allowPrivateNetwork: true }, 'https://meta.internal.example').stage({ source: 'payout-x', actor: 't' })).rejects.toThrow(/169\.254\.169\.254, which is link-local/);
+    expect(lookups).not.toContain('other.internal.example');
+    expect(connected.filter((c) => c !== '10.0.0.5:443')).toEqual([]);
   });
 
   it('a typed tarball URL may be any public https origin, but loopback only at a configured origin', async () => {
