@@ -147,11 +147,13 @@ export const VIEWS: TextView[] = [
   {
     name: 'plain',
     decode: identity,
+    // UTF-16 and base64 for the whole value only: a provider that re-encodes its echo does so
+    // whole, and every extra form makes the pattern larger for every text scrubbed.
     forms: (piece, whole) => {
-      const out = [piece, ...utf16Forms(piece)];
+      const out = [piece];
       const bytes = utf8Bytes(piece);
       if (bytes !== piece) out.push(bytes);
-      if (whole) out.push(...base64Forms(piece));
+      if (whole) out.push(...utf16Forms(piece), ...base64Forms(piece));
       return out;
     },
   },
