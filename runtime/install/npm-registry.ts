@@ -53,7 +53,7 @@ export function checkFetchUrl(raw: string, what: string): URL {
   if (url.username || url.password) throw new InstallError('bad_source', `${what} ${displayUrl(raw)} must not carry credentials in the URL; pass a token instead`);
   if (url.protocol === 'https:') return url;
   if (url.protocol === 'http:' && LOOPBACK.has(url.hostname)) return url;
-  throw new InstallError('bad_source', `${what} ${displayUrl(raw)} must use https:// (plain http:// is accepted only for 127.0.0.1, [::1] and localhost)`);
+  throw new InstallError('bad_source', `${what} ${displayUrl(raw)} must use https:// (plain http:// only for a registry on this machine, 127.0.0.1 or [::1], allowed with --allow-loopback-registry / npmAllowLoopback)`);
 }
 
 export function checkToken(token: string | undefined): string | undefined {

@@ -106,7 +106,7 @@ describe('install from an npm registry', () => {
   it('refuses plain http registries and tarball URLs other than loopback', async () => {
     const remote = new Installer({ pluginsDir, store, registry: 'http://registry.example.com' });
     await expect(remote.stage({ source: 'payout-x', token: TOKEN, actor: 't' })).rejects.toThrow(
-      /the registry URL http:\/\/registry\.example\.com\/ must use https:\/\/ \(plain http:\/\/ is accepted only for 127\.0\.0\.1, \[::1\] and localhost\)/);
+      /the registry URL http:\/\/registry\.example\.com\/ must use https:\/\/ \(plain http:\/\/ only for a registry on this machine, 127\.0\.0\.1 or \[::1\], allowed with --allow-loopback-registry \/ npmAllowLoopback\)/);
     await expect(installer.stage({ source: 'http://10.0.0.5/x.tgz', actor: 't' })).rejects.toThrow(/the tarball http:\/\/10\.0\.0\.5\/x\.tgz must use https:\/\//);
   });
 
