@@ -147,7 +147,8 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
     load: { apiUrl: options.publicUrl.endsWith('/') ? options.publicUrl : `${options.publicUrl}/` },
     envFor: (key) => whitelistedEnv(options.pluginEnv[key] ?? [], process.env),
     onLoaded: async (plugin) => {
-      await hostApi.config.primeScrubber([plugin.key]);
+      // A stored secret too short to scrub is never used (config refuses it); say so at load.
+      for (const line of await hostApi.config.primeScrubber([plugin.key])) logger.warn({ plugin: plugin.key }, line);
       if (plugin.cron) cron.schedule(plugin.key, plugin.cron);
       else cron.unschedule(plugin.key);
     },
