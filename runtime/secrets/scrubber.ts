@@ -33,9 +33,19 @@ export function secretForms(value: string): string[] {
   return [...forms].filter((f) => f.length >= MIN_FORM_LENGTH);
 }
 
+/**
+ * Configured secrets (`<plugin>.<key>`) are matched in pieces: an administrator set them, and they
+ * are known in full. Values the host derives per request (an Authorization header, the base64 of
+ * `user:password`, a signature) are matched whole, in every encoding: the secrets they are made of
+ * are matched in pieces anyway, and a derived value with a known part (the username in a Basic
+ * header) would make a cheap piece oracle.
+ */
+const CONFIGURED_SECRET_LABEL = /^[A-Za-z0-9_-]+\.[A-Za-z_][A-Za-z0-9_.-]*$/;
+
 /** The pieces matched for one secret: the whole value, plus windows when it is long enough. */
-function piecesOf(value: string, others: Iterable<string>): string[] {
+function piecesOf(value: string, label: string, others: Iterable<string>): string[] {
   const pieces = [value];
+  if (!CONFIGURED_SECRET_LABEL.test(label)) return pieces;
   const w = fragmentLength(value.length);
   // A value that contains another secret ("Bearer <key>") gets no windows of its own: the key's
   // windows cover it, and windows that start in the public prefix would be a cheap oracle.
@@ -66,7 +76,7 @@ function compile(secrets: Map<string, string>): Compiled | null {
   for (const view of VIEWS) {
     const labels = new Map<string, string>();
     for (const [value, label] of secrets) {
-      for (const piece of piecesOf(value, values)) {
+      for (const piece of piecesOf(value, label, values)) {
         for (const form of view.forms(piece, piece === value)) if (form.length >= MIN_FORM_LENGTH && !labels.has(form)) labels.set(form, label);
       }
     }

@@ -90,13 +90,26 @@ describe('scrubbing a secret in every encoding a provider may echo', () => {
     expect(s.scrub(`before ${SECRET} after`)).toBe(`before [redacted:${LABEL}] after`);
   });
 
-  it('a value that contains another secret (a Bearer header) adds no windows of its own', () => {
+  it('a value that contains another secret adds no windows of its own', () => {
     const s = new Scrubber();
     s.add(SECRET, LABEL);
-    s.add(`Bearer ${SECRET}`, 'host-side secret');
+    s.add(`Bearer ${SECRET}`, 'acme.authHeader');
     // "Bearer sk_live/9f…" minus its tail must not be matched: the prefix is public.
     expect(s.scrub('Bearer sk_live/9fQ')).toBe('Bearer sk_live/9fQ');
     expect(s.scrub(`Bearer ${SECRET}`)).toMatch(/^\[redacted:/);
+  });
+
+  it('values the host derives (a Basic header with a known username) are matched whole only; the configured secret in pieces', () => {
+    const s = new Scrubber();
+    const password = 'pw-7Qm2Lx9Rt4Vz8Kc3';
+    const blob = Buffer.from(`merchant-4711:${password}`).toString('base64');
+    s.add(blob, 'host-side secret');
+    s.add(password, 'acme.apiPassword');
+    // Half the blob, its known username part first: not a piece, so not an oracle for the rest.
+    expect(s.scrub(blob.slice(0, Math.floor(blob.length / 2) + 2))).toBe(blob.slice(0, Math.floor(blob.length / 2) + 2));
+    expect(s.scrub(`Authorization: Basic ${blob}`)).toBe('Authorization: Basic [redacted:host-side secret]');
+    // Control: the password's own pieces are caught.
+    expect(s.scrub(JSON.stringify({ a: password.slice(0, 9), b: password.slice(9) }))).toBe('{"a":"[redacted:acme.apiPassword]","b":"[redacted:acme.apiPassword]"}');
   });
 
   it('per-plugin scrubbing covers the same encodings, for that plugin only', () => {
