@@ -11,8 +11,17 @@ import type { PluginManifest, ConfigScalar } from '../runtime/manifest/manifest.
 import { configKeys } from '../runtime/manifest/manifest.ts';
 import type { SecretBox } from '../runtime/secrets/secret-box.ts';
 import type { Scrubber } from '../runtime/secrets/scrubber.ts';
+import { MIN_SCRUBBED_SECRET_LENGTH } from '../runtime/secrets/scrubber.ts';
 
 export const MAX_CONFIG_VALUE_LENGTH = 8192;
+
+/**
+ * One line for a secret too short to be found again in a provider's echo or a log (the scrubber
+ * matches pieces of half a secret's length, and shorter values would match ordinary text).
+ */
+export function secretTooShort(plugin: string, key: string, length: number): string {
+  return `config key '${key}' of plugin '${plugin}' is a secret of ${length} characters; secrets must be at least ${MIN_SCRUBBED_SECRET_LENGTH} characters so they can be removed from provider responses and logs: set the full credential (or a longer one) in the plugin's settings`;
+}
 
 export interface ManifestSource {
   manifestOf(plugin: string): PluginManifest | undefined;
@@ -78,6 +87,8 @@ export class ConfigService {
     if (!secret) return stored.value;
     const plain = this.box.open(stored.value, `${plugin}.${key}`);
     this.scrubber.add(plain, `${plugin}.${key}`);
+    // Stored before the minimum existed, or written straight into the store: not used, ever.
+    if (plain !== '' && plain.length < MIN_SCRUBBED_SECRET_LENGTH) throw new PolicyDenied('config.secret-too-short', secretTooShort(plugin, key, plain.length));
     return plain;
   }
 
@@ -90,6 +101,9 @@ export class ConfigService {
     const text = value === null ? '' : String(value);
     if (text.length > MAX_CONFIG_VALUE_LENGTH) throw new CapabilityArgumentError('set-config-payout', 'value', `is longer than ${MAX_CONFIG_VALUE_LENGTH} characters`);
     if (secret) {
+      if (text !== '' && text.length < MIN_SCRUBBED_SECRET_LENGTH) {
+        throw new PolicyDenied('config.secret-too-short', secretTooShort(plugin, key, text.length));
+      }
       this.scrubber.add(text, `${plugin}.${key}`);
       await this.store.setConfig({ plugin, key, secret: true, value: this.box.seal(text, `${plugin}.${key}`) });
     } else {
@@ -110,18 +124,27 @@ export class ConfigService {
     });
   }
 
-  /** Registers every stored secret with the scrubber, so a value read earlier is scrubbed after a restart. */
-  async primeScrubber(plugins: string[]): Promise<void> {
+  /**
+   * Registers every stored secret with the scrubber, so a value read earlier is scrubbed after a
+   * restart. Returns one line per stored secret too short to scrub safely (the load-time refusal:
+   * such a secret is never handed out, see read()), for the caller to log.
+   */
+  async primeScrubber(plugins: string[]): Promise<string[]> {
+    const refused: string[] = [];
     for (const plugin of plugins) {
       for (const entry of await this.store.listConfig(plugin)) {
         if (!entry.secret || !entry.value) continue;
+        let plain: string;
         try {
-          this.scrubber.add(this.box.open(entry.value, `${plugin}.${entry.key}`), `${plugin}.${entry.key}`);
+          plain = this.box.open(entry.value, `${plugin}.${entry.key}`);
         } catch {
-          // An envelope we cannot open holds no value we could leak.
+          continue; // An envelope we cannot open holds no value we could leak.
         }
+        this.scrubber.add(plain, `${plugin}.${entry.key}`);
+        if (plain !== '' && plain.length < MIN_SCRUBBED_SECRET_LENGTH) refused.push(secretTooShort(plugin, entry.key, plain.length));
       }
     }
+    return refused;
   }
 }
 

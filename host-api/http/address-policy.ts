@@ -326,6 +326,17 @@ export function classifyAddress(input: string): AddressVerdict {
   return { ...base, ok: true, detail: 'global unicast' };
 }
 
+const PRIVATE_NETWORK_RANGES = new Set(['private', 'carrierGradeNat', 'uniqueLocal']);
+
+/**
+ * RFC 1918, carrier-grade NAT and IPv6 unique-local: where an operator's internal services live.
+ * Refused like every non-public address unless a host-side policy (the installer's, for a package
+ * mirror) allows them at a configured origin. Never loopback, link-local or metadata.
+ */
+export function isPrivateNetwork(v: AddressVerdict): boolean {
+  return !v.ok && !v.loopback && PRIVATE_NETWORK_RANGES.has(v.range) && !/metadata|link-local/.test(v.detail);
+}
+
 /**
  * `localhost` and `*.localhost` (RFC 6761). Their answers come from /etc/hosts or the resolver,
  * which can say anything, so they are never looked up: a grant that names `localhost` literally is

@@ -15,7 +15,9 @@ import {
   classifyAddress,
   normaliseAddress,
   isLocalhostName,
+  isPrivateNetwork,
   hostForUrl,
+  type AddressVerdict,
   type Target,
   type AddressInfo,
   type Verdict,
@@ -67,6 +69,12 @@ export interface Gate {
   onSent(): void;
   /** Loopback origins this gate allows, for refusal messages. */
   loopbackOrigins(): string[];
+  /**
+   * An operator-configured origin that may be on a private network (RFC 1918, CGNAT, IPv6 ULA:
+   * an internal package mirror). Never loopback, link-local/metadata or any other range.
+   * Absent (plugins, IPN): private addresses are refused like every non-public one.
+   */
+  privateNetworkAllowed?(target: Target): boolean;
 }
 
 export interface EgressEnv {
@@ -146,7 +154,7 @@ export async function guardedRequest(env: EgressEnv, gate: Gate, req: EgressRequ
         const literal = literalPins(gate, target);
         gate.checkGrant(target, method);
         gate.admit(target);
-        const pins = literal ?? (await resolvePins(env, gate.label, target, signal));
+        const pins = literal ?? (await resolvePins(env, gate, target, signal));
         res = await sendHop(env, gate, target, pins, method, headers, body, req.maxResponseBytes, signal);
       } catch (e) {
         if (e instanceof Refusal && from) {
@@ -250,7 +258,7 @@ function literalPins(gate: Gate, t: Target): AddressInfo[] | null {
 
   if (t.hostKind !== 'name') {
     const v = classifyAddress(t.host);
-    if (v.ok) return [{ address: v.address, family: v.family }];
+    if (v.ok || allowedPrivate(gate, t, v)) return [{ address: v.address, family: v.family }];
     if (v.loopback) {
       throw new Refusal(
         'http.loopback',
@@ -270,8 +278,14 @@ function literalPins(gate: Gate, t: Target): AddressInfo[] | null {
   return null;
 }
 
+/** A private-network address at an origin the gate allows them for; loopback never counts. */
+function allowedPrivate(gate: Gate, t: Target, v: AddressVerdict): boolean {
+  return isPrivateNetwork(v) && gate.privateNetworkAllowed?.(t) === true;
+}
+
 /** Every DNS answer for a name, each one checked. */
-async function resolvePins(env: EgressEnv, label: string, t: Target, signal: AbortSignal): Promise<AddressInfo[]> {
+async function resolvePins(env: EgressEnv, gate: Gate, t: Target, signal: AbortSignal): Promise<AddressInfo[]> {
+  const label = gate.label;
   let answers: Array<{ address: string; family: number }>;
   try {
     answers = await abortable(env.resolve(t.host), signal);
@@ -288,7 +302,7 @@ async function resolvePins(env: EgressEnv, label: string, t: Target, signal: Abo
   // DNS-based SSRF gets in.
   for (const a of answers) {
     const v = classifyAddress(String(a?.address));
-    if (!v.ok) {
+    if (!v.ok && !allowedPrivate(gate, t, v)) {
       throw new Refusal('http.address', `${t.host} resolves to ${v.address}, which is ${v.detail} (answers: ${listed}); only public addresses may be contacted`);
     }
     if (!pins.some((p) => p.address === v.address)) pins.push({ address: v.address, family: v.family });
@@ -427,7 +441,7 @@ function checkRemote(gate: Gate, t: Target, pin: AddressInfo, remote: string | u
   }
   if (gate.loopbackFor(t)) return null;
   const v = classifyAddress(n.address);
-  return v.ok ? null : new Refusal('http.remote-address', `${t.origin}: the connection reached ${n.address}, which is ${v.detail}; nothing was sent`);
+  return v.ok || allowedPrivate(gate, t, v) ? null : new Refusal('http.remote-address', `${t.origin}: the connection reached ${n.address}, which is ${v.detail}; nothing was sent`);
 }
 
 /** Drops a response body we will not read; undici reports the abort as an 'error' nobody needs. */

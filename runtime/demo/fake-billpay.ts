@@ -84,7 +84,7 @@ function same(a: string, b: string): boolean {
 }
 
 export async function startFakeBillPay(options: { apiKey?: string; apiSecret?: string; behaviour?: BillBehaviour; toleranceS?: number } = {}): Promise<FakeBillPay> {
-  const credentials = { apiKey: options.apiKey ?? 'bp-test-key', apiSecret: options.apiSecret ?? 'bp-test-secret' };
+  const credentials = { apiKey: options.apiKey ?? 'bp-test-key-0123456789', apiSecret: options.apiSecret ?? 'bp-test-secret-0123456789' };
   let fallback: BillBehaviour = options.behaviour ?? {};
   const scoped = new Map<string, BillBehaviour>();
   const bills: FakeBill[] = [];

@@ -6,7 +6,8 @@ import type { PluginSource } from '../store/types.ts';
 import { copyPluginFolder } from './content-hash.ts';
 import { InstallError, mib } from './install-errors.ts';
 import type { InstallLimits } from './install-errors.ts';
-import { checkToken, displayUrl, httpGet, parseNpmSpec, resolveFromRegistry, sriOf, verifyIntegrity } from './npm-registry.ts';
+import type { InstallEgress } from './install-egress.ts';
+import { checkFetchUrl, checkToken, displayUrl, parseNpmSpec, resolveFromRegistry, sriOf, verifyIntegrity } from './npm-registry.ts';
 import { readTarball, writeArchive } from './tar.ts';
 
 export interface SourceRequest {
@@ -17,8 +18,8 @@ export interface SourceRequest {
   /** Local paths are for the command line only: an HTTP caller must not read the server's disk. */
   allowLocal: boolean;
   limits: InstallLimits;
-  /** Fetches a tarball URL the administrator typed (the server passes its egress guard: no private addresses). */
-  fetchUrl?: (url: string, token: string | undefined) => Promise<Buffer>;
+  /** Every download goes through it: the egress guard with the installer's policy per purpose. */
+  egress: InstallEgress;
 }
 
 export interface FetchedSource {
@@ -39,9 +40,8 @@ export async function fetchSource(req: SourceRequest, dest: string): Promise<Fet
   const token = checkToken(req.token);
 
   if (/^https?:\/\//i.test(raw)) {
-    const data = req.fetchUrl
-      ? await req.fetchUrl(raw, token)
-      : await httpGet(raw, { token, authOrigin: new URL(raw).origin, limits: req.limits, maxBytes: req.limits.maxTarballBytes, what: 'the tarball' });
+    checkFetchUrl(raw, 'the tarball');
+    const data = await req.egress.get(raw, { purpose: 'url', token, maxBytes: req.limits.maxTarballBytes, what: 'the tarball' });
     writeArchive(await readTarball(data, req.limits, displayUrl(raw)), dest);
     return { source: { kind: 'url', spec: displayUrl(raw), registry: null, tarballUrl: displayUrl(raw) }, registryName: null, registryVersion: null, integrity: sriOf(data), folderName: null };
   }
@@ -65,10 +65,10 @@ export async function fetchSource(req: SourceRequest, dest: string): Promise<Fet
   }
 
   const spec = parseNpmSpec(raw);
-  const resolved = await resolveFromRegistry(spec, req.registry, token, req.limits);
-  const registryOrigin = new URL(req.registry).origin;
+  const resolved = await resolveFromRegistry(spec, req.registry, token, req.limits, req.egress);
   const what = `${resolved.name}@${resolved.version}`;
-  const data = await httpGet(resolved.tarballUrl, { token, authOrigin: registryOrigin, limits: req.limits, maxBytes: req.limits.maxTarballBytes, what: `the tarball of ${what}` });
+  // Registry data chooses this URL: it is held to the registry's origin (or an allowed tarball origin).
+  const data = await req.egress.get(resolved.tarballUrl, { purpose: 'tarball', token, maxBytes: req.limits.maxTarballBytes, what: `the tarball of ${what}` });
   verifyIntegrity(data, resolved.integrity, what);
   writeArchive(await readTarball(data, req.limits, `the tarball of ${what}`), dest);
   return {

@@ -31,6 +31,8 @@ import {
 } from './install-dirs.ts';
 import type { StagedInstall } from './install-dirs.ts';
 import { DEFAULT_REGISTRY } from './npm-registry.ts';
+import { InstallEgress } from './install-egress.ts';
+import type { InstallEgressOptions } from './install-egress.ts';
 import { readPackageInfo } from './package-info.ts';
 import type { SkippedScript } from './package-info.ts';
 import { checkPluginFolder } from './plugin-check.ts';
@@ -52,8 +54,11 @@ export interface InstallerOptions {
   requireApproval?: boolean;
   /** API_URL given to the plugin while it is checked. */
   apiUrl?: string;
-  /** How a tarball URL given as the source is fetched (default: direct, https or loopback only). */
-  fetchTarballUrl?: (url: string, token: string | undefined) => Promise<Buffer>;
+  /**
+   * The installer's egress policy: extra tarball origins, loopback (off by default), and for tests
+   * the resolver and connector. Registry, tarballs and typed URLs all go through the egress guard.
+   */
+  egress?: InstallEgressOptions;
 }
 
 export interface StageRequest {
@@ -156,7 +161,8 @@ export class Installer {
       const unpacked = path.join(root, 'unpacked');
       const registry = this.options.registry ?? DEFAULT_REGISTRY;
       const fetched = await fetchSource({
-        source: req.source, token: req.token, registry, allowLocal: Boolean(req.allowLocal), limits: this.limits, fetchUrl: this.options.fetchTarballUrl,
+        source: req.source, token: req.token, registry, allowLocal: Boolean(req.allowLocal), limits: this.limits,
+        egress: new InstallEgress(registry, this.limits, this.options.egress),
       }, unpacked);
       const pkg = readPackageInfo(unpacked);
       const key = this.pickKey(req.key, fetched.folderName, fetched.registryName ?? pkg.name);

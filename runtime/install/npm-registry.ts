@@ -1,19 +1,21 @@
 // Fetches a package tarball the way npm would find it — GET <registry>/<name>, the dist-tag or exact
 // version asked for, dist.tarball + dist.integrity — and verifies the sha512 SRI before a byte of it
-// is unpacked. npm itself is never invoked, so no lifecycle script can run.
+// is unpacked. npm itself is never invoked, so no lifecycle script can run. Every download goes
+// through the egress guard with the installer's policy (install-egress.ts): metadata from the
+// registry's origin only, tarballs from there or an allowed tarball origin, each redirect re-checked.
 //
 // The token (from --registry-token-env or the admin form) is sent as a Bearer header to the registry's
 // own origin only: not to a tarball host elsewhere, not across redirects, and never over plain http
-// (plain http is accepted only for loopback registries: tests and local mirrors). It is never printed.
+// (plain http is accepted only for loopback registries allowed explicitly). It is never printed.
 import crypto from 'node:crypto';
-import { InstallError, mib } from './install-errors.ts';
+import { InstallError } from './install-errors.ts';
 import type { InstallLimits } from './install-errors.ts';
+import type { InstallEgress } from './install-egress.ts';
 
 export const DEFAULT_REGISTRY = 'https://registry.npmjs.org';
 const NAME = /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/i;
 const EXACT_VERSION = /^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)$/;
 const TAG = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
-const MAX_REDIRECTS = 5;
 
 export interface NpmSpec { name: string; selector: { kind: 'tag' | 'version'; value: string } }
 
@@ -27,16 +29,6 @@ export function parseNpmSpec(spec: string): NpmSpec {
   if (exact) return { name, selector: { kind: 'version', value: exact[1] } };
   if (TAG.test(wanted)) return { name, selector: { kind: 'tag', value: wanted } };
   throw new InstallError('bad_source', `'${wanted}' in ${spec} is neither an exact version (1.2.0) nor a dist-tag (latest, next); version ranges are not accepted, because what gets installed must be exactly what was reviewed`);
-}
-
-export interface HttpOptions {
-  token?: string;
-  /** The only origin the token is sent to. */
-  authOrigin?: string;
-  limits: Pick<InstallLimits, 'fetchTimeoutMs'>;
-  maxBytes: number;
-  what: string;
-  accept?: string;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
@@ -61,7 +53,7 @@ export function checkFetchUrl(raw: string, what: string): URL {
   if (url.username || url.password) throw new InstallError('bad_source', `${what} ${displayUrl(raw)} must not carry credentials in the URL; pass a token instead`);
   if (url.protocol === 'https:') return url;
   if (url.protocol === 'http:' && LOOPBACK.has(url.hostname)) return url;
-  throw new InstallError('bad_source', `${what} ${displayUrl(raw)} must use https:// (plain http:// is accepted only for 127.0.0.1, [::1] and localhost)`);
+  throw new InstallError('bad_source', `${what} ${displayUrl(raw)} must use https:// (plain http:// only for a registry on this machine, 127.0.0.1 or [::1], allowed with --allow-loopback-registry / npmAllowLoopback)`);
 }
 
 export function checkToken(token: string | undefined): string | undefined {
@@ -71,64 +63,13 @@ export function checkToken(token: string | undefined): string | undefined {
   return token;
 }
 
-export async function httpGet(raw: string, o: HttpOptions): Promise<Buffer> {
-  let url = checkFetchUrl(raw, o.what);
-  for (let hop = 0; ; hop++) {
-    const headers: Record<string, string> = { accept: o.accept ?? '*/*', 'user-agent': 'payout-sandbox-installer' };
-    if (o.token && o.authOrigin && url.origin === o.authOrigin) headers.authorization = `Bearer ${o.token}`;
-    let res: Response;
-    try {
-      res = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(o.limits.fetchTimeoutMs) });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const why = (err as Error).name === 'TimeoutError' ? `no answer within ${o.limits.fetchTimeoutMs} ms` : cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new InstallError('fetch_failed', `could not fetch ${o.what} from ${displayUrl(url.href)}: ${why}. Check the URL / --registry and the network`);
-    }
-    if (res.status >= 300 && res.status < 400 && res.headers.get('location')) {
-      await res.body?.cancel();
-      if (hop >= MAX_REDIRECTS) throw new InstallError('fetch_failed', `${o.what}: more than ${MAX_REDIRECTS} redirects from ${displayUrl(raw)}`);
-      url = checkFetchUrl(new URL(res.headers.get('location')!, url).href, `${o.what} (redirected)`);
-      continue;
-    }
-    if (!res.ok) {
-      await res.body?.cancel();
-      if (res.status === 401 || res.status === 403) {
-        throw new InstallError('unauthorized', `${displayUrl(url.href)} refused ${o.what} (HTTP ${res.status}): ${o.token ? 'the token was not accepted — check the deploy token / the variable named by --registry-token-env' : 'it needs a token: pass --registry-token-env VAR (or the deploy token in the form)'}`);
-      }
-      if (res.status === 404) throw new InstallError('not_found', `${o.what} not found at ${displayUrl(url.href)} (HTTP 404): check the package name and --registry`);
-      throw new InstallError('fetch_failed', `${displayUrl(url.href)} answered HTTP ${res.status} for ${o.what}`);
-    }
-    return readLimited(res, o.maxBytes, `${o.what} from ${displayUrl(url.href)}`);
-  }
-}
-
-async function readLimited(res: Response, max: number, what: string): Promise<Buffer> {
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > max) {
-    await res.body?.cancel();
-    throw new InstallError('too_large', `${what} is ${mib(declared)}; the limit is ${mib(max)}`);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  if (!res.body) return Buffer.alloc(0);
-  for await (const chunk of res.body) {
-    size += chunk.length;
-    if (size > max) {
-      await res.body.cancel().catch(() => {});
-      throw new InstallError('too_large', `${what} is larger than ${mib(max)}; stopped reading`);
-    }
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
-}
-
 export interface ResolvedPackage { name: string; version: string; tarballUrl: string; integrity: string }
 
-export async function resolveFromRegistry(spec: NpmSpec, registry: string, token: string | undefined, limits: InstallLimits): Promise<ResolvedPackage> {
+export async function resolveFromRegistry(spec: NpmSpec, registry: string, token: string | undefined, limits: InstallLimits, egress: InstallEgress): Promise<ResolvedPackage> {
   const base = checkFetchUrl(registry, 'the registry URL');
   const metaUrl = `${base.href.replace(/\/+$/, '')}/${spec.name.replace('/', '%2f')}`;
-  const body = await httpGet(metaUrl, {
-    token, authOrigin: base.origin, limits, maxBytes: limits.maxMetadataBytes, what: `the registry entry of ${spec.name}`,
+  const body = await egress.get(metaUrl, {
+    purpose: 'metadata', token, maxBytes: limits.maxMetadataBytes, what: `the registry entry of ${spec.name}`,
     accept: 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8',
   });
   let doc: { name?: unknown; 'dist-tags'?: Record<string, unknown>; versions?: Record<string, { name?: unknown; dist?: { tarball?: unknown; integrity?: unknown } }> };

@@ -115,6 +115,7 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
     await admin.register(adminInstallRoutes, {
       store: host.store, registry: host.registry, pluginsDir: host.options.pluginsDir, apiUrl: host.options.publicUrl,
       requireApproval: host.options.requireApproval, npmRegistry: host.options.npmRegistry,
+      installEgress: { tarballOrigins: host.options.npmTarballOrigins, allowLoopback: host.options.npmAllowLoopback, allowPrivateNetwork: host.options.npmAllowPrivateNetwork },
       audit: (capability, plugin, summary, decision) => host.hostApi.audit.record({ plugin, actor: 'admin', callId: null, capability, decision, rule: null, summary, durationMs: 0 }),
       onReloaded: (key) => host.sandbox.resetBreaker(key),
     });

@@ -14,7 +14,8 @@ import { Scrubber } from '../secrets/scrubber.ts';
 import { buildHostApi, storedGrants } from '../../host-api/index.ts';
 import { hostCallLimitsOf } from '../../host-api/host-call-limits.ts';
 import type { HostApiParts, HostApiOptions } from '../../host-api/index.ts';
-import { createServerEgress } from '../../host-api/http.ts';
+import { createIpnEgress } from '../ipn/ipn-egress.ts';
+import type { IpnEgressOptions } from '../ipn/ipn-egress.ts';
 import { SandboxHost } from '../sandbox/sandbox-host.ts';
 import { PluginRegistry } from '../plugins/registry.ts';
 import { buildIpn } from '../ipn/ipn-message.ts';
@@ -69,7 +70,8 @@ export interface HostExtras {
   logger?: Logger;
   /** Egress guard injection for tests (resolver / connector) and caps. */
   http?: HostApiOptions['http'];
-  ipnEgress?: Parameters<typeof createServerEgress>[0];
+  /** Tests: the IPN egress's resolver, connector, caps (its policy stays ipnLoopbackOrigins). */
+  ipnEgress?: IpnEgressOptions['overrides'];
   /** Crash injection for the reliability suite: called at each named point of the payout path. */
   crash?: (point: CrashPoint) => void;
   onPayoutEvent?: (e: PayoutEvent) => void;
@@ -182,7 +184,8 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
     load: { apiUrl: options.publicUrl.endsWith('/') ? options.publicUrl : `${options.publicUrl}/` },
     envFor: (key) => whitelistedEnv(options.pluginEnv[key] ?? [], process.env),
     onLoaded: async (plugin) => {
-      await hostApi.config.primeScrubber([plugin.key]);
+      // A stored secret too short to scrub is never used (config refuses it); say so at load.
+      for (const line of await hostApi.config.primeScrubber([plugin.key])) logger.warn({ plugin: plugin.key }, line);
       if (plugin.cron) cron.schedule(plugin.key, plugin.cron);
       else cron.unschedule(plugin.key);
     },
@@ -190,8 +193,7 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
   });
   ipn = new IpnDispatcher({
     store,
-    // A merchant receives one IPN per status change; the guard's per-origin cap must not eat them.
-    egress: createServerEgress({ label: 'ipn', allowLoopbackOrigins: options.ipnLoopbackOrigins, ...extras.ipnEgress, caps: { maxRequestsPerMinute: 100_000, ...extras.ipnEgress?.caps } }),
+    egress: createIpnEgress({ loopbackOrigins: options.ipnLoopbackOrigins, overrides: extras.ipnEgress }),
     retryBaseMs: options.ipnRetryBaseMs,
     sendTimeoutMs: options.ipnSendTimeoutMs,
     leaseMs: options.ipnSendTimeoutMs * 2 + Math.min(5_000, options.ipnSendTimeoutMs),

@@ -25,6 +25,12 @@ export interface ServerOptions extends HostCallLimits {
   pluginEnv: Record<string, string[]>;
   /** npm registry that admin-page installs fetch from (a private registry for deploy tokens). */
   npmRegistry: string;
+  /** Origins besides npmRegistry's own that a package's dist.tarball may point at (a registry's CDN). */
+  npmTarballOrigins: string[];
+  /** npmRegistry / npmTarballOrigins may be loopback origins (tests, a mirror on this host). Off in production. */
+  npmAllowLoopback: boolean;
+  /** npmRegistry / npmTarballOrigins may resolve to private-network addresses (an internal mirror, https). Off by default. */
+  npmAllowPrivateNetwork: boolean;
   /** Refuse plugin folders with no approval record instead of trusting them on first use. */
   requireApproval: boolean;
   /** Start a fake provider and a fake merchant on loopback and wire them in. */
@@ -128,6 +134,9 @@ export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): Se
     demo: false,
     requireApproval: false,
     npmRegistry: 'https://registry.npmjs.org',
+    npmTarballOrigins: [],
+    npmAllowLoopback: false,
+    npmAllowPrivateNetwork: false,
     pluginEnv: {},
     instanceId: `ps-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     sandboxGroups: {},

@@ -84,7 +84,7 @@ async function prepareLane(i: number): Promise<Lane> {
   };
   const first = startServerProcess({ port, dataDir, pluginsDir, options });
   await waitForHealth(base, first);
-  for (const [key, value] of Object.entries({ apiUrl: provider.url, apiKey: 'rel-key', apiSecret: 'rel-api-secret', webhookSecret: 'rel-webhook-secret' })) {
+  for (const [key, value] of Object.entries({ apiUrl: provider.url, apiKey: 'rel-key', apiSecret: 'rel-api-secret-0123456789', webhookSecret: 'rel-webhook-secret' })) {
     expect((await call(base, 'POST', '/api/admin/merchant-and-payout/set-config-payout', { payoutKey: 'nimbuspay', key, value }, true)).status).toBe(200);
   }
   expect((await call(base, 'POST', '/api/admin/plugins/nimbuspay/grants', { origin: provider.url }, true)).status).toBe(200);
@@ -97,7 +97,7 @@ async function prepareLane(i: number): Promise<Lane> {
 
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-reliability-'));
-  provider = await startFakeProvider({ apiKey: 'rel-key', apiSecret: 'rel-api-secret', webhookSecret: 'rel-webhook-secret', webhookRetryDelaysMs: [300, 800, 1500, 3000] });
+  provider = await startFakeProvider({ apiKey: 'rel-key', apiSecret: 'rel-api-secret-0123456789', webhookSecret: 'rel-webhook-secret', webhookRetryDelaysMs: [300, 800, 1500, 3000] });
   merchant = await startFakeMerchant({ ipnSecret: IPN_SECRET });
   lanes.push(...(await Promise.all(Array.from({ length: LANES }, (_, i) => prepareLane(i)))));
 }, 120_000);

@@ -137,7 +137,7 @@ describe('test kit: an SDK-format plugin with a scripted fake provider', () => {
   });
 
   it('direct calls: ProviderRefused is reported definite; an ungranted origin is refused with its rule', async () => {
-    kit = await startPluginTestKit({ dir: sdkPlugin('refusepay', ECHO_PLUGIN), config: { token: 't' }, provider: { routes: { 'POST /pay': () => ({ status: 402, json: { message: 'no funds' } }) }, urlConfigKey: 'apiUrl' } });
+    kit = await startPluginTestKit({ dir: sdkPlugin('refusepay', ECHO_PLUGIN), config: { token: 'refusepay-token-0123' }, provider: { routes: { 'POST /pay': () => ({ status: 402, json: { message: 'no funds' } }) }, urlConfigKey: 'apiUrl' } });
     const refused = await kit.transfer({ outAmount: '5' });
     expect(refused).toMatchObject({ ok: false, requestsSent: 1, error: { thrown: { name: 'ProviderRefused', definite: true, message: 'no funds' } } });
     const payout = await kit.payout({ amount: '5', values: { card_number: CARD } });

@@ -26,7 +26,15 @@ export interface CliIo {
 }
 
 export interface CommonFlags { plugins?: string; data?: string; db?: string; json?: boolean; yes?: boolean }
-export interface InstallFlags extends CommonFlags { key?: string; registry?: string; registryTokenEnv?: string }
+export interface InstallFlags extends CommonFlags {
+  key?: string; registry?: string; registryTokenEnv?: string;
+  /** Origins besides the registry's that dist.tarball may point at. */
+  tarballOrigin?: string[];
+  /** The registry (and tarball origins) may be loopback: a mirror on this machine, tests. */
+  allowLoopbackRegistry?: boolean;
+  /** The registry (and tarball origins) may resolve to a private network: an internal mirror. */
+  allowPrivateRegistry?: boolean;
+}
 
 export function processIo(): CliIo {
   return {
@@ -115,7 +123,10 @@ export async function runInstall(source: string, flags: InstallFlags, io: CliIo 
   let opened: Awaited<ReturnType<typeof openFor>> | null = null;
   try {
     opened = await openFor(flags);
-    const installer = new Installer({ pluginsDir: opened.pluginsDir, store: opened.store, registry: flags.registry ?? DEFAULT_REGISTRY });
+    const installer = new Installer({
+      pluginsDir: opened.pluginsDir, store: opened.store, registry: flags.registry ?? DEFAULT_REGISTRY,
+      egress: { tarballOrigins: flags.tarballOrigin ?? [], allowLoopback: Boolean(flags.allowLoopbackRegistry), allowPrivateNetwork: Boolean(flags.allowPrivateRegistry) },
+    });
     const staged = await installer.stage({ source, key: flags.key, token, actor: cliActor(), allowLocal: true });
     if (!flags.json) io.out(formatStage(staged));
     const ok = await confirmed(io, flags, `${staged.replaces ? 'Update' : 'Install'} plugin ${staged.key} (${named(staged.package, staged.key)})?`);
@@ -199,7 +210,10 @@ export function registerInstallCommands(program: Command): void {
     .argument('<source>', 'npm spec (name, name@1.2.3, name@tag), https tarball URL, .tgz file, or plugin folder')
     .option('--key <folder name>', 'plugin key = folder name under --plugins (default: from the package name)')
     .option('--registry <url>', `npm registry (default ${DEFAULT_REGISTRY})`)
-    .option('--registry-token-env <VAR>', 'environment variable holding the registry token (sent as Bearer; never printed or stored)'))
+    .option('--registry-token-env <VAR>', 'environment variable holding the registry token (sent as Bearer; never printed or stored)')
+    .option('--tarball-origin <origin>', "an origin besides the registry's that its tarballs may come from (repeatable)", (v: string, all: string[] = []) => [...all, v])
+    .option('--allow-loopback-registry', 'the registry (and --tarball-origin) may be on this machine: http://127.0.0.1:PORT (off by default)')
+    .option('--allow-private-registry', 'the registry (and --tarball-origin) may resolve to a private network (10/8, 172.16/12, 192.168/16, fc00::/7), over https (off by default)'))
     .action(async (source: string, opts: InstallFlags) => { process.exitCode = await runInstall(source, opts); });
   common(program
     .command('approve')

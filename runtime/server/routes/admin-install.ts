@@ -19,8 +19,8 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { Installer } from '../../install/installer.ts';
 import type { InstallerStore } from '../../install/installer.ts';
-import { guardedTarballFetcher } from '../../install/guarded-fetch.ts';
-import { InstallError, installLimits } from '../../install/install-errors.ts';
+import type { InstallEgressOptions } from '../../install/install-egress.ts';
+import { InstallError } from '../../install/install-errors.ts';
 import type { InstallLimits } from '../../install/install-errors.ts';
 import type { PluginRegistry } from '../../plugins/registry.ts';
 import { StoreConflictError } from '../../store/errors.ts';
@@ -37,8 +37,8 @@ export interface AdminInstallOptions {
   limits?: Partial<InstallLimits>;
   keepVersions?: number;
   apiUrl?: string;
-  /** Loopback origins a tarball URL may point at (tests, a local mirror); other non-public addresses are always refused. */
-  tarballLoopbackOrigins?: string[];
+  /** The installer's egress policy: tarball origins besides the registry's, loopback (off by default). */
+  installEgress?: InstallEgressOptions;
   /** Admin audit trail (e.g. host.hostApi.audit.record); summaries never hold the token. */
   audit?: (capability: string, plugin: string | null, summary: string, decision: 'allowed' | 'denied') => void;
   /** After a plugin's files changed, e.g. host.sandbox.resetBreaker. */
@@ -68,7 +68,7 @@ export async function adminInstallRoutes(app: FastifyInstance, opts: AdminInstal
   const installer = new Installer({
     pluginsDir, store: opts.store, registry: opts.npmRegistry, limits: opts.limits, keepVersions: opts.keepVersions,
     requireApproval: opts.requireApproval, apiUrl: opts.apiUrl,
-    fetchTarballUrl: guardedTarballFetcher(installLimits(opts.limits), { allowLoopbackOrigins: opts.tarballLoopbackOrigins ?? [] }),
+    egress: opts.installEgress,
   });
   const audit = (capability: string, key: string | null, summary: string, ok = true) => opts.audit?.(capability, key, summary, ok ? 'allowed' : 'denied');
 

@@ -11,6 +11,7 @@ import { createHost } from '../../../runtime/server/host.ts';
 import type { Host } from '../../../runtime/server/host.ts';
 import { buildApp } from '../../../runtime/server/app.ts';
 import { defaultServerOptions } from '../../../runtime/server/options.ts';
+import type { ServerOptions } from '../../../runtime/server/options.ts';
 import { startFakeProvider } from '../../../runtime/demo/fake-provider.ts';
 import type { FakeProvider } from '../../../runtime/demo/fake-provider.ts';
 import { startFakeMerchant } from '../../../runtime/demo/fake-merchant.ts';
@@ -33,7 +34,7 @@ export interface AdminServer {
 }
 
 /** Port 0 picks a free port; the host must know it before it starts (public URL, API_URL). */
-export async function startAdminServer(): Promise<AdminServer> {
+export async function startAdminServer(overrides: Partial<ServerOptions> = {}): Promise<AdminServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-admin-browser-'));
   const pluginsDir = path.join(dataDir, 'plugins');
   fs.cpSync(path.resolve('plugins/nimbuspay'), path.join(pluginsDir, 'nimbuspay'), { recursive: true });
@@ -46,7 +47,7 @@ export async function startAdminServer(): Promise<AdminServer> {
   const options = defaultServerOptions({
     port, dataDir, dbUrl: `sqlite:${path.join(dataDir, 'store.db')}`, adminToken: ADMIN_TOKEN, pluginsDir,
     publicUrl: `http://127.0.0.1:${port}/`, allowLoopbackGrants: true, ipnLoopbackOrigins: [new URL(merchant.url).origin],
-    sweepIntervalMs: 500, transferWallMs: 5000, callbackWallMs: 5000,
+    sweepIntervalMs: 500, transferWallMs: 5000, callbackWallMs: 5000, ...overrides,
   });
   const host = await createHost(options, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   await host.start();

@@ -40,7 +40,7 @@ beforeAll(async () => {
     return reply.code(err.statusCode ?? 500).send({ error: { message: err.message, field: null } });
   });
   await app.register(adminInstallRoutes, {
-    store, registry, pluginsDir: path.join(work, 'plugins'), npmRegistry: npm.url, tarballLoopbackOrigins: [npm.url],
+    store, registry, pluginsDir: path.join(work, 'plugins'), npmRegistry: npm.url, installEgress: { allowLoopback: true },
     audit: (capability, plugin, summary, decision) => audit.push(`${capability} ${plugin} ${decision} ${summary}`),
   });
 });

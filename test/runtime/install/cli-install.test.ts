@@ -40,7 +40,7 @@ describe('payout-sandbox install (CLI)', () => {
   it('installs from a registry with the token from --registry-token-env, prints JSON, never prints the token', async () => {
     const marker = path.join(work, 'CLI-SCRIPT-RAN');
     npm.publish('payout-clidemo', '1.2.0', packTgz(pluginPackage({ name: 'payout-clidemo', version: '1.2.0', marker })));
-    const args = ['install', 'payout-clidemo@latest', '--registry', npm.url, '--registry-token-env', 'DEPLOY_TOKEN',
+    const args = ['install', 'payout-clidemo@latest', '--registry', npm.url, '--allow-loopback-registry', '--registry-token-env', 'DEPLOY_TOKEN',
       '--plugins', path.join(work, 'p1'), '--data', path.join(work, 'd1'), '--json', '--yes'];
     const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { timeout: 120_000, env: { ...process.env, DEPLOY_TOKEN: TOKEN } });
     const out = JSON.parse(stdout);

@@ -122,6 +122,8 @@ export interface FakeRegistry {
   publish(name: string, version: string, tarball: Buffer, opts?: { tag?: string; integrity?: string; tarballBase?: string }): void;
   tarballPath(name: string, version: string): string;
   serveTarball(pathname: string, data: Buffer): void;
+  /** Answers GET pathname with a 302 to location. */
+  redirect(pathname: string, location: string): void;
   close(): Promise<void>;
 }
 
@@ -129,6 +131,7 @@ export interface FakeRegistry {
 export async function startFakeRegistry(opts: { token?: string } = {}): Promise<FakeRegistry> {
   const docs = new Map<string, { name: string; 'dist-tags': Record<string, string>; versions: Record<string, unknown> }>();
   const tarballs = new Map<string, Buffer>();
+  const redirects = new Map<string, string>();
   const requests: FakeRegistry['requests'] = [];
   const server = http.createServer((req, res) => {
     requests.push({ url: req.url ?? '', authorization: req.headers.authorization });
@@ -137,6 +140,8 @@ export async function startFakeRegistry(opts: { token?: string } = {}): Promise<
       return;
     }
     const pathname = decodeURIComponent((req.url ?? '/').split('?')[0]);
+    const moved = redirects.get(pathname);
+    if (moved) { res.writeHead(302, { location: moved }).end(); return; }
     const tarball = tarballs.get(pathname);
     if (tarball) { res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(tarball); return; }
     const doc = docs.get(pathname.slice(1));
@@ -159,6 +164,7 @@ export async function startFakeRegistry(opts: { token?: string } = {}): Promise<
       docs.set(name, doc);
     },
     serveTarball(pathname, data) { tarballs.set(pathname, data); },
+    redirect(pathname, location) { redirects.set(pathname, location); },
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

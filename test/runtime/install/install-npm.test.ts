@@ -21,7 +21,8 @@ beforeEach(async () => {
   work = tmpDir('npm');
   pluginsDir = path.join(work, 'plugins');
   registry = await startFakeRegistry({ token: TOKEN });
-  installer = new Installer({ pluginsDir, store, registry: registry.url });
+  // The fake registry is on 127.0.0.1: loopback must be allowed explicitly (install-egress.test.ts).
+  installer = new Installer({ pluginsDir, store, registry: registry.url, egress: { allowLoopback: true } });
 });
 afterEach(async () => {
   await registry.close();
@@ -93,7 +94,8 @@ describe('install from an npm registry', () => {
       const data = packTgz(pluginPackage({ name: 'payout-cdn' }));
       registry.publish('payout-cdn', '1.0.0', data, { tarballBase: cdn.url });
       cdn.serveTarball(registry.tarballPath('payout-cdn', '1.0.0'), data);
-      await installer.stage({ source: 'payout-cdn', token: TOKEN, actor: 't' });
+      const withCdn = new Installer({ pluginsDir, store, registry: registry.url, egress: { allowLoopback: true, tarballOrigins: [cdn.url] } });
+      await withCdn.stage({ source: 'payout-cdn', token: TOKEN, actor: 't' });
       expect(cdn.requests).toHaveLength(1);
       expect(cdn.requests[0].authorization).toBeUndefined();
     } finally {
@@ -104,7 +106,7 @@ describe('install from an npm registry', () => {
   it('refuses plain http registries and tarball URLs other than loopback', async () => {
     const remote = new Installer({ pluginsDir, store, registry: 'http://registry.example.com' });
     await expect(remote.stage({ source: 'payout-x', token: TOKEN, actor: 't' })).rejects.toThrow(
-      /the registry URL http:\/\/registry\.example\.com\/ must use https:\/\/ \(plain http:\/\/ is accepted only for 127\.0\.0\.1, \[::1\] and localhost\)/);
+      /the registry URL http:\/\/registry\.example\.com\/ must use https:\/\/ \(plain http:\/\/ only for a registry on this machine, 127\.0\.0\.1 or \[::1\], allowed with --allow-loopback-registry \/ npmAllowLoopback\)/);
     await expect(installer.stage({ source: 'http://10.0.0.5/x.tgz', actor: 't' })).rejects.toThrow(/the tarball http:\/\/10\.0\.0\.5\/x\.tgz must use https:\/\//);
   });
 
@@ -113,7 +115,8 @@ describe('install from an npm registry', () => {
     try {
       const data = packTgz(pluginPackage({ name: 'payout-url', version: '3.1.4' }));
       open.serveTarball('/dl/payout-url.tgz', data);
-      const staged = await installer.stage({ source: `${open.url}/dl/payout-url.tgz?sig=secret`, actor: 't' });
+      const typed = new Installer({ pluginsDir, store, registry: registry.url, egress: { allowLoopback: true, tarballOrigins: [open.url] } });
+      const staged = await typed.stage({ source: `${open.url}/dl/payout-url.tgz?sig=secret`, actor: 't' });
       expect(staged.package).toMatchObject({ name: 'payout-url', version: '3.1.4', integrity: sri(data), source: { kind: 'url', spec: `${open.url}/dl/payout-url.tgz` } });
     } finally {
       await open.close();

@@ -1,8 +1,8 @@
 // The IPN worker against a real fake merchant on 127.0.0.1, the real egress guard and a real
 // SQLite outbox whose clock the tests move (due times, leases).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createServerEgress } from '../../../host-api/http.ts';
 import { IpnDispatcher } from '../../../runtime/ipn/ipn-dispatcher.ts';
+import { createIpnEgress } from '../../../runtime/ipn/ipn-egress.ts';
 import type { IpnDispatcherDeps, IpnEvent } from '../../../runtime/ipn/ipn-dispatcher.ts';
 import { buildIpn, ipnHash } from '../../../runtime/ipn/ipn-message.ts';
 import { startFakeMerchant } from '../../../runtime/demo/fake-merchant.ts';
@@ -32,7 +32,7 @@ afterEach(async () => {
 function dispatcher(overrides: Partial<IpnDispatcherDeps> = {}): IpnDispatcher {
   return new IpnDispatcher({
     store,
-    egress: createServerEgress({ label: 'ipn', allowLoopbackOrigins: [`http://127.0.0.1:${merchant.port}`] }),
+    egress: createIpnEgress({ loopbackOrigins: [`http://127.0.0.1:${merchant.port}`] }),
     retryBaseMs: 1000,
     sendTimeoutMs: 2000,
     now: () => clock,
@@ -158,7 +158,7 @@ describe('delivery', () => {
 
   it('refuses private and loopback ipnUrls through the egress guard, records it, and sends nothing', async () => {
     // No loopback origin is allowed here, as on a production server: the merchant's real port too is refused.
-    const guarded = dispatcher({ egress: createServerEgress({ label: 'ipn' }) });
+    const guarded = dispatcher({ egress: createIpnEgress({ loopbackOrigins: [] }) });
     const urls = ['http://10.0.0.5/ipn', merchant.url, 'http://169.254.169.254/latest/meta-data', 'http://[::1]:8080/ipn'];
     const ipns = [];
     for (const url of urls) ipns.push(await transitionWithIpn(url, 3));
@@ -248,7 +248,7 @@ describe('worker lifecycle', () => {
   it('a database fault during a claim is reported, not thrown', async () => {
     const d = new IpnDispatcher({
       store: { claimDueIpns: async () => { throw new Error('database is locked'); }, completeIpn: async () => true },
-      egress: createServerEgress(), retryBaseMs: 1000, onEvent: (e) => events.push(e),
+      egress: createIpnEgress({ loopbackOrigins: [] }), retryBaseMs: 1000, onEvent: (e) => events.push(e),
     });
     expect(await d.drainOnce()).toMatchObject({ claimed: 0, error: 'database is locked' });
     expect(events).toEqual([{ kind: 'error', stage: 'claim', id: null, error: 'database is locked' }]);

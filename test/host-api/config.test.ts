@@ -1,0 +1,68 @@
+// A secret too short for the scrubber to find again (in a provider's echo, in a log) is refused when
+// it is set, and a short one already stored (set before the minimum, or written to the store
+// directly) is refused when it is loaded: never handed to a plugin, never applied by the host.
+import crypto from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigService } from '../../host-api/config.ts';
+import { PolicyDenied } from '../../host-api/capability.ts';
+import type { PluginManifest } from '../../runtime/manifest/manifest.ts';
+import { keyId } from '../../runtime/secrets/master-key.ts';
+import { SecretBox } from '../../runtime/secrets/secret-box.ts';
+import { Scrubber, MIN_SCRUBBED_SECRET_LENGTH } from '../../runtime/secrets/scrubber.ts';
+import { openStore } from '../../runtime/store/open-store.ts';
+import type { Store } from '../../runtime/store/store.ts';
+
+const manifest = (format: 'platform' | 'sdk'): PluginManifest => ({
+  format, type: 'payout', title: 'Acme', name: 'acme', required_npm: [], allow_XML: [],
+  default_config: { apiUrl: 'https://api.acme.example' }, required_config: { apiKey: 2, apiUrl: 1 }, network: [], env: [], extra: [],
+});
+
+let store: Store;
+let box: SecretBox;
+let scrubber: Scrubber;
+let service: ConfigService;
+beforeEach(async () => {
+  store = await openStore('sqlite::memory:');
+  const k = crypto.randomBytes(32);
+  box = new SecretBox({ current: { id: keyId(k), key: k }, byId: new Map([[keyId(k), k]]), source: 'test' });
+  scrubber = new Scrubber();
+  service = new ConfigService({ store, box, scrubber, manifests: { manifestOf: (p) => (p === 'acme' ? manifest('platform') : p === 'acmesdk' ? manifest('sdk') : undefined) } });
+});
+afterEach(async () => {
+  await store.close();
+});
+
+describe('minimum secret length', () => {
+  it('refuses a short secret at set time in one line: which key, the minimum, how to fix; nothing is stored', async () => {
+    const short = 'k'.repeat(MIN_SCRUBBED_SECRET_LENGTH - 1);
+    const err = await service.set('acme', 'apiKey', short).catch((e) => e);
+    expect(err).toBeInstanceOf(PolicyDenied);
+    expect(err.message).toBe(
+      `config key 'apiKey' of plugin 'acme' is a secret of ${MIN_SCRUBBED_SECRET_LENGTH - 1} characters; secrets must be at least ${MIN_SCRUBBED_SECRET_LENGTH} characters so they can be removed from provider responses and logs: set the full credential (or a longer one) in the plugin's settings`,
+    );
+    expect(err.message).not.toContain(short);
+    expect(await store.getConfig('acme', 'apiKey')).toBeNull();
+  });
+
+  it('control: a long enough secret, an empty one (unset) and a short non-secret value are accepted', async () => {
+    await expect(service.set('acme', 'apiKey', 'k'.repeat(MIN_SCRUBBED_SECRET_LENGTH))).resolves.toEqual({ secret: true });
+    expect(await service.get('acme', 'apiKey')).toBe('k'.repeat(MIN_SCRUBBED_SECRET_LENGTH));
+    await expect(service.set('acme', 'apiKey', '')).resolves.toEqual({ secret: true });
+    await expect(service.set('acme', 'apiUrl', 'x')).resolves.toEqual({ secret: false });
+  });
+
+  it('refuses a short secret already in the store at load: not read by the plugin, not applied by the host, reported by primeScrubber', async () => {
+    const short = 'short-key-12';
+    for (const plugin of ['acme', 'acmesdk']) {
+      await store.setConfig({ plugin, key: 'apiKey', secret: true, value: box.seal(short, `${plugin}.apiKey`) });
+    }
+    await expect(service.get('acme', 'apiKey')).rejects.toThrow(/config key 'apiKey' of plugin 'acme' is a secret of 12 characters; secrets must be at least 16/);
+    await expect(service.readForHost('acmesdk', 'apiKey')).rejects.toMatchObject({ rule: 'config.secret-too-short' });
+    expect(await service.primeScrubber(['acme', 'acmesdk'])).toEqual([
+      expect.stringMatching(/^config key 'apiKey' of plugin 'acme' is a secret of 12 characters/),
+      expect.stringMatching(/^config key 'apiKey' of plugin 'acmesdk' is a secret of 12 characters/),
+    ]);
+    // Still registered for log scrubbing, whole value: it must not leak while it is being replaced.
+    expect(scrubber.scrub(`x ${short} y`)).toMatch(/^x \[redacted:acme(sdk)?\.apiKey\] y$/);
+  });
+});
