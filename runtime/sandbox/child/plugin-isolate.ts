@@ -5,11 +5,15 @@ import fs from 'node:fs';
 import ivm from 'isolated-vm';
 import { loadCpuMs } from '../protocol.ts';
 import type {
-  CallStats, CallbackResponse, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure, ThrownByPlugin,
+  CallStats, CallbackResponse, FailureKind, IsolateSetup, LoadResult, PluginLimits, SandboxFailure,
 } from '../protocol.ts';
 import { runLocalService } from './local-services.ts';
+import { normaliseDescription, normaliseLogLine, normaliseResponse, normaliseThrown } from './plugin-reports.ts';
 import { MAX_TIMERS_PER_CALL, clampDelay } from '../../../host-api/timers.ts';
 
+// Runs first in every context: removes what reaches memory outside the heap limit or blocks a
+// thread (WebAssembly, SharedArrayBuffer, Atomics, resizable buffers, retained ICU objects).
+export const HARDEN_SOURCE = fs.readFileSync(new URL('../prelude/harden.isolate.js', import.meta.url), 'utf8');
 // One closure in two files: the bridge (host calls, timers, globals) and the plugin calls.
 const BRIDGE_SOURCE = ['bridge.isolate.js', 'plugin-calls.isolate.js']
   .map((f) => fs.readFileSync(new URL(`../prelude/${f}`, import.meta.url), 'utf8')).join('\n');
@@ -22,7 +26,7 @@ const BRIDGE_FUNCTION_SOURCE = `(function ($0, $1, $2, $3) {\n${BRIDGE_SOURCE}\n
 // prelude from scratch was a quarter of an isolate load (bench/: start-up).
 const preludeCache = new Map<string, ivm.ExternalCopy<ArrayBuffer>>();
 
-function compilePrelude(isolate: ivm.Isolate, name: string, source: string): ivm.Script {
+export function compilePrelude(isolate: ivm.Isolate, name: string, source: string): ivm.Script {
   const cachedData = preludeCache.get(name);
   const script = isolate.compileScriptSync(source, cachedData ? { cachedData } : { produceCachedData: true }) as ivm.Script & {
     cachedDataRejected?: boolean; cachedData?: ivm.ExternalCopy<ArrayBuffer>;
@@ -99,6 +103,9 @@ export class PluginIsolate {
         new ivm.Callback((kind: string, cid: string, json: string) => this.onReport(kind, cid, json)),
         JSON.stringify(setup),
       ];
+      const harden = compilePrelude(this.isolate, 'harden', HARDEN_SOURCE);
+      this.timed(callId, () => harden.runSync(context, { timeout: this.remainingCpu(callId) }));
+      harden.release();
       const bridge = compilePrelude(this.isolate, 'bridge', BRIDGE_FUNCTION_SOURCE);
       const entries = this.timed(callId, () => {
         const factory = bridge.runSync(context, { timeout: this.remainingCpu(callId), reference: true }) as ivm.Reference;
@@ -127,8 +134,8 @@ export class PluginIsolate {
       script.release();
 
       const loaded = JSON.parse(this.timed(callId, () => this.entry!.load.applySync(undefined, [callId], { timeout: this.remainingCpu(callId) })) as string);
-      if (!loaded.ok) throw new LoadFailure('load_failed', (loaded.error as ThrownByPlugin).message);
-      return { description: loaded.value as PluginDescription, cachedData: produced, cacheAccepted, loadMs: performance.now() - started };
+      if (loaded?.ok !== true) throw new LoadFailure('load_failed', normaliseThrown(loaded?.error).message);
+      return { description: normaliseDescription(loaded.value), cachedData: produced, cacheAccepted, loadMs: performance.now() - started };
     } finally {
       this.closeCall(call);
     }
@@ -356,10 +363,11 @@ export class PluginIsolate {
         call.logDropped++;
         return;
       }
+      const line = normaliseLogLine(JSON.parse(json));
+      if (!line) return;
       call.logLines++;
-      const line = JSON.parse(json) as { level: string; text: string };
       const level = LOG_LEVELS.has(line.level) ? (line.level as 'info') : 'info';
-      this.hooks.sendLog(call.callId, level, String(line.text));
+      this.hooks.sendLog(call.callId, level, line.text);
       return;
     }
     if (json.length > this.limits.maxPayloadBytes) {
@@ -367,11 +375,11 @@ export class PluginIsolate {
       return;
     }
     if (kind === 'respond') {
-      this.hooks.sendRespond(call.callId, JSON.parse(json) as CallbackResponse);
+      this.hooks.sendRespond(call.callId, normaliseResponse(JSON.parse(json)));
     } else if (kind === 'done') {
       this.finishCall(call, { ok: true, value: JSON.parse(json), stats: this.statsOf(call) });
     } else if (kind === 'failed') {
-      const thrown = JSON.parse(json) as ThrownByPlugin;
+      const thrown = normaliseThrown(JSON.parse(json));
       this.finishCall(call, { ok: false, error: { kind: 'plugin_error', message: thrown.message, thrown }, stats: this.statsOf(call) });
     }
   }
