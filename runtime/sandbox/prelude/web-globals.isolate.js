@@ -4,51 +4,91 @@
 // the egress guard uses to decide where a request goes).
 (function installWebGlobals(host) {
   'use strict';
-  const define = (name, value) => Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+  // Captured before plugin code runs: console output must not depend on what a plugin replaced.
+  const { defineProperty, freeze, keys: objectKeys, setPrototypeOf } = Object;
+  const { apply } = Reflect;
+  const stringify = JSON.stringify;
+  const StringCtor = String;
+  const NumberCtor = Number;
+  const isArray = Array.isArray;
+  const stringIndexOf = String.prototype.indexOf;
+  const symbolToString = Symbol.prototype.toString;
+  const dateToISOString = Date.prototype.toISOString;
+  const dateGetTime = Date.prototype.getTime;
+  const ErrorCtor = Error;
+  const DateCtor = Date;
+  const parseIntFn = parseInt;
+  const parseFloatFn = parseFloat;
+  const define = (name, value) => defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+  // Prototype-less arrays: filling them by index meets no setter a plugin put on Array.prototype.
+  const newList = () => setPrototypeOf([], null);
+  const join = (parts, separator) => {
+    let out = '';
+    for (let i = 0; i < parts.length; i++) out += (i ? separator : '') + parts[i];
+    return out;
+  };
+  const text = (v) => { try { const s = StringCtor(v); return typeof s === 'string' ? s : '[unprintable value]'; } catch (e) { return '[unprintable value]'; } };
 
   // ---- console → the plugin's log (scrubbed and capped by the host) ----
   function inspect(value, depth, seen) {
-    if (typeof value === 'string') return depth === 0 ? value : JSON.stringify(value);
-    if (typeof value === 'function') return '[Function ' + (value.name || 'anonymous') + ']';
-    if (typeof value === 'bigint') return value + 'n';
-    if (typeof value === 'symbol') return value.toString();
-    if (value === null || typeof value !== 'object') return String(value);
-    if (value instanceof Error) return (value.name || 'Error') + ': ' + value.message;
-    if (value instanceof Date) return isNaN(value) ? 'Invalid Date' : value.toISOString();
-    if (seen.includes(value)) return '[Circular]';
-    if (depth > 3) return Array.isArray(value) ? '[Array]' : '[Object]';
-    const next = seen.concat([value]);
-    if (Array.isArray(value)) {
-      const items = value.slice(0, 100).map((v) => inspect(v, depth + 1, next));
-      if (value.length > 100) items.push('… ' + (value.length - 100) + ' more');
-      return '[ ' + items.join(', ') + ' ]';
+    if (typeof value === 'string') return depth === 0 ? value : stringify(value);
+    if (typeof value === 'function') return '[Function ' + (text(value.name) || 'anonymous') + ']';
+    if (typeof value === 'bigint') return text(value) + 'n';
+    if (typeof value === 'symbol') return apply(symbolToString, value, []);
+    if (value === null || typeof value !== 'object') return text(value);
+    if (value instanceof ErrorCtor) return text(value.name || 'Error') + ': ' + text(value.message);
+    if (value instanceof DateCtor) { const t = apply(dateGetTime, value, []); return t !== t ? 'Invalid Date' : apply(dateToISOString, value, []); }
+    for (let i = 0; i < seen.length; i++) if (seen[i] === value) return '[Circular]';
+    if (depth > 3) return isArray(value) ? '[Array]' : '[Object]';
+    const next = newList();
+    for (let i = 0; i < seen.length; i++) next[i] = seen[i];
+    next[seen.length] = value;
+    if (isArray(value)) {
+      const items = newList();
+      for (let i = 0; i < value.length && i < 100; i++) items[i] = inspect(value[i], depth + 1, next);
+      if (value.length > 100) items[items.length] = '… ' + (value.length - 100) + ' more';
+      return '[ ' + join(items, ', ') + ' ]';
     }
-    const keys = Object.keys(value);
-    const parts = keys.slice(0, 100).map((k) => k + ': ' + inspect(value[k], depth + 1, next));
-    if (keys.length > 100) parts.push('… ' + (keys.length - 100) + ' more');
-    return '{ ' + parts.join(', ') + ' }';
+    const keys = objectKeys(value);
+    const parts = newList();
+    for (let i = 0; i < keys.length && i < 100; i++) parts[i] = keys[i] + ': ' + inspect(value[keys[i]], depth + 1, next);
+    if (keys.length > 100) parts[parts.length] = '… ' + (keys.length - 100) + ' more';
+    return '{ ' + join(parts, ', ') + ' }';
   }
+  const FLAGS = 'sdifjoO%';
   function format(args) {
-    let first = args[0];
-    let rest = args.slice(1);
-    if (typeof first === 'string' && /%[sdifjoO%]/.test(first)) {
-      first = first.replace(/%([sdifjoO%])/g, (m, f) => {
-        if (f === '%') return '%';
-        if (!rest.length) return m;
-        const v = rest.shift();
-        if (f === 's') return typeof v === 'string' ? v : inspect(v, 1, []);
-        if (f === 'd' || f === 'i') return String(f === 'i' ? parseInt(v, 10) : Number(v));
-        if (f === 'f') return String(parseFloat(v));
-        if (f === 'j') { try { return JSON.stringify(v); } catch (e) { return '[Circular]'; } }
-        return inspect(v, 1, []);
-      });
+    const first = args[0];
+    const rest = newList();
+    for (let i = 1; i < args.length; i++) rest[i - 1] = args[i];
+    let used = 0;
+    let head = first;
+    if (typeof first === 'string') {
+      head = '';
+      for (let i = 0; i < first.length; i++) {
+        const c = first[i];
+        const f = i + 1 < first.length ? first[i + 1] : undefined;
+        if (c !== '%' || f === undefined || apply(stringIndexOf, FLAGS, [f]) < 0) { head += c; continue; }
+        i++;
+        if (f === '%') { head += '%'; continue; }
+        if (used >= rest.length) { head += '%' + f; continue; }
+        const v = rest[used++];
+        if (f === 's') head += typeof v === 'string' ? v : inspect(v, 1, newList());
+        else if (f === 'd' || f === 'i') head += text(f === 'i' ? parseIntFn(v, 10) : NumberCtor(v));
+        else if (f === 'f') head += text(parseFloatFn(v));
+        else if (f === 'j') { try { head += text(stringify(v)); } catch (e) { head += '[Circular]'; } }
+        else head += inspect(v, 1, newList());
+      }
     }
-    return [first].concat(rest).map((v) => inspect(v, 0, [])).join(' ');
+    const parts = newList();
+    parts[0] = inspect(head, 0, newList());
+    for (let i = used; i < rest.length; i++) parts[parts.length] = inspect(rest[i], 0, newList());
+    return join(parts, ' ');
   }
   const timers = new Map();
   const counts = new Map();
-  const log = (level) => (...args) => host.log(level, format(args));
-  define('console', Object.freeze({
+  const formatted = (args) => { try { return format(args); } catch (e) { return '[unprintable value]'; } };
+  const log = (level) => (...args) => host.log(level, formatted(args));
+  define('console', freeze({
     log: log('info'), info: log('info'), debug: log('debug'), trace: log('debug'), dir: log('info'), table: log('info'),
     warn: log('warn'), error: log('error'),
     assert: (cond, ...args) => { if (!cond) host.log('error', 'Assertion failed' + (args.length ? ': ' + format(args) : '')); },
