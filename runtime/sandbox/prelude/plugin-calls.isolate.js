@@ -100,7 +100,6 @@ function construct() {
     throw new ErrorCtor('index.js must export the plugin class (module.exports = class … { getFields() {} transfer() {} }); it exported ' +
       (Plugin === null ? 'null' : typeof Plugin));
   }
-  if (instance === null || (typeof instance !== 'object' && typeof instance !== 'function')) throw new ErrorCtor('the plugin constructor returned no object');
 }
 
 const requestFacade = (req) => freeze({
