@@ -170,6 +170,20 @@ module.exports = class {
     expect(r).toMatchObject({ ok: false, error: { kind: 'plugin_error', message: 'the plugin threw a value that could not be read' } });
     expect(await host.invoke('timer-throws', 'getFields', [])).toMatchObject({ ok: true, value: 2 });
   });
+  it('a timer callback that throws an Error with a looping message getter is cut by the CPU limit, inside the timed section', async () => {
+    await registerDir(host, writePlugin('timer-loops', {
+      'index.js': `module.exports = class {
+  async getFields() { return 'alive'; }
+  transfer() { return new Promise(() => { setTimeout(() => { const e = new Error('x'); Object.defineProperty(e, 'message', { get() { for (;;) {} } }); throw e; }, 1); }); }
+};`,
+    }));
+    const restartsBefore = (host as unknown as { processes: { restarts: number }[] }).processes.map((p) => p.restarts);
+    const r = await host.invoke('timer-loops', 'transfer', [ORDER], { wallMs: 3000 });
+    expect(r).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
+    // Cut by isolated-vm's timeout, not by the supervisor's watchdog killing the process.
+    expect((host as unknown as { processes: { restarts: number }[] }).processes.map((p) => p.restarts)).toEqual(restartsBefore);
+    expect(await host.invoke('timer-loops', 'getFields', [])).toMatchObject({ ok: true, value: 'alive' });
+  });
 });
 
 describe('prelude: fn.caller and stack frames from plugin code stop at the prelude', () => {
