@@ -31,6 +31,8 @@
   deleteProperty(global, 'WebAssembly');
   deleteProperty(global, 'SharedArrayBuffer');
   deleteProperty(global, 'Atomics');
+  // Not exposed by Node 24's V8 without a flag; a realm of its own would bring fresh intrinsics.
+  deleteProperty(global, 'ShadowRealm');
 
   // A function declared here behaves like a builtin to plugin code: same name, length, prototype.
   function replaceConstructor(original, replacement, length) {
@@ -92,10 +94,10 @@
         if (distinct >= MAX_DISTINCT_INTL) {
           throw new RangeErrorCtor(`the payout sandbox allows at most ${MAX_DISTINCT_INTL} distinct Intl formatters per plugin; create one and reuse it`);
         }
-        distinct++;
         // Constructed from the key's own copy, so the formatter is exactly what the key says.
         const args = key === null ? [locales, options] : (() => { const p = parse(key); return [p[1] === null ? undefined : p[1], p[2] === null ? undefined : p[2]]; })();
         const made = construct(Original, args, target);
+        distinct++;
         if (key !== null) apply(mapSet, shared, [key, made]);
         return made;
       };
