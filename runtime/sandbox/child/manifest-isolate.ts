@@ -2,7 +2,7 @@
 // exports as plain data. configure.js is JavaScript: it never runs in the server process.
 import ivm from 'isolated-vm';
 import type { SandboxFailure } from '../protocol.ts';
-import { HARDEN_SOURCE, compilePrelude } from './plugin-isolate.ts';
+import { HARDEN_SOURCE, compilePrelude, loadWrapped } from './plugin-isolate.ts';
 
 const MANIFEST_MEMORY_MB = 16;
 
@@ -17,12 +17,13 @@ const READER = `(function () {
   const StringCtor = String;
   const setPrototypeOf = Object.setPrototypeOf;
   const record = (fields) => setPrototypeOf(fields, null);
+  let failed = null;
+  Object.defineProperty(globalThis, '__ps_load_failed', { value: function loadFailed(thrown) { if (failed === null) failed = { thrown }; }, writable: false, enumerable: false, configurable: false });
   function describe(e) {
     try { const s = typeof e === 'string' ? e : StringCtor(e && e.message !== undefined ? e.message : e); return typeof s === 'string' ? s : 'an unreadable value'; }
     catch (x) { return 'an unreadable value'; }
   }
   return function read() {
-    const failed = globalThis.__ps_load_error;
     if (failed) return stringify(record({ ok: false, message: 'configure.js threw: ' + describe(failed.thrown) }));
     const m = globalThis.__ps_configure;
     if (!m || typeof m !== 'object') return stringify(record({ ok: false, message: 'configure.js must export an object (module.exports.type = ...); it exported ' + (m === null ? 'null' : typeof m) }));
@@ -40,7 +41,7 @@ export function extractManifest(code: string, cpuMs: number): { ok: true; value:
     const context = isolate.createContextSync();
     compilePrelude(isolate, 'harden', HARDEN_SOURCE).runSync(context, { timeout: cpuMs });
     const reader = context.evalSync(READER, { timeout: cpuMs, reference: true }) as ivm.Reference;
-    const script = isolate.compileScriptSync(`try {\n${code}\n} catch (thrown) { globalThis.__ps_load_error = { thrown }; }`, { filename: 'plugin:///configure.js' });
+    const script = isolate.compileScriptSync(loadWrapped(code), { filename: 'plugin:///configure.js' });
     script.runSync(context, { timeout: cpuMs });
     const result = JSON.parse(reader.applySync(undefined, [], { timeout: cpuMs }) as string);
     if (result?.ok === true) return { ok: true, value: result.value };

@@ -124,7 +124,7 @@ export class PluginIsolate {
 
       // The bundle runs inside a trusted try/catch so that a value it throws at load time is
       // described by the prelude inside a timed call, never copied out by isolated-vm.
-      const script = this.isolate.compileScriptSync(`try {\n${code}\n} catch (thrown) { globalThis.__ps_load_error = { thrown }; }`, {
+      const script = this.isolate.compileScriptSync(loadWrapped(code), {
         filename: `plugin:///${this.key}/bundle.js`,
         ...(cachedData ? { cachedData: new ivm.ExternalCopy(toArrayBuffer(Buffer.from(cachedData, 'base64'))) } : { produceCachedData: true }),
       }) as ivm.Script & { cachedDataRejected?: boolean; cachedData?: ivm.ExternalCopy<ArrayBuffer> };
@@ -383,6 +383,11 @@ export class PluginIsolate {
       this.finishCall(call, { ok: false, error: { kind: 'plugin_error', message: thrown.message, thrown }, stats: this.statsOf(call) });
     }
   }
+}
+
+/** Plugin code wrapped so that what it throws goes to the prelude's __ps_load_failed, a binding it cannot replace. */
+export function loadWrapped(code: string): string {
+  return `try {\n${code}\n} catch (thrown) { __ps_load_failed(thrown); }`;
 }
 
 export class LoadFailure extends Error {

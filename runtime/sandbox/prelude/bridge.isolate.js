@@ -201,6 +201,13 @@ const host = freeze(record({
 }));
 const constant = (value) => ({ value, enumerable: false, writable: false, configurable: false });
 defineProperty(globalThis, '__ps_host', constant(host));
+// The bundle runs as `try { bundle } catch (thrown) { __ps_load_failed(thrown); }`. A property the
+// plugin could define first (a setter that throws a Proxy) would let its value escape the script to
+// isolated-vm, which reads it outside any timeout; this binding cannot be replaced or shadowed.
+let loadFailure = null;
+defineProperty(globalThis, '__ps_load_failed', constant(function loadFailed(thrown) {
+  if (loadFailure === null) loadFailure = record({ thrown });
+}));
 defineProperty(globalThis, 'process', constant(freeze({ env: freeze(setup.env), browser: false, version: 'v24-sandbox', platform: 'sandbox' })));
 const defineGlobal = (name, value) => defineProperty(globalThis, name, { value, writable: true, enumerable: true, configurable: true });
 defineGlobal('setTimeout', function setTimeout(fn, ms, ...args) { return addTimer(fn, ms, args, false); });

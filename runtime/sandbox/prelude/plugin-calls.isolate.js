@@ -324,9 +324,8 @@ return freeze(record({
   load(callId) {
     currentCall = callId;
     try {
-      const loadError = globalThis.__ps_load_error;
+      const loadError = loadFailure;
       const exported = globalThis.__ps_plugin;
-      deleteProperty(globalThis, '__ps_load_error');
       deleteProperty(globalThis, '__ps_plugin');
       if (loadError) {
         return failedLoad(record({ message: 'the plugin threw while loading: ' + describeThrown(loadError.thrown).message }));

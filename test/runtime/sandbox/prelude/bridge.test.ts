@@ -186,6 +186,45 @@ module.exports = class {
   });
 });
 
+describe('prelude: what a bundle throws at load time stays inside the timed call', () => {
+  // Plugin code defined a global setter on the name the load wrapper assigned; the setter threw an
+  // Error whose message getter loops, which escaped the script to isolated-vm and hung the sandbox
+  // process outside every timeout. The wrapper now calls a binding the plugin cannot replace.
+  const TRAP = `
+const looping = () => { const e = new Error('x'); Object.defineProperty(e, 'message', { get() { for (;;) {} } }); return e; };
+for (const name of ['__ps_load_error', '__ps_load_failed']) {
+  try { Object.defineProperty(globalThis, name, { set() { throw looping(); }, get() { return () => { throw looping(); }; }, configurable: true }); } catch (e) {}
+}
+try { globalThis.__ps_load_failed = () => { throw looping(); }; } catch (e) {}
+var __ps_load_failed = () => { throw looping(); };
+throw 'failed on purpose';`;
+
+  it('control: in a bare isolate such a setter does intercept a plain global assignment', async () => {
+    const ivm = (await import('isolated-vm')).default;
+    const isolate = new ivm.Isolate({ memoryLimit: 16 });
+    try {
+      const context = isolate.createContextSync();
+      const seen = context.evalSync(`let hit = 'no'; Object.defineProperty(globalThis, 'slot', { set() { hit = 'intercepted'; } }); globalThis.slot = 1; hit`);
+      expect(seen).toBe('intercepted');
+    } finally {
+      isolate.dispose();
+    }
+  });
+
+  it('a plugin that traps the wrapper\'s names fails to load with its own message, and the process is not killed', async () => {
+    const restartsBefore = (host as unknown as { processes: { restarts: number }[] }).processes.map((p) => p.restarts);
+    const reg = await registerDir(host, writePlugin('load-trap', { 'index.js': TRAP }));
+    expect(reg).toMatchObject({ ok: false, error: { kind: 'load_failed', message: 'the plugin threw while loading: failed on purpose' } });
+    expect((host as unknown as { processes: { restarts: number }[] }).processes.map((p) => p.restarts)).toEqual(restartsBefore);
+  });
+
+  it('the same trap in configure.js', async () => {
+    const { bundlePlugin } = await import('../../../../runtime/bundler/bundle-plugin.ts');
+    const r = await host.readManifest(await bundlePlugin(writePlugin('cfg-trap', { 'configure.js': TRAP })));
+    expect(r).toEqual({ ok: false, error: { kind: 'manifest_invalid', message: 'configure.js threw: failed on purpose' } });
+  });
+});
+
 describe('prelude: fn.caller and stack frames from plugin code stop at the prelude', () => {
   it('every hook the prelude calls sees no caller and no prelude frame; control: the plugin\'s own sloppy caller is seen', async () => {
     await registerDir(host, writePlugin('caller-walk', {
