@@ -23,15 +23,20 @@ const READER = `(function () {
     try { const s = typeof e === 'string' ? e : StringCtor(e && e.message !== undefined ? e.message : e); return typeof s === 'string' ? s : 'an unreadable value'; }
     catch (x) { return 'an unreadable value'; }
   }
-  return function read() {
+  function read() {
     if (failed) return stringify(record({ ok: false, message: 'configure.js threw: ' + describe(failed.thrown) }));
     const m = globalThis.__ps_configure;
     if (!m || typeof m !== 'object') return stringify(record({ ok: false, message: 'configure.js must export an object (module.exports.type = ...); it exported ' + (m === null ? 'null' : typeof m) }));
     const out = record({});
     const names = objectKeys(m);
     for (let i = 0; i < names.length; i++) { const k = names[i]; const v = m[k]; if (typeof v !== 'function') out[k] = v; }
-    try { const json = stringify(record({ ok: true, value: out })); return typeof json === 'string' ? json : stringify(record({ ok: false, message: 'configure.js exports no data' })); }
-    catch (e) { return stringify(record({ ok: false, message: 'configure.js exports values that are not plain data: ' + describe(e) })); }
+    const json = stringify(record({ ok: true, value: out }));
+    return typeof json === 'string' ? json : stringify(record({ ok: false, message: 'configure.js exports no data' }));
+  }
+  // Nothing configure.js throws (a getter, a Proxy trap, toJSON) leaves this function as a value.
+  return function readSafely() {
+    try { return read(); }
+    catch (e) { return stringify(record({ ok: false, message: 'configure.js exports values that could not be read as plain data: ' + describe(e) })); }
   };
 })()`;
 

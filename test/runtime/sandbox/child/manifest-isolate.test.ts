@@ -38,6 +38,15 @@ Object.defineProperty(Object.prototype, 'toJSON', { value() { return { forged: t
     expect(r).toEqual({ ok: false, error: { kind: 'manifest_invalid', message: 'configure.js threw: 1' } });
   });
 
+  it('exports that throw a looping Error when read are described inside the timeout, not copied out', async () => {
+    const r = await manifestOf('cfg-getter', `${DEFAULT_CONFIGURE}
+Object.defineProperty(module.exports, 'title', { enumerable: true, get() { const e = new Error('x'); Object.defineProperty(e, 'message', { get() { for (;;) {} } }); throw e; } });`);
+    expect(r).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
+    const plain = await manifestOf('cfg-getter-plain', `${DEFAULT_CONFIGURE}
+Object.defineProperty(module.exports, 'title', { enumerable: true, get() { throw new Error('no title today'); } });`);
+    expect(plain).toEqual({ ok: false, error: { kind: 'manifest_invalid', message: 'configure.js exports values that could not be read as plain data: no title today' } });
+  });
+
   it('memory outside the heap is refused there too (WebAssembly, resizable buffers)', async () => {
     const r = await manifestOf('cfg-memory', `${DEFAULT_CONFIGURE}
 const tries = [
