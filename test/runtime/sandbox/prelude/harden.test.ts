@@ -93,6 +93,14 @@ async function probe(what: string): Promise<any> {
   return r.ok ? r.value : null;
 }
 
+/** The sandbox process that hosts the probe plugin (with one process per plugin, not the first). */
+async function probeProcess(): Promise<{ rss: number }> {
+  const all = await host.stats();
+  const hosting = all.find((p) => p.isolates.some((i) => i.plugin === 'harden-probe'));
+  expect(hosting, 'the process hosting harden-probe').toBeDefined();
+  return hosting as { rss: number };
+}
+
 /** The positive control: the same source in a bare isolated-vm context with a heap limit a quarter of SIZE. */
 function inBareIsolate<T>(source: string, memoryLimit = 16): T {
   const isolate = new ivm.Isolate({ memoryLimit });
@@ -112,11 +120,11 @@ describe('engine hardening: memory outside the heap limit', () => {
   });
 
   it('a plugin finds every path refused, and the sandbox process does not grow by what was asked', async () => {
-    const [before] = await host.stats();
+    const before = await probeProcess();
     const outcomes = await probe('memory') as Record<string, string>;
     for (const [name, outcome] of Object.entries(outcomes)) expect(outcome, name).toMatch(/^refused: (TypeError|RangeError|ReferenceError): /);
     expect(outcomes['resizable ArrayBuffer']).toMatch(/resizable ArrayBuffers \(maxByteLength\) are not available in the payout sandbox/);
-    const [after] = await host.stats();
+    const after = await probeProcess();
     // Seven attacks of 64 MB each would add 448 MB; refused, the process stays within noise.
     expect(after.rss - before.rss).toBeLessThan(SIZE);
   });
