@@ -12,6 +12,7 @@
   const NumberCtor = Number;
   const isArray = Array.isArray;
   const stringIndexOf = String.prototype.indexOf;
+  const stringSlice = String.prototype.slice;
   const symbolToString = Symbol.prototype.toString;
   const dateToISOString = Date.prototype.toISOString;
   const dateGetTime = Date.prototype.getTime;
@@ -62,15 +63,18 @@
     for (let i = 1; i < args.length; i++) rest[i - 1] = args[i];
     let used = 0;
     let head = first;
-    if (typeof first === 'string') {
+    // Jumps from one '%' to the next: a 1 MB line without any costs one indexOf, not a loop per character.
+    if (typeof first === 'string' && apply(stringIndexOf, first, ['%']) >= 0) {
       head = '';
-      for (let i = 0; i < first.length; i++) {
-        const c = first[i];
-        const f = i + 1 < first.length ? first[i + 1] : undefined;
-        if (c !== '%' || f === undefined || apply(stringIndexOf, FLAGS, [f]) < 0) { head += c; continue; }
-        i++;
+      let from = 0;
+      for (;;) {
+        const at = apply(stringIndexOf, first, ['%', from]);
+        if (at < 0 || at + 1 >= first.length) { head += apply(stringSlice, first, [from]); break; }
+        head += apply(stringSlice, first, [from, at]);
+        const f = first[at + 1];
+        from = at + 2;
+        if (apply(stringIndexOf, FLAGS, [f]) < 0 || (f !== '%' && used >= rest.length)) { head += '%' + f; continue; }
         if (f === '%') { head += '%'; continue; }
-        if (used >= rest.length) { head += '%' + f; continue; }
         const v = rest[used++];
         if (f === 's') head += typeof v === 'string' ? v : inspect(v, 1, newList());
         else if (f === 'd' || f === 'i') head += text(f === 'i' ? parseIntFn(v, 10) : NumberCtor(v));

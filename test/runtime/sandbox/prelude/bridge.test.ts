@@ -104,6 +104,26 @@ describe('prelude: a plugin that replaces intrinsics shapes nothing the host rea
     });
   }
 
+  it('console formats as before with the intrinsics it captured (%-flags, objects, a 1 MB line)', async () => {
+    await registerDir(host, writePlugin('console-format', {
+      'index.js': `module.exports = class { async getFields() {
+  console.log('a%%b %s %d %x %j', 'str', '7', { a: 1 });
+  console.log('%s %s', 'only');
+  console.warn({ a: [1, 'x'], d: new Date(0) }, null, 2n, Symbol('s'));
+  console.info('%'.padEnd(1024 * 1024, 'y'));
+  return 'logged';
+} };`,
+    }));
+    expect(await host.invoke('console-format', 'getFields', [])).toMatchObject({ ok: true, value: 'logged' });
+    const lines = logs.filter((l) => l.plugin === 'console-format');
+    expect(lines.slice(0, 3)).toEqual([
+      { plugin: 'console-format', level: 'info', text: 'a%b str 7 %x {"a":1}' },
+      { plugin: 'console-format', level: 'info', text: 'only %s' },
+      { plugin: 'console-format', level: 'warn', text: '{ a: [ 1, "x" ], d: 1970-01-01T00:00:00.000Z } null 2n Symbol(s)' },
+    ]);
+    expect(lines[3].text.startsWith('%y')).toBe(true);
+  });
+
   it('a plugin that makes every promise species throw fails its own calls cleanly', async () => {
     await registerDir(host, writePlugin('species', {
       'index.js': `module.exports = class { async getFields() { return []; } async transfer() { return { ok: 1 }; } };
