@@ -124,6 +124,30 @@ describe('prelude: a plugin that replaces intrinsics shapes nothing the host rea
     expect(lines[3].text.startsWith('%y')).toBe(true);
   });
 
+  it('the web globals keep working after a plugin replaced the globals they take from the prelude (control: the same calls before)', async () => {
+    await registerDir(host, writePlugin('web-globals', {
+      'index.js': `const use = () => ({
+  text: new TextDecoder().decode(new TextEncoder().encode('héllo €')),
+  base64: atob(btoa('payout')),
+  form: new URLSearchParams({ a: '1 2', b: 'x&y' }).toString(),
+  url: new URL('/p?q=1', 'https://api.example.com').href,
+  clone: structuredClone({ n: 1, s: ['x'] }),
+});
+const before = use();
+module.exports = class { async getFields() {
+  globalThis.String = () => 1; globalThis.JSON = { parse() { return 1; }, stringify() { return '1'; } };
+  globalThis.Date = { now() { return 0; } }; globalThis.Symbol = () => 's'; globalThis.Uint8Array = Array; globalThis.TypeError = Error;
+  Object.keys = () => [];
+  return { before, after: use() };
+} };`,
+    }));
+    const r = await host.invoke('web-globals', 'getFields', []);
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+    const { before, after } = (r.ok ? r.value : {}) as { before: unknown; after: unknown };
+    expect(before).toEqual({ text: 'héllo €', base64: 'payout', form: 'a=1+2&b=x%26y', url: 'https://api.example.com/p?q=1', clone: { n: 1, s: ['x'] } });
+    expect(after).toEqual(before);
+  });
+
   it('a plugin that makes every promise species throw fails its own calls cleanly', async () => {
     await registerDir(host, writePlugin('species', {
       'index.js': `module.exports = class { async getFields() { return []; } async transfer() { return { ok: 1 }; } };
