@@ -25,7 +25,9 @@ let t: TestHost;
 let hostileRoute: string;
 
 beforeAll(async () => {
-  t = await startTestHost({}, { provider: { behaviour: { outcome: 'DONE', afterMs: 100, webhook: 'auto' } } });
+  // The example plugin settles through its cron, run by the test: no webhook connection into the
+  // server can still be busy when the server closes.
+  t = await startTestHost({}, { provider: { behaviour: { outcome: 'DONE', afterPolls: 0, webhook: 'manual' } } });
   const entry = await t.host.registry.load(writePlugin('hostile-string', { 'index.js': HOSTILE_INDEX }));
   expect(entry.status, entry.error?.message).toBe('active');
   const route = await t.host.store.createRoute({
@@ -72,6 +74,8 @@ describe('engine hardening, end to end: a plugin that replaces String and throws
     const created = await createOrder(t.routeId);
     expect(created.status, created.text).toBe(200);
     await pay(created.json.uid);
+    await t.waitFor('the example plugin\'s payout to be accepted', async () => ((await detail(created.json.uid)).attempts[0]?.state === 'ACCEPTED' ? true : null));
+    await t.host.cron.runNow('nimbuspay');
     const done = await t.waitFor('the example plugin\'s payout to be done', async () => {
       const d = await detail(created.json.uid);
       return d.order.status === 'done' ? d : null;
