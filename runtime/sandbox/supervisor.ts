@@ -17,6 +17,14 @@ import type { FromSandbox, SandboxFailure, ToSandbox, CallStats, FailureKind } f
 
 const READY_TIMEOUT_MS = 15_000;
 
+/**
+ * Flags of every sandbox process. isolated-vm needs --no-node-snapshot. The other two back the
+ * prelude's removals (SECURITY.md, *Engine hardening*): V8 installs no SharedArrayBuffer in
+ * contexts isolated-vm creates, and a WebAssembly memory cannot pass one 64 KiB page (the child
+ * runs as plain JavaScript, child-entry.ts, so Node's own TypeScript stripper needs none).
+ */
+export const SANDBOX_NODE_FLAGS = ['--no-node-snapshot', '--enable-sharedarraybuffer-per-context', '--wasm-max-mem-pages=1', '--disable-warning=ExperimentalWarning'];
+
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type SandboxRequest = DistributiveOmit<Exclude<ToSandbox, { t: 'hostResult' }>, 'id'>;
 export type SandboxReply =
@@ -115,7 +123,7 @@ export class SandboxProcess {
       // PAYOUT_SANDBOX_CHILD_NODE_ARGS: extra node flags for profiling the sandbox process
       // (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); read from the server's environment.
       const extra = (process.env.PAYOUT_SANDBOX_CHILD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-      const child = spawn(process.execPath, ['--no-node-snapshot', '--disable-warning=ExperimentalWarning', ...extra, entry], {
+      const child = spawn(process.execPath, [...SANDBOX_NODE_FLAGS, ...extra, entry], {
         stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
         env: { NODE_ENV: 'production' },
       });

@@ -6,11 +6,15 @@ import ivm from 'isolated-vm';
 import { loadCpuMs } from '../protocol.ts';
 import { MAX_RESULT_VALUES, holdsMoreThan } from '../result-values.ts';
 import type {
-  CallStats, CallbackResponse, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure, ThrownByPlugin,
+  CallStats, CallbackResponse, FailureKind, IsolateSetup, LoadResult, PluginLimits, SandboxFailure,
 } from '../protocol.ts';
 import { runLocalService } from './local-services.ts';
+import { normaliseDescription, normaliseLogLine, normaliseResponse, normaliseThrown } from './plugin-reports.ts';
 import { MAX_TIMERS_PER_CALL, clampDelay } from '../../../host-api/timers.ts';
 
+// Runs first in every context: removes what reaches memory outside the heap limit or blocks a
+// thread (WebAssembly, SharedArrayBuffer, Atomics, resizable buffers, retained ICU objects).
+export const HARDEN_SOURCE = fs.readFileSync(new URL('../prelude/harden.isolate.js', import.meta.url), 'utf8');
 // One closure in two files: the bridge (host calls, timers, globals) and the plugin calls.
 const BRIDGE_SOURCE = ['bridge.isolate.js', 'plugin-calls.isolate.js']
   .map((f) => fs.readFileSync(new URL(`../prelude/${f}`, import.meta.url), 'utf8')).join('\n');
@@ -23,7 +27,7 @@ const BRIDGE_FUNCTION_SOURCE = `(function ($0, $1, $2, $3) {\n${BRIDGE_SOURCE}\n
 // prelude from scratch was a quarter of an isolate load (bench/: start-up).
 const preludeCache = new Map<string, ivm.ExternalCopy<ArrayBuffer>>();
 
-function compilePrelude(isolate: ivm.Isolate, name: string, source: string): ivm.Script {
+export function compilePrelude(isolate: ivm.Isolate, name: string, source: string): ivm.Script {
   const cachedData = preludeCache.get(name);
   const script = isolate.compileScriptSync(source, cachedData ? { cachedData } : { produceCachedData: true }) as ivm.Script & {
     cachedDataRejected?: boolean; cachedData?: ivm.ExternalCopy<ArrayBuffer>;
@@ -100,6 +104,9 @@ export class PluginIsolate {
         new ivm.Callback((kind: string, cid: string, json: string) => this.onReport(kind, cid, json)),
         JSON.stringify(setup),
       ];
+      const harden = compilePrelude(this.isolate, 'harden', HARDEN_SOURCE);
+      this.timed(callId, () => harden.runSync(context, { timeout: this.remainingCpu(callId) }));
+      harden.release();
       const bridge = compilePrelude(this.isolate, 'bridge', BRIDGE_FUNCTION_SOURCE);
       const entries = this.timed(callId, () => {
         const factory = bridge.runSync(context, { timeout: this.remainingCpu(callId), reference: true }) as ivm.Reference;
@@ -118,7 +125,7 @@ export class PluginIsolate {
 
       // The bundle runs inside a trusted try/catch so that a value it throws at load time is
       // described by the prelude inside a timed call, never copied out by isolated-vm.
-      const script = this.isolate.compileScriptSync(`try {\n${code}\n} catch (thrown) { globalThis.__ps_load_error = { thrown }; }`, {
+      const script = this.isolate.compileScriptSync(loadWrapped(code), {
         filename: `plugin:///${this.key}/bundle.js`,
         ...(cachedData ? { cachedData: new ivm.ExternalCopy(toArrayBuffer(Buffer.from(cachedData, 'base64'))) } : { produceCachedData: true }),
       }) as ivm.Script & { cachedDataRejected?: boolean; cachedData?: ivm.ExternalCopy<ArrayBuffer> };
@@ -128,8 +135,8 @@ export class PluginIsolate {
       script.release();
 
       const loaded = JSON.parse(this.timed(callId, () => this.entry!.load.applySync(undefined, [callId], { timeout: this.remainingCpu(callId) })) as string);
-      if (!loaded.ok) throw new LoadFailure('load_failed', (loaded.error as ThrownByPlugin).message);
-      return { description: loaded.value as PluginDescription, cachedData: produced, cacheAccepted, loadMs: performance.now() - started };
+      if (loaded?.ok !== true) throw new LoadFailure('load_failed', normaliseThrown(loaded?.error).message);
+      return { description: normaliseDescription(loaded.value), cachedData: produced, cacheAccepted, loadMs: performance.now() - started };
     } finally {
       this.closeCall(call);
     }
@@ -357,10 +364,11 @@ export class PluginIsolate {
         call.logDropped++;
         return;
       }
+      const line = normaliseLogLine(JSON.parse(json));
+      if (!line) return;
       call.logLines++;
-      const line = JSON.parse(json) as { level: string; text: string };
       const level = LOG_LEVELS.has(line.level) ? (line.level as 'info') : 'info';
-      this.hooks.sendLog(call.callId, level, String(line.text));
+      this.hooks.sendLog(call.callId, level, line.text);
       return;
     }
     if (json.length > this.limits.maxPayloadBytes) {
@@ -368,10 +376,10 @@ export class PluginIsolate {
       return;
     }
     if (kind === 'respond') {
-      const response = JSON.parse(json) as CallbackResponse;
+      const response = JSON.parse(json);
       // Refused here too (the server checks again): a refused result never costs the server
       // the memory and time of decoding it.
-      this.hooks.sendRespond(call.callId, holdsMoreThan(response, MAX_RESULT_VALUES) ? { status: 500, headers: {}, body: '' } : response);
+      this.hooks.sendRespond(call.callId, holdsMoreThan(response, MAX_RESULT_VALUES) ? { status: 500, headers: {}, body: '' } : normaliseResponse(response));
     } else if (kind === 'done') {
       const value = JSON.parse(json);
       if (holdsMoreThan(value, MAX_RESULT_VALUES)) {
@@ -380,10 +388,15 @@ export class PluginIsolate {
       }
       this.finishCall(call, { ok: true, value, stats: this.statsOf(call) });
     } else if (kind === 'failed') {
-      const thrown = JSON.parse(json) as ThrownByPlugin;
+      const thrown = normaliseThrown(JSON.parse(json));
       this.finishCall(call, { ok: false, error: { kind: 'plugin_error', message: thrown.message, thrown }, stats: this.statsOf(call) });
     }
   }
+}
+
+/** Plugin code wrapped so that what it throws goes to the prelude's __ps_load_failed, a binding it cannot replace. */
+export function loadWrapped(code: string): string {
+  return `try {\n${code}\n} catch (thrown) { __ps_load_failed(thrown); }`;
 }
 
 export class LoadFailure extends Error {

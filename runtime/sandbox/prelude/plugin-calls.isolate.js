@@ -1,15 +1,17 @@
-// Second half of the prelude closure (after bridge.isolate.js): the plugin object, the façades it
-// is called with, and the dispatch of every method the host may call — for both plugin formats.
+// Second half of the prelude closure (after bridge.isolate.js, strict like it and using only the
+// intrinsics it captured): the plugin object, the façades it is called with, and the dispatch of
+// every method the host may call — for both plugin formats.
 // --- the plugin and how the host calls it ------------------------------------------------------
 let exportsOfPlugin = null;
 let instance = null;
 let cron = null;
 let sdk = null;         // the definePayoutPlugin object of an SDK-format plugin
 let sdkContext = null;  // the ctx its handlers receive
+const MAX_LIST = 1000;  // fields, callbacks, updates: more than any real plugin has
 
 function stringifyResult(value) {
   const json = stringify(value === undefined ? null : value);
-  return json === undefined ? 'null' : json;
+  return typeof json === 'string' ? json : 'null';
 }
 
 function finish(callId, ok, value) {
@@ -26,27 +28,54 @@ function finish(callId, ok, value) {
   report(ok ? 'done' : 'failed', callId, json);
 }
 
+/** Runs fn with the settled value: `await` looks up no plugin-replaceable `then` or species on a native promise. */
+async function after(value, fn) {
+  return fn(await value);
+}
+
+async function settle(callId, result) {
+  let value;
+  try {
+    value = await result;
+  } catch (e) {
+    finish(callId, false, e);
+    return;
+  }
+  finish(callId, true, value);
+}
+
+function functionNames(object) {
+  const names = list();
+  if (object === null || typeof object !== 'object') return names;
+  const all = objectKeys(object);
+  for (let i = 0; i < all.length && names.length < MAX_LIST; i++) {
+    const k = all[i];
+    if (typeof object[k] === 'function') append(names, k);
+  }
+  return names;
+}
+
 function describePlugin() {
   if (sdk) {
-    return {
-      className: 'sdk:' + safeString(sdk.manifest && sdk.manifest.title, 100),
+    const manifest = sdk.manifest;
+    return record({
+      className: 'sdk:' + safeString(manifest !== null && typeof manifest === 'object' ? manifest.title : undefined, 100),
       format: 'sdk',
-      methods: { getFields: typeof sdk.fields === 'function', transfer: typeof sdk.transfer === 'function', initCron: false, status: typeof sdk.status === 'function' },
-      callbacks: typeof sdk.webhook === 'function' ? ['webhook'] : [],
-    };
+      methods: record({ getFields: typeof sdk.fields === 'function', transfer: typeof sdk.transfer === 'function', initCron: false, status: typeof sdk.status === 'function' }),
+      callbacks: typeof sdk.webhook === 'function' ? record(['webhook']) : list(),
+    });
   }
-  const callbacks = exportsOfPlugin.callbacks;
-  const names = callbacks && typeof callbacks === 'object' ? objectKeys(callbacks).filter((k) => typeof callbacks[k] === 'function') : [];
-  const proto = instance;
-  return {
-    className: safeString((exportsOfPlugin.Plugin && exportsOfPlugin.Plugin.name) || 'anonymous', 100),
-    methods: {
-      getFields: typeof proto.getFields === 'function',
-      transfer: typeof proto.transfer === 'function',
-      initCron: typeof proto.initCron === 'function',
-    },
-    callbacks: names,
-  };
+  const Plugin = exportsOfPlugin.Plugin;
+  const className = Plugin !== null && (typeof Plugin === 'function' || typeof Plugin === 'object') ? Plugin.name : undefined;
+  return record({
+    className: safeString(className || 'anonymous', 100),
+    methods: record({
+      getFields: typeof instance.getFields === 'function',
+      transfer: typeof instance.transfer === 'function',
+      initCron: typeof instance.initCron === 'function',
+    }),
+    callbacks: functionNames(exportsOfPlugin.callbacks),
+  });
 }
 
 function construct() {
@@ -86,36 +115,42 @@ const requestFacade = (req) => freeze({
 });
 
 function responseFacade(callId) {
-  const state = { status: 200, headers: {}, chunks: [], ended: false };
+  const state = record({ status: 200, headers: record({}), chunks: list(), ended: false });
+  const setHeaders = (headers) => {
+    const names = objectKeys(headers);
+    for (let i = 0; i < names.length && i < MAX_LIST; i++) res.set(names[i], headers[names[i]]);
+  };
   const res = {
     set(name, value) {
-      if (name && typeof name === 'object') { for (const k of objectKeys(name)) res.set(k, name[k]); return res; }
-      state.headers[String(name).toLowerCase()] = String(value);
+      if (name !== null && typeof name === 'object') { setHeaders(name); return res; }
+      state.headers[apply(stringToLowerCase, safeString(name, 200), [])] = safeString(value, 8192);
       return res;
     },
     setHeader(name, value) { return res.set(name, value); },
     header(name, value) { return res.set(name, value); },
-    status(code) { state.status = Number(code); return res; },
+    status(code) { state.status = NumberCtor(code); return res; },
     writeHead(code, headers) {
-      state.status = Number(code);
-      if (headers && typeof headers === 'object') res.set(headers);
+      state.status = NumberCtor(code);
+      if (headers !== null && typeof headers === 'object') setHeaders(headers);
       return res;
     },
-    write(chunk) { if (!state.ended && chunk !== undefined) state.chunks.push(safeString(chunk, 1048576)); return true; },
+    write(chunk) { if (!state.ended && chunk !== undefined) append(state.chunks, safeString(chunk, 1048576)); return true; },
     end(chunk) {
       if (state.ended) return res;
       if (chunk !== undefined && chunk !== null) res.write(chunk);
       state.ended = true;
-      report('respond', callId, stringify({ status: state.status, headers: state.headers, body: state.chunks.join('') }));
+      const status = state.status === state.status ? state.status : 500; // NaN cannot cross as JSON
+      report('respond', callId, stringify(record({ status, headers: state.headers, body: apply(arrayJoin, state.chunks, ['']) })));
       return res;
     },
     send(body) {
       if (body !== null && typeof body === 'object') return res.json(body);
-      return res.end(body === undefined ? '' : String(body));
+      return res.end(body === undefined ? '' : safeString(body, 1048576));
     },
     json(body) {
-      if (!state.headers['content-type']) state.headers['content-type'] = 'application/json';
-      return res.end(stringify(body));
+      if (state.headers['content-type'] === undefined) state.headers['content-type'] = 'application/json';
+      const json = stringify(body);
+      return res.end(typeof json === 'string' ? json : '');
     },
   };
   return res;
@@ -126,46 +161,54 @@ const cronContext = () => ({ db: exportsOfPlugin.db, updateHistory: exportsOfPlu
 function describeCron(descriptor) {
   if (!descriptor || typeof descriptor !== 'object') return null;
   cron = descriptor;
-  return {
+  return record({
     schedule: safeString(descriptor.schedule, 200),
     callWhenInit: descriptor.callWhenInit === true,
     hasFn: typeof descriptor.fn === 'function',
-  };
+  });
 }
 
 // Order forms are validated here, inside the isolate and under the call's CPU limit, because the
 // field regexps come from the plugin: a catastrophic regexp must burn the plugin's budget, not
 // the server's event loop.
+const RegExpCtor = RegExp;
+const regexpExec = RegExp.prototype.exec;
 function checkFields(fields, values) {
-  if (fields === null || fields === undefined) return { supported: false, fields: [], errors: [] };
+  if (fields === null || fields === undefined) return record({ supported: false, fields: list(), errors: list() });
   if (!isArray(fields)) throw new ErrorCtor('getFields must return an array of fields, or null for a currency it does not serve');
-  const out = [];
-  const errors = [];
-  for (const f of fields) {
+  const out = list();
+  const errors = list();
+  for (let i = 0; i < fields.length && i < MAX_LIST; i++) {
+    const f = fields[i];
     if (!f || typeof f !== 'object') continue;
     const id = safeString(f._id, 100);
-    const name = f.name === undefined ? id : safeString(f.name, 300);
-    const required = f.required === true || f.required === 'true';
-    const regexp = typeof f.regexp === 'string' ? f.regexp.slice(0, 2000) : null;
-    const regexpError = f.regexp_error === undefined ? '' : safeString(f.regexp_error, 300);
-    out.push({ _id: id, name, placeholder: f.placeholder === undefined ? '' : safeString(f.placeholder, 300), regexp, regexp_error: regexpError, required });
-    const value = values && Object.prototype.hasOwnProperty.call(values, id) ? values[id] : undefined;
+    const rawName = f.name;
+    const name = rawName === undefined ? id : safeString(rawName, 300);
+    const rawRequired = f.required;
+    const required = rawRequired === true || rawRequired === 'true';
+    const rawRegexp = f.regexp;
+    const regexp = typeof rawRegexp === 'string' ? sliceOf(rawRegexp, 2000) : null;
+    const rawRegexpError = f.regexp_error;
+    const regexpError = rawRegexpError === undefined ? '' : safeString(rawRegexpError, 300);
+    const placeholder = f.placeholder;
+    append(out, record({ _id: id, name, placeholder: placeholder === undefined ? '' : safeString(placeholder, 300), regexp, regexp_error: regexpError, required }));
+    const value = has(values, id) ? values[id] : undefined;
     if (value === undefined || value === null || value === '') {
-      if (required) errors.push({ key: id, message: name + ' is required' });
+      if (required) append(errors, record({ key: id, message: name + ' is required' }));
       continue;
     }
     if (regexp !== null) {
       let re;
       try {
-        re = new RegExp(regexp);
+        re = new RegExpCtor(regexp);
       } catch (e) {
-        errors.push({ key: id, message: 'the payout method defines an invalid pattern for ' + name });
+        append(errors, record({ key: id, message: 'the payout method defines an invalid pattern for ' + name }));
         continue;
       }
-      if (!re.test(String(value))) errors.push({ key: id, message: regexpError || name + ' is incorrect' });
+      if (apply(regexpExec, re, [safeString(value, 100000)]) === null) append(errors, record({ key: id, message: regexpError || name + ' is incorrect' }));
     }
   }
-  return { supported: true, fields: out, errors };
+  return record({ supported: true, fields: out, errors });
 }
 
 // SDK results are normalised here into what the host's payout flow reads (the platform's
@@ -174,8 +217,48 @@ function sdkTransferResult(r) {
   if (!r || typeof r !== 'object') throw new ErrorCtor('transfer must return { status: "paid" | "accepted", reference, amount?, currency? }');
   const status = r.status;
   if (status !== 'paid' && status !== 'accepted' && status !== 'pending') throw new ErrorCtor('transfer returned status ' + safeString(status, 40) + '; use "paid" or "accepted"');
-  if (typeof r.reference !== 'string' || r.reference === '') throw new ErrorCtor('transfer must return the provider reference (a non-empty string) to follow the payout');
-  return { ok: status === 'paid' ? 1 : 2, transaction: r.reference, amount: r.amount === undefined ? undefined : String(r.amount), currency: r.currency, to: r.to };
+  const reference = r.reference;
+  if (typeof reference !== 'string' || reference === '') throw new ErrorCtor('transfer must return the provider reference (a non-empty string) to follow the payout');
+  const amount = r.amount;
+  const currency = r.currency;
+  const to = r.to;
+  return record({
+    ok: status === 'paid' ? 1 : 2, transaction: reference, amount: amount === undefined ? undefined : safeString(amount, 100),
+    currency: currency === undefined ? undefined : safeString(currency, 20), to: to === undefined ? undefined : safeString(to, 200),
+  });
+}
+
+function sdkStatusResult(r) {
+  const status = r !== null && typeof r === 'object' ? r.status : undefined;
+  if (status !== 'paid' && status !== 'failed' && status !== 'pending') throw new ErrorCtor('status must return { status: "paid" | "failed" | "pending", amount? }');
+  const amount = r.amount;
+  const reason = r.reason;
+  return record({ status, amount: amount === undefined ? undefined : safeString(amount, 100), reason: reason === undefined ? undefined : safeString(reason, 500) });
+}
+
+function sdkWebhook(args) {
+  if (args.name !== 'webhook' || typeof sdk.webhook !== 'function') throw new ErrorCtor('the plugin has no callback named ' + safeString(args.name, 100));
+  const res = responseFacade(currentCall);
+  const req = freeze({ method: args.req.method, ip: args.req.ip, headers: freeze(args.req.headers), query: freeze(args.req.query), body: args.param.post, rawBody: args.param.rawBody });
+  return after(sdk.webhook(sdkContext, req), (r) => {
+    const out = r !== null && typeof r === 'object' ? r : record({});
+    const given = out.response;
+    const response = given !== null && typeof given === 'object' ? given : record({ status: 200, body: 'ok' });
+    const headers = response.headers;
+    if (headers) res.set(headers);
+    const body = response.body;
+    res.status(response.status || 200).send(body === undefined ? '' : body);
+    const updates = list();
+    const reported = out.updates;
+    if (isArray(reported)) {
+      for (let i = 0; i < reported.length && i < 100; i++) {
+        const u = reported[i];
+        const amount = u ? u.amount : undefined;
+        append(updates, record({ reference: safeString(u && u.reference, 200), status: safeString(u && u.status, 20), amount: amount !== undefined ? safeString(amount, 100) : undefined }));
+      }
+    }
+    return record({ updates });
+  });
 }
 
 function sdkDispatch(method, args) {
@@ -185,30 +268,14 @@ function sdkDispatch(method, args) {
     case 'getFields':
       return sdk.fields(sdkContext, { lang: args[0], currency: args[1] });
     case 'validateFields':
-      return apply(promiseThen, PromiseCtor.resolve(sdk.fields(sdkContext, { lang: args.lang, currency: args.xml })), [(fields) => checkFields(fields, args.values)]);
+      return after(sdk.fields(sdkContext, { lang: args.lang, currency: args.xml }), (fields) => checkFields(fields, args.values));
     case 'transfer':
-      return apply(promiseThen, PromiseCtor.resolve(sdk.transfer(sdkContext, args[0])), [sdkTransferResult]);
+      return after(sdk.transfer(sdkContext, args[0]), sdkTransferResult);
     case 'status':
       if (typeof sdk.status !== 'function') throw new ErrorCtor('the plugin has no status handler');
-      return apply(promiseThen, PromiseCtor.resolve(sdk.status(sdkContext, args[0])), [(r) => {
-        if (!r || (r.status !== 'paid' && r.status !== 'failed' && r.status !== 'pending')) throw new ErrorCtor('status must return { status: "paid" | "failed" | "pending", amount? }');
-        return { status: r.status, amount: r.amount === undefined ? undefined : String(r.amount), reason: r.reason === undefined ? undefined : safeString(r.reason, 500) };
-      }]);
-    case 'callback': {
-      if (args.name !== 'webhook' || typeof sdk.webhook !== 'function') throw new ErrorCtor('the plugin has no callback named ' + safeString(args.name, 100));
-      const res = responseFacade(currentCall);
-      const req = freeze({ method: args.req.method, ip: args.req.ip, headers: freeze(args.req.headers), query: freeze(args.req.query), body: args.param.post, rawBody: args.param.rawBody });
-      return apply(promiseThen, PromiseCtor.resolve(sdk.webhook(sdkContext, req)), [(r) => {
-        const out = r && typeof r === 'object' ? r : {};
-        const response = out.response && typeof out.response === 'object' ? out.response : { status: 200, body: 'ok' };
-        if (response.headers) res.set(response.headers);
-        res.status(response.status || 200).send(response.body === undefined ? '' : response.body);
-        const updates = isArray(out.updates) ? out.updates.slice(0, 100).map((u) => ({
-          reference: safeString(u && u.reference, 200), status: safeString(u && u.status, 20), amount: u && u.amount !== undefined ? String(u.amount) : undefined,
-        })) : [];
-        return { updates };
-      }]);
-    }
+      return after(sdk.status(sdkContext, args[0]), sdkStatusResult);
+    case 'callback':
+      return sdkWebhook(args);
     default:
       throw new ErrorCtor('unknown method ' + safeString(method, 100));
   }
@@ -224,23 +291,23 @@ function dispatch(method, args) {
     case 'transfer':
       return instance.transfer(args[0]);
     case 'validateFields':
-      return apply(promiseThen, PromiseCtor.resolve(instance.getFields(args.lang, args.xml)), [(fields) => checkFields(fields, args.values)]);
+      return after(instance.getFields(args.lang, args.xml), (fields) => checkFields(fields, args.values));
     case 'initCron':
       if (typeof instance.initCron !== 'function') return null;
-      return apply(promiseThen, PromiseCtor.resolve(instance.initCron(cronContext())), [describeCron]);
+      return after(instance.initCron(cronContext()), describeCron);
     case 'cron': {
       const run = () => {
         if (!cron || typeof cron.fn !== 'function') throw new ErrorCtor('the plugin has no cron job (initCron returned no fn)');
-        return cron.fn.call(cron);
+        return apply(cron.fn, cron, []);
       };
       if (cron) return run();
       if (typeof instance.initCron !== 'function') throw new ErrorCtor('the plugin has no initCron method');
-      return apply(promiseThen, PromiseCtor.resolve(instance.initCron(cronContext())), [(d) => { describeCron(d); return run(); }]);
+      return after(instance.initCron(cronContext()), (d) => { describeCron(d); return run(); });
     }
     case 'callback': {
       const callbacks = exportsOfPlugin.callbacks;
       const name = args.name;
-      const handler = callbacks && typeof callbacks === 'object' && Object.prototype.hasOwnProperty.call(callbacks, name) ? callbacks[name] : undefined;
+      const handler = callbacks !== null && typeof callbacks === 'object' && has(callbacks, name) ? callbacks[name] : undefined;
       if (typeof handler !== 'function') throw new ErrorCtor('the plugin has no callback named ' + safeString(name, 100));
       return apply(handler, callbacks, [requestFacade(args.req), responseFacade(currentCall), freeze(args.param)]);
     }
@@ -249,45 +316,50 @@ function dispatch(method, args) {
   }
 }
 
+const failedLoad = (error) => stringify(record({ ok: false, error }));
+
 // Entry points, fetched by the sandbox process as References and only ever called with a timeout.
-return freeze({
+// None lets a plugin value escape: each returns a string or nothing, and catches what it runs.
+return freeze(record({
   load(callId) {
     currentCall = callId;
-    const loadError = globalThis.__ps_load_error;
-    const exported = globalThis.__ps_plugin;
-    delete globalThis.__ps_load_error;
-    delete globalThis.__ps_plugin;
-    if (loadError) {
-      return stringify({ ok: false, error: { message: 'the plugin threw while loading: ' + describeThrown(loadError.thrown).message } });
-    }
-    exportsOfPlugin = exported && typeof exported === 'object' ? exported : {};
     try {
+      const loadError = loadFailure;
+      const exported = globalThis.__ps_plugin;
+      deleteProperty(globalThis, '__ps_plugin');
+      if (loadError) {
+        return failedLoad(record({ message: 'the plugin threw while loading: ' + describeThrown(loadError.thrown).message }));
+      }
+      exportsOfPlugin = exported && typeof exported === 'object' ? exported : record({});
       construct();
-      return stringify({ ok: true, value: describePlugin() });
+      return stringify(record({ ok: true, value: describePlugin() }));
     } catch (e) {
-      return stringify({ ok: false, error: describeThrown(e) });
+      return failedLoad(describeThrown(e));
     }
   },
   invoke(callId, method, argsJson) {
     currentCall = callId;
     try {
-      const result = dispatch(method, parse(argsJson));
-      apply(promiseThen, PromiseCtor.resolve(result), [(v) => finish(callId, true, v), (e) => finish(callId, false, e)]);
+      settle(callId, dispatch(method, parse(argsJson)));
     } catch (e) {
       finish(callId, false, e);
     }
   },
   forget(callId) {
-    for (const [id, waiter] of pending) if (waiter.callId === callId) pending.delete(id);
-    for (const [id, timer] of timers) if (timer.callId === callId) timers.delete(id);
+    for (const id in pending) if (pending[id].callId === callId) delete pending[id];
+    for (const id in timers) if (timers[id].callId === callId) delete timers[id];
   },
   resume(hostCallId, ok, payloadJson) {
-    const waiter = pending.get(hostCallId);
-    if (!waiter) return;
-    pending.delete(hostCallId);
+    const waiter = pending[hostCallId];
+    if (waiter === undefined) return;
+    delete pending[hostCallId];
     currentCall = waiter.callId;
-    const payload = parse(payloadJson);
-    if (ok) waiter.resolve(payload);
-    else waiter.reject(hostError(payload));
+    try {
+      const payload = parse(payloadJson);
+      if (ok) waiter.resolve(payload);
+      else waiter.reject(hostError(payload));
+    } catch (e) {
+      finish(waiter.callId, false, e);
+    }
   },
-});
+}));
