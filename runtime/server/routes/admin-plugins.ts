@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Host } from '../host.ts';
 import { normaliseGrant } from '../../../host-api/http.ts';
+import { loopbackPin, parseTarget } from '../../../host-api/http/address-policy.ts';
 import { auditReport } from '../../cli/commands/audit.ts';
 import { HttpError } from './admin-auth.ts';
 import type { PluginEntry } from '../../plugins/registry.ts';
@@ -97,6 +98,12 @@ export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host
     } catch (err) {
       throw new HttpError(400, (err as Error).message, 'origin');
     }
+    // Refused now, not at payout time: the egress guard would refuse every request to it, and a
+    // payout whose request was refused after transfer() began ends UNKNOWN, then on hold.
+    if (!host.options.allowLoopbackGrants && isLoopbackOrigin(grant.origin)) {
+      adminAudit(host, 'admin.grant.approve', e.key, `${grant.origin}: loopback grants are off`, 'denied', 'http.loopback');
+      throw new HttpError(400, `${grant.origin} is a loopback origin, and this host does not allow loopback grants; for a provider test double on this machine start the host with PAYOUT_SANDBOX_OPTIONS='{"allowLoopbackGrants":true}' (never in production)`, 'origin');
+    }
     const prior = (await host.store.listGrants(e.key)).find((g) => g.origin === grant.origin);
     const saved = await host.store.upsertGrant({
       plugin: e.key, origin: grant.origin, pathPrefix: grant.pathPrefix, methods: grant.methods, requested: prior?.requested ?? false,
@@ -145,6 +152,12 @@ export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host
     await host.hostApi.pluginLog.flush();
     return { lines: await host.store.queryPluginLog({ plugin: e.key, limit: q.limit ?? 200, since: q.since }) };
   });
+}
+
+/** The same test the egress guard applies to a granted origin (127/8, ::1, and localhost by name). */
+function isLoopbackOrigin(origin: string): boolean {
+  const target = parseTarget(origin);
+  return target.ok && loopbackPin(target.value) !== null;
 }
 
 function safeOrigin(origin: string): string {
