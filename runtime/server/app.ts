@@ -7,7 +7,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { Host } from './host.ts';
-import { HttpError, requireAdmin } from './routes/admin-auth.ts';
+import { HttpError, documentAdminAuth, requireAdmin } from './routes/admin-auth.ts';
 import { StoreInputError } from '../store/errors.ts';
 import { adminPluginRoutes } from './routes/admin-plugins.ts';
 import { adminOrderRoutes } from './routes/admin-orders.ts';
@@ -93,6 +93,7 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
 
   await app.register(async (admin) => {
     admin.addHook('onRequest', requireAdmin(host.options.adminToken));
+    admin.addHook('onRoute', documentAdminAuth);
     await admin.register(adminPluginRoutes, { host });
     await admin.register(adminOrderRoutes, { host });
     await admin.register(adminInstallRoutes, {
