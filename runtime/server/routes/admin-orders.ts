@@ -5,8 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import BigNumber from 'bignumber.js';
 import type { Host } from '../host.ts';
-import { ORDER_STATUSES } from '../../store/types.ts';
-import type { Order, OrderStatus } from '../../store/types.ts';
+import { LIVE_ATTEMPT_STATES, ORDER_STATUSES } from '../../store/types.ts';
+import type { Order, OrderStatus, PayoutAttempt } from '../../store/types.ts';
 import { allowedNext } from '../../orders/transitions.ts';
 import { HttpError } from './admin-auth.ts';
 
@@ -16,10 +16,32 @@ function adminAudit(host: Host, capability: string, plugin: string | null, summa
   host.hostApi.audit.record({ plugin, actor: 'admin', callId: null, capability, decision, rule: null, summary, durationMs: 0 });
 }
 
-/** What an administrator sees of an order: everything but the merchant's IPN secret. */
-export function adminOrderView(order: Order) {
+/**
+ * The status moves the server will accept now, and why others are locked: the transition table,
+ * narrowed by the order's payout attempts exactly as OrderService.transition narrows it (a live
+ * attempt allows only a pause to hold; a payout waiting for review moves only by resolution).
+ */
+export function statusMoves(order: Order, attempts: PayoutAttempt[]): { nextStatuses: OrderStatus[]; statusLock: 'payout-in-progress' | 'resolve-hold' | null } {
+  const table = allowedNext('admin', order.status);
+  if (attempts.some((a) => LIVE_ATTEMPT_STATES.includes(a.state))) {
+    return { nextStatuses: order.status === 'inProgressPayout' ? table.filter((s) => s === 'hold') : [], statusLock: 'payout-in-progress' };
+  }
+  if (order.status === 'hold' && attempts.some((a) => a.state === 'NEEDS_REVIEW')) return { nextStatuses: [], statusLock: 'resolve-hold' };
+  return { nextStatuses: table, statusLock: null };
+}
+
+/**
+ * What an administrator sees of an order: everything but the merchant's IPN secret. With its
+ * attempts, nextStatuses lists only the moves the server will accept (statusLock says why not more).
+ */
+export function adminOrderView(order: Order, attempts?: PayoutAttempt[]) {
   const { ipnSecret, ...rest } = order;
-  return { ...rest, ipnSecretSet: Boolean(ipnSecret), nextStatuses: allowedNext('admin', order.status) };
+  const moves = attempts ? statusMoves(order, attempts) : { nextStatuses: allowedNext('admin', order.status), statusLock: null };
+  return { ...rest, ipnSecretSet: Boolean(ipnSecret), ...moves };
+}
+
+async function adminOrderDetail(host: Host, order: Order) {
+  return adminOrderView(order, await host.store.listAttempts(order._id));
 }
 
 async function orderOr404(host: Host, id: string): Promise<Order> {
@@ -49,7 +71,7 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
   }, async (request) => {
     const q = request.query as { status?: OrderStatus; plugin?: string; limit?: number; beforeUid?: number };
     const orders = await host.store.listOrders({ status: q.status, payoutModule: q.plugin, limit: q.limit ?? 50, beforeUid: q.beforeUid });
-    return { orders: orders.map(adminOrderView) };
+    return { orders: orders.map((o) => adminOrderView(o)) };
   });
 
   app.get('/api/admin/orders/:id', { schema: { tags: ['admin'], params: Type.Object({ id: Type.String() }) } }, async (request) => {
@@ -57,10 +79,11 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
     const txs = order.payoutModule
       ? await host.store.findPayoutTxs({ plugin: order.payoutModule, conditions: [{ field: 'order', op: 'eq', value: order._id }] })
       : [];
+    const attempts = await host.store.listAttempts(order._id);
     return {
-      order: adminOrderView(order),
+      order: adminOrderView(order, attempts),
       history: await host.store.getOrderHistory(order._id),
-      attempts: await host.store.listAttempts(order._id),
+      attempts,
       payoutTxs: txs,
       ipns: (await host.store.listIpns(order._id)).map(({ fields, ...rest }) => ({ ...rest, fields: { ...fields, hash: fields.hash ? '(signed)' : '' } })),
     };
@@ -72,7 +95,7 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
     const order = await orderOr404(host, (request.params as { id: string }).id);
     const { status, comment } = request.body as { status: OrderStatus; comment?: string };
     const moved = await host.orders.transition(order._id, status, { actor: 'admin', comment: comment ?? null, expectStatus: order.status });
-    return { order: adminOrderView(moved) };
+    return { order: await adminOrderDetail(host, moved) };
   });
 
   app.post('/api/admin/orders/:id/payout', {
@@ -82,7 +105,7 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
     const outcome = await host.payouts.start(order._id);
     adminAudit(host, 'admin.order.payout', order.payoutModule, `order ${order.uid}: ${outcome.kind}${'reason' in outcome && outcome.reason ? ` (${outcome.reason})` : ''}`, outcome.kind === 'not-eligible' || outcome.kind === 'in-progress' ? 'denied' : 'allowed');
     if (outcome.kind === 'not-eligible' || outcome.kind === 'in-progress') throw new HttpError(409, outcome.reason);
-    return { outcome, order: adminOrderView((await host.store.getOrder(order._id)) as Order) };
+    return { outcome, order: await adminOrderDetail(host, (await host.store.getOrder(order._id)) as Order) };
   });
 
   app.post('/api/admin/orders/:id/resolve', {
@@ -115,7 +138,7 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
     if (order.payoutModule) await deactivateTxs(host, order.payoutModule, order._id);
     const moved = await host.orders.transition(order._id, to, { actor: 'admin', comment: `Resolved (${resolution}): ${comment}`, expectStatus: 'hold', resolving: true });
     adminAudit(host, 'admin.order.resolve', order.payoutModule, `order ${order.uid}: ${resolution}`);
-    return { order: adminOrderView(moved) };
+    return { order: await adminOrderDetail(host, moved) };
   });
 
   app.get('/api/admin/routes', { schema: { tags: ['admin'] } }, async () => ({ routes: await host.store.listRoutes() }));
