@@ -14,9 +14,20 @@ function adminAudit(host: Host, capability: string, plugin: string | null, summa
   host.hostApi.audit.record({ plugin, actor: 'admin', callId: null, capability, decision, rule, summary, durationMs: 0 });
 }
 
+/**
+ * Declared settings that are still empty: a secret never set, a shown key whose value (stored or
+ * default) is ''. A loaded plugin with any is "not configured", not "active".
+ */
+async function emptySettings(host: Host, e: PluginEntry): Promise<string[]> {
+  if (!e.plugin) return [];
+  const view = await host.hostApi.config.view(e.key);
+  return view.filter((c) => (c.secret ? !c.set : c.value === '' || c.value === null || c.value === undefined)).map((c) => c.key);
+}
+
 async function pluginSummary(host: Host, e: PluginEntry) {
   const grants = await host.store.listGrants(e.key);
   const health = host.sandbox.health().plugins[e.key];
+  const approvedOrigins = grants.filter((g) => g.approved).map((g) => ({ origin: g.origin, pathPrefix: g.pathPrefix, methods: g.methods }));
   return {
     key: e.key, status: e.status, error: e.error, loadedAt: e.loadedAt,
     title: e.plugin?.manifest.title ?? e.key,
@@ -29,7 +40,10 @@ async function pluginSummary(host: Host, e: PluginEntry) {
       requested: grants.filter((g) => g.requested).map((g) => ({ origin: g.origin, approved: g.approved, methods: g.methods, pathPrefix: g.pathPrefix })),
       granted: grants.filter((g) => g.approved).map((g) => ({ origin: g.origin, methods: g.methods, pathPrefix: g.pathPrefix, approvedBy: g.approvedBy, approvedAt: g.approvedAt })),
       waitingApproval: grants.filter((g) => g.requested && !g.approved).map((g) => g.origin),
+      /** Origins written in the plugin's code that are neither requested nor granted (requests there are refused). */
+      inSourceNotGranted: e.plugin ? auditReport(e.plugin, approvedOrigins).network.ungrantedInSource.filter((o) => !grants.some((g) => g.origin === o)) : [],
     },
+    emptySettings: await emptySettings(host, e),
     health: health ?? null,
   };
 }
