@@ -173,13 +173,17 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
 
   app.get('/api/admin/audit', {
     schema: {
-      tags: ['admin'], summary: 'The audit log, newest first',
-      querystring: Type.Object({ plugin: Type.Optional(Type.String()), capability: Type.Optional(Type.String()), decision: Type.Optional(Type.Union([Type.Literal('allowed'), Type.Literal('denied'), Type.Literal('error')])), callId: Type.Optional(Type.String()), since: Type.Optional(Type.String()), until: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+      tags: ['admin'], summary: 'The audit log, newest first, a page at a time: pass the answer\'s `next` as `before` for the page after it',
+      querystring: Type.Object({
+        plugin: Type.Optional(Type.String()), capability: Type.Optional(Type.String()), decision: Type.Optional(Type.Union([Type.Literal('allowed'), Type.Literal('denied'), Type.Literal('error')])),
+        callId: Type.Optional(Type.String()), since: Type.Optional(Type.String()), until: Type.Optional(Type.String()),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), before: Type.Optional(Type.String({ maxLength: 100 })),
+      }),
     },
   }, async (request) => {
     await host.hostApi.audit.flush();
-    const q = request.query as Record<string, string | number | undefined>;
-    return { records: await host.store.queryAudit({ ...q, limit: (q.limit as number | undefined) ?? 200 } as never) };
+    const { before, limit, ...filters } = request.query as { before?: string; limit?: number; until?: string } & Record<string, string | undefined>;
+    return auditPage(host, filters, limit ?? 200, before ? parseAuditCursor(before) : null);
   });
 
   app.get('/api/admin/webhooks', { schema: { tags: ['admin'], querystring: Type.Object({ plugin: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) }) } }, async (request) => {
@@ -188,4 +192,35 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
   });
 
   app.get('/api/admin/health', { schema: { tags: ['admin'] } }, async () => ({ sandbox: host.sandbox.health(), cron: host.cron.status() }));
+}
+
+/** A position in the audit log's order (at, then _id, both descending): `<at>~<_id>`. */
+function parseAuditCursor(raw: string): { at: string; id: string } {
+  const i = raw.lastIndexOf('~');
+  const at = raw.slice(0, i);
+  if (i <= 0 || Number.isNaN(Date.parse(at)) || raw.length - i < 2) throw new HttpError(400, `before '${raw}' is not a cursor from an earlier answer's next`, 'before');
+  return { at, id: raw.slice(i + 1) };
+}
+
+/** The store can read at most this many records at once. */
+const STORE_AUDIT_MAX = 10_000;
+
+/**
+ * One page of the audit log after `cursor`, by keyset: the store is asked for records up to the
+ * cursor's time, and those it returns that are not past the cursor (same millisecond, id not below
+ * it) are dropped; a millisecond with more records than were asked for widens the read.
+ */
+async function auditPage(host: Host, filters: { until?: string } & Record<string, string | undefined>, limit: number, cursor: { at: string; id: string } | null) {
+  const until = cursor && (!filters.until || cursor.at < filters.until) ? cursor.at : filters.until;
+  let want = limit + 1;
+  for (;;) {
+    const got = await host.store.queryAudit({ ...filters, until, limit: want } as never);
+    const fresh = cursor ? got.filter((r) => r.at < cursor.at || (r.at === cursor.at && r._id < cursor.id)) : got;
+    if (fresh.length > limit || got.length < want || want >= STORE_AUDIT_MAX) {
+      const records = fresh.slice(0, limit);
+      const last = records.at(-1);
+      return { records, next: fresh.length > limit && last ? `${last.at}~${last._id}` : null };
+    }
+    want = Math.min(STORE_AUDIT_MAX, want * 4);
+  }
 }
