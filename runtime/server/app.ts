@@ -15,6 +15,7 @@ import { adminInstallRoutes } from './routes/admin-install.ts';
 import { adminPageRoutes } from './routes/admin-page.ts';
 import { merchantRoutes } from './routes/merchant.ts';
 import { pageRoutes } from './routes/pages.ts';
+import { withAbsoluteLinks } from './pages/absolute-links.ts';
 import { payoutCallRoutes } from './routes/payout-call.ts';
 
 /** Order pages carry the order secret in the path and the status lookup in the query: never log them. */
@@ -105,7 +106,7 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
   });
   await app.register(adminPageRoutes, { host });
 
-  await app.register(merchantRoutes, { orders: host.orders, ratePerMinute: host.options.orderCreateRatePerMinute });
+  await app.register(merchantRoutes, { orders: withAbsoluteLinks(host.orders, host.options.publicUrl), ratePerMinute: host.options.orderCreateRatePerMinute });
   await app.register(pageRoutes, { orders: host.orders });
   await app.register(payoutCallRoutes, {
     store: host.store,
