@@ -59,7 +59,7 @@ export async function runStart(flags: StartFlags): Promise<void> {
     const dataDir = path.resolve(flags.data ?? './data');
     const admin = resolveAdminToken(dataDir);
     await ensurePortFree(listenPort, listenHost);
-    peers = flags.demo ? await startDemoPeers() : null;
+    peers = flags.demo ? await startDemoPeers(dataDir) : null;
     const options: ServerOptions = defaultServerOptions({
       port: listenPort, host: listenHost, dataDir, adminToken: admin.token, demo: Boolean(flags.demo),
       pluginsDir: path.resolve(flags.plugins ?? './plugins'),
