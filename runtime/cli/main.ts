@@ -22,7 +22,7 @@ program
   .description('Run untrusted payout plugins in isolated-vm isolates behind a policed, audited host API')
   .version(packageVersion(), '-V, --version', 'print the version of payout-sandbox')
   .option('--debug', 'on an error, print its stack trace too')
-  .showHelpAfterError();
+  .showHelpAfterError('(add --help for usage)');
 
 program
   .command('check')

@@ -13,6 +13,7 @@ import type { Demo } from '../demo/demo-setup.ts';
 import { crashHookFromEnv } from '../payouts/crash-hook.ts';
 import { parseOptionsJson } from './options-schema.ts';
 import { ensurePortFree } from './port-check.ts';
+import { isLoopbackOrigin } from './routes/admin-plugins.ts';
 
 export interface StartFlags {
   port?: string;
@@ -78,7 +79,7 @@ export async function runStart(flags: StartFlags): Promise<void> {
     if (peers) demo = await wireDemo(host, peers);
     const app = await buildApp(host);
     await app.listen({ port: listenPort, host: listenHost });
-    printBanner(host, admin, demo);
+    printBanner(host, admin, demo, await loopbackGrantWarnings(host));
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
@@ -101,7 +102,23 @@ export async function runStart(flags: StartFlags): Promise<void> {
   }
 }
 
-function printBanner(host: Host, admin: ReturnType<typeof resolveAdminToken>, demo: Demo | null): void {
+/**
+ * Grants for loopback origins kept from a run that allowed them (a demo, a rehearsal): this host
+ * refuses every request there, and a payout would end UNKNOWN, then on hold. Said at start.
+ */
+async function loopbackGrantWarnings(host: Host): Promise<string[]> {
+  if (host.options.allowLoopbackGrants) return [];
+  const out: string[] = [];
+  for (const p of host.registry.list()) {
+    for (const g of await host.store.listGrants(p.key)) {
+      if (!g.approved || !isLoopbackOrigin(g.origin)) continue;
+      out.push(`  warning: ${p.key} is granted ${g.origin}, a loopback origin this host refuses (allowLoopbackGrants is off), so its requests there fail; revoke it (admin page, or POST /api/admin/plugins/${p.key}/grants/revoke) or, for a test double, start with PAYOUT_SANDBOX_OPTIONS='{"allowLoopbackGrants":true}'`);
+    }
+  }
+  return out;
+}
+
+function printBanner(host: Host, admin: ReturnType<typeof resolveAdminToken>, demo: Demo | null, warnings: string[] = []): void {
   const base = host.options.publicUrl.replace(/\/$/, '');
   const plugins = host.registry.list();
   const lines = [
@@ -114,6 +131,7 @@ function printBanner(host: Host, admin: ReturnType<typeof resolveAdminToken>, de
     admin.generated
       ? `  admin token (shown once; also saved in ${admin.source}, mode 0600): ${admin.token}`
       : `  admin token: from ${admin.source}`,
+    ...warnings,
   ];
   if (demo) {
     const order = {

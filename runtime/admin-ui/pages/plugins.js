@@ -87,7 +87,9 @@ export const NetworkGrants = defineComponent({
           { label: 'Methods', render: (r) => (r.methods ? r.methods.join(', ') : 'any') },
           { label: 'Path prefix', render: (r) => r.pathPrefix || 'any' },
           {
-            label: 'Status', render: (r) => (r.approved
+            label: 'Status', render: (r) => (r.refusedByHost
+              ? badge('refused by this host', 'bad', `Requests there fail: ${r.refusedByHost}. Revoke it, or start the host with loopback grants for a test double.`)
+              : r.approved
               ? badge(r.requestedByPlugin ? 'approved' : 'granted by an administrator', 'ok')
               : badge('waiting for approval', 'warn', 'Requested by the plugin (new, or widened by an update); not reachable until approved')),
           },

@@ -38,7 +38,11 @@ async function pluginSummary(host: Host, e: PluginEntry) {
     hasTemplate: Boolean(e.plugin?.bundle.files.templates?.adminJs),
     network: {
       requested: grants.filter((g) => g.requested).map((g) => ({ origin: g.origin, approved: g.approved, methods: g.methods, pathPrefix: g.pathPrefix })),
-      granted: grants.filter((g) => g.approved).map((g) => ({ origin: g.origin, methods: g.methods, pathPrefix: g.pathPrefix, approvedBy: g.approvedBy, approvedAt: g.approvedAt })),
+      granted: grants.filter((g) => g.approved).map((g) => ({
+        origin: g.origin, methods: g.methods, pathPrefix: g.pathPrefix, approvedBy: g.approvedBy, approvedAt: g.approvedAt,
+        // A loopback grant kept from a run that allowed them (a demo, a rehearsal) that this host refuses.
+        refusedByHost: !host.options.allowLoopbackGrants && isLoopbackOrigin(g.origin) ? 'loopback grants are off (allowLoopbackGrants)' : null,
+      })),
       waitingApproval: grants.filter((g) => g.requested && !g.approved).map((g) => g.origin),
       /** Origins written in the plugin's code that are neither requested nor granted (requests there are refused). */
       inSourceNotGranted: e.plugin ? auditReport(e.plugin, approvedOrigins).network.ungrantedInSource.filter((o) => !grants.some((g) => g.origin === o)) : [],
@@ -169,7 +173,7 @@ export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host
 }
 
 /** The same test the egress guard applies to a granted origin (127/8, ::1, and localhost by name). */
-function isLoopbackOrigin(origin: string): boolean {
+export function isLoopbackOrigin(origin: string): boolean {
   const target = parseTarget(origin);
   return target.ok && loopbackPin(target.value) !== null;
 }

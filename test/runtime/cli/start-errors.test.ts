@@ -99,6 +99,12 @@ describe('payout-sandbox: the other commands', () => {
     expect(r.stdout.trim()).toBe(JSON.parse(fs.readFileSync('package.json', 'utf8')).version);
   });
 
+  it('a mistyped option names the right one, with a short hint instead of the whole help', async () => {
+    const r = await cli(['start', '--prot', '3000']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual(["error: unknown option '--prot'", '(Did you mean --port?)', '(add --help for usage)']);
+  });
+
   it('an unknown command or option is one line and the help hint', async () => {
     const r = await cli(['strat']);
     expect(r.code).toBe(1);

@@ -99,3 +99,28 @@ describe('demo restart', () => {
     }
   });
 });
+
+describe('a demo data folder started without --demo', () => {
+  it('warns at start about the demo\'s loopback grant, and the API marks it refused by this host', async () => {
+    const port = await freePort();
+    const plain = spawn(process.execPath, [BIN, 'start', '--port', String(port), '--data', dataDir], {
+      env: (() => { const e: NodeJS.ProcessEnv = { ...process.env, PAYOUT_SANDBOX_LOG_LEVEL: 'warn' }; delete e.PAYOUT_SANDBOX_OPTIONS; delete e.PAYOUT_SANDBOX_ADMIN_TOKEN; return e; })(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(plain);
+    let out = '';
+    plain.stdout!.on('data', (d) => { out += d; });
+    plain.stderr!.on('data', (d) => { out += d; });
+    for (let i = 0; !out.includes('admin token: from'); i += 1) {
+      if (plain.exitCode !== null || i > 600) throw new Error(`start did not come up:\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const peers = JSON.parse(fs.readFileSync(path.join(dataDir, 'demo', 'peers.json'), 'utf8'));
+    expect(out).toContain(`warning: nimbuspay is granted http://127.0.0.1:${peers.providerPort}, a loopback origin this host refuses (allowLoopbackGrants is off)`);
+    const token = fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
+    const plugin = await fetch(`http://127.0.0.1:${port}/api/admin/plugins/nimbuspay`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<any>);
+    expect(plugin.network.granted).toEqual([expect.objectContaining({ origin: `http://127.0.0.1:${peers.providerPort}`, refusedByHost: 'loopback grants are off (allowLoopbackGrants)' })]);
+    await stop(plain);
+  });
+});
