@@ -5,6 +5,7 @@ import { route, href } from './router.js';
 import { PluginsPage } from './pages/plugins.js';
 import { PluginPage, PluginLogPage } from './pages/plugin.js';
 import { OrdersPage, OrderPage } from './pages/orders.js';
+import { RoutesPage } from './pages/routes.js';
 import { AuditPage } from './pages/audit.js';
 import { InstallPage } from './pages/install.js';
 
@@ -55,6 +56,7 @@ const SignIn = defineComponent({
 const NAV = [
   ['/plugins', 'Plugins'],
   ['/install', 'Install plugin'],
+  ['/routes', 'Routes'],
   ['/orders', 'Orders'],
   ['/audit', 'Audit log'],
 ];
@@ -65,6 +67,7 @@ function currentPage() {
   if (section === 'plugins' && id) return h(PluginPage, { key: `plugin-${id}`, pluginKey: id });
   if (section === 'orders' && id) return h(OrderPage, { key: `order-${id}`, orderId: id });
   if (section === 'orders') return h(OrdersPage, { key: 'orders' });
+  if (section === 'routes') return h(RoutesPage, { key: 'routes' });
   if (section === 'audit') return h(AuditPage, { key: 'audit' });
   if (section === 'install') return h(InstallPage, { key: 'install' });
   if (!section || section === 'plugins') return h(PluginsPage, { key: 'plugins' });

@@ -1,4 +1,4 @@
-// Hash routing: #/plugins, #/plugins/<key>, #/plugins/<key>/log, #/orders?status=…, #/orders/<id>,
+// Hash routing: #/plugins, #/plugins/<key>, #/plugins/<key>/log, #/routes, #/orders?status=…, #/orders/<id>,
 // #/audit?plugin=…, #/install?package=…&key=…. The hash never carries the admin or a deploy token.
 import { reactive } from '/admin/vendor/vue.runtime.js';
 

@@ -35,9 +35,9 @@ export const statusBadge = (status) => badge(status || '—', STATUS_KIND[status
  * A table from column specs ({label, key} or {label, render(row)}). Rows are clickable when
  * onRow is given (and reachable by keyboard).
  */
-export function dataTable(columns, rows, { empty = 'Nothing to show.', rowKey, onRow, caption } = {}) {
+export function dataTable(columns, rows, { empty = 'Nothing to show.', rowKey, onRow, caption, tableClass } = {}) {
   if (!rows || !rows.length) return emptyState(empty);
-  return h('div', { class: 'table-wrap' }, h('table', { class: 'grid' }, [
+  return h('div', { class: 'table-wrap' }, h('table', { class: tableClass ? `grid ${tableClass}` : 'grid' }, [
     caption ? h('caption', caption) : null,
     h('thead', h('tr', columns.map((c) => h('th', { scope: 'col' }, c.label)))),
     h('tbody', rows.map((row, i) => h('tr', {

@@ -1,4 +1,5 @@
 // The payout-sandbox command line (design.md §8).
+import fs from 'node:fs';
 import { Command } from 'commander';
 import { runCheck } from './commands/check.ts';
 import { runCall } from './commands/call.ts';
@@ -11,13 +12,19 @@ import { registerTypecheckCommand } from './commands/typecheck.ts';
 import { registerBenchCommand } from './commands/bench.ts';
 import { runStart } from '../server/start.ts';
 
+function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 const program = new Command();
 program
   .name('payout-sandbox')
   .description('Run untrusted payout plugins in isolated-vm isolates behind a policed, audited host API')
-  .showHelpAfterError();
+  .version(packageVersion(), '-V, --version', 'print the version of payout-sandbox')
+  .option('--debug', 'on an error, print its stack trace too')
+  .showHelpAfterError('(add --help for usage)');
 
 program
   .command('check')
@@ -68,4 +75,13 @@ registerTriggerCommand(program);
 registerTypecheckCommand(program);
 registerBenchCommand(program);
 
-await program.parseAsync(process.argv);
+// Every error a command does not report itself ends as one line (what, and how to fix it where the
+// message says), never a stack trace, unless --debug asks for one.
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const command = program.args[0] ?? '';
+  process.stderr.write(`payout-sandbox${command ? ` ${command}` : ''}: ${(err as Error)?.message ?? String(err)}\n`);
+  if (process.argv.includes('--debug')) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+  process.exitCode = 1;
+}

@@ -4,6 +4,8 @@
 // "pays" new orders a moment after they are created, so one curl command shows the whole flow.
 // Nothing here runs without --demo.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { startFakeProvider } from './fake-provider.ts';
 import type { FakeProvider } from './fake-provider.ts';
 import { startFakeMerchant } from './fake-merchant.ts';
@@ -20,16 +22,57 @@ export interface Demo {
   close(): Promise<void>;
 }
 
-export async function startDemoPeers(): Promise<{ provider: FakeProvider; merchant: FakeMerchant; apiKey: string; apiSecret: string; webhookSecret: string }> {
-  const apiKey = 'demo-key';
-  const apiSecret = crypto.randomBytes(16).toString('hex');
-  const webhookSecret = crypto.randomBytes(16).toString('hex');
-  const provider = await startFakeProvider({
-    apiKey, apiSecret, webhookSecret, balances: { UAH: '1000000', USDT: '100000', BTC: '10' },
+/**
+ * What a demo keeps in its data folder (mode 0600), so a restart finds its provider and merchant
+ * where they were, with the same credentials: payouts in flight, order IPN URLs and grants stay valid.
+ */
+interface DemoPeersFile { providerPort: number; merchantPort: number; apiKey: string; apiSecret: string; webhookSecret: string }
+
+function readPeersFile(file: string): DemoPeersFile | null {
+  try {
+    const v = JSON.parse(fs.readFileSync(file, 'utf8')) as DemoPeersFile;
+    return Number.isInteger(v.providerPort) && Number.isInteger(v.merchantPort) && typeof v.apiSecret === 'string' && typeof v.webhookSecret === 'string' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Listens on the port of the last run; a port taken meanwhile gives way to a free one. */
+async function onPort<T>(port: number | undefined, start: (port: number) => Promise<T>): Promise<{ peer: T; moved: boolean }> {
+  if (port) {
+    try {
+      return { peer: await start(port), moved: false };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      return { peer: await start(0), moved: true };
+    }
+  }
+  return { peer: await start(0), moved: false };
+}
+
+export async function startDemoPeers(dataDir?: string): Promise<{ provider: FakeProvider; merchant: FakeMerchant; apiKey: string; apiSecret: string; webhookSecret: string; moved: string[] }> {
+  const dir = dataDir ? path.join(dataDir, 'demo') : null;
+  const peersFile = dir ? path.join(dir, 'peers.json') : null;
+  const last = peersFile ? readPeersFile(peersFile) : null;
+  const apiKey = last?.apiKey ?? 'demo-key';
+  const apiSecret = last?.apiSecret ?? crypto.randomBytes(16).toString('hex');
+  const webhookSecret = last?.webhookSecret ?? crypto.randomBytes(16).toString('hex');
+  const provider = await onPort(last?.providerPort, (port) => startFakeProvider({
+    apiKey, apiSecret, webhookSecret, balances: { UAH: '1000000', USDT: '100000', BTC: '10' }, port,
     behaviour: { outcome: 'DONE', afterMs: 3000, webhook: 'auto' }, webhookRetryDelaysMs: [1000, 3000, 10000],
-  });
-  const merchant = await startFakeMerchant({ ipnSecret: DEMO_IPN_SECRET });
-  return { provider, merchant, apiKey, apiSecret, webhookSecret };
+    ...(dir ? { stateFile: path.join(dir, 'provider-state.json') } : {}),
+  }));
+  const merchant = await onPort(last?.merchantPort, (port) => startFakeMerchant({ ipnSecret: DEMO_IPN_SECRET, port }));
+  if (dir && peersFile) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file: DemoPeersFile = { providerPort: provider.peer.port, merchantPort: merchant.peer.port, apiKey, apiSecret, webhookSecret };
+    fs.writeFileSync(peersFile, JSON.stringify(file), { mode: 0o600 });
+  }
+  const moved = [
+    ...(provider.moved ? [`the fake provider's port ${last?.providerPort} was taken; it now listens on ${provider.peer.port}`] : []),
+    ...(merchant.moved ? [`the fake merchant's port ${last?.merchantPort} was taken; it now listens on ${merchant.peer.port} (IPNs of older orders go to the old port)`] : []),
+  ];
+  return { provider: provider.peer, merchant: merchant.peer, apiKey, apiSecret, webhookSecret, moved };
 }
 
 /** Points the example plugin at a (fake) NimbusPay: its config, and an approved grant for its origin. */
@@ -44,11 +87,17 @@ export async function connectNimbusPay(host: Host, provider: { url: string; apiK
   });
 }
 
-export async function wireDemo(host: Host, peers: Awaited<ReturnType<typeof startDemoPeers>>): Promise<Demo> {
+export async function wireDemo(host: Host, peers: Omit<Awaited<ReturnType<typeof startDemoPeers>>, 'moved'> & { moved?: string[] }): Promise<Demo> {
   const { provider, merchant } = peers;
   if (host.registry.active(DEMO_PLUGIN)) {
     await connectNimbusPay(host, { url: provider.url, apiKey: peers.apiKey, apiSecret: peers.apiSecret, webhookSecret: peers.webhookSecret }, 'demo');
+    // Grants the demo made for a provider of an earlier run that is no longer there.
+    const current = new URL(provider.url).origin;
+    for (const g of await host.store.listGrants(DEMO_PLUGIN)) {
+      if (g.approvedBy === 'demo' && g.origin !== current && !g.requested) await host.store.deleteGrant(DEMO_PLUGIN, g.origin);
+    }
   }
+  for (const line of peers.moved ?? []) host.logger.warn({ demo: true }, line);
   const existing = (await host.store.listRoutes()).find((r) => r.payoutPlugin === DEMO_PLUGIN && r.active);
   const route = existing ?? await host.store.createRoute({
     fromXml: 'USDTTRC20', toXml: 'CARDUAH', outSymbol: 'UAH', rate: '41.25', minAmount: '10', maxAmount: '5000',

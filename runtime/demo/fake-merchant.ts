@@ -26,6 +26,8 @@ export interface FakeMerchantOptions {
   mode?: MerchantMode;
   /** Status sent in 'fail' mode. Default 500. */
   failStatus?: number;
+  /** Port on 127.0.0.1; default 0 (any free port). */
+  port?: number;
 }
 
 export interface FakeMerchant {
@@ -101,7 +103,7 @@ export async function startFakeMerchant(options: FakeMerchantOptions = {}): Prom
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
 

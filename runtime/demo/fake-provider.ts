@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { loadProviderState, remainingMs, saveProviderState } from './provider-state.ts';
 import BigNumber from 'bignumber.js';
 import { NIMBUS_HEADERS, hexDigestsMatch, signNimbusRequest, signNimbusWebhook } from './nimbus-signing.ts';
 import { waitForCount } from './wait-for-count.ts';
@@ -51,6 +52,10 @@ export interface FakeProviderOptions {
   timestampToleranceMs?: number;
   /** Added before every answer, to give benchmarks a realistic provider latency. */
   latencyMs?: number;
+  /** Port on 127.0.0.1; default 0 (any free port). */
+  port?: number;
+  /** Keep payouts and balances in this file across restarts (the demo's data folder). */
+  stateFile?: string;
 }
 
 export interface FakePayout {
@@ -137,6 +142,18 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
   const timers = new Set<NodeJS.Timeout>();
   const webhookWaiters = new Set<() => void>();
   let closed = false;
+  const saved = options.stateFile ? loadProviderState(options.stateFile) : null;
+  if (saved) {
+    for (const [currency, amount] of Object.entries(saved.balances)) balances.set(currency, new BigNumber(amount));
+    for (const payout of saved.payouts) {
+      transfers.push(payout);
+      payoutsById.set(payout.id, payout);
+    }
+  }
+  const save = () => {
+    if (!options.stateFile) return;
+    saveProviderState(options.stateFile, { payouts: transfers, balances: Object.fromEntries([...balances].map(([c, a]) => [c, a.toFixed()])) });
+  };
 
   function later(ms: number, fn: () => void): void {
     const timer = setTimeout(() => { timers.delete(timer); if (!closed) fn(); }, ms);
@@ -172,6 +189,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
       // Failed payouts give the money back, as a real provider would.
       balances.set(payout.currency, (balances.get(payout.currency) ?? new BigNumber(0)).plus(payout.amount));
     }
+    save();
     if (wantsAutoWebhook(payout) && payout.callbackUrl) void sendWithRetries(payout, options.webhookRetryDelaysMs ?? []);
   }
 
@@ -292,6 +310,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     };
     transfers.push(payout);
     payoutsById.set(payout.id, payout);
+    save();
 
     if (behaviour.immediate) reachScriptedOutcome(payout);
     else if (behaviour.afterMs !== undefined) later(behaviour.afterMs, () => reachScriptedOutcome(payout));
@@ -371,9 +390,14 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  // Payouts open at the last save reach their outcome as scripted, counted from their creation.
+  for (const payout of saved?.payouts ?? []) {
+    const wait = remainingMs(payout, Date.now());
+    if (wait !== null) later(wait, () => reachScriptedOutcome(payout));
+  }
 
   return {
     url: `http://127.0.0.1:${port}`,

@@ -7,7 +7,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { Host } from './host.ts';
-import { HttpError, requireAdmin, sameToken } from './routes/admin-auth.ts';
+import { HttpError, documentAdminAuth, requireAdmin, sameToken } from './routes/admin-auth.ts';
 import { anonymousMetrics } from './metrics.ts';
 import { StoreInputError } from '../store/errors.ts';
 import { adminPluginRoutes } from './routes/admin-plugins.ts';
@@ -16,6 +16,7 @@ import { adminInstallRoutes } from './routes/admin-install.ts';
 import { adminPageRoutes } from './routes/admin-page.ts';
 import { merchantRoutes } from './routes/merchant.ts';
 import { pageRoutes } from './routes/pages.ts';
+import { withAbsoluteLinks } from './pages/absolute-links.ts';
 import { payoutCallRoutes } from './routes/payout-call.ts';
 
 /** Order pages carry the order secret in the path and the status lookup in the query: never log them. */
@@ -110,6 +111,7 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
 
   await app.register(async (admin) => {
     admin.addHook('onRequest', requireAdmin(host.options.adminToken));
+    admin.addHook('onRoute', documentAdminAuth);
     await admin.register(adminPluginRoutes, { host });
     await admin.register(adminOrderRoutes, { host });
     await admin.register(adminInstallRoutes, {
@@ -122,7 +124,7 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
   });
   await app.register(adminPageRoutes, { host });
 
-  await app.register(merchantRoutes, { orders: host.orders, ratePerMinute: host.options.orderCreateRatePerMinute });
+  await app.register(merchantRoutes, { orders: withAbsoluteLinks(host.orders, host.options.publicUrl), ratePerMinute: host.options.orderCreateRatePerMinute });
   await app.register(pageRoutes, { orders: host.orders });
   await app.register(payoutCallRoutes, {
     store: host.store,

@@ -31,7 +31,7 @@ import { setCrashHook } from '../payouts/crash-hook.ts';
 import type { CrashPoint } from '../payouts/crash-hook.ts';
 import type { Order, OrderStatus } from '../store/types.ts';
 import type { ServerOptions } from './options.ts';
-import { createMetrics } from './metrics.ts';
+import { countCronEvent, countHostCalls, createMetrics } from './metrics.ts';
 import { RefusalDigest } from '../sandbox/refusal-digest.ts';
 import type { Metrics } from './metrics.ts';
 import { WebhookQuota } from '../retention/webhook-quota.ts';
@@ -102,7 +102,12 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
   scrubber.add(options.adminToken, 'admin-token');
   if (options.metricsToken) scrubber.add(options.metricsToken, 'metrics-token');
   for (const key of keys.byId.values()) scrubber.add(key.toString('hex'), 'master-key');
-  const metrics = createMetrics();
+  // The gauges read the sandbox at scrape time; it is built below.
+  let sandboxRef: SandboxHost | null = null;
+  const metrics = createMetrics({
+    heldOrders: async (cap) => (await store.listOrders({ status: 'hold', limit: cap })).length,
+    sandboxHealth: () => sandboxRef?.health() ?? { processes: [], plugins: {} },
+  });
   const box = new SecretBox(keys);
   const ipnFor = (order: Order, status: OrderStatus) => buildIpn(order, status, { maxAttempts: options.ipnMaxAttempts });
 
@@ -157,6 +162,7 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
     },
     onError: (err) => logger.error({ err: scrubber.scrub(String((err as Error)?.stack ?? err)) }, 'retention run failed'),
   });
+  countHostCalls(metrics, hostApi.audit);
   const sandbox = new SandboxHost({
     handler: hostApi.api,
     groups: options.sandboxGroups,
@@ -171,11 +177,15 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
       hostApi.audit.record({ plugin, actor: 'system', callId: null, capability: 'sandbox.crash', decision: 'error', rule: kind, summary: reason, durationMs: 0 });
     },
   });
+  sandboxRef = sandbox;
   const cron = new CronScheduler({
     store, owner: options.instanceId, wallMs: options.cronWallMs,
     // A cron run walks every pending tx of the plugin: it gets its own, larger CPU budget.
     invoke: (key, method, args, opts) => sandbox.invoke(key, method, args, { ...opts, cpuMs: options.cronCpuMs }),
-    onEvent: (e) => logger.info({ cron: e }, 'cron'),
+    onEvent: (e) => {
+      countCronEvent(metrics, e);
+      logger.info({ cron: e }, 'cron');
+    },
   });
   registry = new PluginRegistry({
     sandbox, store,

@@ -11,22 +11,9 @@ import { resolveAdminToken } from './admin-token.ts';
 import { startDemoPeers, wireDemo, DEMO_IPN_SECRET } from '../demo/demo-setup.ts';
 import type { Demo } from '../demo/demo-setup.ts';
 import { crashHookFromEnv } from '../payouts/crash-hook.ts';
-
-/**
- * PAYOUT_SANDBOX_OPTIONS: a JSON object of ServerOptions fields for tuning a host beyond the flags
- * (deadlines, sweep interval, caps; allowLoopbackGrants / ipnLoopbackOrigins for local fakes).
- */
-function optionsFromEnv(env: NodeJS.ProcessEnv): Partial<ServerOptions> {
-  const raw = env.PAYOUT_SANDBOX_OPTIONS;
-  if (!raw) return {};
-  try {
-    const parsed = JSON.parse(raw) as unknown;
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-    return parsed as Partial<ServerOptions>;
-  } catch (err) {
-    throw new Error(`PAYOUT_SANDBOX_OPTIONS is not a JSON object of server options (${(err as Error).message})`);
-  }
-}
+import { parseOptionsJson } from './options-schema.ts';
+import { ensurePortFree } from './port-check.ts';
+import { isLoopbackOrigin } from './routes/admin-plugins.ts';
 
 export interface StartFlags {
   port?: string;
@@ -44,47 +31,56 @@ export interface StartFlags {
 
 function ipnAttempts(retries: string | undefined): number {
   if (retries === undefined) return 1;
-  const n = Number(retries);
+  const n = /^\d{1,3}$/.test(retries) ? Number(retries) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > 100) throw new Error(`--ipn-retries ${retries}: give a whole number of retries from 0 to 100`);
   return n + 1;
 }
 
 function port(value: string | undefined): number {
   if (value === undefined) return DEFAULT_PORT;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port ${value}: give a port number from 0 to 65535`);
+  const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n > 65535) throw new Error(`--port ${value}: give a port number from 0 to 65535`);
   return n;
 }
 
+/**
+ * Everything an operator can get wrong is checked before anything starts (no plugin loaded, no
+ * cron run, no demo peer): flags, PAYOUT_SANDBOX_OPTIONS (design.md §8), the admin token, and
+ * whether the port is free. Each failure is one line on stderr and exit code 1.
+ */
 export async function runStart(flags: StartFlags): Promise<void> {
-  const dataDir = path.resolve(flags.data ?? './data');
-  const admin = resolveAdminToken(dataDir);
-  const listenPort = port(flags.port);
-  const listenHost = flags.host ?? '127.0.0.1';
-  const peers = flags.demo ? await startDemoPeers() : null;
-  const options: ServerOptions = defaultServerOptions({
-    port: listenPort, host: listenHost, dataDir, adminToken: admin.token, demo: Boolean(flags.demo),
-    pluginsDir: path.resolve(flags.plugins ?? './plugins'),
-    dbUrl: resolveStoreUrl(flags.db, { ...process.env, PAYOUT_SANDBOX_DB: process.env.PAYOUT_SANDBOX_DB ?? `sqlite:${path.join(dataDir, 'payout-sandbox.db')}` }),
-    publicUrl: flags.publicUrl ?? `http://${listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost}:${listenPort}/`,
-    ipnMaxAttempts: ipnAttempts(flags.ipnRetries),
-    requireApproval: Boolean(flags.requireApproval),
-    ...(flags.npmRegistry ? { npmRegistry: flags.npmRegistry } : {}),
-    trustProxy: flags.trustProxy === undefined ? false : flags.trustProxy === 'true' ? true : flags.trustProxy,
-    metricsToken: process.env.PAYOUT_SANDBOX_METRICS_TOKEN ?? '',
-    ...(peers ? { allowLoopbackGrants: true, ipnLoopbackOrigins: [new URL(peers.merchant.url).origin], acceptedReviewAfterMs: 10 * 60_000 } : {}),
-    ...optionsFromEnv(process.env),
-  });
-  const extras: HostExtras = { crash: crashHookFromEnv(process.env) };
   let host: Host | null = null;
   let demo: Demo | null = null;
+  let peers: Awaited<ReturnType<typeof startDemoPeers>> | null = null;
   try {
+    const listenPort = port(flags.port);
+    const listenHost = flags.host ?? '127.0.0.1';
+    const ipnMaxAttempts = ipnAttempts(flags.ipnRetries);
+    const tuned = parseOptionsJson(process.env.PAYOUT_SANDBOX_OPTIONS);
+    const dataDir = path.resolve(flags.data ?? './data');
+    const admin = resolveAdminToken(dataDir);
+    await ensurePortFree(listenPort, listenHost);
+    peers = flags.demo ? await startDemoPeers(dataDir) : null;
+    const options: ServerOptions = defaultServerOptions({
+      port: listenPort, host: listenHost, dataDir, adminToken: admin.token, demo: Boolean(flags.demo),
+      pluginsDir: path.resolve(flags.plugins ?? './plugins'),
+      dbUrl: resolveStoreUrl(flags.db, { ...process.env, PAYOUT_SANDBOX_DB: process.env.PAYOUT_SANDBOX_DB ?? `sqlite:${path.join(dataDir, 'payout-sandbox.db')}` }),
+      publicUrl: flags.publicUrl ?? `http://${listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost}:${listenPort}/`,
+      ipnMaxAttempts,
+      requireApproval: Boolean(flags.requireApproval),
+      ...(flags.npmRegistry ? { npmRegistry: flags.npmRegistry } : {}),
+      trustProxy: flags.trustProxy === undefined ? false : flags.trustProxy === 'true' ? true : flags.trustProxy,
+      metricsToken: process.env.PAYOUT_SANDBOX_METRICS_TOKEN ?? '',
+      ...(peers ? { allowLoopbackGrants: true, ipnLoopbackOrigins: [new URL(peers.merchant.url).origin], acceptedReviewAfterMs: 10 * 60_000 } : {}),
+      ...tuned,
+    });
+    const extras: HostExtras = { crash: crashHookFromEnv(process.env) };
     host = await createHost(options, extras);
     await host.start();
     if (peers) demo = await wireDemo(host, peers);
     const app = await buildApp(host);
     await app.listen({ port: listenPort, host: listenHost });
-    printBanner(host, admin, demo);
+    printBanner(host, admin, demo, await loopbackGrantWarnings(host));
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
@@ -102,11 +98,28 @@ export async function runStart(flags: StartFlags): Promise<void> {
     await peers?.merchant.close();
     await host?.close().catch(() => {});
     process.stderr.write(`payout-sandbox start: ${(err as Error).message}\n`);
+    if (process.argv.includes('--debug')) process.stderr.write(`${(err as Error).stack ?? ''}\n`);
     process.exitCode = 1;
   }
 }
 
-function printBanner(host: Host, admin: ReturnType<typeof resolveAdminToken>, demo: Demo | null): void {
+/**
+ * Grants for loopback origins kept from a run that allowed them (a demo, a rehearsal): this host
+ * refuses every request there, and a payout would end UNKNOWN, then on hold. Said at start.
+ */
+async function loopbackGrantWarnings(host: Host): Promise<string[]> {
+  if (host.options.allowLoopbackGrants) return [];
+  const out: string[] = [];
+  for (const p of host.registry.list()) {
+    for (const g of await host.store.listGrants(p.key)) {
+      if (!g.approved || !isLoopbackOrigin(g.origin)) continue;
+      out.push(`  warning: ${p.key} is granted ${g.origin}, a loopback origin this host refuses (allowLoopbackGrants is off), so its requests there fail; revoke it (admin page, or POST /api/admin/plugins/${p.key}/grants/revoke) or, for a test double, start with PAYOUT_SANDBOX_OPTIONS='{"allowLoopbackGrants":true}'`);
+    }
+  }
+  return out;
+}
+
+function printBanner(host: Host, admin: ReturnType<typeof resolveAdminToken>, demo: Demo | null, warnings: string[] = []): void {
   const base = host.options.publicUrl.replace(/\/$/, '');
   const plugins = host.registry.list();
   const lines = [
@@ -119,6 +132,7 @@ function printBanner(host: Host, admin: ReturnType<typeof resolveAdminToken>, de
     admin.generated
       ? `  admin token (shown once; also saved in ${admin.source}, mode 0600): ${admin.token}`
       : `  admin token: from ${admin.source}`,
+    ...warnings,
   ];
   if (demo) {
     const order = {

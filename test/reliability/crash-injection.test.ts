@@ -62,7 +62,7 @@ let provider: FakeProvider;
 let merchant: FakeMerchant;
 let root: string;
 
-interface Lane { dataDir: string; pluginsDir: string; port: number; base: string; options: Record<string, unknown> }
+interface Lane { dataDir: string; pluginsDir: string; port: number; base: string; options: Record<string, unknown>; routeId: string }
 const lanes: Lane[] = [];
 const runs: { seed: number; scenario: Scenario; crashes: string[]; crashed: number; hit: string[]; orders: { id: string; uid: number }[] }[] = [];
 
@@ -90,9 +90,9 @@ async function prepareLane(i: number): Promise<Lane> {
   expect((await call(base, 'POST', '/api/admin/plugins/nimbuspay/grants', { origin: provider.url }, true)).status).toBe(200);
   const route = await call(base, 'POST', '/api/admin/routes', { fromXml: 'USDTTRC20', toXml: 'CARDUAH', outSymbol: 'UAH', rate: '40', minAmount: '1', maxAmount: '100000', payoutPlugin: 'nimbuspay', autoPayout: true, active: true }, true);
   expect(route.status).toBe(200);
-  options.routeId = route.json.route._id;
   await stop(first, 'SIGTERM');
-  return { dataDir, pluginsDir, port, base, options };
+  // Not in options: those go to PAYOUT_SANDBOX_OPTIONS, which refuses keys that are no server option.
+  return { dataDir, pluginsDir, port, base, options, routeId: route.json.route._id };
 }
 
 beforeAll(async () => {
@@ -142,7 +142,7 @@ async function runSeed(lane: Lane, seed: number): Promise<void> {
   await waitForHealth(lane.base, proc);
   for (let i = 0; i < ORDERS_PER_RUN; i++) {
     const created = await call(lane.base, 'POST', '/api/public/exchanger/order/create', {
-      routeId: lane.options.routeId, amount: String(5 + i), agreement: true, lang: 'en',
+      routeId: lane.routeId, amount: String(5 + i), agreement: true, lang: 'en',
       toValues: [{ key: 'card_number', value: '4111111111111111' }], ipnUrl: `${merchant.url}/ipn`, ipnSecret: IPN_SECRET,
     });
     expect(created.status, JSON.stringify(created.json)).toBe(200);

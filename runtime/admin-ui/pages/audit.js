@@ -1,9 +1,9 @@
 // The audit log: every host call a plugin made (allowed, denied with the rule, or error) and every
 // administrator action, newest first, with filters kept in the URL so a view can be shared.
-import { h, reactive, defineComponent, onMounted, watch } from '/admin/vendor/vue.runtime.js';
+import { h, reactive, ref, defineComponent, onMounted, watch } from '/admin/vendor/vue.runtime.js';
 import { api } from '../api.js';
 import { href, navigate, route } from '../router.js';
-import { badge, dataTable, fmtTime, requestView, statusBadge, useRequest, field, text } from '../ui.js';
+import { ActionButton, badge, dataTable, fmtTime, requestView, statusBadge, useRequest, field, text } from '../ui.js';
 
 const FILTERS = ['plugin', 'capability', 'decision', 'callId', 'since', 'until', 'limit'];
 
@@ -20,11 +20,25 @@ export const AuditPage = defineComponent({
   setup() {
     const form = reactive(Object.fromEntries(FILTERS.map((k) => [k, route.query[k] || ''])));
     if (!form.limit) form.limit = '200';
-    const req = useRequest(() => {
+    const currentQuery = () => {
       const query = Object.fromEntries(FILTERS.map((k) => [k, route.query[k] || '']));
       if (!query.limit) query.limit = '200';
-      return api('audit', { query });
+      return query;
+    };
+    // Pages after the first are appended; `next` is the server's cursor for the page after them.
+    const rows = ref([]);
+    const next = ref(null);
+    const req = useRequest(async () => {
+      const data = await api('audit', { query: currentQuery() });
+      rows.value = data.records;
+      next.value = data.next;
+      return data;
     });
+    const older = async () => {
+      const data = await api('audit', { query: { ...currentQuery(), before: next.value } });
+      rows.value = rows.value.concat(data.records);
+      next.value = data.next;
+    };
     onMounted(req.run);
     // Filters live in the hash: applying them (or following a call-id link) reloads.
     watch(() => JSON.stringify(route.query), () => {
@@ -54,21 +68,26 @@ export const AuditPage = defineComponent({
         field('Call id', input('callId', { size: 14 })),
         field('Since', h('input', { type: 'datetime-local', value: toLocalInput(form.since), onInput: (e) => { form.since = fromLocalInput(e.target.value); } })),
         field('Until', h('input', { type: 'datetime-local', value: toLocalInput(form.until), onInput: (e) => { form.until = fromLocalInput(e.target.value); } })),
-        field('Rows', h('select', { value: form.limit, onChange: (e) => { form.limit = e.target.value; } }, ['50', '200', '1000'].map((n) => h('option', { value: n }, n)))),
+        field('Rows per page', h('select', { value: form.limit, onChange: (e) => { form.limit = e.target.value; } }, ['50', '200', '1000'].map((n) => h('option', { value: n }, n)))),
         h('button', { type: 'submit', class: 'primary', disabled: req.state.loading }, req.state.loading ? 'Loading…' : 'Apply filters'),
         ' ',
         h('button', { type: 'button', onClick: clear }, 'Clear'),
       ]),
-      requestView(req, 'the audit log', (data) => dataTable([
+      requestView(req, 'the audit log', () => h('div', [dataTable([
         { label: 'Time', render: (r) => fmtTime(r.at) },
         { label: 'Actor', key: 'actor' },
         { label: 'Plugin', render: (r) => (r.plugin ? h('a', { href: href('/audit', { plugin: r.plugin }) }, r.plugin) : '—') },
         { label: 'Capability', render: (r) => h('span', { class: 'mono nowrap' }, r.capability) },
         { label: 'Decision', render: (r) => [statusBadge(r.decision), r.rule ? badge(r.rule, 'neutral', 'The policy rule that decided') : null] },
-        { label: 'Summary', render: (r) => text(r.summary) },
+        { label: 'Summary', class: 'wrap', render: (r) => text(r.summary) },
         { label: 'Call', render: (r) => (r.callId ? h('a', { class: 'mono', href: href('/audit', { callId: r.callId }) }, r.callId.slice(0, 12)) : '—') },
         { label: 'ms', render: (r) => (typeof r.durationMs === 'number' ? r.durationMs.toFixed(1) : '—') },
-      ], data.records, { empty: 'No audit records match these filters.', rowKey: (r) => r._id })),
+      ], rows.value, { empty: 'No audit records match these filters.', rowKey: (r) => r._id, tableClass: 'audit' }),
+      rows.value.length ? h('p', { class: 'hint' }, [
+        `${rows.value.length} record${rows.value.length === 1 ? '' : 's'} shown${next.value ? '' : ' — the oldest that match'}. `,
+        next.value ? h(ActionButton, { label: 'Older records', action: older }) : null,
+      ]) : null,
+      ])),
     ]);
   },
 });

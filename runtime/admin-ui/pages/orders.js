@@ -1,7 +1,7 @@
 // Orders: the list with filters, and one order with its history, payout attempts, payout txs and
 // IPNs; status moves (only those the server offers in nextStatuses), a manual payout run, and
 // resolving a hold.
-import { h, ref, reactive, defineComponent, onMounted } from '/admin/vendor/vue.runtime.js';
+import { h, ref, reactive, defineComponent, onBeforeUnmount, onMounted } from '/admin/vendor/vue.runtime.js';
 import { api } from '../api.js';
 import { href, navigate, route } from '../router.js';
 import { ActionButton, badge, dataTable, details, fmtTime, requestView, statusBadge, useRequest, field, text } from '../ui.js';
@@ -68,14 +68,31 @@ const StatusMoves = defineComponent({
   setup(props, { emit }) {
     const comment = ref('');
     const move = async (status) => {
-      await api(`orders/${props.order._id}/status`, { method: 'POST', body: { status, ...(comment.value.trim() ? { comment: comment.value.trim() } : {}) } });
+      try {
+        await api(`orders/${props.order._id}/status`, { method: 'POST', body: { status, ...(comment.value.trim() ? { comment: comment.value.trim() } : {}) } });
+      } catch (err) {
+        // The order changed under this page (a payout started, the sweep held it): reload, so the
+        // moves and forms shown are the ones the server accepts now.
+        if (err.status === 409) emit('changed');
+        throw err;
+      }
       comment.value = '';
       emit('changed');
     };
     return () => {
       const next = props.order.nextStatuses || [];
-      if (!next.length) return h('p', { class: 'hint' }, `${props.order.status} is final: no further status moves.`);
+      const lock = props.order.statusLock;
+      if (lock === 'resolve-hold') {
+        return h('p', { class: 'hint status-lock' }, 'The payout of this order waits for review: its status changes only through "Resolve the hold" above (paid, not paid, or try again).');
+      }
+      const paused = lock === 'payout-in-progress'
+        ? h('p', { class: 'hint status-lock' }, next.length
+          ? 'A payout of this order is in progress: the only move is to pause it (hold); then resolve the hold once the provider has answered.'
+          : 'A payout of this order is in progress: wait until it ends (this page updates itself), then decide.')
+        : null;
+      if (!next.length) return paused || h('p', { class: 'hint' }, `${props.order.status} is final: no further status moves.`);
       return h('div', [
+        paused,
         field('Comment (optional, kept in the history)', h('input', { value: comment.value, maxlength: 2000, size: 50, onInput: (e) => { comment.value = e.target.value; } })),
         h('div', next.map((s) => h(ActionButton, { key: s, label: `Move to ${s}`, action: () => move(s), confirm: `Move order #${props.order.uid} from ${props.order.status} to ${s}?` }))),
       ]);
@@ -127,6 +144,14 @@ export const OrderPage = defineComponent({
     const req = useRequest(() => api(`orders/${encodeURIComponent(props.orderId)}`));
     const payoutResult = ref('');
     onMounted(req.run);
+    // While a payout runs the page follows it (attempt states, txs, IPNs) without a reload; it
+    // stops polling once nothing is in flight, and when the page is left.
+    const inFlight = () => {
+      const o = req.state.data && req.state.data.order;
+      return Boolean(o && (o.status === 'inProgressPayout' || o.statusLock === 'payout-in-progress'));
+    };
+    const poll = setInterval(() => { if (inFlight() && !req.state.loading && document.visibilityState === 'visible') req.run(); }, 2000);
+    onBeforeUnmount(() => clearInterval(poll));
     const runPayout = async () => {
       const res = await api(`orders/${encodeURIComponent(props.orderId)}/payout`, { method: 'POST' });
       payoutResult.value = `Payout ${res.outcome.kind}${res.outcome.reason ? `: ${res.outcome.reason}` : ''}`;
@@ -137,7 +162,10 @@ export const OrderPage = defineComponent({
       requestView(req, 'the order', (d) => {
         const o = d.order;
         return h('div', [
-          h('div', { class: 'page-head' }, [h('h1', [`Order #${o.uid} `, statusBadge(o.status)])]),
+          h('div', { class: 'page-head' }, [
+            h('h1', [`Order #${o.uid} `, statusBadge(o.status)]),
+            inFlight() ? h('span', { class: 'hint live', role: 'status' }, 'Payout in progress: this page updates itself') : null,
+          ]),
           o.status === 'hold' ? h('p', { class: 'state error', role: 'alert' }, `On hold: ${o.holdReason || 'no reason recorded'}. Check with the provider, then resolve below.`) : null,
           h('section', { class: 'card' }, [
             details([

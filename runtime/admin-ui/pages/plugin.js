@@ -104,9 +104,10 @@ export const PluginPage = defineComponent({
         h('section', { class: 'card' }, [
           h('h2', 'Stored configuration'),
           h('p', { class: 'hint' }, p.hasTemplate
-            ? 'As stored on the server. Change values through the settings page above.'
+            ? 'As stored on the server. The settings page above is the usual place to change them; a key it has no field for can be set here. Secret values are never shown, only whether one is set.'
             : 'This plugin has no settings page of its own; change values here. Secret values are never shown, only whether one is set.'),
-          h(ConfigTable, { plugin: p, editable: !p.hasTemplate, onChanged: req.run }),
+          (p.emptySettings || []).length ? h('p', { class: 'state error', role: 'alert' }, `Not configured: ${p.emptySettings.join(', ')} ${p.emptySettings.length === 1 ? 'is' : 'are'} empty.`) : null,
+          h(ConfigTable, { plugin: p, editable: true, onChanged: req.run }),
         ]),
         h('section', { class: 'card' }, [
           h('h2', 'Network access'),

@@ -12,7 +12,9 @@ const refusedFor = (p) => (p.status !== 'active' && p.error && (p.error.code ===
 /** Running / paused / refused, what went wrong last, and what waits for an approval (record from install/records). */
 export function pluginStatus(p, record) {
   const out = [];
-  if (p.status === 'active') out.push(badge('active', 'ok'));
+  const empty = p.emptySettings || [];
+  if (p.status === 'active' && empty.length) out.push(badge('not configured', 'warn', `Empty settings: ${empty.join(', ')}. Set them on the plugin's page before routing payouts to it.`));
+  else if (p.status === 'active') out.push(badge('active', 'ok'));
   else out.push(badge('refused', 'bad', p.error ? p.error.message : ''));
   const refused = refusedFor(p);
   if (refused === 'tampered') out.push(badge('files changed since approval', 'bad'));
@@ -37,6 +39,13 @@ export function faultLines(p) {
 }
 
 export const currencyChips = (codes) => (codes.length ? codes.map((c) => h('span', { class: 'chip' }, c)) : h('span', { class: 'hint' }, 'none declared'));
+
+/** With no origin requested or granted every request is refused: say so, and which origins its code names. */
+function noGrantText(net) {
+  const named = net.inSourceNotGranted || [];
+  if (named.length) return `No origin is granted: every request it makes is refused. Its code names ${named.join(', ')}; grant the origin your provider account uses.`;
+  return 'No origin is requested or granted: every request it makes is refused. If it takes its provider\'s URL from its settings, grant that origin.';
+}
 
 /**
  * Requested vs granted origins. A request the administrator has not approved — new, or widened
@@ -78,7 +87,9 @@ export const NetworkGrants = defineComponent({
           { label: 'Methods', render: (r) => (r.methods ? r.methods.join(', ') : 'any') },
           { label: 'Path prefix', render: (r) => r.pathPrefix || 'any' },
           {
-            label: 'Status', render: (r) => (r.approved
+            label: 'Status', render: (r) => (r.refusedByHost
+              ? badge('refused by this host', 'bad', `Requests there fail: ${r.refusedByHost}. Revoke it, or start the host with loopback grants for a test double.`)
+              : r.approved
               ? badge(r.requestedByPlugin ? 'approved' : 'granted by an administrator', 'ok')
               : badge('waiting for approval', 'warn', 'Requested by the plugin (new, or widened by an update); not reachable until approved')),
           },
@@ -87,7 +98,7 @@ export const NetworkGrants = defineComponent({
               ? h(ActionButton, { label: 'Revoke', kind: 'danger', action: () => revoke(r), confirm: `Revoke ${r.origin} for ${props.plugin.key}? Its requests there will be refused.` })
               : h(ActionButton, { label: 'Approve', kind: 'primary', action: () => approve(r) })),
           },
-        ], rows, { empty: 'The plugin asks for no network access and has none.', rowKey: (r) => r.origin }),
+        ], rows, { empty: noGrantText(net), rowKey: (r) => r.origin }),
         props.allowAdd ? h('form', { class: 'filters', onSubmit: add }, [
           field('Grant another origin', h('input', { value: origin.value, placeholder: 'https://api.provider.example', onInput: (e) => { origin.value = e.target.value; } })),
           h('button', { type: 'submit', disabled: !origin.value.trim() }, 'Grant'),

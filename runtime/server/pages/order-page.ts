@@ -37,11 +37,22 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'cache-control': 'no-store',
 });
 
-function layout(lang: OrderLang, title: string, body: SafeHtml): string {
+/**
+ * How often a page reloads itself while the order can still change (no script: a meta refresh,
+ * which the page's CSP does not need to allow): often while money moves, seldom while it waits.
+ */
+export function refreshSeconds(view: Pick<PublicOrderView, 'final' | 'status'>): number | null {
+  if (view.final) return null;
+  if (view.status === 'inProgress' || view.status === 'inProgressPayout') return 5;
+  return 30;
+}
+
+function layout(lang: OrderLang, title: string, body: SafeHtml, refresh: number | null = null): string {
   return html`<!doctype html>
 <html lang="${lang}">
 <head>
 <meta charset="utf-8">
+${refresh ? html`<meta http-equiv="refresh" content="${refresh}">` : html``}
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${title}</title>
@@ -110,7 +121,7 @@ ${statusBadge(view, lang)}
 ${amounts(view, lang)}
 ${recipient(view, lang)}
 ${returnButton(view, lang)}
-${languageLinks(lang, kind, paths)}`);
+${languageLinks(lang, kind, paths)}`, refreshSeconds(view));
   }
   const title = fill(t.paymentTitle, { uid: view.uid });
   const awaiting = view.status === 'new' || view.status === 'waitPayment';
@@ -123,7 +134,7 @@ ${instructions}
 ${amounts(view, lang)}
 ${returnButton(view, lang)}
 <p><a href="${pagePath(lang, 'order', paths)}">${t.toOrderPage}</a></p>
-${languageLinks(lang, kind, paths)}`);
+${languageLinks(lang, kind, paths)}`, refreshSeconds(view));
 }
 
 /** One page for every failed lookup, whatever was wrong: no way to tell a bad uid from a bad secret. */

@@ -5,8 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import BigNumber from 'bignumber.js';
 import type { Host } from '../host.ts';
-import { ORDER_STATUSES } from '../../store/types.ts';
-import type { Order, OrderStatus } from '../../store/types.ts';
+import { LIVE_ATTEMPT_STATES, ORDER_STATUSES } from '../../store/types.ts';
+import type { Order, OrderStatus, PayoutAttempt } from '../../store/types.ts';
 import { allowedNext } from '../../orders/transitions.ts';
 import { HttpError } from './admin-auth.ts';
 
@@ -16,10 +16,32 @@ function adminAudit(host: Host, capability: string, plugin: string | null, summa
   host.hostApi.audit.record({ plugin, actor: 'admin', callId: null, capability, decision, rule: null, summary, durationMs: 0 });
 }
 
-/** What an administrator sees of an order: everything but the merchant's IPN secret. */
-export function adminOrderView(order: Order) {
+/**
+ * The status moves the server will accept now, and why others are locked: the transition table,
+ * narrowed by the order's payout attempts exactly as OrderService.transition narrows it (a live
+ * attempt allows only a pause to hold; a payout waiting for review moves only by resolution).
+ */
+export function statusMoves(order: Order, attempts: PayoutAttempt[]): { nextStatuses: OrderStatus[]; statusLock: 'payout-in-progress' | 'resolve-hold' | null } {
+  const table = allowedNext('admin', order.status);
+  if (attempts.some((a) => LIVE_ATTEMPT_STATES.includes(a.state))) {
+    return { nextStatuses: order.status === 'inProgressPayout' ? table.filter((s) => s === 'hold') : [], statusLock: 'payout-in-progress' };
+  }
+  if (order.status === 'hold' && attempts.some((a) => a.state === 'NEEDS_REVIEW')) return { nextStatuses: [], statusLock: 'resolve-hold' };
+  return { nextStatuses: table, statusLock: null };
+}
+
+/**
+ * What an administrator sees of an order: everything but the merchant's IPN secret. With its
+ * attempts, nextStatuses lists only the moves the server will accept (statusLock says why not more).
+ */
+export function adminOrderView(order: Order, attempts?: PayoutAttempt[]) {
   const { ipnSecret, ...rest } = order;
-  return { ...rest, ipnSecretSet: Boolean(ipnSecret), nextStatuses: allowedNext('admin', order.status) };
+  const moves = attempts ? statusMoves(order, attempts) : { nextStatuses: allowedNext('admin', order.status), statusLock: null };
+  return { ...rest, ipnSecretSet: Boolean(ipnSecret), ...moves };
+}
+
+async function adminOrderDetail(host: Host, order: Order) {
+  return adminOrderView(order, await host.store.listAttempts(order._id));
 }
 
 async function orderOr404(host: Host, id: string): Promise<Order> {
@@ -49,7 +71,7 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
   }, async (request) => {
     const q = request.query as { status?: OrderStatus; plugin?: string; limit?: number; beforeUid?: number };
     const orders = await host.store.listOrders({ status: q.status, payoutModule: q.plugin, limit: q.limit ?? 50, beforeUid: q.beforeUid });
-    return { orders: orders.map(adminOrderView) };
+    return { orders: orders.map((o) => adminOrderView(o)) };
   });
 
   app.get('/api/admin/orders/:id', { schema: { tags: ['admin'], params: Type.Object({ id: Type.String() }) } }, async (request) => {
@@ -57,10 +79,11 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
     const txs = order.payoutModule
       ? await host.store.findPayoutTxs({ plugin: order.payoutModule, conditions: [{ field: 'order', op: 'eq', value: order._id }] })
       : [];
+    const attempts = await host.store.listAttempts(order._id);
     return {
-      order: adminOrderView(order),
+      order: adminOrderView(order, attempts),
       history: await host.store.getOrderHistory(order._id),
-      attempts: await host.store.listAttempts(order._id),
+      attempts,
       payoutTxs: txs,
       ipns: (await host.store.listIpns(order._id)).map(({ fields, ...rest }) => ({ ...rest, fields: { ...fields, hash: fields.hash ? '(signed)' : '' } })),
     };
@@ -72,7 +95,7 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
     const order = await orderOr404(host, (request.params as { id: string }).id);
     const { status, comment } = request.body as { status: OrderStatus; comment?: string };
     const moved = await host.orders.transition(order._id, status, { actor: 'admin', comment: comment ?? null, expectStatus: order.status });
-    return { order: adminOrderView(moved) };
+    return { order: await adminOrderDetail(host, moved) };
   });
 
   app.post('/api/admin/orders/:id/payout', {
@@ -82,7 +105,7 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
     const outcome = await host.payouts.start(order._id);
     adminAudit(host, 'admin.order.payout', order.payoutModule, `order ${order.uid}: ${outcome.kind}${'reason' in outcome && outcome.reason ? ` (${outcome.reason})` : ''}`, outcome.kind === 'not-eligible' || outcome.kind === 'in-progress' ? 'denied' : 'allowed');
     if (outcome.kind === 'not-eligible' || outcome.kind === 'in-progress') throw new HttpError(409, outcome.reason);
-    return { outcome, order: adminOrderView((await host.store.getOrder(order._id)) as Order) };
+    return { outcome, order: await adminOrderDetail(host, (await host.store.getOrder(order._id)) as Order) };
   });
 
   app.post('/api/admin/orders/:id/resolve', {
@@ -115,7 +138,7 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
     if (order.payoutModule) await deactivateTxs(host, order.payoutModule, order._id);
     const moved = await host.orders.transition(order._id, to, { actor: 'admin', comment: `Resolved (${resolution}): ${comment}`, expectStatus: 'hold', resolving: true });
     adminAudit(host, 'admin.order.resolve', order.payoutModule, `order ${order.uid}: ${resolution}`);
-    return { order: adminOrderView(moved) };
+    return { order: await adminOrderDetail(host, moved) };
   });
 
   app.get('/api/admin/routes', { schema: { tags: ['admin'] } }, async () => ({ routes: await host.store.listRoutes() }));
@@ -150,13 +173,17 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
 
   app.get('/api/admin/audit', {
     schema: {
-      tags: ['admin'], summary: 'The audit log, newest first',
-      querystring: Type.Object({ plugin: Type.Optional(Type.String()), capability: Type.Optional(Type.String()), decision: Type.Optional(Type.Union([Type.Literal('allowed'), Type.Literal('denied'), Type.Literal('error')])), callId: Type.Optional(Type.String()), since: Type.Optional(Type.String()), until: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+      tags: ['admin'], summary: 'The audit log, newest first, a page at a time: pass the answer\'s `next` as `before` for the page after it',
+      querystring: Type.Object({
+        plugin: Type.Optional(Type.String()), capability: Type.Optional(Type.String()), decision: Type.Optional(Type.Union([Type.Literal('allowed'), Type.Literal('denied'), Type.Literal('error')])),
+        callId: Type.Optional(Type.String()), since: Type.Optional(Type.String()), until: Type.Optional(Type.String()),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), before: Type.Optional(Type.String({ maxLength: 100 })),
+      }),
     },
   }, async (request) => {
     await host.hostApi.audit.flush();
-    const q = request.query as Record<string, string | number | undefined>;
-    return { records: await host.store.queryAudit({ ...q, limit: (q.limit as number | undefined) ?? 200 } as never) };
+    const { before, limit, ...filters } = request.query as { before?: string; limit?: number; until?: string } & Record<string, string | undefined>;
+    return auditPage(host, filters, limit ?? 200, before ? parseAuditCursor(before) : null);
   });
 
   app.get('/api/admin/webhooks', { schema: { tags: ['admin'], querystring: Type.Object({ plugin: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) }) } }, async (request) => {
@@ -165,4 +192,35 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
   });
 
   app.get('/api/admin/health', { schema: { tags: ['admin'] } }, async () => ({ sandbox: host.sandbox.health(), cron: host.cron.status() }));
+}
+
+/** A position in the audit log's order (at, then _id, both descending): `<at>~<_id>`. */
+function parseAuditCursor(raw: string): { at: string; id: string } {
+  const i = raw.lastIndexOf('~');
+  const at = raw.slice(0, i);
+  if (i <= 0 || Number.isNaN(Date.parse(at)) || raw.length - i < 2) throw new HttpError(400, `before '${raw}' is not a cursor from an earlier answer's next`, 'before');
+  return { at, id: raw.slice(i + 1) };
+}
+
+/** The store can read at most this many records at once. */
+const STORE_AUDIT_MAX = 10_000;
+
+/**
+ * One page of the audit log after `cursor`, by keyset: the store is asked for records up to the
+ * cursor's time, and those it returns that are not past the cursor (same millisecond, id not below
+ * it) are dropped; a millisecond with more records than were asked for widens the read.
+ */
+async function auditPage(host: Host, filters: { until?: string } & Record<string, string | undefined>, limit: number, cursor: { at: string; id: string } | null) {
+  const until = cursor && (!filters.until || cursor.at < filters.until) ? cursor.at : filters.until;
+  let want = limit + 1;
+  for (;;) {
+    const got = await host.store.queryAudit({ ...filters, until, limit: want } as never);
+    const fresh = cursor ? got.filter((r) => r.at < cursor.at || (r.at === cursor.at && r._id < cursor.id)) : got;
+    if (fresh.length > limit || got.length < want || want >= STORE_AUDIT_MAX) {
+      const records = fresh.slice(0, limit);
+      const last = records.at(-1);
+      return { records, next: fresh.length > limit && last ? `${last.at}~${last._id}` : null };
+    }
+    want = Math.min(STORE_AUDIT_MAX, want * 4);
+  }
 }

@@ -19,7 +19,9 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Host } from '../host.ts';
-import { HttpError, requireAdmin } from './admin-auth.ts';
+import { HttpError, documentAdminAuth, requireAdmin } from './admin-auth.ts';
+import { bundleAdminTemplate } from '../../bundler/admin-template.ts';
+import type { AdminTemplateBundle } from '../../bundler/admin-template.ts';
 import { PLUGIN_KEY_PATTERN } from '../../bundler/plugin-files.ts';
 import { configKeys } from '../../manifest/manifest.ts';
 
@@ -225,10 +227,12 @@ export async function adminPageRoutes(app: FastifyInstance, opts: { host: Host }
 
   // What the admin page needs to open a plugin's settings frame. Authenticated like the rest of
   // /api/admin/ (this route is registered outside app.ts's admin scope, so it adds the hook itself).
-  app.get('/api/admin/plugins/:key/frame', {
+  const frameRoute = {
     onRequest: requireAdmin(host.options.adminToken),
     schema: { tags: ['admin'], summary: "Props and URL for a plugin's sandboxed settings frame (secrets masked)", params: Type.Object({ key: Type.String() }) },
-  }, async (request) => {
+  };
+  documentAdminAuth(frameRoute);
+  app.get('/api/admin/plugins/:key/frame', frameRoute, async (request) => {
     const { key } = request.params as { key: string };
     const e = host.registry.get(key);
     if (!e) throw new HttpError(404, `no plugin '${key}'; GET /api/admin/plugins lists them`, 'payoutKey');

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Host } from '../host.ts';
 import { normaliseGrant } from '../../../host-api/http.ts';
+import { loopbackPin, parseTarget } from '../../../host-api/http/address-policy.ts';
 import { auditReport } from '../../cli/commands/audit.ts';
 import { HttpError } from './admin-auth.ts';
 import type { PluginEntry } from '../../plugins/registry.ts';
@@ -12,9 +13,20 @@ function adminAudit(host: Host, capability: string, plugin: string | null, summa
   host.hostApi.audit.record({ plugin, actor: 'admin', callId: null, capability, decision, rule, summary, durationMs: 0 });
 }
 
+/**
+ * Declared settings that are still empty: a secret never set, a shown key whose value (stored or
+ * default) is ''. A loaded plugin with any is "not configured", not "active".
+ */
+async function emptySettings(host: Host, e: PluginEntry): Promise<string[]> {
+  if (!e.plugin) return [];
+  const view = await host.hostApi.config.view(e.key);
+  return view.filter((c) => (c.secret ? !c.set : c.value === '' || c.value === null || c.value === undefined)).map((c) => c.key);
+}
+
 async function pluginSummary(host: Host, e: PluginEntry) {
   const grants = await host.store.listGrants(e.key);
   const health = host.sandbox.health().plugins[e.key];
+  const approvedOrigins = grants.filter((g) => g.approved).map((g) => ({ origin: g.origin, pathPrefix: g.pathPrefix, methods: g.methods }));
   return {
     key: e.key, status: e.status, error: e.error, loadedAt: e.loadedAt,
     title: e.plugin?.manifest.title ?? e.key,
@@ -25,9 +37,16 @@ async function pluginSummary(host: Host, e: PluginEntry) {
     hasTemplate: Boolean(e.plugin?.bundle.files.templates?.adminJs),
     network: {
       requested: grants.filter((g) => g.requested).map((g) => ({ origin: g.origin, approved: g.approved, methods: g.methods, pathPrefix: g.pathPrefix })),
-      granted: grants.filter((g) => g.approved).map((g) => ({ origin: g.origin, methods: g.methods, pathPrefix: g.pathPrefix, approvedBy: g.approvedBy, approvedAt: g.approvedAt })),
+      granted: grants.filter((g) => g.approved).map((g) => ({
+        origin: g.origin, methods: g.methods, pathPrefix: g.pathPrefix, approvedBy: g.approvedBy, approvedAt: g.approvedAt,
+        // A loopback grant kept from a run that allowed them (a demo, a rehearsal) that this host refuses.
+        refusedByHost: !host.options.allowLoopbackGrants && isLoopbackOrigin(g.origin) ? 'loopback grants are off (allowLoopbackGrants)' : null,
+      })),
       waitingApproval: grants.filter((g) => g.requested && !g.approved).map((g) => g.origin),
+      /** Origins written in the plugin's code that are neither requested nor granted (requests there are refused). */
+      inSourceNotGranted: e.plugin ? auditReport(e.plugin, approvedOrigins).network.ungrantedInSource.filter((o) => !grants.some((g) => g.origin === o)) : [],
     },
+    emptySettings: await emptySettings(host, e),
     health: health ?? null,
   };
 }
@@ -97,6 +116,12 @@ export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host
     } catch (err) {
       throw new HttpError(400, (err as Error).message, 'origin');
     }
+    // Refused now, not at payout time: the egress guard would refuse every request to it, and a
+    // payout whose request was refused after transfer() began ends UNKNOWN, then on hold.
+    if (!host.options.allowLoopbackGrants && isLoopbackOrigin(grant.origin)) {
+      adminAudit(host, 'admin.grant.approve', e.key, `${grant.origin}: loopback grants are off`, 'denied', 'http.loopback');
+      throw new HttpError(400, `${grant.origin} is a loopback origin, and this host does not allow loopback grants; for a provider test double on this machine start the host with PAYOUT_SANDBOX_OPTIONS='{"allowLoopbackGrants":true}' (never in production)`, 'origin');
+    }
     const prior = (await host.store.listGrants(e.key)).find((g) => g.origin === grant.origin);
     const saved = await host.store.upsertGrant({
       plugin: e.key, origin: grant.origin, pathPrefix: grant.pathPrefix, methods: grant.methods, requested: prior?.requested ?? false,
@@ -145,6 +170,12 @@ export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host
     await host.hostApi.pluginLog.flush();
     return { lines: await host.store.queryPluginLog({ plugin: e.key, limit: q.limit ?? 200, since: q.since }) };
   });
+}
+
+/** The same test the egress guard applies to a granted origin (127/8, ::1, and localhost by name). */
+export function isLoopbackOrigin(origin: string): boolean {
+  const target = parseTarget(origin);
+  return target.ok && loopbackPin(target.value) !== null;
 }
 
 function safeOrigin(origin: string): string {

@@ -39,8 +39,8 @@ const CreateBody = Type.Object({
 }, { description: 'JSON, or application/x-www-form-urlencoded with bracket keys: toValues[0][key]=card_number&toValues[0][value]=4111…' });
 
 const Links = Type.Object({
-  payment: Type.String({ description: '/{lang}/payment/{uid}/{secret}' }),
-  order: Type.String({ description: '/{lang}/order/{uid}/{secret}' }),
+  payment: Type.String({ description: 'The payment page on the host\'s public URL: {publicUrl}/{lang}/payment/{uid}/{secret}' }),
+  order: Type.String({ description: 'The order page on the host\'s public URL: {publicUrl}/{lang}/order/{uid}/{secret}' }),
 });
 
 const Created = Type.Object({

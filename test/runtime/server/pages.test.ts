@@ -110,6 +110,25 @@ describe('payment page', () => {
   });
 });
 
+describe('pages follow the order without a script', () => {
+  const refreshOf = (body: string) => /<meta http-equiv="refresh" content="(\d+)">/.exec(body)?.[1] ?? null;
+
+  it('reload every 5 s while money moves, every 30 s while the order waits, and stop once it is final', async () => {
+    const order = await createOrder();
+    expect(refreshOf((await page('en', 'payment', order)).body)).toBe('30');
+    const paying = await moveTo(order, 'inProgress', 'inProgressPayout');
+    expect(refreshOf((await page('en', 'order', paying)).body)).toBe('5');
+    expect(refreshOf((await page('en', 'payment', paying)).body)).toBe('5');
+    const done = await moveTo(paying, 'done');
+    const final = await page('en', 'order', done);
+    expect(visibleText(final.body)).toContain('Status: Completed');
+    expect(refreshOf(final.body)).toBeNull();
+    // The refresh needs nothing the page's CSP forbids: still no script at all.
+    expect(final.headers['content-security-policy']).toContain("default-src 'none'");
+    expect((await page('en', 'order', paying)).body).not.toMatch(/<script/i);
+  });
+});
+
 describe('security', () => {
   const XSS = '<script>alert(1)</script>"\'><img src=x onerror=alert(1)>`';
 

@@ -1,0 +1,69 @@
+// The audit page in a real chromium at a laptop's width: every column stays on screen (long
+// unbroken summaries wrap instead of widening the table), and "Older records" pages through the
+// log past any one page without repeating a record.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { launchBrowser, screenshotPath } from './helpers/browser.ts';
+import type { Browser } from './helpers/browser.ts';
+import { ADMIN_TOKEN, startAdminServer } from './helpers/server.ts';
+import type { AdminServer } from './helpers/server.ts';
+
+let server: AdminServer;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  server = await startAdminServer();
+  for (let i = 0; i < 120; i += 1) {
+    server.host.hostApi.audit.record({
+      plugin: 'pager', actor: 'plugin:pager', callId: `call-${i}-0123456789abcdef`, capability: 'http.request', decision: 'denied', rule: 'http.not-granted',
+      summary: i === 119 ? `GET https://${'a'.repeat(300)}.example/${'b'.repeat(300)}` : `record ${i}`, durationMs: 1.5,
+    });
+  }
+  await server.host.hostApi.audit.flush();
+  browser = await launchBrowser();
+  page = await browser.context.newPage();
+  await page.setViewportSize({ width: 1024, height: 800 });
+  await page.goto(`${server.baseUrl}/admin/`);
+  await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('.plugin-card').first().waitFor();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+type El = { scrollWidth: number; clientWidth: number; getBoundingClientRect(): { right: number } };
+/** The page and the audit table: neither may be wider than what shows of it. */
+const widths = () => page.evaluate(() => {
+  const doc = (globalThis as unknown as { document: { documentElement: El; querySelector(s: string): El } }).document;
+  const wrap = doc.querySelector('.table-wrap');
+  const table = doc.querySelector('table.grid.audit');
+  return { page: doc.documentElement.scrollWidth - doc.documentElement.clientWidth, table: table.scrollWidth - wrap.clientWidth, right: table.getBoundingClientRect().right };
+});
+
+describe('audit page', () => {
+  it('fits the window with a 600-character unbroken summary, and pages with Older records', async () => {
+    await page.goto(`${server.baseUrl}/admin/#/audit?plugin=pager&limit=50`);
+    const rows = page.locator('table.grid.audit tbody tr');
+    await expect.poll(() => rows.count()).toBe(50);
+    await page.getByText('a'.repeat(50), { exact: false }).first().waitFor(); // the long summary is on this page
+    const w = await widths();
+    expect(w.page).toBeLessThanOrEqual(0);
+    expect(w.table).toBeLessThanOrEqual(0);
+    expect(w.right).toBeLessThanOrEqual(1024);
+
+    await page.getByRole('button', { name: 'Older records' }).click();
+    await expect.poll(() => rows.count()).toBe(100);
+    await page.getByRole('button', { name: 'Older records' }).click();
+    await expect.poll(() => rows.count()).toBe(120);
+    await page.getByText('120 records shown — the oldest that match.').waitFor();
+    expect(await page.getByRole('button', { name: 'Older records' }).count()).toBe(0);
+    const calls = await page.locator('table.grid.audit tbody tr td:nth-child(7)').allTextContents();
+    expect(new Set(calls).size).toBe(120);
+    expect((await widths()).table).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: screenshotPath('audit-log') });
+  });
+});

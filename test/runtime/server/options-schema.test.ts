@@ -1,0 +1,42 @@
+// PAYOUT_SANDBOX_OPTIONS against the server's options: every option defaultServerOptions() knows
+// is accepted with a value of its own type (so an option added there is covered without a change
+// here), anything else is refused with one line naming the closest valid key.
+import { describe, expect, it } from 'vitest';
+import { checkOptions, closestOption, parseOptionsJson } from '../../../runtime/server/options-schema.ts';
+import { defaultServerOptions } from '../../../runtime/server/options.ts';
+
+const FLAG_OWNED = ['port', 'host', 'pluginsDir', 'dataDir', 'dbUrl', 'adminToken', 'publicUrl', 'demo', 'requireApproval', 'trustProxy', 'npmRegistry', 'instanceId', 'metricsToken'];
+
+describe('server options schema', () => {
+  it('accepts every tunable default as given (positive control for the refusals below)', () => {
+    const defaults = defaultServerOptions() as unknown as Record<string, unknown>;
+    const tunable = Object.fromEntries(Object.entries(defaults).filter(([k]) => !FLAG_OWNED.includes(k)));
+    expect(Object.keys(tunable).length).toBeGreaterThan(30);
+    expect(checkOptions(tunable)).toEqual(tunable);
+    expect(parseOptionsJson('{"allowLoopbackGrants":true,"ipnLoopbackOrigins":["http://127.0.0.1:8081"],"sandboxGroups":{"acme":["a","b"]}}'))
+      .toEqual({ allowLoopbackGrants: true, ipnLoopbackOrigins: ['http://127.0.0.1:8081'], sandboxGroups: { acme: ['a', 'b'] } });
+    expect(parseOptionsJson(undefined)).toEqual({});
+  });
+
+  it('names the closest valid option for a typo', () => {
+    expect(() => parseOptionsJson('{"transferWalMs":1}')).toThrow("PAYOUT_SANDBOX_OPTIONS: unknown option 'transferWalMs'; did you mean 'transferWallMs'?");
+    expect(() => parseOptionsJson('{"allowloopbackgrants":true}')).toThrow("did you mean 'allowLoopbackGrants'?");
+    expect(closestOption('ipnLoopbackOrigin', ['ipnMaxAttempts', 'ipnLoopbackOrigins'])).toBe('ipnLoopbackOrigins');
+    // An own property of Object.prototype is no option either.
+    expect(() => parseOptionsJson('{"toString":1}')).toThrow(/unknown option 'toString'/);
+    expect(() => parseOptionsJson('{"__proto__":{"allowLoopbackGrants":true}}')).toThrow(/unknown option '__proto__'/);
+  });
+
+  it('refuses values of the wrong type, naming the type wanted', () => {
+    expect(() => checkOptions({ transferWallMs: '60s' })).toThrow(`'transferWallMs' must be a non-negative number, not "60s"`);
+    expect(() => checkOptions({ transferWallMs: -1 })).toThrow(/non-negative number/);
+    expect(() => checkOptions({ allowLoopbackGrants: 'yes' })).toThrow(/'allowLoopbackGrants' must be true or false/);
+    expect(() => checkOptions({ ipnLoopbackOrigins: [1] })).toThrow(/list of strings/);
+    expect(() => checkOptions({ pluginEnv: { nimbuspay: 'X' } })).toThrow(/object of string lists/);
+  });
+
+  it('sends flag-owned settings to their flag', () => {
+    expect(() => checkOptions({ port: 1 })).toThrow("'port' is set by --port, not here");
+    expect(() => checkOptions({ dbUrl: 'sqlite::memory:' })).toThrow(/--db or PAYOUT_SANDBOX_DB/);
+  });
+});
