@@ -50,7 +50,8 @@ describe('retention worker', () => {
     await store.transitionOrder({ orderId: order._id, expectStatus: ['inProgressPayout'], toStatus: 'inProgressPayout', history: { actor: 'system', comment: null },
       ipn: { orderId: order._id, status: 'inProgressPayout', url: 'https://merchant.example/ipn', fields: { a: '1' }, maxAttempts: 1 } });
     const attempt = (await store.createAttempt({ orderId: order._id, plugin: 'alpha', owner: 'w', leaseMs: 1000 }))!;
-    await store.updateAttempt(attempt._id, attempt.fence, ['PREPARED'], { state: 'ACCEPTED' });
+    await store.updateAttempt(attempt._id, attempt.fence, ['PREPARED'], { state: 'DISPATCHING' });
+    await store.updateAttempt(attempt._id, attempt.fence, ['DISPATCHING'], { state: 'ACCEPTED' });
     await store.insertPayoutTx({ order: order._id, transaction: 't', payoutModule: 'alpha', active: true, amount: '1', currency: 'B', to: null, note: null, attemptId: attempt._id });
     const before = { history: await store.getOrderHistory(order._id), attempts: await store.listAttempts(order._id), ipns: await store.listIpns(order._id),
       txs: await store.findPayoutTxs({ plugin: 'alpha', conditions: [] }), order: await store.getOrder(order._id) };
