@@ -1,0 +1,45 @@
+// The capability set the server enforces for each loaded plugin (host-api/capability-set.ts): what
+// its bundle's required host modules grant, narrowed to what its approval record holds, so a set
+// can only be as wide as both what the code asks for through modules and what was approved.
+// Attached when the plugin's manifest is read, before any of its code runs (its top level may make
+// host calls), and dropped when it is unloaded or refused.
+import type { PluginBundle } from '../bundler/bundle-plugin.ts';
+import { approvedCapabilitySet } from '../../host-api/capability-set.ts';
+import type { ApprovedCapabilitySet, CapabilitySetSource } from '../../host-api/capability-set.ts';
+import { moduleCapabilities } from '../install/capabilities.ts';
+import type { PluginCapabilitySet } from '../store/types.ts';
+
+/** What the bundle's required host modules grant: the widest set the code can be served. */
+export function bundleCapabilities(bundle: PluginBundle): string[] {
+  return moduleCapabilities(bundle.scan.hostModules.map((m) => m.module));
+}
+
+export class CapabilitySets implements CapabilitySetSource {
+  private readonly sets = new Map<string, ApprovedCapabilitySet>();
+
+  capabilitySetOf(plugin: string): ApprovedCapabilitySet | undefined {
+    return this.sets.get(plugin);
+  }
+
+  /**
+   * The set of a bundle about to load; `approved` is its approval record's set (null: a store
+   * without records, or a folder seen for the first time, whose record is this very bundle).
+   */
+  attach(key: string, bundle: PluginBundle, approved: PluginCapabilitySet | null): void {
+    const fromModules = bundleCapabilities(bundle);
+    const capabilities = approved ? fromModules.filter((c) => approved.capabilities.includes(c)) : fromModules;
+    const cron = approved?.cron === undefined ? null : approved.cron !== null;
+    this.sets.set(key, approvedCapabilitySet(capabilities, approved?.callbacks ?? null, cron));
+  }
+
+  /** Once loaded: a set with no recorded callbacks or cron takes the loaded plugin's own. */
+  loaded(key: string, plugin: { description: { callbacks: string[] }; cron: unknown }): void {
+    const set = this.sets.get(key);
+    if (!set) return;
+    this.sets.set(key, approvedCapabilitySet(set.capabilities, set.callbacks ?? plugin.description.callbacks, set.cron ?? plugin.cron !== null));
+  }
+
+  delete(key: string): void {
+    this.sets.delete(key);
+  }
+}
