@@ -25,6 +25,8 @@ export interface SourceScan {
   unsafeCompares: { file: string; line: number; text: string }[];
   /** Files that build code from strings (eval, new Function). */
   dynamicCode: string[];
+  /** A platform plugin's source names initCron: the host hands its cron context ({ db, updateHistory }) to it. */
+  mentionsInitCron: boolean;
 }
 
 const REQUIRE_RE = /\brequire\s*\(\s*(['"])([^'"]+)\1\s*\)/g;
@@ -51,7 +53,7 @@ function originOf(url: string): string | null {
 }
 
 export function scanSources(files: PluginFiles, inputs: string[], used: Set<HostModuleId>): SourceScan {
-  const scan: SourceScan = { hostModules: [], urlLiterals: [], configKeysRead: [], dbOperations: [], bridge: [], unsafeCompares: [], dynamicCode: [] };
+  const scan: SourceScan = { hostModules: [], urlLiterals: [], configKeysRead: [], dbOperations: [], bridge: [], unsafeCompares: [], dynamicCode: [], mentionsInitCron: false };
   const all = new Set([...inputs, ...(files.configure ? [path.relative(files.dir, files.configure)] : [])]);
   for (const rel of all) {
     // Every plugin source the bundle holds: a .cjs/.mjs file can reach the bridge as well as a .js one.
@@ -73,6 +75,7 @@ export function scanSources(files: PluginFiles, inputs: string[], used: Set<Host
     for (const b of bridgeUses(source, KNOWN_CAPABILITIES)) scan.bridge.push({ ...b, file: rel });
     for (const u of unsafeSignatureCompares(source)) scan.unsafeCompares.push({ ...u, file: rel });
     if (buildsCodeFromStrings(source)) scan.dynamicCode.push(rel);
+    if (files.format !== 'sdk' && /\binitCron\b/.test(source)) scan.mentionsInitCron = true;
   }
   return scan;
 }

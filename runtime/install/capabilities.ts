@@ -4,7 +4,8 @@
 // (host-api/capability-set.ts): a host call outside it is refused, whatever path it took.
 //
 // The set is derived when the plugin is bundled and checked, from what it can reach:
-// - host capabilities: exactly those of the host modules it requires (host-modules.ts). A direct
+// - host capabilities: exactly those of the host modules it requires (host-modules.ts), and of the
+//   cron context ({ db, updateHistory }) the host hands a platform plugin's initCron. A direct
 //   call of the host bridge grants nothing: the names the source spells next to the bridge are
 //   kept as `bridgeRequests`, shown to the reviewer, and refused at run time unless a required
 //   module grants them;
@@ -47,8 +48,19 @@ export function configOriginKeys(p: Pick<LoadedPlugin, 'manifest'>): string[] {
     .map((k) => k.key).sort(byName);
 }
 
+/** What the host hands a platform plugin's initCron (`initCron({ db, updateHistory })`), required or not. */
+export const CRON_CONTEXT_MODULES = ['db', 'updateHistory'] as const;
+
+/**
+ * The host modules a plugin can reach: those it requires, and the cron context when it has an
+ * initCron (`hasInitCron`: known once loaded; before, whether its source names initCron).
+ */
+export function reachableModules(required: readonly string[], hasInitCron: boolean): string[] {
+  return [...new Set([...required, ...(hasInitCron ? CRON_CONTEXT_MODULES : [])])].sort();
+}
+
 export function capabilitiesOf(p: LoadedPlugin): PluginCapabilitySet {
-  const modules = [...new Set(p.bundle.scan.hostModules.map((m) => m.module))].sort();
+  const modules = reachableModules(p.bundle.scan.hostModules.map((m) => m.module), p.bundle.files.format !== 'sdk' && p.description.methods.initCron === true);
   return {
     network: p.manifest.network
       .map((n) => ({ origin: n.origin, methods: n.methods ? [...n.methods].sort() : null, pathPrefix: n.pathPrefix }))

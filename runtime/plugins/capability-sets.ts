@@ -6,12 +6,16 @@
 import type { PluginBundle } from '../bundler/bundle-plugin.ts';
 import { approvedCapabilitySet } from '../../host-api/capability-set.ts';
 import type { ApprovedCapabilitySet, CapabilitySetSource } from '../../host-api/capability-set.ts';
-import { moduleCapabilities } from '../install/capabilities.ts';
+import { moduleCapabilities, reachableModules } from '../install/capabilities.ts';
 import type { PluginCapabilitySet } from '../store/types.ts';
+import type { LoadedPlugin } from './load-plugin.ts';
 
-/** What the bundle's required host modules grant: the widest set the code can be served. */
-export function bundleCapabilities(bundle: PluginBundle): string[] {
-  return moduleCapabilities(bundle.scan.hostModules.map((m) => m.module));
+/**
+ * What the bundle's host modules grant: those it requires, and the cron context if its source
+ * names initCron (narrowed once loaded, when whether it has one is known).
+ */
+export function bundleCapabilities(bundle: PluginBundle, hasInitCron = bundle.scan.mentionsInitCron): string[] {
+  return moduleCapabilities(reachableModules(bundle.scan.hostModules.map((m) => m.module), hasInitCron));
 }
 
 export class CapabilitySets implements CapabilitySetSource {
@@ -32,11 +36,17 @@ export class CapabilitySets implements CapabilitySetSource {
     this.sets.set(key, approvedCapabilitySet(capabilities, approved?.callbacks ?? null, cron));
   }
 
-  /** Once loaded: a set with no recorded callbacks or cron takes the loaded plugin's own. */
-  loaded(key: string, plugin: { description: { callbacks: string[] }; cron: unknown }): void {
+  /**
+   * Once loaded: the cron context is kept only if the plugin has an initCron, and a set with no
+   * recorded callbacks or cron takes the loaded plugin's own.
+   */
+  loaded(key: string, plugin: Pick<LoadedPlugin, 'bundle' | 'description' | 'cron'>): void {
     const set = this.sets.get(key);
     if (!set) return;
-    this.sets.set(key, approvedCapabilitySet(set.capabilities, set.callbacks ?? plugin.description.callbacks, set.cron ?? plugin.cron !== null));
+    const hasInitCron = plugin.bundle.files.format !== 'sdk' && plugin.description.methods.initCron === true;
+    const reachable = new Set(bundleCapabilities(plugin.bundle, hasInitCron));
+    const capabilities = [...set.capabilities].filter((c) => reachable.has(c));
+    this.sets.set(key, approvedCapabilitySet(capabilities, set.callbacks ?? plugin.description.callbacks, set.cron ?? plugin.cron !== null));
   }
 
   delete(key: string): void {
