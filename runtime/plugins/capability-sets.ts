@@ -6,7 +6,7 @@
 import type { PluginBundle } from '../bundler/bundle-plugin.ts';
 import { approvedCapabilitySet } from '../../host-api/capability-set.ts';
 import type { ApprovedCapabilitySet, CapabilitySetSource } from '../../host-api/capability-set.ts';
-import { moduleCapabilities, reachableModules } from '../install/capabilities.ts';
+import { CRON_CONTEXT_MODULES, moduleCapabilities, reachableModules } from '../install/capabilities.ts';
 import type { PluginCapabilitySet } from '../store/types.ts';
 import type { LoadedPlugin } from './load-plugin.ts';
 
@@ -16,6 +16,17 @@ import type { LoadedPlugin } from './load-plugin.ts';
  */
 export function bundleCapabilities(bundle: PluginBundle, hasInitCron = bundle.scan.mentionsInitCron): string[] {
   return moduleCapabilities(reachableModules(bundle.scan.hostModules.map((m) => m.module), hasInitCron));
+}
+
+/**
+ * The capabilities a record approved. A record written before the cron context counted (it has no
+ * `cron` field) listed only required modules' capabilities, while its initCron was served the cron
+ * context all along: for such a record that context is not taken away (its files are the approved
+ * ones, their hash says so); an update records it explicitly.
+ */
+function approvedCapabilities(approved: PluginCapabilitySet): Set<string> {
+  const legacy = approved.cron === undefined;
+  return new Set([...approved.capabilities, ...(legacy ? moduleCapabilities([...CRON_CONTEXT_MODULES]) : [])]);
 }
 
 export class CapabilitySets implements CapabilitySetSource {
@@ -31,7 +42,7 @@ export class CapabilitySets implements CapabilitySetSource {
    */
   attach(key: string, bundle: PluginBundle, approved: PluginCapabilitySet | null): void {
     const fromModules = bundleCapabilities(bundle);
-    const capabilities = approved ? fromModules.filter((c) => approved.capabilities.includes(c)) : fromModules;
+    const capabilities = approved ? fromModules.filter((c) => approvedCapabilities(approved).has(c)) : fromModules;
     const cron = approved?.cron === undefined ? null : approved.cron !== null;
     this.sets.set(key, approvedCapabilitySet(capabilities, approved?.callbacks ?? null, cron));
   }
