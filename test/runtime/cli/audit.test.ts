@@ -2,8 +2,10 @@
 // one-line summary, origins set by config, where each secret is read (through a helper too),
 // a flag for a signature compared with ===, and direct bridge calls. nimbuspay is the positive
 // control: it reads its secrets through a helper and compares signatures with timingSafeEqual.
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { auditReport } from '../../../runtime/cli/commands/audit.ts';
 import { checkPluginFolder } from '../../../runtime/install/plugin-check.ts';
 import { writePlugin } from '../../helpers/plugin-fixture.ts';
 
@@ -68,4 +70,20 @@ module.exports = B;
     expect(r.risks.find((f) => f.flag === 'bridge-call')!.detail).toMatch(/requested that way: history\.update — refused at run time/);
     expect(r.summary).toMatch(/calls the host bridge directly for history\.update \(refused at run time\)/);
   });
+
+  it('is built from the bundle-time scan: with the folder gone, the admin page report still flags code built from strings', async () => {
+    const dir = writePlugin('dyncode', { 'index.js': PLAIN_WITH_EVAL });
+    const { plugin } = await checkPluginFolder(dir, [], `plugin folder ${dir}`, 'nothing changed');
+    fs.rmSync(dir, { recursive: true, force: true });
+    const r = auditReport(plugin, []);
+    expect(r.risks.find((f) => f.flag === 'dynamic-code')?.detail).toMatch(/^builds code from strings \(eval \/ new Function\) in index\.js;/);
+  });
 });
+
+const PLAIN_WITH_EVAL = `
+class D {
+  async getFields() { try { return eval('[]'); } catch (e) { return []; } }
+  async transfer() { return { ok: 2 }; }
+}
+module.exports = D;
+`;
