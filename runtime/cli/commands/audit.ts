@@ -22,7 +22,7 @@ export interface RiskFlag { flag: string; severity: 'info' | 'review' | 'high'; 
 
 /** What the secret read sites below cover, shown with them. */
 export const SECRET_READS_COVERAGE = "config.get('key') with a literal key, and one level of helper (a function whose parameter goes to config.get, called with a literal); " +
-  'not covered: keys built at run time, helpers of helpers, SDK secrets (used host-side by the host, never read in the sandbox)';
+  'for SDK plugins, where a secret is named for host-side use (auth, sign); not covered: keys built at run time, helpers of helpers';
 
 function canonical(origin: string | null): string | null {
   if (!origin) return null;
