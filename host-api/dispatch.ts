@@ -1,5 +1,6 @@
 // The one door between plugins and the host: every host call goes through `handle`, which first
-// asks the host-call caps (host-call-caps.ts) whether the call may run at all, then finds the
+// asks the host-call caps (host-call-caps.ts) whether the call may run at all, then the plugin's
+// approved capability set (capability-set.ts) whether it may make this one, then finds the
 // capability (unknown ones are denied), validates arguments, runs policy and implementation, and
 // writes exactly one audit record — allowed, denied (with the rule) or error. A call the caps
 // refuse is audited by the caps, aggregated per plugin call and per minute, so that refusals cannot
@@ -11,6 +12,7 @@ import type { Capability, HostCallContext } from './capability.ts';
 import { CapabilityArgumentError, CapabilityError, PolicyDenied } from './capability.ts';
 import type { AuditLog } from './audit.ts';
 import type { HostCallCaps } from './host-call-caps.ts';
+import type { CapabilitySetGate } from './capability-set.ts';
 import type { PluginLog } from './log.ts';
 import type { Scrubber } from '../runtime/secrets/scrubber.ts';
 import type { HostCallHandler, HostCallReply } from '../runtime/sandbox/sandbox-host.ts';
@@ -22,6 +24,8 @@ export interface HostApiDeps {
   scrubber: Scrubber;
   /** Caps per plugin call and per plugin per minute, checked before anything else. */
   caps: HostCallCaps;
+  /** The approved capability set of each plugin, checked right after the caps; refusals audited there. */
+  capabilitySet: CapabilitySetGate;
   /** Where unexpected host-side failures are reported (the server's logger). */
   onInternalError?: (capability: string, err: unknown) => void;
 }
@@ -40,6 +44,9 @@ export function createHostApi(deps: HostApiDeps): HostApi {
     if (refused instanceof Promise) refused = await refused;
     if (refused) return { ok: false, error: { message: deps.scrubber.scrubFor(ctx.plugin, refused.message), code: 'HOST_DENIED', rule: refused.rule } };
     try {
+      // Unknown names are left to run(), which refuses them as such.
+      const outside = byName.has(name) ? deps.capabilitySet.check(ctx, name) : null;
+      if (outside) return { ok: false, error: { message: deps.scrubber.scrubFor(ctx.plugin, outside.message), code: 'HOST_DENIED', rule: outside.rule } };
       return await run(ctx, name, raw);
     } finally {
       deps.caps.done(ctx);
@@ -101,6 +108,7 @@ export function createHostApi(deps: HostApiDeps): HostApi {
     recordLocalCalls(ctx, localCalls) {
       // Reported once, when the plugin call has ended: the caps' refusal count is written now.
       deps.caps.endCall(ctx);
+      deps.capabilitySet.endCall(ctx);
       const entries = Object.entries(localCalls);
       if (!entries.length) return;
       deps.audit.record({

@@ -8,6 +8,8 @@ import type { SecretBox } from '../runtime/secrets/secret-box.ts';
 import { AuditLog } from './audit.ts';
 import { ConfigService, configCapability } from './config.ts';
 import type { ManifestSource } from './config.ts';
+import { CapabilitySetGate } from './capability-set.ts';
+import type { CapabilitySetSource } from './capability-set.ts';
 import { createHostApi } from './dispatch.ts';
 import { HostCallCaps } from './host-call-caps.ts';
 import { hostCallLimitsOf } from './host-call-limits.ts';
@@ -27,6 +29,8 @@ export interface HostApiOptions {
   scrubber: Scrubber;
   box: SecretBox;
   manifests: ManifestSource;
+  /** The approved capability set of each loaded plugin (the plugin registry): nothing outside it is served. */
+  capabilitySets: CapabilitySetSource;
   /** Approved network grants of a plugin. */
   grantsFor(plugin: string): Promise<Grant[]>;
   /** Egress guard options: caps, and injected resolve/connect in tests. */
@@ -54,9 +58,11 @@ export function buildHostApi(o: HostApiOptions): HostApiParts {
   const pluginLog = new PluginLog(o.store, o.scrubber, o.pluginLogMirror ?? null);
   const caps = new HostCallCaps(hostCallLimitsOf(o.hostCallLimits ?? {}), audit, o.now);
   audit.addPendingSource((final) => caps.settle(final));
+  const capabilitySet = new CapabilitySetGate(o.capabilitySets, audit);
+  audit.addPendingSource((final) => capabilitySet.settle(final));
   const config = new ConfigService({ store: o.store, box: o.box, scrubber: o.scrubber, manifests: o.manifests });
   const api = createHostApi({
-    audit, pluginLog, caps, scrubber: o.scrubber, onInternalError: o.onInternalError,
+    audit, pluginLog, caps, capabilitySet, scrubber: o.scrubber, onInternalError: o.onInternalError,
     capabilities: [
       configCapability(config),
       createHttpCapability({

@@ -70,6 +70,7 @@ async function startPlugin(local: LocalHost, dir: string, cached: PluginBundle |
   const raw = await local.sandbox.readManifest(bundle);
   if (!raw.ok) throw new Error(`bench startup: configure.js failed: ${raw.error.message}`);
   local.manifests.set(bundle.key, validateManifest(raw.value));
+  local.capabilitySets.attach(bundle.key, bundle, null);
   const t2 = performance.now();
   const registered = await local.sandbox.register(bundle, isolateSetup(bundle.key, { apiUrl: API_URL }));
   if (!registered.ok) throw new Error(`bench startup: load failed: ${registered.error.message}`);

@@ -11,6 +11,7 @@ import type { HostApiOptions, HostApiParts } from '../../host-api/index.ts';
 import type { Grant } from '../../host-api/http.ts';
 import { SandboxHost } from '../sandbox/sandbox-host.ts';
 import type { SandboxHostOptions } from '../sandbox/sandbox-host.ts';
+import { CapabilitySets } from '../plugins/capability-sets.ts';
 import { loadPlugin } from '../plugins/load-plugin.ts';
 import type { LoadedPlugin } from '../plugins/load-plugin.ts';
 import type { PluginManifest } from '../manifest/manifest.ts';
@@ -35,6 +36,8 @@ export interface LocalHost {
   host: HostApiParts;
   scrubber: Scrubber;
   manifests: Map<string, PluginManifest>;
+  /** What each loaded plugin is served: its bundle's required host modules (there is no approval record here). */
+  capabilitySets: CapabilitySets;
   /** Loads a plugin folder and applies config values to it. */
   load(dir: string, config?: Record<string, unknown>): Promise<LoadedPlugin>;
   close(): Promise<void>;
@@ -61,10 +64,12 @@ export async function openLocalHost(options: LocalSessionOptions & { grantsFor?:
   const box = new SecretBox({ current: { id: keyId(key), key }, byId: new Map([[keyId(key), key]]), source: 'ephemeral' });
   const scrubber = new Scrubber();
   const manifests = new Map<string, PluginManifest>();
+  const capabilitySets = new CapabilitySets();
   const grants = options.grants ?? [];
   const host = buildHostApi({
     store, scrubber, box,
     manifests: { manifestOf: (k) => manifests.get(k) },
+    capabilitySets,
     grantsFor: options.grantsFor ?? (async () => grants),
     http: { allowLoopbackGrants: true, ...options.http },
     hostCallLimits: options.hostCallLimits,
@@ -72,12 +77,16 @@ export async function openLocalHost(options: LocalSessionOptions & { grantsFor?:
   });
   const sandbox = new SandboxHost({ ...options.sandbox, handler: host.api });
   return {
-    store, sandbox, host, scrubber, manifests,
+    store, sandbox, host, scrubber, manifests, capabilitySets,
     async load(dir, config) {
       const plugin = await loadPlugin(sandbox, dir, {
         apiUrl: options.apiUrl ?? 'http://127.0.0.1:3000/',
-        onManifest: (k, m) => manifests.set(k, m),
+        onManifest: (k, m, bundle) => {
+          manifests.set(k, m);
+          capabilitySets.attach(k, bundle, null);
+        },
       });
+      capabilitySets.loaded(plugin.key, plugin);
       for (const [k, v] of Object.entries(config ?? {})) await host.config.set(plugin.key, k, v);
       return plugin;
     },

@@ -31,8 +31,11 @@ export interface LoadOptions {
   apiUrl: string;
   /** Extra process.env entries the administrator whitelisted for this plugin. */
   env?: Record<string, string>;
-  /** Called with the validated manifest before the plugin's code runs (its top level may call config.get). */
-  onManifest?: (key: string, manifest: PluginManifest) => void;
+  /**
+   * Called with the validated manifest (and the bundle, whose scan gives its capability set) before
+   * the plugin's code runs (its top level may call config.get).
+   */
+  onManifest?: (key: string, manifest: PluginManifest, bundle: PluginBundle) => void;
 }
 
 export function isolateSetup(key: string, options: LoadOptions): IsolateSetup {
@@ -59,7 +62,7 @@ export async function loadPlugin(sandbox: SandboxHost, dir: string, options: Loa
   const manifest = bundle.files.format === 'sdk'
     ? manifestFromSdk((raw.value as { __sdkManifest?: unknown }).__sdkManifest)
     : validateManifest(raw.value);
-  options.onManifest?.(bundle.key, manifest);
+  options.onManifest?.(bundle.key, manifest, bundle);
   const registered = await sandbox.register(bundle, isolateSetup(bundle.key, options));
   if (!registered.ok) throw new PluginRejected(registered.error.kind, `loading the plugin failed: ${registered.error.message}`);
   const description = registered.description;

@@ -11,6 +11,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PluginManifest } from '../manifest/manifest.ts';
+import type { ApprovedCapabilitySet } from '../../host-api/capability-set.ts';
+import type { PluginRecord } from '../store/types.ts';
 import { PluginRejected } from '../plugin-errors.ts';
 import type { SandboxHost } from '../sandbox/sandbox-host.ts';
 import type { Store } from '../store/store.ts';
@@ -19,6 +21,7 @@ import { firstUseMessage, tamperedMessage, trustOnFirstUse, verifyFolderApproval
 import type { ApprovalEvent, RecordStore } from '../install/approval.ts';
 import { hashFolder } from '../install/content-hash.ts';
 import type { LoadedPlugin, LoadOptions } from './load-plugin.ts';
+import { CapabilitySets } from './capability-sets.ts';
 import { snapshotServedFiles } from './served-files.ts';
 import type { ServedFiles } from './served-files.ts';
 
@@ -52,6 +55,7 @@ export class PluginRegistry {
   private readonly options: RegistryOptions;
   private readonly entries = new Map<string, PluginEntry>();
   private readonly manifests = new Map<string, PluginManifest>();
+  private readonly capabilitySets = new CapabilitySets();
 
   constructor(options: RegistryOptions) {
     this.options = options;
@@ -59,6 +63,11 @@ export class PluginRegistry {
 
   manifestOf(key: string): PluginManifest | undefined {
     return this.manifests.get(key);
+  }
+
+  /** What the host serves the plugin (host-api/capability-set.ts); undefined when it is not loaded. */
+  capabilitySetOf(key: string): ApprovedCapabilitySet | undefined {
+    return this.capabilitySets.capabilitySetOf(key);
   }
 
   get(key: string): PluginEntry | undefined {
@@ -95,8 +104,12 @@ export class PluginRegistry {
       const plugin = await loadPlugin(this.options.sandbox, dir, {
         ...this.options.load,
         env: { ...this.options.load.env, ...this.options.envFor?.(key) },
-        onManifest: (k, m) => this.manifests.set(k, m),
+        onManifest: (k, m, bundle) => {
+          this.manifests.set(k, m);
+          this.capabilitySets.attach(k, bundle, approval?.record?.current.capabilities ?? null);
+        },
       });
+      this.capabilitySets.loaded(key, plugin);
       // Read before the second hash: a change made while they are read is caught by it.
       const served = await snapshotServedFiles(plugin);
       if (approval) await this.afterApprovedLoad(plugin, approval);
@@ -110,6 +123,7 @@ export class PluginRegistry {
         ? { code: err.code, message: err.message }
         : { code: 'load_failed', message: String((err as Error)?.message ?? err) };
       this.manifests.delete(key);
+      this.capabilitySets.delete(key);
       const entry: PluginEntry = { key, dir: path.resolve(dir), status: 'rejected', plugin: null, served: null, error, loadedAt };
       this.entries.set(key, entry);
       await this.options.onUnloaded?.(key);
@@ -120,6 +134,7 @@ export class PluginRegistry {
   async unload(key: string): Promise<void> {
     this.entries.delete(key);
     this.manifests.delete(key);
+    this.capabilitySets.delete(key);
     await this.options.sandbox.unregister(key);
     await this.options.onUnloaded?.(key);
   }
@@ -130,13 +145,13 @@ export class PluginRegistry {
   }
 
   /** Null when the store keeps no plugin records (the check is then skipped). */
-  private async checkApproval(key: string, dir: string): Promise<{ firstSight: boolean; contentHash: string } | null> {
+  private async checkApproval(key: string, dir: string): Promise<{ firstSight: boolean; contentHash: string; record: PluginRecord | null } | null> {
     const store = this.options.store;
     // A missing folder gets loadPlugin's own precise refusal.
     if (!store.getPluginRecord || !store.putPluginRecord || !fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return null;
     try {
       const { record, contentHash } = await verifyFolderApproval(store as RecordStore, key, dir, { requireApproval: Boolean(this.options.requireApproval) });
-      return { firstSight: record === null, contentHash };
+      return { firstSight: record === null, contentHash, record };
     } catch (err) {
       if (err instanceof PluginRejected && (err.code === 'tampered' || err.code === 'unapproved')) {
         this.approvalEvent({ kind: err.code, key, dir, contentHash: null, message: `plugin ${key} refused: ${err.message}` });

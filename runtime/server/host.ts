@@ -117,6 +117,7 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
   const hostApi = buildHostApi({
     store, scrubber, box,
     manifests: { manifestOf: (k) => registry.manifestOf(k) },
+    capabilitySets: { capabilitySetOf: (k) => registry.capabilitySetOf(k) },
     grantsFor: storedGrants(store),
     http: {
       allowLoopbackGrants: options.allowLoopbackGrants,

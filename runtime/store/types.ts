@@ -211,8 +211,18 @@ export interface PluginCapabilitySet {
   config: { key: string; secret: boolean }[];
   /** Host modules the code requires (host-modules.ts ids), sorted. */
   hostModules: string[];
-  /** Host capabilities those modules reach (e.g. http.request, history.update), sorted. */
+  /** Host capabilities those modules reach (e.g. http.request, history.update), sorted: the only ones the server serves it. */
   capabilities: string[];
+  // The fields below were added later: a record written before them lacks them, and an update
+  // compared with such a record counts every one of its entries as new (install/capabilities.ts).
+  /** Capability names the source spells next to a direct use of the host bridge, sorted (refused at run time unless a module grants them). */
+  bridgeRequests?: string[];
+  /** Config keys whose value is where the plugin connects to ("whatever `apiUrl` holds"), sorted. */
+  configOrigins?: string[];
+  /** Callback names (POST /payout_call/<key>/<name>/), sorted. */
+  callbacks?: string[];
+  /** The cron schedule initCron returns, or null: no cron. */
+  cron?: string | null;
 }
 
 export const PLUGIN_SOURCE_KINDS = ['npm', 'tarball', 'url', 'folder', 'first-use', 'approved-folder'] as const;

@@ -309,7 +309,8 @@ const textList = (c: Checker, name: string, v: unknown): string[] => c.listOf(na
 
 function checkCapabilitySet(c: Checker, name: string, v: unknown): PluginCapabilitySet {
   const o = c.object(name, v);
-  c.onlyKeys(name, o, ['network', 'config', 'hostModules', 'capabilities']);
+  c.onlyKeys(name, o, ['network', 'config', 'hostModules', 'capabilities', 'bridgeRequests', 'configOrigins', 'callbacks', 'cron']);
+  const optionalList = (field: 'bridgeRequests' | 'configOrigins' | 'callbacks') => (o[field] === undefined ? {} : { [field]: textList(c, `${name}.${field}`, o[field]) });
   return {
     network: c.listOf(`${name}.network`, o.network, (item, n) => {
       const r = c.object(n, item);
@@ -326,6 +327,8 @@ function checkCapabilitySet(c: Checker, name: string, v: unknown): PluginCapabil
     }),
     hostModules: textList(c, `${name}.hostModules`, o.hostModules),
     capabilities: textList(c, `${name}.capabilities`, o.capabilities),
+    ...optionalList('bridgeRequests'), ...optionalList('configOrigins'), ...optionalList('callbacks'),
+    ...(o.cron === undefined ? {} : { cron: c.textOrNull(`${name}.cron`, o.cron) }),
   };
 }
 

@@ -25,7 +25,9 @@ export interface SsrfEnv {
   close(): Promise<void>;
 }
 
+// It calls the bridge directly, but requires axios: http.request is in its capability set.
 const BOT_INDEX = `
+require('axios');
 class Bot {
   async getFields(lang, request) {
     if (request === 'CARDUAH') return [];

@@ -1,9 +1,13 @@
 // `payout-sandbox audit <pluginDir> [--json] [--grant ORIGIN]...`: the security reviewer's report.
 // What the plugin's code asks for (host modules, URLs it spells, config keys, db operations,
 // callbacks, cron), compared with what it declares and what has been granted, with risk flags.
-import fs from 'node:fs';
-import path from 'node:path';
+// Its capability part is the very set an approval records and the server enforces
+// (install/capabilities.ts), so what the reviewer reads is what the plugin will be served. Everything
+// here comes from the bundle's scan, made once when the plugin was bundled: building the report
+// reads no file (the admin page builds it per request).
 import { HOST_MODULES } from '../../bundler/host-modules.ts';
+import { BRIDGE_NAME } from '../../bundler/source-review.ts';
+import { capabilitiesOf } from '../../install/capabilities.ts';
 import { configKeys } from '../../manifest/manifest.ts';
 import type { LoadedPlugin } from '../../plugins/load-plugin.ts';
 import { normaliseGrant } from '../../../host-api/http.ts';
@@ -16,7 +20,9 @@ import { section } from '../output.ts';
 
 export interface RiskFlag { flag: string; severity: 'info' | 'review' | 'high'; detail: string }
 
-const DYNAMIC_CODE = /\b(eval\s*\(|new\s+Function\s*\(|Function\s*\(\s*['"`])/;
+/** What the secret read sites below cover, shown with them. */
+export const SECRET_READS_COVERAGE = "config.get('key') with a literal key, and one level of helper (a function whose parameter goes to config.get, called with a literal); " +
+  'for SDK plugins, where a secret is named for host-side use (auth, sign); not covered: keys built at run time, helpers of helpers';
 
 function canonical(origin: string | null): string | null {
   if (!origin) return null;
@@ -51,22 +57,42 @@ export function auditReport(p: LoadedPlugin, granted: Grant[], cronDryRun: CronD
   if (uses('db')) flags.push({ flag: 'payout-txs', severity: 'info', detail: `uses its own payout txs (${[...new Set(scan.dbOperations.map((d) => d.operation))].join(', ') || 'via initCron'})` });
   if (p.description.callbacks.length) flags.push({ flag: 'webhooks', severity: 'review', detail: `accepts unauthenticated POSTs at ${p.description.callbacks.map((c) => `/payout_call/${p.key}/${c}/`).join(', ')}; check that it verifies them` });
   for (const finding of describeFindings(cronDryRun)) flags.push({ flag: 'cron-refused', severity: 'high', detail: `the cron dry run (empty store) hit a refusal: ${finding}` });
-  const dynamic = p.bundle.inputs.filter((f) => f.endsWith('.js') && DYNAMIC_CODE.test(fs.readFileSync(path.join(p.dir, f), 'utf8')));
-  if (dynamic.length) flags.push({ flag: 'dynamic-code', severity: 'review', detail: `builds code from strings (eval / new Function) in ${dynamic.join(', ')}; contained by the isolate, but hard to review` });
+  if (scan.dynamicCode.length) flags.push({ flag: 'dynamic-code', severity: 'review', detail: `builds code from strings (eval / new Function) in ${scan.dynamicCode.join(', ')}; contained by the isolate, but hard to review` });
+  const set = capabilitiesOf(p);
+  const bridge = scan.bridge.map((b) => ({ capability: b.capability, at: `${b.file}:${b.line}`, granted: b.capability !== null && set.capabilities.includes(b.capability) }));
+  if (bridge.length) {
+    const outside = [...new Set(bridge.filter((b) => !b.granted).map((b) => b.capability ?? '(name not spelled)'))];
+    flags.push({ flag: 'bridge-call', severity: 'high', detail: `calls the host bridge (${BRIDGE_NAME}) directly at ${[...new Set(bridge.map((b) => b.at))].join(', ')}` +
+      (outside.length ? `; requested that way: ${outside.join(', ')} — refused at run time: only required host modules grant capabilities` : '; only for capabilities its required modules grant') });
+  }
+  for (const u of scan.unsafeCompares) {
+    flags.push({ flag: 'signature-compare', severity: 'high', detail: `${u.file}:${u.line} compares a value computed by createHmac/digest with == / === (not constant-time: leaks how much of a forged signature matches); use crypto.timingSafeEqual: ${u.text}` });
+  }
+  const configOrigins = (set.configOrigins ?? []).map((key) => ({ key, default: p.manifest.default_config?.[key] ?? null, text: `connects to whatever \`${key}\` holds` }));
+  const readAt = (key: string) => scan.configKeysRead.filter((r) => r.key === key).map((r) => `${r.file}:${r.line}${r.via ? ` via ${r.via}()` : ''}`);
+  const secrets = keys.filter((k) => k.secret).map((k) => ({ key: k.key, readAt: readAt(k.key) }));
+  const summary = summaryLine(p.key, set, configOrigins.map((o) => o.key), secrets.map((x) => x.key), bridge, flags);
 
   return {
     ok: true,
     key: p.key,
     title: p.manifest.title,
+    summary,
+    /** The set an approval records and the server enforces. */
+    capabilitySet: set,
     bundle: { sha256: p.bundle.sha256, bytes: p.bundle.code.length, files: p.bundle.inputs },
     hostModules: scan.hostModules.map((m) => ({ module: m.module, request: m.request, at: `${m.file}:${m.line}`, provides: HOST_MODULES[m.module].provides })),
-    capabilities: [...new Set(modules.flatMap((m) => HOST_MODULES[m].capabilities))].sort(),
+    capabilities: set.capabilities,
     network: {
       requested, granted: grantedOrigins, inSource,
       urlLiterals: scan.urlLiterals.map((u) => ({ url: u.url, at: `${u.file}:${u.line}` })),
       ungrantedInSource: inSource.filter((o) => !grantedOrigins.includes(o)),
+      configOrigins,
     },
-    config: keys.map((k) => ({ ...k, readAt: scan.configKeysRead.filter((r) => r.key === k.key).map((r) => `${r.file}:${r.line}`) })),
+    config: keys.map((k) => ({ ...k, readAt: readAt(k.key) })),
+    secrets: { reads: secrets, coverage: SECRET_READS_COVERAGE },
+    bridge,
+    signatureCompares: scan.unsafeCompares.map((u) => ({ at: `${u.file}:${u.line}`, text: u.text })),
     configReadButUndeclared: [...new Set(scan.configKeysRead.map((r) => r.key).filter((k) => !keys.some((d) => d.key === k)))],
     dbOperations: scan.dbOperations.map((d) => ({ operation: d.operation, at: `${d.file}:${d.line}` })),
     callbacks: p.description.callbacks.map((c) => ({ name: c, path: `/payout_call/${p.key}/${c}/` })),
@@ -76,15 +102,35 @@ export function auditReport(p: LoadedPlugin, granted: Grant[], cronDryRun: CronD
   };
 }
 
+function summaryLine(key: string, set: ReturnType<typeof capabilitiesOf>, origins: string[], secrets: string[], bridge: { capability: string | null; granted: boolean }[], flags: RiskFlag[]): string {
+  const parts = [`${key}: host capabilities ${set.capabilities.filter((c) => c !== 'crypto').join(', ') || 'none'}`];
+  if (set.capabilities.includes('history.update')) parts.push('settles its orders');
+  const reach = [...set.network.map((n) => n.origin), ...origins.map((k) => `whatever \`${k}\` holds`)];
+  parts.push(reach.length ? `connects to ${reach.join(', ')}` : 'no network');
+  parts.push(secrets.length ? `reads secrets ${secrets.join(', ')}` : 'no secrets');
+  if (set.callbacks?.length) parts.push(`${set.callbacks.length} callback${set.callbacks.length === 1 ? '' : 's'}`);
+  if (set.cron) parts.push(`cron ${set.cron}`);
+  const outside = [...new Set(bridge.filter((b) => !b.granted).map((b) => b.capability ?? '?'))];
+  if (outside.length) parts.push(`calls the host bridge directly for ${outside.join(', ')} (refused at run time)`);
+  const high = flags.filter((f) => f.severity === 'high').length;
+  const review = flags.filter((f) => f.severity === 'review').length;
+  parts.push(`${high} high and ${review} review flag${review === 1 ? '' : 's'}`);
+  return parts.join('; ');
+}
+
 function printText(r: ReturnType<typeof auditReport>): void {
   process.stdout.write([
+    r.summary,
     `Audit of ${r.key} (${r.title}) — bundle sha256 ${r.bundle.sha256}`,
     section('Host modules required', r.hostModules.map((m) => `${m.at}  require('${m.request}') → ${m.provides}`)),
     section('Capabilities reachable', r.capabilities),
     section('Network: requested by the manifest', r.network.requested),
     section('Network: granted', r.network.granted),
     section('Network: URL literals in the source', r.network.urlLiterals.map((u) => `${u.at}  ${u.url}`)),
+    section('Network: set by config', r.network.configOrigins.map((o) => `${o.text}${o.default ? ` (default ${o.default})` : ''}`)),
     section('Config keys', r.config.map((c) => `${c.key}${c.secret ? ' [secret]' : ''}${c.readAt.length ? `  read at ${c.readAt.join(', ')}` : ''}`)),
+    section(`Secrets read (${r.secrets.coverage})`, r.secrets.reads.map((x) => `${x.key}: ${x.readAt.join(', ') || 'no read site found'}`)),
+    section('Direct host bridge calls', r.bridge.map((b) => `${b.at}  ${b.capability ?? '(no capability name spelled)'}${b.granted ? '' : ' — refused at run time'}`)),
     section('Config keys read but not declared (will be refused)', r.configReadButUndeclared),
     section('db.OrderPayoutTxs operations', r.dbOperations.map((d) => `${d.at}  ${d.operation}`)),
     section('Callbacks', r.callbacks.map((c) => `POST ${c.path}`)),

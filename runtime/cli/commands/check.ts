@@ -1,6 +1,7 @@
 // `payout-sandbox check <pluginDir> [--json]`: bundle and load the plugin in a sandbox with no host
 // access at all, dry-run its cron against an empty store (cron-dry-run.ts), and say what it is — or
 // exactly why it cannot be accepted.
+import { capabilitiesOf } from '../../install/capabilities.ts';
 import { describeFiles } from '../../bundler/plugin-files.ts';
 import { HOST_MODULES } from '../../bundler/host-modules.ts';
 import { configKeys } from '../../manifest/manifest.ts';
@@ -54,7 +55,8 @@ export function checkReport(p: LoadedPlugin, hostCallsAtLoad: string[], cronDryR
     cron: p.cron,
     cronDryRun,
     hostModules: modules.map((m) => ({ module: m, provides: HOST_MODULES[m].provides })),
-    capabilities: [...new Set(modules.flatMap((m) => HOST_MODULES[m].capabilities))].sort(),
+    // The set an approval records and the server serves (its cron context included).
+    capabilities: capabilitiesOf(p).capabilities,
     network: {
       requested: p.manifest.network,
       originsInSource: [...new Set(p.bundle.scan.urlLiterals.map((u) => u.origin).filter(Boolean))],

@@ -74,12 +74,15 @@ async function confirmed(io: CliIo, flags: CommonFlags, question: string): Promi
 
 export function formatReport(r: AuditReport): string {
   return [
+    r.summary,
     section('Host modules required', r.hostModules.map((m) => `${m.at}  require('${m.request}') → ${m.provides}`)),
     section('Capabilities reachable', r.capabilities),
+    section('Direct host bridge calls', r.bridge.map((b) => `${b.at}  ${b.capability ?? '(no capability name spelled)'}${b.granted ? '' : ' — refused at run time'}`)),
     section('Network: requested by the manifest', r.network.requested),
     section('Network: granted', r.network.granted),
     section('Network: URL literals in the source', r.network.urlLiterals.map((u) => `${u.at}  ${u.url}`)),
-    section('Config keys', r.config.map((c) => `${c.key}${c.secret ? ' [secret]' : ''}`)),
+    section('Network: set by config', r.network.configOrigins.map((o) => o.text)),
+    section('Config keys', r.config.map((c) => `${c.key}${c.secret ? ' [secret]' : ''}${c.readAt.length ? `  read at ${c.readAt.join(', ')}` : ''}`)),
     section('Callbacks', r.callbacks.map((c) => `POST ${c.path}`)),
     section('Cron', r.cron ? [r.cron.schedule] : []),
     section('Risk flags', r.risks.map((f) => `[${f.severity}] ${f.flag}: ${f.detail}`)),
