@@ -8,6 +8,7 @@ import { createHostApi } from '../../host-api/dispatch.ts';
 import { AuditLog } from '../../host-api/audit.ts';
 import { PluginLog } from '../../host-api/log.ts';
 import { HostCallCaps } from '../../host-api/host-call-caps.ts';
+import { CapabilitySetGate, approvedCapabilitySet } from '../../host-api/capability-set.ts';
 import { hostCallLimitsOf } from '../../host-api/host-call-limits.ts';
 import { newCounters } from '../../host-api/capability.ts';
 import type { HostCallContext } from '../../host-api/capability.ts';
@@ -36,6 +37,7 @@ function setup(o: { secret?: string | null; scheme?: WebhookSignatureScheme | nu
   const secret = o.secret === undefined ? SECRET : o.secret;
   const api = createHostApi({
     audit, pluginLog: new PluginLog(store as never, scrubber), scrubber, caps: new HostCallCaps(hostCallLimitsOf({}), audit),
+    capabilitySet: new CapabilitySetGate({ capabilitySetOf: () => approvedCapabilitySet(['webhook.verify']) }, audit),
     capabilities: [createWebhookVerifyCapability({
       schemeOf: () => (o.scheme === undefined ? scheme : o.scheme),
       readSecret: async () => {
