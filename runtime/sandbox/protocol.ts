@@ -89,6 +89,8 @@ export interface SandboxFailure {
   retryInMs?: number;
   /** The fault was already charged to the plugin's breaker (or is nobody's): do not count it again. */
   charged?: boolean;
+  /** Cut by a limit on a machine too busy to give the plugin its share: not the plugin's fault. */
+  overloaded?: boolean;
 }
 
 export interface CallStats {

@@ -329,6 +329,9 @@ export class SandboxHost {
         return { ok: true, value: result.value, callId, ctx, stats: reply.stats ?? null };
       }
       const error = this.scrubFailure(this.attribute(plugin, reply, ctx));
+      // Cut because the machine was too busy to give the plugin its CPU: the call failed, but the
+      // plugin is not paused for it (no breaker fault).
+      if (error.overloaded) error.charged = true;
       if (error.kind === 'sandbox_unavailable') plugin.breaker.cancelTrial();
       else if (FAULTS.has(error.kind) && !error.charged) plugin.breaker.recordFault(error.kind, error.message);
       else if (!FAULTS.has(error.kind) && error.kind !== 'bad_request') plugin.breaker.recordSuccess();

@@ -50,8 +50,13 @@ describe('supervisor', () => {
   });
 
   it('opens the circuit breaker after repeated faults, for that plugin only', async () => {
-    for (let i = 0; i < 3; i++) expect(await host.invoke('spins', 'getFields', [])).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
-    const refused = await host.invoke('spins', 'getFields', []);
+    // Three charged faults open it. A cut on a machine too busy to give the plugin a fifth of a
+    // core is not charged (overload.test.ts), so it may take a few more calls, never fewer.
+    let refused = await host.invoke('spins', 'getFields', []);
+    for (let i = 0; i < 15 && !(!refused.ok && refused.error.kind === 'circuit_open'); i++) {
+      expect(refused).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
+      refused = await host.invoke('spins', 'getFields', []);
+    }
     expect(refused).toMatchObject({ ok: false, error: { kind: 'circuit_open' } });
     if (!refused.ok) expect(refused.error.message).toMatch(/paused after repeated faults \(last: cpu_limit/);
     expect(host.health().plugins.spins.state).toBe('open');

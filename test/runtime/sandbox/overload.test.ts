@@ -1,0 +1,46 @@
+// isolated-vm's CPU timer counts wall-clock time: on a machine too busy to run the isolate, it cuts
+// a call that used little CPU. Such a cut is the machine's fault, not the plugin's: the call fails
+// (cpu_limit, saying why), but no breaker fault is charged, so a busy machine pauses no plugin.
+// The busy machine is made exact here: the plugin's process is stopped (SIGSTOP) for longer than
+// the call's CPU budget, so the timer fires on wall time while the isolate used almost no CPU.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
+import { writePlugin } from '../../helpers/plugin-fixture.ts';
+import { registerDir, startSandbox } from '../../helpers/sandbox.ts';
+
+const SPINS = `module.exports = class { async getFields() { for (;;) {} } };`;
+
+let host: SandboxHost;
+beforeAll(async () => {
+  ({ host } = await startSandbox({ limits: { cpuMsPerCall: 600, wallMsPerCall: 8000 }, breaker: { threshold: 10 } }));
+  expect((await registerDir(host, writePlugin('spins-on', { 'index.js': SPINS }))).ok).toBe(true);
+}, 30_000);
+afterAll(async () => {
+  await host.close();
+});
+
+describe('a CPU limit that fired on a busy machine', () => {
+  it('positive control: a real CPU overrun is the plugin\'s fault', async () => {
+    const r = await host.invoke('spins-on', 'getFields', []);
+    expect(r).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
+    if (!r.ok) expect(r.error.message).not.toMatch(/too busy/);
+    expect(host.health().plugins['spins-on'].recentFaults).toBe(1);
+  });
+
+  it('is not charged to the plugin', async () => {
+    const before = host.health().plugins['spins-on'].recentFaults;
+    const pid = host.processOf('spins-on')?.pid as number;
+    const call = host.invoke('spins-on', 'getFields', []);
+    await new Promise((r) => setTimeout(r, 60));
+    process.kill(pid, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 1500)); // far past the 600 ms timer, almost no CPU used
+    process.kill(pid, 'SIGCONT');
+    const r = await call;
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.error.kind).toBe('cpu_limit');
+      expect(r.error.message).toMatch(/too busy to run it; not counted as the plugin's fault/);
+    }
+    expect(host.health().plugins['spins-on'].recentFaults).toBe(before);
+  });
+});
