@@ -12,7 +12,7 @@ import { FramedChannel } from '../../runtime/sandbox/channel.ts';
 const ENTRY = fileURLToPath(new URL('./echo-process.ts', import.meta.url));
 
 export interface FloorEnd {
-  /** One round trip; resolves when the answer is back. */
+  /** One round trip; resolves when the answer is back. One at a time: the raw form has no ids. */
   roundTrip(): Promise<void>;
   pid: number;
   close(): Promise<void>;
