@@ -12,7 +12,8 @@
 //   - warm: the same plugin again with its bundle kept (no esbuild) and the V8 code cache
 //     SandboxHost kept from the first load (the previous instance is unloaded first, off the
 //     clock; what unloading costs is reported apart);
-//   - warm, rebundled: as warm but bundling again (what a reload does today: nothing caches bundles);
+//   - warm, rebundled: as warm but through bundlePlugin again, as a reload does (its bundle cache,
+//     keyed by the folder's path and content, answers: the bundle stage is hashing the files);
 //  (c) cold in a process of its own, as the default placement loads a new plugin: (b)'s cold
 //      stages with the process start inside "load".
 // The plugin is plugins/nimbuspay (bignumber.js included in its bundle), copied under fresh keys.
