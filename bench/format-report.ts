@@ -2,6 +2,8 @@
 import type { BenchReport } from './run-bench.ts';
 import type { StartupResult } from './scenarios/startup.ts';
 import type { WebhookResult } from './scenarios/webhook.ts';
+import { CALL_VARIANTS } from './scenarios/call-overhead.ts';
+import type { CallVariant } from './scenarios/call-overhead.ts';
 import { formatNoisyNeighbour } from './format-noisy.ts';
 
 const fmt = (v: number | null | undefined, digits = 1) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits));
@@ -22,18 +24,21 @@ export function formatReport(r: BenchReport): string {
 
   if (d.call) {
     const c = d.call;
-    table(`Per-call cost, µs (${c.iterations} calls each, sequential)`, ['', 'p50', 'p90', 'p99'], [
-      ['sandboxed, 1 host call', fmt(c.sandboxed.hostCall.p50), fmt(c.sandboxed.hostCall.p90), fmt(c.sandboxed.hostCall.p99)],
-      ['in process, 1 host call', fmt(c.inProcess.hostCall.p50), fmt(c.inProcess.hostCall.p90), fmt(c.inProcess.hostCall.p99)],
-      ['sandboxed, no host call', fmt(c.sandboxed.noHostCall.p50), fmt(c.sandboxed.noHostCall.p90), fmt(c.sandboxed.noHostCall.p99)],
-      ['in process, no host call', fmt(c.inProcess.noHostCall.p50), fmt(c.inProcess.noHostCall.p90), fmt(c.inProcess.noHostCall.p99)],
-      ['host call via dispatcher only', fmt(c.dispatchOnly.p50), fmt(c.dispatchOnly.p90), fmt(c.dispatchOnly.p99)],
-      ['=> added per call (1 host call)', fmt(c.overheadUs.p50), '', fmt(c.overheadUs.p99)],
-      ['=> bridge alone (no host call)', fmt(c.bridgeUs.p50), '', fmt(c.bridgeUs.p99)],
-    ]);
-    const cpu = c.cpuUsPerCall;
-    lines.push(`CPU per call, µs: sandboxed 1 host call ${fmt(cpu.sandboxed.hostCall.server)} server + ${fmt(cpu.sandboxed.hostCall.sandbox)} sandbox process; ` +
-      `no host call ${fmt(cpu.sandboxed.noHostCall.server)} + ${fmt(cpu.sandboxed.noHostCall.sandbox)}; in process ${fmt(cpu.inProcess.hostCall)} / ${fmt(cpu.inProcess.noHostCall)}`);
+    const f = c.floor;
+    const labels: Record<CallVariant, string> = { bare: 'no host call', config: '1 cacheable config.get', secret: '1 secret read', txRead: '1 tx read' };
+    table(`Per-call cost, µs (${c.iterations} calls each, sequential, interleaved)`,
+      ['', 'p50', 'p90', 'p99', '÷ JSON floor', '÷ raw floor', 'in process p50', 'server CPU µs', 'sandbox CPU µs'], [
+        ['floor: raw bytes, 2 Node processes on a pipe', fmt(f.raw.p50), fmt(f.raw.p90), fmt(f.raw.p99), '', '1.00', '', '', ''],
+        ['floor: JSON frames, same pipe', fmt(f.json.p50), fmt(f.json.p90), fmt(f.json.p99), '1.00', fmt(f.json.p50 / f.raw.p50, 2), '',
+          fmt(f.cpuUs.json.server), fmt(f.cpuUs.json.echo)],
+        ...CALL_VARIANTS.map((k) => {
+          const x = c.variants[k];
+          return [`sandboxed, ${labels[k]}`, fmt(x.sandboxed.p50), fmt(x.sandboxed.p90), fmt(x.sandboxed.p99), fmt(x.ratioToFloor, 2), fmt(x.ratioToRawFloor, 2),
+            fmt(x.inProcess.p50), fmt(x.cpuUs.server), fmt(x.cpuUs.sandbox)];
+        }),
+        ['config.get via the dispatcher only, in process', fmt(c.dispatchOnly.p50), fmt(c.dispatchOnly.p90), fmt(c.dispatchOnly.p99), '', '', '', '', ''],
+      ]);
+    lines.push('CPU per call from a block of calls of that variant alone (the sandbox process\'s from /proc, 10 ms ticks); the floor\'s "sandbox" is its echo process');
   }
   if (d.webhook) {
     const w = d.webhook;
@@ -49,10 +54,12 @@ export function formatReport(r: BenchReport): string {
   if (d.startup) {
     const s = d.startup;
     const st = (label: string, x: StartupResult['cold']) => [label, fmt(x.bundleMs), fmt(x.manifestMs), fmt(x.loadMs), fmt(x.initCronMs), fmt(x.firstCallMs), fmt(x.totalMs)];
-    table(`Start-up, ms (median; ${s.plugin}, ${Math.round(s.bundleBytes / 1024)} KB bundle; sandbox process already running)`,
+    table(`Start-up, ms (median; ${s.plugin}, ${Math.round(s.bundleBytes / 1024)} KB bundle; esbuild service and sandbox process already running)`,
       ['', 'bundle', 'configure.js', 'load', 'initCron', '1st getFields', 'total'],
       [st('cold', s.cold), st('warm (bundle + code cache kept)', s.warm), st('warm, rebundled', s.warmRebundled),
         st('cold, in a process of its own (load includes its start)', s.coldOwnProcess)]);
+    lines.push(`esbuild service start (once per server process): ${fmt(s.esbuildServiceStartMs)} ms (importing esbuild ${fmt(s.esbuildImportMs)} ms); ` +
+      `a server's first plugin = esbuild service start + sandbox process start + cold = ${fmt(s.firstPluginOfServerMs)} ms`);
     lines.push(`sandbox process start (spawn → ready): ${fmt(s.sandboxProcessStartMs)} ms; a new plugin's first load in its own process (the default) = ` +
       `process start + cold = ${fmt(s.processStartPlusColdMs)} ms (measured: ${fmt(s.coldOwnProcess.totalMs)} ms)`);
     lines.push(`unloading a plugin (reloads pay it too): ${fmt(s.unloadMs)} ms; code cache accepted: ${s.codeCacheAccepted}`);
@@ -66,14 +73,15 @@ export function formatReport(r: BenchReport): string {
   }
   if (d.sweep) {
     const s = d.sweep;
-    table(`Cron sweep (nimbuspay, provider latency ${s.latencyMs} ms)`,
-      ['txs', 'sandboxed ms/tx', 'in process ms/tx', 'overhead ms/tx', '% of provider time', 'server CPU µs/tx sb / ip', 'sandbox CPU µs/tx', 'isolate CPU ms/tx'],
+    table(`Cron sweep (nimbuspay, provider latency ${s.latencyMs} ms; ${s.store}; median of ${s.repeats} runs per variant, alternating which goes first)`,
+      ['txs', 'sandboxed ms/tx', 'in process ms/tx', 'overhead ms/tx', '% of provider time', 'server CPU µs/tx sb / ip', 'sandbox CPU µs/tx', 'isolate CPU ms/tx', 'runs ms/tx sb | ip'],
       s.points.map((p) => [String(p.txs), fmt(p.sandboxed.msPerTx, 2), fmt(p.inProcess.msPerTx, 2), fmt(p.overheadMsPerTx, 2), fmt(p.overheadPctOfProvider, 0),
         `${fmt(p.sandboxed.serverCpuUsPerTx, 0)} / ${fmt(p.inProcess.serverCpuUsPerTx, 0)}`, fmt(p.sandboxed.sandboxCpuUsPerTx, 0),
-        p.sandboxed.isolateCpuMs === null ? '—' : fmt(p.sandboxed.isolateCpuMs / p.txs, 3)]));
+        p.sandboxed.isolateCpuMs === null ? '—' : fmt(p.sandboxed.isolateCpuMs / p.txs, 3),
+        `${p.runs.sandboxed.map((x) => fmt(x, 2)).join(' ')} | ${p.runs.inProcess.map((x) => fmt(x, 2)).join(' ')}`]));
   }
   if (d.noisy) formatNoisyNeighbour(d.noisy, table, (line) => lines.push(line));
-  table('Targets (not asserted)', ['', 'value', 'target', 'met'],
-    Object.entries(r.targets).map(([k, t]) => [k, fmt(t.value, 2), t.target, t.met === null ? '—' : t.met ? 'yes' : 'NO']));
+  table(`Goals (computed from this run; not asserted) — load average ${r.meta.loadAvgStart.join(' ')} → ${r.meta.loadAvgEnd.join(' ')}`, ['goal', 'target', 'value', 'met'],
+    r.goals.map((g) => [g.goal, g.target, fmt(g.value, 2), g.met === null ? '— (not measured)' : g.met ? 'yes' : 'NO']));
   return `${lines.join('\n')}\n`;
 }

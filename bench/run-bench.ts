@@ -20,7 +20,8 @@ import { benchSweep } from './scenarios/sweep.ts';
 import type { SweepResult } from './scenarios/sweep.ts';
 import { benchNoisyNeighbour } from './scenarios/noisy-neighbour.ts';
 import type { NoisyNeighbourResult } from './scenarios/noisy-neighbour.ts';
-import { densityTargetMet } from './scenarios/density.ts';
+import { computeGoals } from './goals.ts';
+import type { Goal } from './goals.ts';
 import { round } from './lib/stats.ts';
 import { DEFAULT_LIMITS } from '../runtime/sandbox/protocol.ts';
 
@@ -43,10 +44,10 @@ export interface BenchOptions {
 export const PROFILES = {
   full: {
     call: { iterations: 3000, warmup: 300 },
-    webhook: { duration: 5, warmup: 1, rounds: 2, connections: 10, withProvider: true, memoryStore: true },
+    webhook: { duration: 5, warmup: 1, rounds: 3, connections: 10, withProvider: true, memoryStore: true },
     startup: { processStarts: 3, coldLoads: 5, warmLoads: 5 },
     density: { counts: [1, 10, 50], settleMs: 500 },
-    sweep: { sizes: [1000, 10_000], latencyMs: 2, cpuMsPerCall: 30 * 60_000 },
+    sweep: { sizes: [1000, 10_000], latencyMs: 2, cpuMsPerCall: 30 * 60_000, repeats: 3 },
     noisy: { rounds: 3, phaseS: 12, leadInS: 1, quietRatePerS: 8, floodConnections: 50, burnMs: 850, webhookRatePerMinute: 600 },
   },
   quick: {
@@ -54,34 +55,42 @@ export const PROFILES = {
     webhook: { duration: 1, warmup: 0, rounds: 1, connections: 4, withProvider: false, memoryStore: false },
     startup: { processStarts: 1, coldLoads: 1, warmLoads: 1 },
     density: { counts: [1, 3], settleMs: 100 },
-    sweep: { sizes: [20, 60], latencyMs: 2, cpuMsPerCall: 30 * 60_000 },
+    sweep: { sizes: [20, 60], latencyMs: 2, cpuMsPerCall: 30 * 60_000, repeats: 2 },
     noisy: { rounds: 1, phaseS: 2, leadInS: 0.5, quietRatePerS: 5, floodConnections: 16, burnMs: 200, webhookRatePerMinute: 600 },
   },
 };
 
-export interface Target {
-  target: string;
-  value: number | null;
-  met: boolean | null;
-}
-
 export interface BenchReport {
-  // The headline figures (also in `details`).
+  // The headline figures (also in `details`); null when the run did not measure them.
+  /** One round trip between two bare Node processes on a pipe: raw bytes, and JSON frames, µs p50. */
+  round_trip_floor_raw_us_p50: number | null;
+  round_trip_floor_json_us_p50: number | null;
+  /** A sandboxed getFields (p50) ÷ the JSON round-trip floor: no host call, one cacheable config.get, one secret read, one tx read. */
+  call_ratio_bare: number | null;
+  call_ratio_config: number | null;
+  call_ratio_secret: number | null;
+  call_ratio_tx_read: number | null;
+  call_us_p50_tx_read: number | null;
+  /** Server CPU per sandboxed call, µs. */
+  call_server_cpu_us_bare: number | null;
+  call_server_cpu_us_config: number | null;
+  call_server_cpu_us_secret: number | null;
+  call_server_cpu_us_tx_read: number | null;
   webhook_throughput_ratio: number | null;
   webhook_throughput_ratio_with_provider: number | null;
   webhook_throughput_ratio_memory_store: number | null;
   webhook_rps_sandboxed: number | null;
   webhook_rps_in_process: number | null;
-  call_overhead_us_p50: number | null;
-  call_overhead_us_p99: number | null;
-  bridge_overhead_us_p50: number | null;
-  host_call_in_sandbox_us_p50: number | null;
+  /** A never-seen plugin's load in a running sandbox process, esbuild's service already up. */
   cold_start_ms: number | null;
+  esbuild_service_start_ms: number | null;
+  sandbox_process_start_ms: number | null;
   /** A new plugin's first load in a sandbox process of its own (the default): process start included. */
   cold_start_own_process_ms: number | null;
+  /** A server's first plugin: esbuild service start + sandbox process start + cold. */
+  first_plugin_of_server_ms: number | null;
   warm_start_ms: number | null;
   warm_start_rebundled_ms: number | null;
-  sandbox_process_start_ms: number | null;
   /** Process per plugin (the default): MB each idle plugin adds, at the largest count. */
   rss_per_plugin_mb: number | null;
   /** The same with every plugin in one shared group. */
@@ -90,8 +99,10 @@ export interface BenchReport {
   sweep_ms_per_tx_10k: number | null;
   sweep_in_process_ms_per_tx_1k: number | null;
   sweep_in_process_ms_per_tx_10k: number | null;
-  sweep_host_overhead_pct_of_provider: number | null;
-  sweep_overhead_ms_per_tx: number | null;
+  /** Host overhead (sandboxed − in process) as % of the provider's time, at 1 000 and 10 000 txs. */
+  sweep_host_overhead_pct_1k: number | null;
+  sweep_host_overhead_pct_10k: number | null;
+  /** The isolate's CPU per tx, at the largest sweep. */
   sweep_isolate_cpu_ms_per_tx: number | null;
   /** How many txs one cron run can sweep inside the default 1 s CPU budget per call. */
   sweep_max_txs_in_default_cpu_budget: number | null;
@@ -104,7 +115,8 @@ export interface BenchReport {
   noisy_neighbour_quiet_faults: number | null;
   /** The quiet plugin's payouts under the flood that did not end done. */
   noisy_neighbour_quiet_payouts_not_done: number | null;
-  targets: Record<string, Target>;
+  /** Every goal, computed from this run (goals.ts). */
+  goals: Goal[];
   meta: {
     date: string;
     profile: 'full' | 'quick';
@@ -142,15 +154,6 @@ function ivmVersion(): string {
   }
 }
 
-/** The density target holds at 10 plugins and more: each idle plugin adds at most 2.5 MB. */
-function densityTarget(model: string, value: number | null, points: Parameters<typeof densityTargetMet>[0] | undefined): Target {
-  return { target: `≤ 2.5 MB per idle plugin at 10 and 50 (${model})`, value, met: points ? densityTargetMet(points, 2.5) : null };
-}
-
-function target(text: string, value: number | null, ok: (v: number) => boolean): Target {
-  return { target: text, value, met: value === null || !Number.isFinite(value) ? null : ok(value) };
-}
-
 export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   const profileName = o.quick ? 'quick' : 'full';
   const profile = PROFILES[profileName];
@@ -176,34 +179,44 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   details.sweep = await step('sweep', `cron sweeps (${profile.sweep.sizes.join(' and ')} txs, provider latency ${profile.sweep.latencyMs} ms)`, () => benchSweep(profile.sweep));
 
   const d = details;
-  const sweepAt = (i: number) => d.sweep?.points[i] ?? null;
+  const sweepOf = (txs: number) => d.sweep?.points.find((p) => p.txs === txs) ?? null;
   const lastSweep = d.sweep?.points.at(-1) ?? null;
   const densityOwn = d.density?.processPerPlugin.points.at(-1) ?? null;
   const densityShared = d.density?.sharedGroup.points.at(-1) ?? null;
   const isolateMsPerTx = lastSweep?.sandboxed.isolateCpuMs != null ? round(lastSweep.sandboxed.isolateCpuMs / lastSweep.txs, 3) : null;
-  const report: Omit<BenchReport, 'targets' | 'meta' | 'details'> = {
+  const v = d.call?.variants;
+  const report: Omit<BenchReport, 'goals' | 'meta' | 'details'> = {
+    round_trip_floor_raw_us_p50: d.call?.floor.raw.p50 ?? null,
+    round_trip_floor_json_us_p50: d.call?.floor.json.p50 ?? null,
+    call_ratio_bare: v?.bare.ratioToFloor ?? null,
+    call_ratio_config: v?.config.ratioToFloor ?? null,
+    call_ratio_secret: v?.secret.ratioToFloor ?? null,
+    call_ratio_tx_read: v?.txRead.ratioToFloor ?? null,
+    call_us_p50_tx_read: v?.txRead.sandboxed.p50 ?? null,
+    call_server_cpu_us_bare: v?.bare.cpuUs.server ?? null,
+    call_server_cpu_us_config: v?.config.cpuUs.server ?? null,
+    call_server_cpu_us_secret: v?.secret.cpuUs.server ?? null,
+    call_server_cpu_us_tx_read: v?.txRead.cpuUs.server ?? null,
     webhook_throughput_ratio: d.webhook?.hostCalls.ratio ?? null,
     webhook_throughput_ratio_with_provider: d.webhook?.withProvider?.ratio ?? null,
     webhook_throughput_ratio_memory_store: d.webhook?.memoryStore?.ratio ?? null,
     webhook_rps_sandboxed: d.webhook?.hostCalls.sandboxed.rps ?? null,
     webhook_rps_in_process: d.webhook?.hostCalls.inProcess.rps ?? null,
-    call_overhead_us_p50: d.call?.overheadUs.p50 ?? null,
-    call_overhead_us_p99: d.call?.overheadUs.p99 ?? null,
-    bridge_overhead_us_p50: d.call?.bridgeUs.p50 ?? null,
-    host_call_in_sandbox_us_p50: d.call?.hostCallInSandboxUs ?? null,
     cold_start_ms: d.startup?.cold.totalMs ?? null,
+    esbuild_service_start_ms: d.startup?.esbuildServiceStartMs ?? null,
+    sandbox_process_start_ms: d.startup?.sandboxProcessStartMs ?? null,
     cold_start_own_process_ms: d.startup?.coldOwnProcess.totalMs ?? null,
+    first_plugin_of_server_ms: d.startup?.firstPluginOfServerMs ?? null,
     warm_start_ms: d.startup?.warm.totalMs ?? null,
     warm_start_rebundled_ms: d.startup?.warmRebundled.totalMs ?? null,
-    sandbox_process_start_ms: d.startup?.sandboxProcessStartMs ?? null,
     rss_per_plugin_mb: densityOwn?.addedPerPluginMb ?? null,
     rss_per_plugin_mb_shared_group: densityShared?.addedPerPluginMb ?? null,
-    sweep_ms_per_tx_1k: sweepAt(0)?.sandboxed.msPerTx ?? null,
-    sweep_ms_per_tx_10k: sweepAt(1)?.sandboxed.msPerTx ?? null,
-    sweep_in_process_ms_per_tx_1k: sweepAt(0)?.inProcess.msPerTx ?? null,
-    sweep_in_process_ms_per_tx_10k: sweepAt(1)?.inProcess.msPerTx ?? null,
-    sweep_host_overhead_pct_of_provider: lastSweep?.overheadPctOfProvider ?? null,
-    sweep_overhead_ms_per_tx: lastSweep?.overheadMsPerTx ?? null,
+    sweep_ms_per_tx_1k: sweepOf(1000)?.sandboxed.msPerTx ?? null,
+    sweep_ms_per_tx_10k: sweepOf(10_000)?.sandboxed.msPerTx ?? null,
+    sweep_in_process_ms_per_tx_1k: sweepOf(1000)?.inProcess.msPerTx ?? null,
+    sweep_in_process_ms_per_tx_10k: sweepOf(10_000)?.inProcess.msPerTx ?? null,
+    sweep_host_overhead_pct_1k: sweepOf(1000)?.overheadPctOfProvider ?? null,
+    sweep_host_overhead_pct_10k: sweepOf(10_000)?.overheadPctOfProvider ?? null,
     sweep_isolate_cpu_ms_per_tx: isolateMsPerTx,
     sweep_max_txs_in_default_cpu_budget: isolateMsPerTx ? Math.floor(DEFAULT_LIMITS.cpuMsPerCall / isolateMsPerTx) : null,
     noisy_neighbour_p99_ratio: d.noisy?.p99Ratio ?? null,
@@ -233,18 +246,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   }
   return {
     ...report,
-    targets: {
-      webhook_throughput_ratio: target('≥ 0.9 × in process', report.webhook_throughput_ratio, (v) => v >= 0.9),
-      call_overhead_us_p50: target('≤ 60 µs p50 per call, process hop included', report.call_overhead_us_p50, (v) => v <= 60),
-      cold_start_ms: target('≤ 30 ms per plugin (sandbox process warm)', report.cold_start_ms, (v) => v <= 30),
-      warm_start_ms: target('≤ 5 ms per plugin (bundle and code cache kept)', report.warm_start_ms, (v) => v <= 5),
-      rss_per_plugin_mb: densityTarget('process per plugin', report.rss_per_plugin_mb, d.density?.processPerPlugin),
-      rss_per_plugin_mb_shared_group: densityTarget('one shared group', report.rss_per_plugin_mb_shared_group, d.density?.sharedGroup),
-      sweep_host_overhead_pct_of_provider: target('≤ 10 % of provider time in sweeps', report.sweep_host_overhead_pct_of_provider, (v) => v <= 10),
-      noisy_neighbour_p99_ratio: target('≤ 2 × alone: quiet plugin\'s webhook p99 under a flood of its neighbour', report.noisy_neighbour_p99_ratio, (v) => v <= 2),
-      noisy_neighbour_quiet_faults: target('0 faults of the quiet plugin', report.noisy_neighbour_quiet_faults, (v) => v === 0),
-      noisy_neighbour_quiet_payouts_not_done: target('0: the quiet plugin\'s payouts complete under the flood', report.noisy_neighbour_quiet_payouts_not_done, (v) => v === 0),
-    },
+    goals: computeGoals(d),
     meta: {
       date: new Date().toISOString(),
       profile: profileName,

@@ -31,8 +31,12 @@ export function summarize(samples: readonly number[]): Summary {
   };
 }
 
+/** The median: the middle value, or the mean of the two middle ones for an even count (not the lower one). */
 export function median(values: readonly number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Rounds to `digits` decimals (reports only; keeps JSON readable). */

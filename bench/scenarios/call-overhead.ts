@@ -1,7 +1,12 @@
-// Per-call cost: host → plugin method → host-API round trip, sandboxed vs in process.
-//  - getFields('en', 'HOSTCALL') makes one host call (config.get): bridge + one host call;
-//  - getFields('en', 'NOHOST') makes none: the bridge alone (server → sandbox process → isolate);
-//  - dispatch: the host call alone, in process (policy + implementation + audit, no bridge).
+// Per-call cost: server → plugin method → back, sandboxed vs in process, each against the floor
+// measured in the same run: one round trip between two bare Node processes on a pipe like the
+// sandbox channel (lib/round-trip-floor.ts; raw bytes and JSON frames).
+// Variants of getFields (fixtures/benchpay/index.js), each making at most one host call:
+//  - bare: none (server → sandbox process → isolate and back);
+//  - config: config.get of a shown key, which the sandbox may answer itself once it has it;
+//  - secret: config.get of a secret: answered by the server every time;
+//  - txRead: one payout-tx read (db.OrderPayoutTxs.findOne): answered by the store every time;
+//  - dispatch: the config host call alone, in process (policy + implementation + audit, no bridge).
 // Sandboxed: a real SandboxHost and the real host API over an in-memory SQLite store
 // (openLocalHost). In process: the same plugin folder loaded with bench/in-process, platform
 // modules over the same store (store-platform.ts), called through the stand-in invoke.
@@ -12,6 +17,8 @@ import { loadPlatformPlugin } from '../in-process/load-platform-plugin.ts';
 import { storePlatform } from '../lib/store-platform.ts';
 import { inProcessInvoke } from '../lib/in-process-invoke.ts';
 import { BENCHPAY_DIR, BENCH_SECRETS } from '../lib/fixtures.ts';
+import { benchOrder } from '../lib/bench-host.ts';
+import { startJsonFloor, startRawFloor } from '../lib/round-trip-floor.ts';
 import { round, scaled, summarize } from '../lib/stats.ts';
 import { cpuMeter } from '../lib/cpu.ts';
 import type { Summary } from '../lib/stats.ts';
@@ -21,36 +28,45 @@ export interface CallOverheadOptions {
   warmup: number;
 }
 
+export const CALL_VARIANTS = ['bare', 'config', 'secret', 'txRead'] as const;
+export type CallVariant = typeof CALL_VARIANTS[number];
+const XML: Record<CallVariant, string> = { bare: 'NOHOST', config: 'HOSTCALL', secret: 'SECRET', txRead: 'TXREAD' };
+
+export interface CallVariantResult {
+  /** Latency per call, µs. */
+  sandboxed: Summary;
+  inProcess: Summary;
+  /** Sandboxed p50 / the JSON-frame floor's p50 (and the raw-byte floor's). */
+  ratioToFloor: number;
+  ratioToRawFloor: number;
+  /** Sandboxed − in process, p50, µs. */
+  addedUs: number;
+  /** CPU per call (µs), from a block of calls of this variant alone: server process, sandbox process, in process. */
+  cpuUs: { server: number; sandbox: number | null; inProcess: number };
+}
+
 export interface CallOverheadResult {
   iterations: number;
-  /** Latency per call in µs. */
-  sandboxed: { hostCall: Summary; noHostCall: Summary };
-  inProcess: { hostCall: Summary; noHostCall: Summary };
+  /** One round trip between two bare Node processes over a pipe, µs. */
+  floor: { raw: Summary; json: Summary; cpuUs: { json: { server: number; echo: number | null } } };
+  variants: Record<CallVariant, CallVariantResult>;
   /** One host call through the dispatcher (policy, implementation, audit), in process, no bridge. */
   dispatchOnly: Summary;
-  /** Added by the sandbox per call that makes one host call (sandboxed − in process), µs. */
-  overheadUs: { p50: number; p99: number };
-  /** Bridge alone: sandboxed − in process for the method without a host call, µs. */
-  bridgeUs: { p50: number; p99: number };
-  /** What one host call adds inside the sandbox (HOSTCALL − NOHOST, sandboxed), µs p50. */
-  hostCallInSandboxUs: number;
-  /**
-   * CPU per call (µs), from a separate block of calls per variant: the server process and the
-   * sandbox process. Less sensitive to a busy machine than latency (but not immune to it).
-   */
-  cpuUsPerCall: {
-    sandboxed: { hostCall: { server: number; sandbox: number | null }; noHostCall: { server: number; sandbox: number | null } };
-    inProcess: { hostCall: number; noHostCall: number };
-  };
 }
+
+const TX = 'bench-call-tx';
 
 export async function benchCallOverhead(o: CallOverheadOptions): Promise<CallOverheadResult> {
   // The bench makes far more host calls a minute than one plugin may (hostCallsPerMinute): it
   // measures their cost, not the caps.
   const local = await openLocalHost({ storeUrl: 'sqlite::memory:', hostCallLimits: { hostCallsPerMinute: 100_000_000, hostCallBytesPerMinute: 100_000_000_000 } });
+  const rawFloor = await startRawFloor();
+  const jsonFloor = await startJsonFloor();
   try {
     await local.load(BENCHPAY_DIR, { ...BENCH_SECRETS });
-    const platform = storePlatform({ store: local.store, config: local.host.config, buildIpn: (order, status) => buildIpn(order, status, { maxAttempts: 1 }) }, 'benchpay');
+    const order = await local.store.createOrder(benchOrder('benchpay', '100.00'));
+    await local.store.insertPayoutTx({ order: order._id, transaction: TX, payoutModule: 'benchpay', active: true, amount: '100.00', currency: 'UAH', to: '411111******1111', note: null, attemptId: null });
+    const platform = storePlatform({ store: local.store, config: local.host.config, buildIpn: (ord, status) => buildIpn(ord, status, { maxAttempts: 1 }) }, 'benchpay');
     const loaded = loadPlatformPlugin({ pluginDir: BENCHPAY_DIR, platform: platform.modules, env: { API_URL: 'http://127.0.0.1:3000/' } });
     const inProcess = inProcessInvoke(new Map([['benchpay', { loaded, host: platform.host }]]));
     const sandboxed = local.sandbox.invoke.bind(local.sandbox);
@@ -58,58 +74,60 @@ export async function benchCallOverhead(o: CallOverheadOptions): Promise<CallOve
     // per-call host-call cap (hostCallsPerCall) after 200 calls.
     const dispatch = () => local.host.api.handle({ plugin: 'benchpay', callId: 'bench-dispatch', method: 'getFields', deadline: Date.now() + 3_600_000, counters: newCounters() }, 'config.get', { key: 'apiKey' });
 
-    const variants = {
-      sbHost: () => sandboxed('benchpay', 'getFields', ['en', 'HOSTCALL']),
-      sbNone: () => sandboxed('benchpay', 'getFields', ['en', 'NOHOST']),
-      ipHost: () => inProcess('benchpay', 'getFields', ['en', 'HOSTCALL']),
-      ipNone: () => inProcess('benchpay', 'getFields', ['en', 'NOHOST']),
-      dispatch,
-    };
-    // Sanity: every variant answers as expected before anything is timed.
-    for (const [name, run] of Object.entries(variants)) {
-      const r = await run() as { ok: boolean; value?: unknown; error?: unknown };
-      if (!r.ok || (name !== 'dispatch' && !Array.isArray(r.value)) || (Array.isArray(r.value) && r.value.length !== 1)) {
+    const runs: Record<string, () => Promise<unknown>> = { floorRaw: rawFloor.roundTrip, floorJson: jsonFloor.roundTrip, dispatch };
+    for (const v of CALL_VARIANTS) {
+      runs[`sb.${v}`] = () => sandboxed('benchpay', 'getFields', ['en', XML[v]]);
+      runs[`ip.${v}`] = () => inProcess('benchpay', 'getFields', ['en', XML[v]]);
+    }
+    // Sanity: every plugin variant answers its one field before anything is timed (a variant whose
+    // host call failed would answer [] and measure nothing).
+    for (const [name, run] of Object.entries(runs)) {
+      const r = await run() as { ok?: boolean; value?: unknown } | undefined;
+      if (name.startsWith('floor')) continue;
+      if (!r?.ok || (name !== 'dispatch' && !(Array.isArray(r.value) && r.value.length === 1))) {
         throw new Error(`bench call-overhead: ${name} did not answer as expected: ${JSON.stringify(r).slice(0, 300)}`);
       }
     }
-    const samples: Record<keyof typeof variants, number[]> = { sbHost: [], sbNone: [], ipHost: [], ipNone: [], dispatch: [] };
-    const names = Object.keys(variants) as (keyof typeof variants)[];
+    const names = Object.keys(runs);
+    const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     // Interleaved, in a rotating order, so drift on a shared machine hits every variant alike.
     for (let i = 0; i < o.warmup + o.iterations; i++) {
       for (let j = 0; j < names.length; j++) {
         const name = names[(i + j) % names.length];
         const started = performance.now();
-        await variants[name]();
+        await runs[name]();
         const took = performance.now() - started;
         if (i >= o.warmup) samples[name].push(took);
       }
     }
     // CPU per call, one block per variant (CPU cannot be split between interleaved calls).
-    const sandboxPid = local.sandbox.processOf('benchpay')?.pid ?? null;
     const cpuOf = async (run: () => Promise<unknown>, other: number | null) => {
       const stop = cpuMeter(other);
       for (let i = 0; i < o.iterations; i++) await run();
       const c = stop();
-      return { server: round(c.selfUs / o.iterations, 1), sandbox: c.otherUs === null ? null : round(c.otherUs / o.iterations, 1) };
+      return { server: round(c.selfUs / o.iterations, 1), other: c.otherUs === null ? null : round(c.otherUs / o.iterations, 1) };
     };
-    const cpuUsPerCall = {
-      sandboxed: { hostCall: await cpuOf(variants.sbHost, sandboxPid), noHostCall: await cpuOf(variants.sbNone, sandboxPid) },
-      inProcess: { hostCall: (await cpuOf(variants.ipHost, null)).server, noHostCall: (await cpuOf(variants.ipNone, null)).server },
-    };
-    const us = (s: number[]) => scaled(summarize(s), 1000);
-    const r = { sbHost: us(samples.sbHost), sbNone: us(samples.sbNone), ipHost: us(samples.ipHost), ipNone: us(samples.ipNone), dispatch: us(samples.dispatch) };
-    const d = (a: number, b: number) => Math.round((a - b) * 10) / 10;
-    return {
-      iterations: o.iterations,
-      sandboxed: { hostCall: r.sbHost, noHostCall: r.sbNone },
-      inProcess: { hostCall: r.ipHost, noHostCall: r.ipNone },
-      dispatchOnly: r.dispatch,
-      overheadUs: { p50: d(r.sbHost.p50, r.ipHost.p50), p99: d(r.sbHost.p99, r.ipHost.p99) },
-      bridgeUs: { p50: d(r.sbNone.p50, r.ipNone.p50), p99: d(r.sbNone.p99, r.ipNone.p99) },
-      hostCallInSandboxUs: d(r.sbHost.p50, r.sbNone.p50),
-      cpuUsPerCall,
-    };
+    const sandboxPid = local.sandbox.processOf('benchpay')?.pid ?? null;
+    const us = (name: string) => scaled(summarize(samples[name]), 1000);
+    const floor = { raw: us('floorRaw'), json: us('floorJson') };
+    const floorCpu = await cpuOf(jsonFloor.roundTrip, jsonFloor.pid);
+    const variants = {} as Record<CallVariant, CallVariantResult>;
+    for (const v of CALL_VARIANTS) {
+      const sb = us(`sb.${v}`);
+      const ip = us(`ip.${v}`);
+      const cpuSb = await cpuOf(runs[`sb.${v}`], sandboxPid);
+      const cpuIp = await cpuOf(runs[`ip.${v}`], null);
+      variants[v] = {
+        sandboxed: sb, inProcess: ip,
+        ratioToFloor: round(sb.p50 / floor.json.p50, 2), ratioToRawFloor: round(sb.p50 / floor.raw.p50, 2),
+        addedUs: round(sb.p50 - ip.p50, 1),
+        cpuUs: { server: cpuSb.server, sandbox: cpuSb.other, inProcess: cpuIp.server },
+      };
+    }
+    return { iterations: o.iterations, floor: { ...floor, cpuUs: { json: { server: floorCpu.server, echo: floorCpu.other } } }, variants, dispatchOnly: us('dispatch') };
   } finally {
+    await rawFloor.close();
+    await jsonFloor.close();
     await local.close();
   }
 }

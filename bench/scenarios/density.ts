@@ -95,9 +95,3 @@ async function measure(model: DensityModelName, counts: number[], settleMs: numb
     fs.rmSync(root, { recursive: true, force: true });
   }
 }
-
-/** Whether every point at 10 plugins or more adds at most `mb` per plugin (null: no such point). */
-export function densityTargetMet(model: DensityModel, mb: number): boolean | null {
-  const checked = model.points.filter((p) => p.plugins >= 10);
-  return checked.length ? checked.every((p) => p.addedPerPluginMb <= mb) : null;
-}

@@ -1,5 +1,7 @@
 // Start-up. Every plugin runs in a sandbox process of its own (design.md §5), so a plugin's first
-// load is a process start plus the load itself; both are measured apart, and together:
+// load is a process start plus the load itself; and the first plugin a server bundles also starts
+// esbuild's service. Each is measured apart, and together:
+//  (0) esbuild's service start, in a fresh process each time (lib/esbuild-start.ts);
 //  (a) the sandbox process itself: spawn, load isolated-vm, report ready (a fresh process each
 //      time; every plugin process runs this same program);
 //  (b) a plugin folder → its first getFields answer in a process already running (all plugins of
@@ -10,7 +12,8 @@
 //   - warm: the same plugin again with its bundle kept (no esbuild) and the V8 code cache
 //     SandboxHost kept from the first load (the previous instance is unloaded first, off the
 //     clock; what unloading costs is reported apart);
-//   - warm, rebundled: as warm but bundling again (what a reload does today: nothing caches bundles);
+//   - warm, rebundled: as warm but through bundlePlugin again, as a reload does (its bundle cache,
+//     keyed by the folder's path and content, answers: the bundle stage is hashing the files);
 //  (c) cold in a process of its own, as the default placement loads a new plugin: (b)'s cold
 //      stages with the process start inside "load".
 // The plugin is plugins/nimbuspay (bignumber.js included in its bundle), copied under fresh keys.
@@ -25,6 +28,7 @@ import type { LocalHost } from '../../runtime/cli/local-session.ts';
 import { SandboxHost } from '../../runtime/sandbox/sandbox-host.ts';
 import { BENCHPAY_DIR, NIMBUSPAY_DIR, copyPlugin, tempDir } from '../lib/fixtures.ts';
 import { median, round } from '../lib/stats.ts';
+import { measureEsbuildStart } from '../lib/esbuild-start.ts';
 
 export interface StartupOptions {
   processStarts: number;
@@ -47,6 +51,11 @@ export interface StartupResult {
   bundleBytes: number;
   sandboxProcessStartMs: number;
   sandboxProcessStartRuns: number[];
+  /** esbuild's service start (once per server process, at its first bundle), ms; and the module import. */
+  esbuildServiceStartMs: number;
+  esbuildImportMs: number;
+  /** A server's very first plugin: esbuild service start + sandbox process start + cold. */
+  firstPluginOfServerMs: number;
   /** In a running process. */
   cold: Stages;
   /** Cold in a sandbox process of its own (the default): its `loadMs` includes the process start. */
@@ -95,6 +104,10 @@ function medianStages(all: Stages[]): Stages {
 }
 
 export async function benchStartup(o: StartupOptions): Promise<StartupResult> {
+  // (0) esbuild's service, each time in a fresh process.
+  const esbuildRuns = [];
+  for (let i = 0; i < o.processStarts; i++) esbuildRuns.push(await measureEsbuildStart());
+  const esbuildServiceStartMs = round(median(esbuildRuns.map((r) => r.serviceStartMs)), 1);
   // (a) the sandbox process: spawn → ready, each time a fresh process.
   const processRuns: number[] = [];
   const handler = { handle: async () => ({ ok: false as const, error: { message: 'bench: no host calls' } }), log() {} };
@@ -159,6 +172,9 @@ export async function benchStartup(o: StartupOptions): Promise<StartupResult> {
       bundleBytes: first.bundle.code.length,
       sandboxProcessStartMs: round(median(processRuns), 1),
       sandboxProcessStartRuns: processRuns.map((x) => round(x, 1)),
+      esbuildServiceStartMs,
+      esbuildImportMs: round(median(esbuildRuns.map((r) => r.importMs)), 1),
+      firstPluginOfServerMs: round(esbuildServiceStartMs + median(processRuns) + medianStages(cold).totalMs, 1),
       cold: medianStages(cold),
       coldOwnProcess: medianStages(coldOwnProcess),
       processStartPlusColdMs: round(median(processRuns) + medianStages(cold).totalMs, 1),

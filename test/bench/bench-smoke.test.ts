@@ -1,5 +1,6 @@
 // Smoke test of `payout-sandbox bench --quick --json`: the command runs end to end and prints one
-// JSON object whose headline figures are all finite numbers, and whose scenarios account for what
+// JSON object whose headline figures are all finite numbers, whose goals are computed from what
+// the run measured (null where --quick does not reach), and whose scenarios account for what
 // they did (every request of the noisy-neighbour flood answered or counted unanswered; each model
 // of the density scenario placed as it says). It asserts no performance target: figures from a
 // test run (a busy machine, a short run) mean nothing.
@@ -12,12 +13,21 @@ import { describe, expect, it } from 'vitest';
 const BIN = path.resolve('runtime/cli/bin.js');
 
 const REQUIRED = [
-  'webhook_throughput_ratio', 'call_overhead_us_p50', 'call_overhead_us_p99', 'cold_start_ms', 'warm_start_ms',
-  'rss_per_plugin_mb', 'rss_per_plugin_mb_shared_group', 'cold_start_own_process_ms', 'sweep_ms_per_tx_1k', 'sweep_ms_per_tx_10k',
+  'round_trip_floor_raw_us_p50', 'round_trip_floor_json_us_p50', 'call_ratio_bare', 'call_ratio_config', 'call_ratio_secret', 'call_ratio_tx_read',
+  'call_server_cpu_us_bare', 'call_server_cpu_us_config', 'call_server_cpu_us_secret', 'call_server_cpu_us_tx_read',
+  'webhook_throughput_ratio', 'cold_start_ms', 'esbuild_service_start_ms', 'sandbox_process_start_ms', 'first_plugin_of_server_ms', 'warm_start_ms',
+  'rss_per_plugin_mb', 'rss_per_plugin_mb_shared_group', 'cold_start_own_process_ms',
   'noisy_neighbour_p99_ratio', 'noisy_neighbour_quiet_faults', 'noisy_neighbour_quiet_payouts_not_done',
 ];
 
+// What --quick does not reach (no memory-store webhook shape, fewer than 10 plugins, sweeps of 20
+// and 60 txs): these goals must say "not measured" (null), not borrow a figure from elsewhere.
+const NOT_MEASURED_IN_QUICK = [/memory store/, /density: .* at 10 plugins/, /density: .* at 50 plugins/, /sweep of 1 000/, /sweep of 10 000/];
+
+interface Goal { goal: string; target: string; value: number | null; met: boolean | null }
+
 interface Details {
+  sweep: { repeats: number; points: { txs: number; runs: { sandboxed: number[]; inProcess: number[] }; overheadPctOfProvider: number | null }[] };
   density: { processPerPlugin: { points: { plugins: number; processes: number }[] }; sharedGroup: { points: { plugins: number; processes: number }[] } };
   noisy: {
     alone: { quiet: { n: number }; payouts: { attempted: number } };
@@ -53,13 +63,38 @@ describe('payout-sandbox bench --quick --json', () => {
       }
       // Every other headline figure is a finite number too, or null where --quick skips it.
       for (const [key, value] of Object.entries(report)) {
-        if (key === 'targets' || key === 'meta' || key === 'details') continue;
+        if (key === 'goals' || key === 'meta' || key === 'details') continue;
         expect(value === null || (typeof value === 'number' && Number.isFinite(value)), `${key} = ${String(value)}`).toBe(true);
       }
       expect(JSON.parse(fs.readFileSync(out, 'utf8'))).toEqual(report);
       expect((report.meta as { profile: string }).profile).toBe('quick');
 
+      // Goals: every one listed with a target; a value exactly where this run measured it, and
+      // `met` null exactly where the value is.
+      const goals = report.goals as Goal[];
+      expect(goals.length).toBeGreaterThanOrEqual(16);
+      for (const g of goals) {
+        expect(typeof g.goal).toBe('string');
+        expect(g.target).toMatch(/^[≤≥0]/);
+        const skipped = NOT_MEASURED_IN_QUICK.some((re) => re.test(g.goal));
+        expect(g.value === null, `${g.goal}: ${g.value}`).toBe(skipped);
+        expect(g.met === null, `${g.goal}: met ${g.met}`).toBe(skipped);
+        if (!skipped) expect(typeof g.met).toBe('boolean');
+      }
+      // The table shows the same goals.
+      const table = await run(['bench', '--quick', '--only', 'call']);
+      expect(table.code, table.stderr.slice(-2000)).toBe(0);
+      expect(table.stdout).toMatch(/Goals \(computed from this run/);
+      expect(table.stdout).toMatch(/call with one tx read ÷ JSON round-trip floor.*≤ 2×/);
+
       const details = report.details as Details;
+      // Sweeps: both sizes, each variant run `repeats` times on a fresh store.
+      expect(details.sweep.points.map((p) => p.txs)).toEqual([20, 60]);
+      for (const p of details.sweep.points) {
+        expect(p.runs.sandboxed).toHaveLength(details.sweep.repeats);
+        expect(p.runs.inProcess).toHaveLength(details.sweep.repeats);
+        expect(Number.isFinite(p.overheadPctOfProvider)).toBe(true);
+      }
       // Density: one process per plugin by default, one process for the whole shared group.
       expect(details.density.processPerPlugin.points.map((p) => p.processes)).toEqual(details.density.processPerPlugin.points.map((p) => p.plugins));
       expect(details.density.sharedGroup.points.every((p) => p.processes === 1)).toBe(true);

@@ -1,0 +1,59 @@
+// computeGoals: each goal's `met` follows from the value measured in that run and the target;
+// a scenario not run, or a size not reached, gives value and met null (never a borrowed figure).
+import { describe, expect, it } from 'vitest';
+import { computeGoals } from '../../bench/goals.ts';
+import type { BenchReport } from '../../bench/run-bench.ts';
+
+type Details = BenchReport['details'];
+
+const none: Details = { call: null, webhook: null, startup: null, density: null, sweep: null, noisy: null };
+
+function find(goals: ReturnType<typeof computeGoals>, pattern: RegExp) {
+  const g = goals.find((x) => pattern.test(x.goal));
+  if (!g) throw new Error(`no goal matches ${pattern}`);
+  return g;
+}
+
+const variant = (ratio: number) => ({ ratioToFloor: ratio });
+const densityPoints = (added: Record<number, number>) => ({ points: Object.entries(added).map(([plugins, mb]) => ({ plugins: Number(plugins), addedPerPluginMb: mb })) });
+
+describe('bench goals', () => {
+  it('is all null when nothing was measured', () => {
+    const goals = computeGoals(none);
+    expect(goals.length).toBeGreaterThanOrEqual(16);
+    for (const g of goals) expect([g.value, g.met]).toEqual([null, null]);
+  });
+
+  it('computes met from the measured value on both sides of each limit', () => {
+    const details = {
+      ...none,
+      call: { floor: { json: { p50: 50 } }, variants: { bare: variant(1.1), config: variant(1.6), secret: variant(2), txRead: variant(2.01) } },
+      webhook: { hostCalls: { ratio: 0.99 }, memoryStore: { ratio: 0.9 } },
+      density: { processPerPlugin: densityPoints({ 1: 30, 10: 2.5, 50: 2.6 }), sharedGroup: densityPoints({ 1: 30, 10: 1 }) },
+      sweep: { points: [{ txs: 1000, overheadPctOfProvider: 10 }, { txs: 10_000, overheadPctOfProvider: 10.1 }] },
+    } as unknown as Details;
+    const goals = computeGoals(details);
+    expect(find(goals, /tx read/)).toMatchObject({ value: 2.01, met: false });
+    expect(find(goals, /secret read/)).toMatchObject({ value: 2, met: true });
+    expect(find(goals, /cacheable config/)).toMatchObject({ value: 1.6, met: false, target: '≤ 1.5×' });
+    expect(find(goals, /memory store/)).toMatchObject({ value: 0.9, met: true });
+    expect(find(goals, /file store/)).toMatchObject({ value: 0.99, met: false, target: '≥ 1.0×' });
+    expect(find(goals, /at 10 plugins, process per plugin/)).toMatchObject({ value: 2.5, met: true });
+    expect(find(goals, /at 50 plugins, process per plugin/)).toMatchObject({ value: 2.6, met: false });
+    // The shared group stopped at 10: its 50-plugin figure is not measured, not taken from 10.
+    expect(find(goals, /at 50 plugins, one shared group/)).toMatchObject({ value: null, met: null });
+    expect(find(goals, /sweep of 1 000/)).toMatchObject({ value: 10, met: true });
+    expect(find(goals, /sweep of 10 000/)).toMatchObject({ value: 10.1, met: false });
+    expect(find(goals, /never-seen/)).toMatchObject({ value: null, met: null });
+  });
+
+  it('takes sweep and density figures at exactly the sizes named, not the nearest one run', () => {
+    const details = {
+      ...none,
+      density: { processPerPlugin: densityPoints({ 1: 30, 3: 1 }), sharedGroup: densityPoints({ 1: 30, 3: 1 }) },
+      sweep: { points: [{ txs: 20, overheadPctOfProvider: 1 }, { txs: 60, overheadPctOfProvider: 1 }] },
+    } as unknown as Details;
+    const goals = computeGoals(details);
+    for (const g of goals.filter((x) => /density|sweep/.test(x.goal))) expect([g.goal, g.value, g.met]).toEqual([g.goal, null, null]);
+  });
+});
