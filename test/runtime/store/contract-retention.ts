@@ -112,7 +112,8 @@ async function seedPayoutFlow(store: Store): Promise<string> {
   const order = await store.createOrder(sampleOrder({ status: 'inProgressPayout' }));
   await store.transitionOrder({ orderId: order._id, expectStatus: ['inProgressPayout'], toStatus: 'inProgressPayout', history: { actor: 'system', comment: 'seed' }, ipn: ipnFor(order, 'inProgressPayout') });
   const attempt = (await store.createAttempt({ orderId: order._id, plugin: 'alpha', owner: 'w', leaseMs: 60_000 }))!;
-  await store.updateAttempt(attempt._id, attempt.fence, ['PREPARED'], { state: 'ACCEPTED', transaction: 'tx-1' });
+  await store.updateAttempt(attempt._id, attempt.fence, ['PREPARED'], { state: 'DISPATCHING' });
+  await store.updateAttempt(attempt._id, attempt.fence, ['DISPATCHING'], { state: 'ACCEPTED', transaction: 'tx-1' });
   await store.insertPayoutTx({ order: order._id, transaction: 'tx-1', payoutModule: 'alpha', active: true, amount: '99.25', currency: 'UAH', to: null, note: null, attemptId: attempt._id });
   await store.recordWebhook(delivery('alpha', T0));
   await store.appendAudit([audit('alpha', T0)]);
