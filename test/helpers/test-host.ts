@@ -74,7 +74,11 @@ export async function startTestHost(overrides: Partial<ServerOptions> = {}, extr
       }
     },
     async close() {
-      await app.close();
+      // A test is over: a keep-alive connection still busy (a hung delivery a test left behind)
+      // must not hold app.close() until its own timeout.
+      const closing = app.close();
+      app.server.closeAllConnections();
+      await closing;
       await host.close();
       await provider.close();
       await merchant.close();
