@@ -8,6 +8,7 @@
 // to the plugin is scrubbed of that plugin's own secret values (never of others': see
 // Scrubber.scrubFor); host internals never reach it. Arguments a capability stores (order notes,
 // history comments, tx notes) are scrubbed of the plugin's secrets before they are stored.
+import type { IdleCronAudit } from './idle-cron-audit.ts';
 import type { Capability, HostCallContext } from './capability.ts';
 import { CapabilityArgumentError, CapabilityError, PolicyDenied } from './capability.ts';
 import type { AuditLog } from './audit.ts';
@@ -28,6 +29,8 @@ export interface HostApiDeps {
   capabilitySet: CapabilitySetGate;
   /** Where unexpected host-side failures are reported (the server's logger). */
   onInternalError?: (capability: string, err: unknown) => void;
+  /** Folds the audit records of idle cron runs (idle-cron-audit.ts); without it every call is recorded. */
+  idleCron?: IdleCronAudit;
 }
 
 export interface HostApi extends HostCallHandler {
@@ -93,10 +96,12 @@ export function createHostApi(deps: HostApiDeps): HostApi {
         reply = { ok: false, error: { message: `${name} failed inside the host; the administrator can find details in the server log`, code: 'HOST_ERROR' } };
       }
     }
-    deps.audit.record({
+    const record = {
       plugin: ctx.plugin, actor: `plugin:${ctx.plugin}`, callId: ctx.callId, capability: String(name).slice(0, 80),
       decision, rule, summary: `${ctx.method}: ${summary}`, durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-    });
+    };
+    if (deps.idleCron) deps.idleCron.record(ctx, { ...record, at: new Date().toISOString() });
+    else deps.audit.record(record);
     return reply;
   }
 
@@ -110,6 +115,7 @@ export function createHostApi(deps: HostApiDeps): HostApi {
       deps.caps.endCall(ctx);
       deps.capabilitySet.endCall(ctx);
       const entries = Object.entries(localCalls);
+      deps.idleCron?.endCall(ctx, entries.length > 0);
       if (!entries.length) return;
       deps.audit.record({
         plugin: ctx.plugin, actor: `plugin:${ctx.plugin}`, callId: ctx.callId, capability: 'sandbox.local',

@@ -8,6 +8,7 @@ import type { SecretBox } from '../runtime/secrets/secret-box.ts';
 import { AuditLog } from './audit.ts';
 import { ConfigService, configCapability } from './config.ts';
 import type { ManifestSource } from './config.ts';
+import { IdleCronAudit } from './idle-cron-audit.ts';
 import { CapabilitySetGate } from './capability-set.ts';
 import type { CapabilitySetSource } from './capability-set.ts';
 import { createHostApi } from './dispatch.ts';
@@ -63,6 +64,7 @@ export function buildHostApi(o: HostApiOptions): HostApiParts {
   const config = new ConfigService({ store: o.store, box: o.box, scrubber: o.scrubber, manifests: o.manifests });
   const api = createHostApi({
     audit, pluginLog, caps, capabilitySet, scrubber: o.scrubber, onInternalError: o.onInternalError,
+    idleCron: new IdleCronAudit(audit),
     capabilities: [
       configCapability(config),
       createHttpCapability({
