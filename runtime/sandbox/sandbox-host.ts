@@ -82,6 +82,9 @@ interface RegisteredPlugin {
 }
 type LoadOutcome = { ok: true } | { ok: false; error: SandboxFailure };
 
+/** How often register() loads again a plugin whose load the machine was too busy to run. */
+const LOAD_RETRIES_WHEN_OVERLOADED = 2;
+
 /** A call left with less time than this after waiting for its turn is refused rather than started. */
 const MIN_RUN_MS = 50;
 
@@ -186,7 +189,12 @@ export class SandboxHost {
     };
     this.plugins.set(bundle.key, plugin);
     this.updateRssLimit(plugin.process);
-    const outcome = await this.ensureLoaded(plugin);
+    let outcome = await this.ensureLoaded(plugin);
+    // A load cut because the machine was too busy to run it says nothing about the plugin: try
+    // again (a plugin refused at start stays refused until someone reloads it).
+    for (let retry = 0; retry < LOAD_RETRIES_WHEN_OVERLOADED && !outcome.ok && outcome.error.overloaded; retry++) {
+      outcome = await this.ensureLoaded(plugin);
+    }
     if (!outcome.ok) return outcome;
     return { ok: true, description: plugin.description as PluginDescription, load: plugin.lastLoad as LoadResult };
   }

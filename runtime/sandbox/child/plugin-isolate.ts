@@ -294,7 +294,7 @@ export class PluginIsolate {
       }
       this.hooks.sendFault(kind, reason);
       this.dispose(kind, reason, callId, overloaded ? { overloaded: true } : {});
-      if (isLoad) throw new LoadFailure(kind, reason);
+      if (isLoad) throw new LoadFailure(kind, reason, overloaded);
       return undefined;
     } finally {
       if (!this.disposed && !this.isolate.isDisposed) {
@@ -423,9 +423,12 @@ export function loadWrapped(code: string): string {
 
 export class LoadFailure extends Error {
   readonly kind: FailureKind;
-  constructor(kind: FailureKind, message: string) {
+  /** Cut on a machine too busy to run it (see OVERLOAD_SHARE): worth loading again. */
+  readonly overloaded: boolean;
+  constructor(kind: FailureKind, message: string, overloaded = false) {
     super(message);
     this.kind = kind;
+    this.overloaded = overloaded;
   }
 }
 

@@ -40,7 +40,8 @@ function handle(msg: ToSandbox): void {
         isolate.dispose('load_failed', 'load failed');
         isolates.delete(msg.plugin);
         const kind = err instanceof LoadFailure ? err.kind : 'load_failed';
-        channel.send({ t: 'reply', id: msg.id, ok: false, error: { kind, message: String((err as Error)?.message ?? err) } });
+        const overloaded = err instanceof LoadFailure && err.overloaded ? { overloaded: true } : {};
+        channel.send({ t: 'reply', id: msg.id, ok: false, error: { kind, message: String((err as Error)?.message ?? err), ...overloaded } });
       }
       return;
     }

@@ -43,4 +43,18 @@ describe('a CPU limit that fired on a busy machine', () => {
     }
     expect(host.health().plugins['spins-on'].recentFaults).toBe(before);
   });
+
+  it('a load cut that way is loaded again, so a busy start refuses no plugin', async () => {
+    // Its first lines take 300 ms of wall time; the process is stopped past the load's 3 s timer.
+    const dir = writePlugin('slow-start', { 'index.js': `const end = Date.now() + 300; while (Date.now() < end) {}\n${'module.exports = class { async getFields() { return []; } };'}` });
+    expect((await registerDir(host, dir)).ok).toBe(true);
+    const pid = host.processOf('slow-start')?.pid as number;
+    const again = registerDir(host, dir); // a reload: the same process loads it anew
+    await new Promise((r) => setTimeout(r, 60));
+    process.kill(pid, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 3600));
+    process.kill(pid, 'SIGCONT');
+    const reg = await again;
+    expect(reg.ok, JSON.stringify(reg)).toBe(true);
+  }, 20_000);
 });
