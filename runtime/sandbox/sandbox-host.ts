@@ -8,64 +8,19 @@ import type { PluginBundle } from '../bundler/bundle-plugin.ts';
 import type { HostCallContext } from '../../host-api/capability.ts';
 import { newCounters } from '../../host-api/capability.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
-import type { BreakerOptions } from './circuit-breaker.ts';
 import { PluginGate } from './plugin-gate.ts';
-import type { GateOptions } from './plugin-gate.ts';
 import { ProcessPlacement } from './placement.ts';
+import { attributeFailure, culpritOf } from './crash-attribution.ts';
+import { newCallId } from './call-ids.ts';
 import { MAX_RESULT_VALUES, holdsMoreThan } from './result-values.ts';
 import { DEFAULT_LIMITS, loadCpuMs } from './protocol.ts';
 import type {
-  CallStats, CallbackResponse, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure,
+  CallbackResponse, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure,
 } from './protocol.ts';
-import type { SandboxProcess, SandboxReply, SupervisorOptions, CrashInfo } from './supervisor.ts';
+import type { SandboxProcess, SandboxReply, CrashInfo } from './supervisor.ts';
+import type { InvokeOptions, InvokeResult, PluginHealth, ProcessHealth, SandboxHostOptions } from './sandbox-host-types.ts';
 
-export type HostCallReply =
-  | { ok: true; value: unknown }
-  | { ok: false; error: { message: string; code?: string | number; rule?: string; response?: unknown } };
-
-/** Policy, implementation and audit of host calls (host-api/dispatch.ts implements it). */
-export interface HostCallHandler {
-  handle(ctx: HostCallContext, capability: string, args: unknown): Promise<HostCallReply>;
-  log(plugin: string, callId: string, level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
-  /** Sandbox-process services used during a call (crypto, timers), recorded with the call. */
-  recordLocalCalls?(ctx: HostCallContext, localCalls: Record<string, number>): void;
-  /** Removes secret values from text a plugin produced (its error messages). */
-  scrub?(text: string): string;
-  /**
-   * Removes a plugin's own secret values from what it returns or answers (results, callback
-   * responses): they reach the database, HTTP callers, merchants and pages.
-   */
-  scrubFor?<T>(plugin: string, value: T): T;
-}
-
-export type InvokeResult =
-  | { ok: true; value: unknown; callId: string; ctx: HostCallContext; stats: CallStats | null }
-  | { ok: false; error: SandboxFailure; callId: string; ctx: HostCallContext; stats: CallStats | null };
-
-export interface InvokeOptions {
-  wallMs?: number;
-  /** CPU budget of this call (default: the plugin's cpuMsPerCall). */
-  cpuMs?: number;
-  /** Called as soon as a callback handler ends its response (the call itself may go on). */
-  onRespond?: (response: CallbackResponse) => void;
-}
-
-export interface SandboxHostOptions {
-  handler: HostCallHandler;
-  /** Named groups of plugins that share one sandbox process; every other plugin runs alone. */
-  groups?: Record<string, string[]>;
-  /** CPU budget and queue limits of each plugin. */
-  gate?: Partial<GateOptions>;
-  /** Told once per plugin call refused for its budget or queue (e.g. to audit it). */
-  onThrottled?: (plugin: string, method: string, message: string) => void;
-  /** Told when a crash is charged to a plugin (memory cap, watchdog, engine abort). */
-  onCrashCharged?: (plugin: string, kind: FailureKind, reason: string) => void;
-  limits?: Partial<PluginLimits>;
-  supervisor?: Partial<SupervisorOptions>;
-  breaker?: Partial<BreakerOptions>;
-  /** CPU budget for evaluating configure.js. */
-  manifestCpuMs?: number;
-}
+export type { HostCallHandler, HostCallReply, InvokeOptions, InvokeResult, PluginHealth, ProcessHealth, SandboxHostOptions } from './sandbox-host-types.ts';
 
 interface RegisteredPlugin {
   key: string;
@@ -253,7 +208,7 @@ export class SandboxHost {
           t: 'load', plugin: plugin.key, callId, code: plugin.bundle.code, codeSha256: plugin.bundle.sha256,
           cachedData: this.codeCache.get(cacheKey) ?? null, setup: plugin.setup, limits: plugin.limits,
         }, loadCpuMs(plugin.limits) + 2000, `${plugin.key} load`, plugin.key);
-        if (!reply.ok) return { ok: false, error: this.scrubFailure(this.attribute(plugin, reply, ctx)) };
+        if (!reply.ok) return { ok: false, error: this.scrubFailure(attributeFailure(plugin.key, this.placement.pluginsIn(plugin.process), reply, ctx.counters.requestsStarted)) };
         const result = reply.value as LoadResult;
         if (result.cachedData) this.codeCache.set(cacheKey, result.cachedData);
         plugin.lastLoad = result;
@@ -336,7 +291,7 @@ export class SandboxHost {
         plugin.breaker.recordSuccess();
         return { ok: true, value: result.value, callId, ctx, stats: reply.stats ?? null };
       }
-      const error = this.scrubFailure(this.attribute(plugin, reply, ctx));
+      const error = this.scrubFailure(attributeFailure(plugin.key, this.placement.pluginsIn(plugin.process), reply, ctx.counters.requestsStarted));
       // Cut because the machine was too busy to give the plugin its CPU: the call failed, but the
       // plugin is not paused for it (no breaker fault).
       if (error.overloaded) error.charged = true;
@@ -352,39 +307,12 @@ export class SandboxHost {
     }
   }
 
-  /**
-   * What a failed reply means for this plugin. A call cut by a crash its plugin caused is that
-   * plugin's fault, charged once (onCrash) however many of its calls were cut. A call cut by a
-   * crash another plugin caused (plugins sharing a group process) is nobody's fault: if nothing
-   * left the sandbox it is reported as never having run, so a payout is started again later.
-   */
-  private attribute(plugin: RegisteredPlugin, reply: Extract<SandboxReply, { ok: false }>, ctx: HostCallContext): SandboxFailure {
-    const crash = reply.crash;
-    if (!crash) return reply.error;
-    if (this.culpritOf(plugin.process, crash) === plugin.key) {
-      return { ...reply.error, kind: crash.kind === 'memory_limit' ? 'memory_limit' : 'sandbox_crashed', charged: true };
-    }
-    if (ctx.counters.requestsStarted === 0) {
-      return { kind: 'sandbox_unavailable', message: `${reply.error.message} (caused by another plugin in the same sandbox group; no request of this call had left, so nothing ran that matters)` };
-    }
-    return { ...reply.error, charged: true }; // not this plugin's fault: no breaker fault either
-  }
-
-  /** The plugin a crash is charged to: the one the supervisor named, or the only one that could have caused it. */
-  private culpritOf(proc: SandboxProcess, crash: CrashInfo): string | null {
-    if (crash.culprit) return crash.culprit;
-    const placed = this.placement.pluginsIn(proc);
-    if (placed.size === 1) return [...placed][0];
-    const running = new Set(crash.inFlight.map((c) => c.plugin));
-    return running.size === 1 ? [...running][0] : null;
-  }
-
   private onCrash(proc: SandboxProcess, info: CrashInfo): void {
     for (const key of this.placement.pluginsIn(proc)) {
       const plugin = this.plugins.get(key);
       if (plugin) plugin.loadedGeneration = -1;
     }
-    const culprit = this.culpritOf(proc, info);
+    const culprit = culpritOf(this.placement.pluginsIn(proc), info);
     const plugin = culprit ? this.plugins.get(culprit) : undefined;
     if (!plugin || plugin.process !== proc) return;
     // Over its memory cap a plugin is paused at once: the next call would grow it again.
@@ -504,25 +432,4 @@ export class SandboxHost {
     for (const p of this.plugins.values()) p.gate.close();
     await this.placement.close();
   }
-}
-
-export interface ProcessHealth { name: string; pid: number | null; restarts: number; rssBytes: number | null; plugins: string[] }
-export type PluginHealth = ReturnType<CircuitBreaker['snapshot']> & {
-  loaded: boolean; process: string; cpuMsInWindow: number; runningCalls: number; queuedCalls: number;
-};
-
-let callSeq = 0;
-// Random bytes for call ids come from a pool refilled 4 KiB at a time: a randomBytes(4) per call
-// cost more than the rest of the call's bookkeeping (bench/: per-call cost).
-const ID_POOL_BYTES = 4096;
-let idPool = Buffer.alloc(0);
-let idPoolOffset = 0;
-function newCallId(): string {
-  if (idPoolOffset + 4 > idPool.length) {
-    idPool = crypto.randomBytes(ID_POOL_BYTES);
-    idPoolOffset = 0;
-  }
-  const suffix = idPool.toString('hex', idPoolOffset, idPoolOffset + 4);
-  idPoolOffset += 4;
-  return `c${(++callSeq).toString(36)}${suffix}`;
 }
