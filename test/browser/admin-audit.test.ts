@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchBrowser, screenshotPath } from './helpers/browser.ts';
 import type { Browser } from './helpers/browser.ts';
-import { ADMIN_TOKEN, startAdminServer } from './helpers/server.ts';
+import { signIn, startAdminServer } from './helpers/server.ts';
 import type { AdminServer } from './helpers/server.ts';
 
 let server: AdminServer;
@@ -24,10 +24,7 @@ beforeAll(async () => {
   browser = await launchBrowser();
   page = await browser.context.newPage();
   await page.setViewportSize({ width: 1024, height: 800 });
-  await page.goto(`${server.baseUrl}/admin/`);
-  await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('.plugin-card').first().waitFor();
+  await signIn(page, server.baseUrl);
 });
 
 afterAll(async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchBrowser } from './helpers/browser.ts';
 import type { Browser } from './helpers/browser.ts';
-import { ADMIN_TOKEN, startAdminServer } from './helpers/server.ts';
+import { signIn, startAdminServer } from './helpers/server.ts';
 import type { AdminServer } from './helpers/server.ts';
 
 let server: AdminServer;
@@ -18,10 +18,7 @@ beforeAll(async () => {
   browser = await launchBrowser();
   page = await browser.context.newPage();
   page.on('dialog', (dialog) => void dialog.accept());
-  await page.goto(`${server.baseUrl}/admin/`);
-  await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('.plugin-card').first().waitFor();
+  await signIn(page, server.baseUrl);
 });
 
 afterAll(async () => {

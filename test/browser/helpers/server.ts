@@ -88,3 +88,11 @@ export async function startAdminServer(overrides: Partial<ServerOptions> = {}): 
     },
   };
 }
+
+/** Signs in on the admin page with the test token and waits for the plugin list. */
+export async function signIn(page: import('playwright-core').Page, baseUrl: string): Promise<void> {
+  await page.goto(`${baseUrl}/admin/`);
+  await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('.plugin-card').first().waitFor();
+}
