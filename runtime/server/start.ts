@@ -10,7 +10,7 @@ import type { ServerOptions } from './options.ts';
 import { resolveAdminToken } from './admin-token.ts';
 import { startDemoPeers, wireDemo, DEMO_IPN_SECRET } from '../demo/demo-setup.ts';
 import type { Demo } from '../demo/demo-setup.ts';
-import { crashHookFromEnv } from '../payouts/crash-hook.ts';
+import { crashHookFromEnv } from '../testing-seams/crash-hook.ts';
 import { parseOptionsJson } from './options-schema.ts';
 import { ensurePortFree } from './port-check.ts';
 import { isLoopbackOrigin } from './routes/admin-plugins.ts';
