@@ -14,6 +14,25 @@ export interface HostCallContext {
   ended?: boolean;
 }
 
+export type HostCallReply =
+  | { ok: true; value: unknown }
+  | { ok: false; error: { message: string; code?: string | number; rule?: string; response?: unknown } };
+
+/** Policy, implementation and audit of host calls (dispatch.ts implements it; the sandbox host calls it). */
+export interface HostCallHandler {
+  handle(ctx: HostCallContext, capability: string, args: unknown): Promise<HostCallReply>;
+  log(plugin: string, callId: string, level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
+  /** Sandbox-process services used during a call (crypto, timers), recorded with the call. */
+  recordLocalCalls?(ctx: HostCallContext, localCalls: Record<string, number>): void;
+  /** Removes secret values from text a plugin produced (its error messages). */
+  scrub?(text: string): string;
+  /**
+   * Removes a plugin's own secret values from what it returns or answers (results, callback
+   * responses): they reach the database, HTTP callers, merchants and pages.
+   */
+  scrubFor?<T>(plugin: string, value: T): T;
+}
+
 export interface CallCounters {
   outboundRequests: number;     // requests that were handed to the network (even if they failed)
   /**

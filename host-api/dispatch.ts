@@ -16,7 +16,7 @@ import type { HostCallCaps } from './host-call-caps.ts';
 import type { CapabilitySetGate } from './capability-set.ts';
 import type { PluginLog } from './log.ts';
 import type { Scrubber } from '../runtime/secrets/scrubber.ts';
-import type { HostCallHandler, HostCallReply } from '../runtime/sandbox/sandbox-host.ts';
+import type { HostCallHandler, HostCallReply } from './capability.ts';
 
 export interface HostApiDeps {
   capabilities: Capability[];

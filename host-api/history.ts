@@ -11,7 +11,7 @@ import type { Capability, HostCallContext } from './capability.ts';
 import { CapabilityArgumentError, PolicyDenied } from './capability.ts';
 import type { Store } from '../runtime/store/store.ts';
 import type { NewIpn, Order, OrderStatus } from '../runtime/store/types.ts';
-import { crashPoint } from '../runtime/payouts/crash-hook.ts';
+import { crashPoint } from '../runtime/testing-seams/crash-hook.ts';
 
 export const PLUGIN_SETTLE_STATUSES: OrderStatus[] = ['done', 'errorPayout'];
 const MAX_TEXT = 2000;

@@ -20,11 +20,11 @@ import type { PayoutEvent } from '../runtime/payouts/payout-steps.ts';
 import { loadPlugin } from '../runtime/plugins/load-plugin.ts';
 import type { LoadedPlugin } from '../runtime/plugins/load-plugin.ts';
 import { SandboxHost } from '../runtime/sandbox/sandbox-host.ts';
-import { denyAllHandler } from '../runtime/cli/commands/check.ts';
+import { denyAllHandler } from '../runtime/review/check-report.ts';
 import { PluginRejected } from '../runtime/plugin-errors.ts';
 import { folderVersion } from '../runtime/install/approval.ts';
 import { hashFolder } from '../runtime/install/content-hash.ts';
-import { originGrant } from '../runtime/cli/local-session.ts';
+import { originGrant } from '../runtime/local/local-session.ts';
 
 export interface PluginHostOptions {
   /** The plugin folder (its name is the plugin key). */

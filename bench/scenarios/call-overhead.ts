@@ -10,7 +10,7 @@
 // Sandboxed: a real SandboxHost and the real host API over an in-memory SQLite store
 // (openLocalHost). In process: the same plugin folder loaded with bench/in-process, platform
 // modules over the same store (store-platform.ts), called through the stand-in invoke.
-import { openLocalHost } from '../../runtime/cli/local-session.ts';
+import { openLocalHost } from '../../runtime/local/local-session.ts';
 import { buildIpn } from '../../runtime/ipn/ipn-message.ts';
 import { newCounters } from '../../host-api/capability.ts';
 import { loadPlatformPlugin } from '../in-process/load-platform-plugin.ts';

@@ -10,7 +10,7 @@
 // Per plugin: the total / N, and what each plugin added since the previous count (from 0, where
 // no plugin process exists at all) — the figure the ≤ 2.5 MB target is about.
 import fs from 'node:fs';
-import { openLocalHost } from '../../runtime/cli/local-session.ts';
+import { openLocalHost } from '../../runtime/local/local-session.ts';
 import { NIMBUSPAY_DIR, copyPlugin, tempDir } from '../lib/fixtures.ts';
 import { round, sleep } from '../lib/stats.ts';
 

@@ -11,6 +11,7 @@ import { registerTriggerCommand } from './commands/trigger.ts';
 import { registerTypecheckCommand } from './commands/typecheck.ts';
 import { registerBenchCommand } from './commands/bench.ts';
 import { runStart } from '../server/start.ts';
+import { demoCompanion } from '../demo/demo-start.ts';
 
 function packageVersion(): string {
   return (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -47,7 +48,7 @@ program
   .option('--require-approval', 'refuse plugin folders that were never installed or approved (default: trust a new folder on first sight)')
   .option('--trust-proxy <value>', "behind a reverse proxy: 'true' or the proxy's address/CIDR list, so plugins see the caller's IP")
   .option('--demo', 'also run a fake provider and a fake merchant on loopback and wire them in')
-  .action((opts) => runStart(opts));
+  .action((opts) => runStart(opts, opts.demo ? demoCompanion() : undefined));
 
 program
   .command('audit')

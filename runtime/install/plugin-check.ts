@@ -2,9 +2,9 @@
 // throwaway isolate, load and construct in a sandbox where every host call is refused, read the
 // cron descriptor, dry-run the cron against an empty store — in a sandbox of its own, so that a package under review never replaces (or
 // shares an isolate process with) the plugins the server is running.
-import { auditReport } from '../cli/commands/audit.ts';
-import { checkReport, refuseRefusedCron } from '../cli/commands/check.ts';
-import { CheckHostHandler } from '../cli/commands/cron-dry-run.ts';
+import { auditReport } from '../review/audit-report.ts';
+import { checkReport, refuseRefusedCron } from '../review/check-report.ts';
+import { CheckHostHandler } from '../review/cron-dry-run.ts';
 import { loadPlugin } from '../plugins/load-plugin.ts';
 import type { LoadedPlugin } from '../plugins/load-plugin.ts';
 import { SandboxHost } from '../sandbox/sandbox-host.ts';

@@ -19,7 +19,7 @@ import { CapabilityError, PolicyDenied } from '../../host-api/capability.ts';
 import type { ServerEgress } from '../../host-api/http.ts';
 import type { IpnResult, Store } from '../store/store.ts';
 import type { IpnMessage } from '../store/types.ts';
-import { crashPoint } from '../payouts/crash-hook.ts';
+import { crashPoint } from '../testing-seams/crash-hook.ts';
 
 export interface IpnDispatcherDeps {
   store: Pick<Store, 'claimDueIpns' | 'completeIpn'>;

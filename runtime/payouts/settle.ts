@@ -14,11 +14,11 @@
 // order. The administrator's resolution is the one exception (attempt first, see admin-orders).
 import type { Order, PayoutAttempt } from '../store/types.ts';
 import type { AttemptPatch } from '../store/store.ts';
-import { ATTEMPT_STATE_FOR_ORDER, ORDER_FOR_ATTEMPT_STATE, canMoveAttempt } from './attempt-transitions.ts';
-import type { SettledAttemptState } from './attempt-transitions.ts';
+import { ATTEMPT_STATE_FOR_ORDER, ORDER_FOR_ATTEMPT_STATE, canMoveAttempt } from '../store/attempt-transitions.ts';
+import type { SettledAttemptState } from '../store/attempt-transitions.ts';
 import { audit, moveAttempt, moveOrder } from './payout-steps.ts';
 import type { PayoutEvent, StepDeps } from './payout-steps.ts';
-import { crashPoint } from './crash-hook.ts';
+import { crashPoint } from '../testing-seams/crash-hook.ts';
 
 /** Who moves the order, and how. */
 export type OrderMove =

@@ -1,29 +1,14 @@
 // The types of SandboxHost's interface: what the server hands it (options, the host-call handler)
 // and what it answers (call results, health).
-import type { HostCallContext } from '../../host-api/capability.ts';
+import type { HostCallContext, HostCallHandler } from '../../host-api/capability.ts';
 import type { BreakerOptions, CircuitBreaker } from './circuit-breaker.ts';
 import type { GateOptions } from './plugin-gate.ts';
 import type { CallStats, CallbackResponse, FailureKind, PluginLimits, SandboxFailure } from './protocol.ts';
 import type { SupervisorOptions } from './supervisor.ts';
 
-export type HostCallReply =
-  | { ok: true; value: unknown }
-  | { ok: false; error: { message: string; code?: string | number; rule?: string; response?: unknown } };
-
-/** Policy, implementation and audit of host calls (host-api/dispatch.ts implements it). */
-export interface HostCallHandler {
-  handle(ctx: HostCallContext, capability: string, args: unknown): Promise<HostCallReply>;
-  log(plugin: string, callId: string, level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
-  /** Sandbox-process services used during a call (crypto, timers), recorded with the call. */
-  recordLocalCalls?(ctx: HostCallContext, localCalls: Record<string, number>): void;
-  /** Removes secret values from text a plugin produced (its error messages). */
-  scrub?(text: string): string;
-  /**
-   * Removes a plugin's own secret values from what it returns or answers (results, callback
-   * responses): they reach the database, HTTP callers, merchants and pages.
-   */
-  scrubFor?<T>(plugin: string, value: T): T;
-}
+// The handler interface belongs to host-api, the layer below (design.md §2); named here too for
+// the sandbox's callers.
+export type { HostCallHandler, HostCallReply } from '../../host-api/capability.ts';
 
 export type InvokeResult =
   | { ok: true; value: unknown; callId: string; ctx: HostCallContext; stats: CallStats | null }

@@ -1,5 +1,6 @@
 // `payout-sandbox start`: a payout host on Fastify with the defaults of design.md §8, graceful
-// shutdown on SIGINT/SIGTERM, and `--demo` (what `npm start` runs) for a first look.
+// shutdown on SIGINT/SIGTERM. `--demo` (what `npm start` runs) adds the demo's fake peers through a
+// StartCompanion the CLI hands in (runtime/demo/demo-start.ts): start's core path knows no demo.
 import path from 'node:path';
 import { resolveStoreUrl } from '../store/open-store.ts';
 import { createHost } from './host.ts';
@@ -8,9 +9,7 @@ import { buildApp } from './app.ts';
 import { defaultServerOptions, DEFAULT_PORT } from './options.ts';
 import type { ServerOptions } from './options.ts';
 import { resolveAdminToken } from './admin-token.ts';
-import { startDemoPeers, wireDemo, DEMO_IPN_SECRET } from '../demo/demo-setup.ts';
-import type { Demo } from '../demo/demo-setup.ts';
-import { crashHookFromEnv } from '../payouts/crash-hook.ts';
+import { crashHookFromEnv } from '../testing-seams/crash-hook.ts';
 import { parseOptionsJson } from './options-schema.ts';
 import { ensurePortFree } from './port-check.ts';
 import { isLoopbackOrigin } from './routes/admin-plugins.ts';
@@ -27,6 +26,21 @@ export interface StartFlags {
   requireApproval?: boolean;
   trustProxy?: string;
   npmRegistry?: string;
+}
+
+/**
+ * Something run beside the host for `start` (the demo's fake provider and merchant), handed in by
+ * the CLI so that the server does not import the layer above it (design.md §2).
+ */
+export interface StartCompanion {
+  /** Once every check has passed, before the host is made: starts its parts, returns the options they need. */
+  prepare(dataDir: string): Promise<Partial<ServerOptions>>;
+  /** Once the host has started. */
+  wire(host: Host): Promise<void>;
+  /** Lines for the end of the banner; `base` is the public URL without its trailing slash. */
+  banner(base: string): string[];
+  /** Stops what prepare and wire started, if anything; called on shutdown and whenever start fails. */
+  close(): Promise<void>;
 }
 
 function ipnAttempts(retries: string | undefined): number {
@@ -48,10 +62,8 @@ function port(value: string | undefined): number {
  * cron run, no demo peer): flags, PAYOUT_SANDBOX_OPTIONS (design.md §8), the admin token, and
  * whether the port is free. Each failure is one line on stderr and exit code 1.
  */
-export async function runStart(flags: StartFlags): Promise<void> {
+export async function runStart(flags: StartFlags, companion?: StartCompanion): Promise<void> {
   let host: Host | null = null;
-  let demo: Demo | null = null;
-  let peers: Awaited<ReturnType<typeof startDemoPeers>> | null = null;
   try {
     const listenPort = port(flags.port);
     const listenHost = flags.host ?? '127.0.0.1';
@@ -60,7 +72,7 @@ export async function runStart(flags: StartFlags): Promise<void> {
     const dataDir = path.resolve(flags.data ?? './data');
     const admin = resolveAdminToken(dataDir);
     await ensurePortFree(listenPort, listenHost);
-    peers = flags.demo ? await startDemoPeers(dataDir) : null;
+    const companionOptions = companion ? await companion.prepare(dataDir) : {};
     const options: ServerOptions = defaultServerOptions({
       port: listenPort, host: listenHost, dataDir, adminToken: admin.token, demo: Boolean(flags.demo),
       pluginsDir: path.resolve(flags.plugins ?? './plugins'),
@@ -71,31 +83,29 @@ export async function runStart(flags: StartFlags): Promise<void> {
       ...(flags.npmRegistry ? { npmRegistry: flags.npmRegistry } : {}),
       trustProxy: flags.trustProxy === undefined ? false : flags.trustProxy === 'true' ? true : flags.trustProxy,
       metricsToken: process.env.PAYOUT_SANDBOX_METRICS_TOKEN ?? '',
-      ...(peers ? { allowLoopbackGrants: true, ipnLoopbackOrigins: [new URL(peers.merchant.url).origin], acceptedReviewAfterMs: 10 * 60_000 } : {}),
+      ...companionOptions,
       ...tuned,
     });
     const extras: HostExtras = { crash: crashHookFromEnv(process.env) };
     host = await createHost(options, extras);
     await host.start();
-    if (peers) demo = await wireDemo(host, peers);
+    await companion?.wire(host);
     const app = await buildApp(host);
     await app.listen({ port: listenPort, host: listenHost });
-    printBanner(host, admin, demo, await loopbackGrantWarnings(host));
+    printBanner(host, admin, companion ?? null, await loopbackGrantWarnings(host));
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
       host?.logger.info({ signal }, 'shutting down');
       await app.close();
-      await demo?.close();
+      await companion?.close();
       await host?.close();
     };
     process.once('SIGINT', () => void stop('SIGINT'));
     process.once('SIGTERM', () => void stop('SIGTERM'));
   } catch (err) {
-    await demo?.close();
-    await peers?.provider.close();
-    await peers?.merchant.close();
+    await companion?.close();
     await host?.close().catch(() => {});
     process.stderr.write(`payout-sandbox start: ${(err as Error).message}\n`);
     if (process.argv.includes('--debug')) process.stderr.write(`${(err as Error).stack ?? ''}\n`);
@@ -119,7 +129,7 @@ async function loopbackGrantWarnings(host: Host): Promise<string[]> {
   return out;
 }
 
-function printBanner(host: Host, admin: ReturnType<typeof resolveAdminToken>, demo: Demo | null, warnings: string[] = []): void {
+function printBanner(host: Host, admin: ReturnType<typeof resolveAdminToken>, companion: StartCompanion | null, warnings: string[] = []): void {
   const base = host.options.publicUrl.replace(/\/$/, '');
   const plugins = host.registry.list();
   const lines = [
@@ -134,24 +144,6 @@ function printBanner(host: Host, admin: ReturnType<typeof resolveAdminToken>, de
       : `  admin token: from ${admin.source}`,
     ...warnings,
   ];
-  if (demo) {
-    const order = {
-      routeId: demo.routeId, amount: '100', agreement: true, lang: 'en',
-      toValues: [{ key: 'card_number', value: '4111111111111111' }],
-      ipnUrl: demo.merchant.url, ipnSecret: DEMO_IPN_SECRET,
-    };
-    lines.push(
-      '',
-      'DEMO MODE: a fake NimbusPay provider and a fake merchant run on loopback; nothing real is paid.',
-      `  fake provider: ${demo.provider.url}    fake merchant (IPN receiver): ${demo.merchant.url}`,
-      '  Create an order (the demo customer pays it two seconds later, then watch it being paid out):',
-      '',
-      `  curl -s -X POST ${base}/api/public/exchanger/order/create -H 'content-type: application/json' \\`,
-      `    -d '${JSON.stringify(order)}'`,
-      '',
-      '  Then open the order page from the "links.order" field of the answer, or watch the admin API:',
-      `  curl -s -H 'Authorization: Bearer <token>' ${base}/api/admin/orders`,
-    );
-  }
+  if (companion) lines.push(...companion.banner(base));
   process.stdout.write(`${lines.join('\n')}\n\n`);
 }

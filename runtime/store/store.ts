@@ -131,7 +131,7 @@ export interface Store {
    * Returns the updated attempt, or null when the fence is stale or the state moved on. `live` follows
    * the new state; moving into a live state while the order has another live attempt throws
    * StoreConflictError. A patch with a state must be a move the attempt table allows from every
-   * state in `fromStates` (runtime/payouts/attempt-transitions.ts, design.md §6); otherwise it throws
+   * state in `fromStates` (runtime/store/attempt-transitions.ts, design.md §6); otherwise it throws
    * StoreTransitionError and writes nothing.
    */
   updateAttempt(id: string, fence: number, fromStates: AttemptState[], patch: AttemptPatch): Promise<PayoutAttempt | null>;

@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLocalHost } from '../../runtime/cli/local-session.ts';
-import type { LocalHost } from '../../runtime/cli/local-session.ts';
+import { openLocalHost } from '../../runtime/local/local-session.ts';
+import type { LocalHost } from '../../runtime/local/local-session.ts';
 import type { HostCallLimits } from '../../host-api/host-call-limits.ts';
 import { writePlugin } from '../helpers/plugin-fixture.ts';
 

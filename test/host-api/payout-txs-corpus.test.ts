@@ -2,8 +2,8 @@
 // host API, on SQLite and (when MONGODB_URL is set) on MongoDB, and compares each result with what
 // mongoose gives for the same call.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLocalHost } from '../../runtime/cli/local-session.ts';
-import type { LocalHost } from '../../runtime/cli/local-session.ts';
+import { openLocalHost } from '../../runtime/local/local-session.ts';
+import type { LocalHost } from '../../runtime/local/local-session.ts';
 import { writePlugin } from '../helpers/plugin-fixture.ts';
 import { newOrder } from '../helpers/orders.ts';
 import { CORPUS } from './payout-txs-corpus.ts';

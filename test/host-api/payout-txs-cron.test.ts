@@ -4,8 +4,8 @@
 // and none outside it, and settles them. A window mongoose could not cast is refused with mongoose's
 // CastError text and the plugin line that made the call.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLocalHost } from '../../runtime/cli/local-session.ts';
-import type { LocalHost } from '../../runtime/cli/local-session.ts';
+import { openLocalHost } from '../../runtime/local/local-session.ts';
+import type { LocalHost } from '../../runtime/local/local-session.ts';
 import { writePlugin } from '../helpers/plugin-fixture.ts';
 import { orderWithTx } from '../helpers/orders.ts';
 import { storeTargets } from './store-targets.ts';

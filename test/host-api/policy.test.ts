@@ -3,8 +3,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLocalHost } from '../../runtime/cli/local-session.ts';
-import type { LocalHost } from '../../runtime/cli/local-session.ts';
+import { openLocalHost } from '../../runtime/local/local-session.ts';
+import type { LocalHost } from '../../runtime/local/local-session.ts';
 import { writePlugin } from '../helpers/plugin-fixture.ts';
 import { orderWithTx } from '../helpers/orders.ts';
 

@@ -15,7 +15,7 @@ import type { FakeProvider, PayoutBehaviour } from '../../runtime/demo/fake-prov
 import { startFakeMerchant } from '../../runtime/demo/fake-merchant.ts';
 import type { FakeMerchant } from '../../runtime/demo/fake-merchant.ts';
 import { openStore } from '../../runtime/store/open-store.ts';
-import { CRASH_POINTS } from '../../runtime/payouts/crash-hook.ts';
+import { CRASH_POINTS } from '../../runtime/testing-seams/crash-hook.ts';
 import { freePort } from '../helpers/test-host.ts';
 import { call, startServerProcess, waitForHealth } from './server-process.ts';
 import type { ServerProcess } from './server-process.ts';

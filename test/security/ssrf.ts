@@ -5,8 +5,8 @@
 // guard ever hands them a non-loopback address.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { openLocalHost } from '../../runtime/cli/local-session.ts';
-import type { LocalHost } from '../../runtime/cli/local-session.ts';
+import { openLocalHost } from '../../runtime/local/local-session.ts';
+import type { LocalHost } from '../../runtime/local/local-session.ts';
 import type { Grant } from '../../host-api/http.ts';
 import { SSRF_CASES, fill, startTrap, tableResolver, testConnector } from '../host-api/ssrf-cases.ts';
 import type { ConnectorMode, SsrfCase, Trap } from '../host-api/ssrf-cases.ts';

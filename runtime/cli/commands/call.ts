@@ -1,8 +1,8 @@
 // `payout-sandbox call <pluginDir> <method> [--args JSON] [--config JSON] [--grant ORIGIN]... [--json]`:
 // run one plugin method in a local sandbox with the real host API, and print the result and the
 // audit trail of every host call it made.
-import { openLocalSession, originGrant } from '../local-session.ts';
-import type { LocalSession } from '../local-session.ts';
+import { openLocalSession, originGrant } from '../../local/local-session.ts';
+import type { LocalSession } from '../../local/local-session.ts';
 import { fail, printJson, section } from '../output.ts';
 import type { CallbackResponse } from '../../sandbox/protocol.ts';
 

@@ -8,7 +8,7 @@ import { signWebhook } from '../../../host-api/webhook-verify.ts';
 import type { WebhookSignatureScheme } from '../../manifest/manifest.ts';
 import { SandboxHost } from '../../sandbox/sandbox-host.ts';
 import { loadPlugin } from '../../plugins/load-plugin.ts';
-import { denyAllHandler } from './check.ts';
+import { denyAllHandler } from '../../review/check-report.ts';
 import { errorInfo } from '../output.ts';
 
 export interface TriggerInput {

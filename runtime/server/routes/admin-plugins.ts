@@ -5,7 +5,7 @@ import { Type } from 'typebox';
 import type { Host } from '../host.ts';
 import { normaliseGrant } from '../../../host-api/http.ts';
 import { loopbackPin, parseTarget } from '../../../host-api/http/address-policy.ts';
-import { auditReport } from '../../cli/commands/audit.ts';
+import { auditReport } from '../../review/audit-report.ts';
 import { HttpError } from './admin-auth.ts';
 import type { PluginEntry } from '../../plugins/registry.ts';
 

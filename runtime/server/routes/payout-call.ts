@@ -30,7 +30,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CallbackResponse } from '../../sandbox/protocol.ts';
 import type { Store } from '../../store/store.ts';
-import { crashPoint } from '../../payouts/crash-hook.ts';
+import { crashPoint } from '../../testing-seams/crash-hook.ts';
 import { webhookBytes, webhookResultBytes } from '../../store/records.ts';
 import type { Admission, QuotaLimit } from '../../retention/webhook-quota.ts';
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { namesFor, scaffoldPlugin } from '../../../runtime/cli/commands/new.ts';
 import { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
 import { loadPlugin } from '../../../runtime/plugins/load-plugin.ts';
-import { denyAllHandler } from '../../../runtime/cli/commands/check.ts';
+import { denyAllHandler } from '../../../runtime/review/check-report.ts';
 
 const repo = path.resolve('.');
 const project = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-author-'));

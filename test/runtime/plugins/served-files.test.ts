@@ -12,7 +12,7 @@ import { createHost } from '../../../runtime/server/host.ts';
 import type { Host } from '../../../runtime/server/host.ts';
 import { buildApp } from '../../../runtime/server/app.ts';
 import { defaultServerOptions } from '../../../runtime/server/options.ts';
-import { openLocalHost } from '../../../runtime/cli/local-session.ts';
+import { openLocalHost } from '../../../runtime/local/local-session.ts';
 import { PluginRegistry } from '../../../runtime/plugins/registry.ts';
 import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
 

@@ -21,9 +21,15 @@ afterAll(async () => {
 
 describe('a CPU limit that fired on a busy machine', () => {
   it('positive control: a real CPU overrun is the plugin\'s fault', async () => {
-    const r = await host.invoke('spins-on', 'getFields', []);
-    expect(r).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
-    if (!r.ok) expect(r.error.message).not.toMatch(/too busy/);
+    // On a machine so busy that even this loop got under a fifth of a core, the cut is (rightly)
+    // not charged: try a few times for one that ran as it should.
+    let charged = 0;
+    for (let i = 0; i < 5 && charged === 0; i++) {
+      const r = await host.invoke('spins-on', 'getFields', []);
+      expect(r).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
+      if (!r.ok && !/too busy/.test(r.error.message)) charged++;
+    }
+    expect(charged).toBe(1);
     expect(host.health().plugins['spins-on'].recentFaults).toBe(1);
   });
 
@@ -43,18 +49,4 @@ describe('a CPU limit that fired on a busy machine', () => {
     }
     expect(host.health().plugins['spins-on'].recentFaults).toBe(before);
   });
-
-  it('a load cut that way is loaded again, so a busy start refuses no plugin', async () => {
-    // Its first lines take 300 ms of wall time; the process is stopped past the load's 3 s timer.
-    const dir = writePlugin('slow-start', { 'index.js': `const end = Date.now() + 300; while (Date.now() < end) {}\n${'module.exports = class { async getFields() { return []; } };'}` });
-    expect((await registerDir(host, dir)).ok).toBe(true);
-    const pid = host.processOf('slow-start')?.pid as number;
-    const again = registerDir(host, dir); // a reload: the same process loads it anew
-    await new Promise((r) => setTimeout(r, 60));
-    process.kill(pid, 'SIGSTOP');
-    await new Promise((r) => setTimeout(r, 3600));
-    process.kill(pid, 'SIGCONT');
-    const reg = await again;
-    expect(reg.ok, JSON.stringify(reg)).toBe(true);
-  }, 20_000);
 });

@@ -4,8 +4,8 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLocalHost } from '../../../runtime/cli/local-session.ts';
-import type { LocalHost } from '../../../runtime/cli/local-session.ts';
+import { openLocalHost } from '../../../runtime/local/local-session.ts';
+import type { LocalHost } from '../../../runtime/local/local-session.ts';
 import { writePlugin } from '../../helpers/plugin-fixture.ts';
 
 const SECRET = `sdk-secret-${crypto.randomBytes(6).toString('hex')}`;

@@ -2,6 +2,8 @@
 // server SIGKILL itself the n-th time (default 1st) it passes that named point of the payout path.
 // Unset in production (crashPoint is then a no-op); it exists so that "never pays twice, never
 // loses an IPN" is proven by killing real processes, not by reasoning.
+// It sits in testing-seams, the bottom layer (design.md §2), so every layer on the payout path
+// (host-api, payouts, IPN, server) can name its points without importing a layer above it.
 
 export const CRASH_POINTS = [
   'after-attempt-created', 'after-dispatching-written', 'after-transfer-returned', 'after-tx-recorded',

@@ -1,5 +1,6 @@
-// A complete host in one process for local runs (`call`, `audit`, the SDK test kit): an in-memory
-// SQLite store, an ephemeral master key, the real policed host API and a real sandbox process.
+// A complete host in one process for local runs (`call`, `audit`, the SDK test kit, the benchmarks):
+// an in-memory SQLite store, an ephemeral master key, the real policed host API and a real sandbox
+// process. It lives in runtime/local, below all of its users and beside the server (design.md §2).
 import crypto from 'node:crypto';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';

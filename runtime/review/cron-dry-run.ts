@@ -6,15 +6,15 @@
 // answers the manifest's defaults (secrets are empty), and every other host call — network,
 // updateHistory — is refused, so nothing leaves the sandbox. A refused db call is a finding; a cron
 // that stops for another reason (no config, no network) is reported, not held against the plugin.
-import { CapabilityArgumentError, PolicyDenied } from '../../../host-api/capability.ts';
-import type { Capability, HostCallContext } from '../../../host-api/capability.ts';
-import { payoutTxCapabilities } from '../../../host-api/payout-txs.ts';
-import type { PluginManifest } from '../../manifest/manifest.ts';
-import { configKeys } from '../../manifest/manifest.ts';
-import type { LoadedPlugin } from '../../plugins/load-plugin.ts';
-import type { HostCallHandler, HostCallReply, SandboxHost } from '../../sandbox/sandbox-host.ts';
-import { openStore } from '../../store/open-store.ts';
-import type { Store } from '../../store/store.ts';
+import { CapabilityArgumentError, PolicyDenied } from '../../host-api/capability.ts';
+import type { Capability, HostCallContext } from '../../host-api/capability.ts';
+import { payoutTxCapabilities } from '../../host-api/payout-txs.ts';
+import type { PluginManifest } from '../manifest/manifest.ts';
+import { configKeys } from '../manifest/manifest.ts';
+import type { LoadedPlugin } from '../plugins/load-plugin.ts';
+import type { HostCallHandler, HostCallReply, SandboxHost } from '../sandbox/sandbox-host.ts';
+import { openStore } from '../store/open-store.ts';
+import type { Store } from '../store/store.ts';
 
 /** Long enough for a cron that finds nothing to do; a cron still busy then is reported as such. */
 export const CRON_DRY_RUN_WALL_MS = 5000;

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { auditReport } from '../../../runtime/cli/commands/audit.ts';
+import { auditReport } from '../../../runtime/review/audit-report.ts';
 import { checkPluginFolder } from '../../../runtime/install/plugin-check.ts';
 import { writePlugin } from '../../helpers/plugin-fixture.ts';
 

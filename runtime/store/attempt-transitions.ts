@@ -4,8 +4,8 @@
 // plus the moves listed below with the reason each exists. The Store's updateAttempt refuses any
 // other move (both adapters, through checkAttemptMove), and every state list of the payout code
 // is derived from here, so a new move is added in one place, with its reason.
-import type { AttemptState, OrderStatus } from '../store/types.ts';
-import { ATTEMPT_STATES, LIVE_ATTEMPT_STATES } from '../store/types.ts';
+import type { AttemptState, OrderStatus } from './types.ts';
+import { ATTEMPT_STATES, LIVE_ATTEMPT_STATES } from './types.ts';
 
 /** Said of every move that follows an order the plugin or an administrator already settled. */
 const FOLLOWS_ORDER = 'follows its order, settled meanwhile by the plugin (updateHistory, SDK webhook) or held by an administrator';

@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 import {
   ATTEMPT_STATE_FOR_ORDER, AWAITING_OUTCOME_STATES, IN_DISPATCH_STATES, ORDER_FOR_ATTEMPT_STATE,
   allowedAttemptMoves, attemptStatesMovingTo, blocksNewAttempt, canMoveAttempt, describeAttemptTable, whyAttemptMove,
-} from '../../../runtime/payouts/attempt-transitions.ts';
+} from '../../../runtime/store/attempt-transitions.ts';
 import { ATTEMPT_STATES, LIVE_ATTEMPT_STATES } from '../../../runtime/store/types.ts';
 import type { AttemptState } from '../../../runtime/store/types.ts';
 
