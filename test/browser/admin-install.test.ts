@@ -143,13 +143,14 @@ describe('install and approve plugins from the admin page', () => {
 
     await result.getByRole('link', { name: `Open ${KEY}` }).click();
     await page.getByRole('heading', { name: `AcmePay ${KEY}` }).waitFor();
-    await page.locator('main h1 + div .badge', { hasText: 'active' }).waitFor();
+    // Running, with its settings still empty (nothing was configured yet).
+    await page.locator('main h1 + div .badge', { hasText: 'not configured' }).waitFor();
     const versions = page.locator('section.versions');
     await versions.locator('tr', { hasText: `${PKG}@1.0.0` }).getByText('approved, running').waitFor();
     await versions.getByText('preinstall, postinstall').waitFor();
 
     await page.goto(`${server.baseUrl}/admin/#/plugins`);
-    await page.locator(`.plugin-card[data-plugin="${KEY}"]`).getByText('active', { exact: true }).waitFor();
+    await page.locator(`.plugin-card[data-plugin="${KEY}"]`).getByText('not configured', { exact: true }).waitFor();
     await expectTokenGone();
   });
 

@@ -257,9 +257,12 @@ describe('admin page', () => {
     await page.getByLabel('Decision').selectOption('denied');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await expect.poll(() => page.url()).toContain('decision=denied');
-    await page.locator('table.grid, .state.empty').first().waitFor();
-    const decisions = await page.locator('table.grid tbody tr td:nth-child(5) .badge:first-child').allTextContents();
-    expect(decisions.every((d) => d === 'denied')).toBe(true);
+    // The table is replaced when the filtered page arrives: wait for that, not for the old one.
+    await expect.poll(async () => {
+      if (await page.locator('.state.empty').count()) return true;
+      const decisions = await page.locator('table.grid tbody tr td:nth-child(5) .badge:first-child').allTextContents();
+      return decisions.length > 0 && decisions.every((d) => d === 'denied');
+    }).toBe(true);
     await page.getByRole('button', { name: 'Clear' }).click();
     await page.locator('table.grid tbody tr').first().waitFor();
     await page.screenshot({ path: screenshotPath('audit'), fullPage: true });
