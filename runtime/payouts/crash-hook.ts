@@ -7,7 +7,7 @@ export const CRASH_POINTS = [
   'after-attempt-created', 'after-dispatching-written', 'after-transfer-returned', 'after-tx-recorded',
   'after-attempt-accepted', 'after-order-settled', 'after-attempt-settled', 'after-unknown-written',
   'after-review-hold', 'sweep-after-lease-taken', 'ipn-after-claim', 'ipn-after-send',
-  'history-after-transition', 'webhook-after-inbox',
+  'history-after-transition', 'webhook-after-inbox', 'cron-after-lease',
 ] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 

@@ -30,7 +30,7 @@ import type { MongoStoreOptions } from './mongo-support-collections.ts';
 import { flushOrderOutbox, flushPendingOutboxes, mergedHistory, mergedIpns } from './mongo-outbox.ts';
 import { checkTxPatch, checkTxQuery } from './tx-query.ts';
 import {
-  LAST_ATTEMPT_EXPIRED, MAX_INTERRUPTED_DELIVERIES, applyTransition, attemptChanges, buildAttempt, buildIpn, buildOrder, isoAt, refuseTransition,
+  ANONYMOUS_IPN_OWNER, LAST_ATTEMPT_EXPIRED, MAX_INTERRUPTED_DELIVERIES, applyTransition, attemptChanges, buildAttempt, buildIpn, buildOrder, isoAt, refuseTransition,
 } from './records.ts';
 import {
   Checker, LEASE_MS_MAX, checkAttemptPatch, checkAttemptStates, checkIpnResult, checkNewAttempt, checkNewIpn, checkNewOrder,
@@ -39,7 +39,7 @@ import {
 import type {
   AttemptState, IpnMessage, NewIpn, NewOrder, Order, OrderHistoryEntry, OrderStatus, PayoutAttempt, PayoutTx,
 } from './types.ts';
-import type { AttemptPatch, IpnResult, NewAttempt, OrderTransition, Store, TransitionResult, TxPatch, TxQuery } from './store.ts';
+import type { AttemptPatch, IpnResult, NewAttempt, ReclaimedLeases, OrderTransition, Store, TransitionResult, TxPatch, TxQuery } from './store.ts';
 
 export type { MongoStoreOptions } from './mongo-support-collections.ts';
 const TRANSITION_RETRIES = 20;
@@ -243,10 +243,11 @@ export class MongoStore extends MongoSupportCollections implements Store {
     return message;
   }
 
-  async claimDueIpns(limit: number, leaseMs: number): Promise<IpnMessage[]> {
+  async claimDueIpns(limit: number, leaseMs: number, owner: string = ANONYMOUS_IPN_OWNER): Promise<IpnMessage[]> {
     const c = new Checker('claimDueIpns');
     const max = c.int('limit', limit, 1, 1000);
     const lease = c.int('leaseMs', leaseMs, 1, LEASE_MS_MAX);
+    const holder = c.text('owner', owner);
     await flushPendingOutboxes(this.db, OUTBOX_FLUSH_BATCH);
     const nowMs = this.now();
     const now = isoAt(nowMs);
@@ -254,19 +255,45 @@ export class MongoStore extends MongoSupportCollections implements Store {
     await ipns.updateMany({ state: 'sending', leaseUntil: { $lte: now }, $expr: { $gte: ['$attempts', { $add: ['$maxAttempts', MAX_INTERRUPTED_DELIVERIES] }] } }, {
       $set: { state: 'failed', leaseUntil: null, updatedAt: now, lastError: LAST_ATTEMPT_EXPIRED },
     });
+    const due: Document = {
+      $or: [
+        { state: 'pending', nextAttemptAt: { $lte: now }, $expr: { $lt: ['$attempts', '$maxAttempts'] } },
+        { state: 'sending', leaseUntil: { $lte: now }, $expr: { $lt: ['$attempts', { $add: ['$maxAttempts', MAX_INTERRUPTED_DELIVERIES] }] } },
+      ],
+    };
     const claimed: IpnMessage[] = [];
-    while (claimed.length < max) {
-      const doc = await ipns.findOneAndUpdate({
-        $or: [
-          { state: 'pending', nextAttemptAt: { $lte: now }, $expr: { $lt: ['$attempts', '$maxAttempts'] } },
-          { state: 'sending', leaseUntil: { $lte: now }, $expr: { $lt: ['$attempts', { $add: ['$maxAttempts', MAX_INTERRUPTED_DELIVERIES] }] } },
-        ],
-      }, { $set: { state: 'sending', leaseUntil: isoAt(nowMs + lease), updatedAt: now }, $inc: { attempts: 1 } },
-      { sort: { nextAttemptAt: 1, _id: 1 }, returnDocument: 'after' });
-      if (!doc) break;
-      claimed.push(ipnFromDoc<IpnMessage>(doc));
+    // Messages passed over because an earlier one of their order is unfinished (per-order order).
+    // A message never becomes unfinished again once finished, so a check that found none stays true.
+    const waiting: string[] = [];
+    for (let looked = 0; claimed.length < max && looked < max * 4; looked++) {
+      const candidate = await ipns.findOne(waiting.length ? { $and: [due, { _id: { $nin: waiting } }] } : due,
+        { sort: { nextAttemptAt: 1, _id: 1 }, projection: { _id: 1, orderId: 1, createdAt: 1 } });
+      if (!candidate) break;
+      const earlier = await ipns.findOne({
+        orderId: candidate.orderId, state: { $in: ['pending', 'sending'] },
+        $or: [{ createdAt: { $lt: candidate.createdAt } }, { createdAt: candidate.createdAt, _id: { $lt: candidate._id } }],
+      }, { projection: { _id: 1 } });
+      if (earlier) {
+        waiting.push(candidate._id as string);
+        continue;
+      }
+      const doc = await ipns.findOneAndUpdate({ $and: [due, { _id: candidate._id }] },
+        { $set: { state: 'sending', leaseUntil: isoAt(nowMs + lease), leaseOwner: holder, updatedAt: now }, $inc: { attempts: 1 } },
+        { returnDocument: 'after' });
+      if (doc) claimed.push(ipnFromDoc<IpnMessage>(doc));
     }
     return claimed;
+  }
+
+  async reclaimLeasesOf(owner: string): Promise<ReclaimedLeases> {
+    const holder = new Checker('reclaimLeasesOf').text('owner', owner);
+    const now = this.iso();
+    // The owner itself and the sub-owners it names (`<owner>/settle`, `<owner>/admin`, …).
+    const mine = (field: string): Document => ({ $or: [{ [field]: holder }, { [field]: { $regex: `^${escapeRegex(holder)}/` } }] });
+    const ipns = await this.c(C.ipns).updateMany({ state: 'sending', leaseUntil: { $gt: now }, ...mine('leaseOwner') }, { $set: { leaseUntil: now } });
+    const attempts = await this.c(C.attempts).updateMany({ live: true, leaseUntil: { $gt: now }, ...mine('leaseOwner') }, { $set: { leaseUntil: now } });
+    const named = await this.c(C.leases).deleteMany(mine('owner'));
+    return { ipns: ipns.modifiedCount, attempts: attempts.modifiedCount, named: named.deletedCount };
   }
 
   async completeIpn(id: string, result: IpnResult): Promise<boolean> {
@@ -299,4 +326,8 @@ export class MongoStore extends MongoSupportCollections implements Store {
       }
     }
   }
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

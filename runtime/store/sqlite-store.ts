@@ -20,7 +20,7 @@ import { txOrderBy, txPage, txWhere } from './sqlite-tx-sql.ts';
 import type { SqlParam } from './sqlite-tx-sql.ts';
 import { checkTxPatch, checkTxQuery } from './tx-query.ts';
 import {
-  LAST_ATTEMPT_EXPIRED, MAX_INTERRUPTED_DELIVERIES, applyTransition, compareText, attemptChanges, buildAttempt, buildIpn, buildOrder, isoAt, refuseTransition,
+  ANONYMOUS_IPN_OWNER, LAST_ATTEMPT_EXPIRED, MAX_INTERRUPTED_DELIVERIES, applyTransition, compareText, attemptChanges, buildAttempt, buildIpn, buildOrder, isoAt, refuseTransition,
 } from './records.ts';
 import {
   Checker, LEASE_MS_MAX, checkAttemptPatch, checkAttemptStates, checkIpnResult, checkNewAttempt, checkNewIpn, checkNewOrder,
@@ -30,7 +30,7 @@ import type {
   AttemptState, IpnMessage, NewIpn, NewOrder, Order, OrderHistoryEntry, OrderStatus, PayoutAttempt, PayoutTx,
 } from './types.ts';
 import type {
-  AttemptPatch, IpnResult, NewAttempt, OrderTransition, Store, TransitionResult, TxPatch, TxQuery,
+  AttemptPatch, IpnResult, NewAttempt, ReclaimedLeases, OrderTransition, Store, TransitionResult, TxPatch, TxQuery,
 } from './store.ts';
 
 export type { SqliteStoreOptions } from './sqlite-connection.ts';
@@ -224,22 +224,41 @@ export class SqliteStore extends SqliteSupportTables implements Store {
     });
   }
 
-  async claimDueIpns(limit: number, leaseMs: number): Promise<IpnMessage[]> {
+  async claimDueIpns(limit: number, leaseMs: number, owner: string = ANONYMOUS_IPN_OWNER): Promise<IpnMessage[]> {
     const c = new Checker('claimDueIpns');
     const max = c.int('limit', limit, 1, 1000);
     const lease = c.int('leaseMs', leaseMs, 1, LEASE_MS_MAX);
+    const holder = c.text('owner', owner);
     const nowMs = this.now();
     const now = isoAt(nowMs);
     return this.write(() => {
       this.run(`UPDATE ipn_outbox SET "state" = 'failed', "leaseUntil" = NULL, "updatedAt" = :now, "lastError" = :error
         WHERE "state" = 'sending' AND "leaseUntil" <= :now AND "attempts" >= "maxAttempts" + ${MAX_INTERRUPTED_DELIVERIES}`, { now, error: LAST_ATTEMPT_EXPIRED });
+      // Per-order order: a message waits while an earlier one of its order is unsent or interrupted.
       const rows = this.stmt(`UPDATE ipn_outbox SET "state" = 'sending', "attempts" = "attempts" + 1, "leaseUntil" = :until,
-        "updatedAt" = :now WHERE "_id" IN (SELECT "_id" FROM ipn_outbox WHERE ("state" = 'pending' AND "nextAttemptAt" <= :now)
-        OR ("state" = 'sending' AND "leaseUntil" <= :now) ORDER BY "nextAttemptAt", "_id" LIMIT :max) RETURNING *`)
-        .all({ now, until: isoAt(nowMs + lease), max });
+        "leaseOwner" = :owner, "updatedAt" = :now WHERE "_id" IN (SELECT m."_id" FROM ipn_outbox m
+        WHERE ((m."state" = 'pending' AND m."nextAttemptAt" <= :now) OR (m."state" = 'sending' AND m."leaseUntil" <= :now))
+        AND NOT EXISTS (SELECT 1 FROM ipn_outbox e WHERE e."orderId" = m."orderId" AND e."state" IN ('pending', 'sending')
+          AND (e."createdAt" < m."createdAt" OR (e."createdAt" = m."createdAt" AND e."_id" < m."_id")))
+        ORDER BY m."nextAttemptAt", m."_id" LIMIT :max) RETURNING *`)
+        .all({ now, until: isoAt(nowMs + lease), max, owner: holder });
       return rows.map((r) => fromRow<IpnMessage>(T.ipns, r))
         .sort((a, b) => compareText(a.nextAttemptAt, b.nextAttemptAt) || compareText(a._id, b._id));
     });
+  }
+
+  async reclaimLeasesOf(owner: string): Promise<ReclaimedLeases> {
+    const holder = new Checker('reclaimLeasesOf').text('owner', owner);
+    const now = this.iso();
+    // The owner itself and the sub-owners it names (`<owner>/settle`, `<owner>/admin`, …).
+    const mine = (column: string) => `(${column} = :owner OR substr(${column}, 1, length(:owner) + 1) = :owner || '/')`;
+    return this.write(() => ({
+      ipns: this.run(`UPDATE ipn_outbox SET "leaseUntil" = :now WHERE "state" = 'sending' AND "leaseUntil" > :now
+        AND ${mine('"leaseOwner"')}`, { now, owner: holder }),
+      attempts: this.run(`UPDATE payout_attempts SET "leaseUntil" = :now WHERE "live" = 1 AND "leaseUntil" > :now
+        AND ${mine('"leaseOwner"')}`, { now, owner: holder }),
+      named: this.run(`DELETE FROM leases WHERE ${mine('"owner"')}`, { owner: holder }),
+    }));
   }
 
   async completeIpn(id: string, result: IpnResult): Promise<boolean> {

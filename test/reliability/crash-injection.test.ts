@@ -46,6 +46,7 @@ const THROUGH: Record<string, Scenario[]> = {
   'sweep-after-lease-taken': ['webhook-done', 'cron-done', 'immediate'],
   'history-after-transition': ['webhook-done', 'cron-done', 'webhook-failed'],
   'webhook-after-inbox': ['webhook-done', 'webhook-failed'],
+  'cron-after-lease': ['cron-done'],
 };
 const ALL: Scenario[] = ['webhook-done', 'cron-done', 'immediate', 'webhook-failed', 'refused', 'hang'];
 
