@@ -33,13 +33,13 @@ import {
   ANONYMOUS_IPN_OWNER, LAST_ATTEMPT_EXPIRED, MAX_INTERRUPTED_DELIVERIES, applyTransition, attemptChanges, buildAttempt, buildIpn, buildOrder, isoAt, refuseTransition,
 } from './records.ts';
 import {
-  Checker, LEASE_MS_MAX, checkAttemptPatch, checkAttemptStates, checkIpnResult, checkNewAttempt, checkNewIpn, checkNewOrder,
+  Checker, LEASE_MS_MAX, checkIdempotencyKey, checkAttemptPatch, checkAttemptStates, checkIpnResult, checkNewAttempt, checkNewIpn, checkNewOrder,
   checkNewTx, checkOrderStatus, checkTransition,
 } from './validate.ts';
 import type {
   AttemptState, IpnMessage, NewIpn, NewOrder, Order, OrderHistoryEntry, OrderStatus, PayoutAttempt, PayoutTx,
 } from './types.ts';
-import type { AttemptPatch, IpnResult, NewAttempt, ReclaimedLeases, OrderTransition, Store, TransitionResult, TxPatch, TxQuery } from './store.ts';
+import type { AttemptPatch, IdempotencyKey, IpnResult, NewAttempt, OnceCreated, ReclaimedLeases, OrderTransition, Store, TransitionResult, TxPatch, TxQuery } from './store.ts';
 
 export type { MongoStoreOptions } from './mongo-support-collections.ts';
 const TRANSITION_RETRIES = 20;
@@ -61,6 +61,42 @@ export class MongoStore extends MongoSupportCollections implements Store {
     const created = buildOrder(newId(this.now()), uid, input, this.iso());
     await this.c(C.orders).insertOne({ ...created, pendingHistory: [], pendingIpns: [] });
     return created;
+  }
+
+  // No transactions: the key is inserted first with the order id it will create (unique _id), then
+  // the order under that id. A crash between the two leaves a key whose order is missing; the next
+  // call with the key creates it under the same id, so one key never yields two orders.
+  async createOrderOnce(order: NewOrder, idempotency: IdempotencyKey): Promise<OnceCreated> {
+    const input = checkNewOrder(order);
+    const { key, fingerprint } = checkIdempotencyKey('createOrderOnce', idempotency);
+    const keys = this.db.collection<{ _id: string; fingerprint: string; orderId: string; createdAt: string }>(C.idempotency);
+    let claim = { _id: key, fingerprint, orderId: newId(this.now()), createdAt: this.iso() };
+    try {
+      await keys.insertOne(claim);
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      claim = (await keys.findOne({ _id: key }))!;
+    }
+    if (claim.fingerprint !== fingerprint) return { outcome: 'conflict' };
+    const existing = await this.getOrder(claim.orderId);
+    if (existing) return { outcome: 'replayed', order: existing };
+    const created = buildOrder(claim.orderId, await this.#nextUid(), input, this.iso());
+    try {
+      await this.c(C.orders).insertOne({ ...created, pendingHistory: [], pendingIpns: [] });
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      const raced = await this.getOrder(claim.orderId);
+      if (raced) return { outcome: 'replayed', order: raced };
+      throw err;
+    }
+    return { outcome: 'created', order: created };
+  }
+
+  async findOrderByIdempotencyKey(key: string): Promise<{ order: Order; fingerprint: string } | null> {
+    const k = checkIdempotencyKey('findOrderByIdempotencyKey', { key, fingerprint: '-' }).key;
+    const known = await this.db.collection<{ _id: string; fingerprint: string; orderId: string }>(C.idempotency).findOne({ _id: k });
+    const found = known && await this.getOrder(known.orderId);
+    return found ? { order: found, fingerprint: known.fingerprint } : null;
   }
 
   async getOrder(id: string): Promise<Order | null> {

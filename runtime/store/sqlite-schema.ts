@@ -137,6 +137,14 @@ CREATE INDEX ipn_outbox_finished ON ipn_outbox ("state", "updatedAt");
 ALTER TABLE ipn_outbox ADD COLUMN "leaseOwner" TEXT;
 CREATE INDEX ipn_outbox_unfinished_by_order ON ipn_outbox ("orderId", "createdAt", "_id") WHERE "state" IN ('pending', 'sending');
 `,
+}, {
+  version: 5,
+  name: 'merchant idempotency keys on order create',
+  sql: `
+CREATE TABLE order_idempotency (
+  "key" TEXT PRIMARY KEY, "fingerprint" TEXT NOT NULL, "orderId" TEXT NOT NULL REFERENCES orders ("_id"), "createdAt" TEXT NOT NULL
+) STRICT;
+`,
 }];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

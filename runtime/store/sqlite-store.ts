@@ -23,14 +23,14 @@ import {
   ANONYMOUS_IPN_OWNER, LAST_ATTEMPT_EXPIRED, MAX_INTERRUPTED_DELIVERIES, applyTransition, compareText, attemptChanges, buildAttempt, buildIpn, buildOrder, isoAt, refuseTransition,
 } from './records.ts';
 import {
-  Checker, LEASE_MS_MAX, checkAttemptPatch, checkAttemptStates, checkIpnResult, checkNewAttempt, checkNewIpn, checkNewOrder,
+  Checker, LEASE_MS_MAX, checkIdempotencyKey, checkAttemptPatch, checkAttemptStates, checkIpnResult, checkNewAttempt, checkNewIpn, checkNewOrder,
   checkNewTx, checkOrderStatus, checkTransition,
 } from './validate.ts';
 import type {
   AttemptState, IpnMessage, NewIpn, NewOrder, Order, OrderHistoryEntry, OrderStatus, PayoutAttempt, PayoutTx,
 } from './types.ts';
 import type {
-  AttemptPatch, IpnResult, NewAttempt, ReclaimedLeases, OrderTransition, Store, TransitionResult, TxPatch, TxQuery,
+  AttemptPatch, IdempotencyKey, IpnResult, NewAttempt, OnceCreated, ReclaimedLeases, OrderTransition, Store, TransitionResult, TxPatch, TxQuery,
 } from './store.ts';
 
 export type { SqliteStoreOptions } from './sqlite-connection.ts';
@@ -49,6 +49,31 @@ export class SqliteStore extends SqliteSupportTables implements Store {
       this.run(insertSql(T.orders), toParams(T.orders, created));
       return created;
     });
+  }
+
+  async createOrderOnce(order: NewOrder, idempotency: IdempotencyKey): Promise<OnceCreated> {
+    const input = checkNewOrder(order);
+    const { key, fingerprint } = checkIdempotencyKey('createOrderOnce', idempotency);
+    return this.write(() => {
+      const known = this.get('SELECT "fingerprint", "orderId" FROM order_idempotency WHERE "key" = ?', key);
+      if (known) {
+        if (known.fingerprint !== fingerprint) return { outcome: 'conflict' as const };
+        return { outcome: 'replayed' as const, order: this.one<Order>(T.orders, 'SELECT * FROM orders WHERE "_id" = ?', known.orderId as string)! };
+      }
+      const next = this.get('SELECT COALESCE(MAX("uid"), 0) + 1 AS n FROM orders')!.n as number;
+      const created = buildOrder(newId(this.now()), next, input, this.iso());
+      this.run(insertSql(T.orders), toParams(T.orders, created));
+      this.run('INSERT INTO order_idempotency ("key", "fingerprint", "orderId", "createdAt") VALUES (?, ?, ?, ?)', key, fingerprint, created._id, created.createdAt);
+      return { outcome: 'created' as const, order: created };
+    });
+  }
+
+  async findOrderByIdempotencyKey(key: string): Promise<{ order: Order; fingerprint: string } | null> {
+    const k = checkIdempotencyKey('findOrderByIdempotencyKey', { key, fingerprint: '-' }).key;
+    const known = this.get('SELECT "fingerprint", "orderId" FROM order_idempotency WHERE "key" = ?', k);
+    if (!known) return null;
+    const found = this.one<Order>(T.orders, 'SELECT * FROM orders WHERE "_id" = ?', known.orderId as string);
+    return found ? { order: found, fingerprint: known.fingerprint as string } : null;
   }
 
   async getOrder(id: string): Promise<Order | null> {

@@ -78,6 +78,10 @@ export interface AttemptPatch {
   leaseUntil?: string | null;
 }
 
+/** A merchant's Idempotency-Key and a digest of the request it came with (never the request itself). */
+export interface IdempotencyKey { key: string; fingerprint: string }
+export type OnceCreated = { outcome: 'created' | 'replayed'; order: Order } | { outcome: 'conflict' };
+
 /** How many leases reclaimLeasesOf ended, by kind. */
 export interface ReclaimedLeases { ipns: number; attempts: number; named: number }
 
@@ -103,6 +107,15 @@ export interface Store {
 
   // orders
   createOrder(order: NewOrder): Promise<Order>;
+  /**
+   * createOrder under a merchant's idempotency key, in one step: the first call creates the order and
+   * remembers key → (fingerprint, order); a later call with the key gets that order back ('replayed')
+   * when its fingerprint matches, 'conflict' (nothing written) when it does not. Concurrent calls with
+   * one key create one order.
+   */
+  createOrderOnce(order: NewOrder, idempotency: IdempotencyKey): Promise<OnceCreated>;
+  /** The order a key created, with the fingerprint it was created with; null for an unknown key. */
+  findOrderByIdempotencyKey(key: string): Promise<{ order: Order; fingerprint: string } | null>;
   getOrder(id: string): Promise<Order | null>;
   getOrderByUid(uid: number): Promise<Order | null>;
   getOrders(ids: string[]): Promise<Order[]>;
