@@ -2,6 +2,10 @@
 // server SIGKILL itself the n-th time (default 1st) it passes that named point of the payout path.
 // Unset in production (crashPoint is then a no-op); it exists so that "never pays twice, never
 // loses an IPN" is proven by killing real processes, not by reasoning.
+import fs from 'node:fs';
+
+/** The line a process writes to stderr just before it kills itself at a crash point. */
+export const CRASH_MARKER = 'payout-sandbox crash point reached: ';
 
 export const CRASH_POINTS = [
   'after-attempt-created', 'after-dispatching-written', 'after-transfer-returned', 'after-tx-recorded',
@@ -30,6 +34,11 @@ export function crashHookFromEnv(env: NodeJS.ProcessEnv): ((point: CrashPoint) =
   return (point) => {
     if (point !== target) return;
     remaining -= 1;
-    if (remaining === 0) process.kill(process.pid, 'SIGKILL');
+    if (remaining === 0) {
+      // Written synchronously before the kill, so the suite counts a kill as landed at this point
+      // only when the process really got here (and really died of SIGKILL).
+      fs.writeSync(2, `${CRASH_MARKER}${point}\n`);
+      process.kill(process.pid, 'SIGKILL');
+    }
   };
 }
