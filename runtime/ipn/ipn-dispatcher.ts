@@ -192,7 +192,9 @@ export class IpnDispatcher {
     for (let i = 0; i < MAX_DRAINS_PER_WAKE && !this.stopped; i++) {
       this.again = false;
       const s = await this.drainOnce();
-      if (s.error || (s.claimed < this.batchSize && !this.again)) return;
+      // A finished message may unblock the next one of its order (per-order order): claim again at
+      // once rather than a poll interval later, until a claim finds nothing.
+      if (s.error || (s.claimed === 0 && !this.again)) return;
     }
     this.again = true;
   }
