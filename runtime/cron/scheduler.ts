@@ -13,6 +13,7 @@
 //    for the full margin, still keeps peers off until then.
 //  - Outcomes and errors are kept in status() and reported through onEvent; nothing here throws
 //    into a timer, so a failing plugin or database never takes the server down.
+import { crashPoint } from '../testing-seams/crash-hook.ts';
 import { Cron } from 'croner';
 import type { CronDescriptor } from '../plugins/load-plugin.ts';
 import type { Store } from '../store/store.ts';
@@ -30,8 +31,14 @@ export interface CronSchedulerDeps {
   owner: string;
   /** Deadline of one run. */
   wallMs: number;
-  /** Lease ttl = wallMs + leaseMarginMs. Default 5000 (the supervisor's kill grace is 2 s). */
+  /** Grace after wallMs before a run that never settles is given up (half of it). Default 5000. */
   leaseMarginMs?: number;
+  /**
+   * Lifetime of the job's lease without renewal; a running job renews it every third of it. A server
+   * killed during a run leaves the job to its peers (and to its own next life, which takes its leases
+   * back at start) after at most this long. Default 15 000.
+   */
+  leaseTtlMs?: number;
   /** How long the lease is kept after a run. Default 1000. */
   leaseHoldMs?: number;
   /** IANA zone for schedules. Default: the server's local time, as the platform ran them. */
@@ -94,6 +101,7 @@ export class CronScheduler {
   private readonly active = new Set<string>();
   private readonly leaseMarginMs: number;
   private readonly leaseHoldMs: number;
+  private readonly leaseTtlMs: number;
   private readonly now: () => number;
   private stopped = false;
 
@@ -102,6 +110,8 @@ export class CronScheduler {
     this.deps = deps;
     this.leaseMarginMs = deps.leaseMarginMs ?? 5_000;
     this.leaseHoldMs = deps.leaseHoldMs ?? 1_000;
+    this.leaseTtlMs = deps.leaseTtlMs ?? 15_000;
+    if (!(this.leaseTtlMs >= 30)) throw new Error(`CronScheduler: leaseTtlMs must be at least 30 ms, got ${deps.leaseTtlMs}`);
     if (!(this.leaseMarginMs > 0) || !(this.leaseHoldMs > 0)) throw new Error('CronScheduler: leaseMarginMs and leaseHoldMs must be positive');
     this.now = deps.now ?? Date.now;
   }
@@ -192,7 +202,7 @@ export class CronScheduler {
     const { wallMs } = this.deps;
     let acquired: boolean;
     try {
-      acquired = await this.deps.store.acquireLease(lease, this.deps.owner, wallMs + this.leaseMarginMs);
+      acquired = await this.deps.store.acquireLease(lease, this.deps.owner, this.leaseTtlMs);
     } catch (err) {
       const message = `could not take the lease ${lease}: ${messageOf(err)}`;
       job.status.lastError = message;
@@ -200,6 +210,7 @@ export class CronScheduler {
       return this.skip(job, trigger, 'lease_error', message);
     }
     if (!acquired) return this.skip(job, trigger, 'lease_held', `another server instance holds ${lease}; this tick is left to it`);
+    crashPoint('cron-after-lease');
 
     const at = this.iso();
     job.status.running = true;
@@ -207,7 +218,18 @@ export class CronScheduler {
     job.status.lastRun = at;
     this.emit({ kind: 'start', key: job.key, trigger, at });
     const started = performance.now();
-    const result = await this.invokeWithGuard(job.key, wallMs);
+    // A short lease kept alive while the run lasts: a dead holder frees the job within leaseTtlMs, not
+    // after the whole wallMs. Two runs overlap only if this server cannot reach the store for a full ttl.
+    const heartbeat = setInterval(() => {
+      void this.deps.store.acquireLease(lease, this.deps.owner, this.leaseTtlMs).catch(() => {});
+    }, Math.floor(this.leaseTtlMs / 3));
+    heartbeat.unref();
+    let result: CronInvokeResult;
+    try {
+      result = await this.invokeWithGuard(job.key, wallMs);
+    } finally {
+      clearInterval(heartbeat);
+    }
     const durationMs = Math.round(performance.now() - started);
 
     const s = job.status;

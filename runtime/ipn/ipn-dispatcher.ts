@@ -10,6 +10,10 @@
 //    and once the lease expires the next claim takes it again (or marks it failed when the dead
 //    worker had its last allowed attempt). Nothing is lost, and completions carry the claimed
 //    attempt number, so a slow worker cannot overwrite the outcome of the delivery that replaced it.
+//  - In order per order. The store claims a message only when no earlier message of its order is
+//    still pending or sending, so an order's IPNs reach the merchant in the order of its transitions,
+//    an interrupted send included (it is sent again before anything later). A message that failed
+//    for good does not hold the later ones back.
 //  - A duplicate is possible only when a worker dies (or its lease runs out) after the POST left
 //    and before the outcome was written. Merchants must treat IPNs idempotently, keyed by
 //    orderId + newStatus + timestamp (all three are covered by the hash).
@@ -24,6 +28,8 @@ import { crashPoint } from '../testing-seams/crash-hook.ts';
 export interface IpnDispatcherDeps {
   store: Pick<Store, 'claimDueIpns' | 'completeIpn'>;
   egress: ServerEgress;
+  /** This server instance: named on every claim, so after a restart it takes its own claims back at once. */
+  owner?: string;
   /** First retry delay; doubles per attempt (only used when a row allows more than one attempt). */
   retryBaseMs: number;
   /** How long a claim is held. Must exceed sendTimeoutMs, or a slow send is re-claimed by a peer. */
@@ -150,7 +156,7 @@ export class IpnDispatcher {
     const summary: DrainSummary = { claimed: 0, sent: 0, retried: 0, failed: 0, superseded: 0, error: null };
     let batch: IpnMessage[];
     try {
-      batch = await this.deps.store.claimDueIpns(this.batchSize, this.leaseMs);
+      batch = await this.deps.store.claimDueIpns(this.batchSize, this.leaseMs, this.deps.owner);
     } catch (err) {
       summary.error = messageOf(err);
       this.emit({ kind: 'error', stage: 'claim', id: null, error: summary.error });
@@ -186,7 +192,9 @@ export class IpnDispatcher {
     for (let i = 0; i < MAX_DRAINS_PER_WAKE && !this.stopped; i++) {
       this.again = false;
       const s = await this.drainOnce();
-      if (s.error || (s.claimed < this.batchSize && !this.again)) return;
+      // A finished message may unblock the next one of its order (per-order order): claim again at
+      // once rather than a poll interval later, until a claim finds nothing.
+      if (s.error || (s.claimed === 0 && !this.again)) return;
     }
     this.again = true;
   }

@@ -22,6 +22,7 @@ export const FORM_LIMITS = Object.freeze({
 
 export const SCALAR_FIELDS = [
   'routeId', 'partner', 'amount', 'lang', 'agreement', 'hideOutData', 'clientCallbackUrl', 'ipnUrl', 'ipnSecret',
+  'idempotencyKey',
 ] as const;
 export const LIST_FIELDS = ['fromValues', 'toValues', 'routeValues'] as const;
 export type ListField = (typeof LIST_FIELDS)[number];

@@ -7,6 +7,7 @@ import { parseAmount } from './amount.ts';
 import { FORM_LIMITS, LIST_FIELDS, SCALAR_FIELDS } from './form-body.ts';
 import type { ListField } from './form-body.ts';
 import { OrderFormError } from './order-errors.ts';
+import { IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEY_MIN } from '../store/validate.ts';
 
 export { FORM_LIMITS, LIST_FIELDS, SCALAR_FIELDS, parseFormBody, parseJsonBody } from './form-body.ts';
 export type { RawOrderBody } from './form-body.ts';
@@ -52,6 +53,18 @@ export interface OrderForm {
   clientCallbackUrl: string | null;
   ipnUrl: string | null;
   ipnSecret: string | null;
+  /** The merchant's retry key (body field; the Idempotency-Key header is merged by OrderService). */
+  idempotencyKey: string | null;
+}
+
+/** 16-128 visible ASCII characters: long enough that nobody guesses another merchant's key. */
+export function readIdempotencyKey(where: string, value: unknown): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string') fail(where, `${where} must be a string`);
+  if (value.length < IDEMPOTENCY_KEY_MIN || value.length > IDEMPOTENCY_KEY_MAX || !/^[\x21-\x7e]+$/.test(value)) {
+    fail(where, `${where} must be ${IDEMPOTENCY_KEY_MIN} to ${IDEMPOTENCY_KEY_MAX} visible ASCII characters without spaces; use a random value such as a UUID, one per order you mean to create`);
+  }
+  return value;
 }
 
 const KNOWN = new Set<string>([...SCALAR_FIELDS, ...LIST_FIELDS]);
@@ -178,5 +191,6 @@ export function readOrderForm(raw: unknown): OrderForm {
     clientCallbackUrl: optionalText('clientCallbackUrl', raw.clientCallbackUrl, TEXT_LIMITS.url),
     ipnUrl: optionalText('ipnUrl', raw.ipnUrl, TEXT_LIMITS.url),
     ipnSecret,
+    idempotencyKey: readIdempotencyKey('idempotencyKey', raw.idempotencyKey),
   };
 }

@@ -7,14 +7,14 @@ import type { AuditLog } from '../../host-api/audit.ts';
 import type { LoadedPlugin } from '../plugins/load-plugin.ts';
 import type { SandboxHost } from '../sandbox/sandbox-host.ts';
 import { NOT_DISPATCHED } from '../sandbox/protocol.ts';
-import type { Store, TransitionResult } from '../store/store.ts';
+import type { IdempotencyKey, Store, TransitionResult } from '../store/store.ts';
 import { ORDER_STATUSES } from '../store/types.ts';
-import type { FieldValue, NewIpn, Order, OrderStatus, Route } from '../store/types.ts';
+import type { FieldValue, NewIpn, NewOrder, Order, OrderStatus, Route } from '../store/types.ts';
 import { compareAmounts, computeOutAmount, isPositiveDecimal } from './amount.ts';
 import { checkMerchantUrl, loopbackOriginSet, returnUrl } from './merchant-url.ts';
 import { OrderFormError } from './order-errors.ts';
 import type { FieldProblem } from './order-errors.ts';
-import { normaliseLang, readOrderForm } from './order-form.ts';
+import { normaliseLang, readIdempotencyKey, readOrderForm } from './order-form.ts';
 import type { OrderForm, OrderLang } from './order-form.ts';
 import { allowedNext, canTransition, finalOutcome, isPayoutSettlement } from './transitions.ts';
 
@@ -122,9 +122,15 @@ export class OrderService {
    * an object). Throws OrderFormError: 400 malformed, 404 unknown route, 409 route closed,
    * 422 refused (agreement, limits, the plugin's field checks), 503 payout method unavailable.
    */
-  async create(body: unknown, meta: { ip: string }): Promise<{ order: Order; links: OrderLinks }> {
+  async create(body: unknown, meta: { ip: string; idempotencyKey?: string | null }): Promise<{ order: Order; links: OrderLinks; replayed: boolean }> {
     const started = performance.now();
     const form = readOrderForm(body);
+    const idempotency = idempotencyOf(form, meta.idempotencyKey);
+    if (idempotency) {
+      // The same key answers the same order, even if the direction has closed since: checked first.
+      const known = await this.deps.store.findOrderByIdempotencyKey(idempotency.key);
+      if (known) return this.replay(known.fingerprint === idempotency.fingerprint ? known.order : null, meta.ip, started);
+    }
     if (!form.agreement) {
       throw new OrderFormError('agreement', 'agreement must be true: the customer has to accept the exchange terms before the order is created', 422);
     }
@@ -145,7 +151,7 @@ export class OrderService {
     }
     const toValues = await this.checkPayoutFields(route, pluginKey, form, meta.ip);
 
-    const order = await this.deps.store.createOrder({
+    const newOrder: NewOrder = {
       secret: crypto.randomBytes(SECRET_BYTES).toString('base64url'),
       status: 'new', routeId: route._id, inAmount: form.amount, outAmount,
       fromXml: route.fromXml, toXml: route.toXml, outSymbol: route.outSymbol,
@@ -153,14 +159,37 @@ export class OrderService {
       lang: form.lang, agreement: true, hideOutData: form.hideOutData,
       clientCallbackUrl, ipnUrl, ipnSecret: form.ipnSecret, partner: form.partner,
       payoutModule: pluginKey, payoutStatus: null, orderNote: null, holdReason: null,
-    });
+    };
+    let order: Order;
+    if (idempotency) {
+      const once = await this.deps.store.createOrderOnce(newOrder, idempotency);
+      // A concurrent request with the key won the race: its order is the answer.
+      if (once.outcome !== 'created') return this.replay(once.outcome === 'replayed' ? once.order : null, meta.ip, started);
+      order = once.order;
+    } else {
+      order = await this.deps.store.createOrder(newOrder);
+    }
     this.deps.audit.record({
       plugin: null, actor: 'merchant', callId: null, capability: 'merchant.order.create', decision: 'allowed', rule: null,
       summary: `order ${order.uid} (${order._id}): ${order.inAmount} ${order.fromXml} → ${order.outAmount} ${order.toXml} on route ${route._id}` +
         `${form.partner ? `, partner ${form.partner}` : ''}, from ${meta.ip}`,
       durationMs: performance.now() - started,
     });
-    return { order, links: this.links(order) };
+    return { order, links: this.links(order), replayed: false };
+  }
+
+  /** The answer to a repeated key: the order it created, or a refusal when the request differs. */
+  private replay(order: Order | null, ip: string, started: number): { order: Order; links: OrderLinks; replayed: boolean } {
+    if (!order) {
+      throw new OrderFormError('idempotencyKey', 'this Idempotency-Key was already used for a different order request; ' +
+        'send exactly the same request to get that order back, or use a new key for a new order', 422);
+    }
+    this.deps.audit.record({
+      plugin: null, actor: 'merchant', callId: null, capability: 'merchant.order.create', decision: 'allowed', rule: 'idempotency-key',
+      summary: `order ${order.uid} (${order._id}) answered again for a repeated Idempotency-Key, from ${ip}`,
+      durationMs: performance.now() - started,
+    });
+    return { order, links: this.links(order), replayed: true };
   }
 
   private checkAmount(route: Route, amount: string): string {
@@ -330,4 +359,19 @@ export class OrderService {
     const tail = `${order.uid}/${encodeURIComponent(order.secret)}`;
     return { payment: `/${l}/payment/${tail}`, order: `/${l}/order/${tail}` };
   }
+}
+
+/**
+ * The key (header or body field; both must agree) and a digest of the request it guards. The digest
+ * is over the decoded form, so the same order sent as JSON or as a form is the same request.
+ */
+function idempotencyOf(form: OrderForm, header: string | null | undefined): IdempotencyKey | null {
+  const fromHeader = readIdempotencyKey('Idempotency-Key', header);
+  if (fromHeader && form.idempotencyKey && fromHeader !== form.idempotencyKey) {
+    throw new OrderFormError('idempotencyKey', 'the Idempotency-Key header and the idempotencyKey field differ; send the key once, or the same value in both');
+  }
+  const key = fromHeader ?? form.idempotencyKey;
+  if (!key) return null;
+  const { idempotencyKey: _key, ...request } = form;
+  return { key, fingerprint: crypto.createHash('sha256').update(JSON.stringify(request)).digest('hex') };
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import { openStore } from '../store/open-store.ts';
+import { claimInstanceSlot } from './instance-slot.ts';
 import type { Store } from '../store/store.ts';
 import { loadKeyRing } from '../secrets/master-key.ts';
 import type { KeyRing } from '../secrets/master-key.ts';
@@ -89,7 +90,10 @@ export function whitelistedEnv(keys: string[], env: NodeJS.ProcessEnv): Record<s
   return out;
 }
 
-export async function createHost(options: ServerOptions, extras: HostExtras = {}): Promise<Host> {
+export async function createHost(given: ServerOptions, extras: HostExtras = {}): Promise<Host> {
+  // A stable id per data folder slot: the restarted server takes its own leases back at start.
+  const slot = given.instanceIdFromDataDir && given.dbUrl !== 'sqlite::memory:' ? claimInstanceSlot(given.dataDir) : null;
+  const options: ServerOptions = slot ? { ...given, instanceId: slot.id } : given;
   const scrubber = new Scrubber();
   // Every line the server logs passes the scrubber as written: no call site can forget it.
   const logger = extras.logger ?? pino({ level: process.env.PAYOUT_SANDBOX_LOG_LEVEL ?? 'info', hooks: { streamWrite: (line) => scrubber.scrub(line) } });
@@ -180,7 +184,7 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
   });
   sandboxRef = sandbox;
   const cron = new CronScheduler({
-    store, owner: options.instanceId, wallMs: options.cronWallMs,
+    store, owner: options.instanceId, wallMs: options.cronWallMs, leaseTtlMs: options.cronLeaseTtlMs,
     // A cron run walks every pending tx of the plugin: it gets its own, larger CPU budget.
     invoke: (key, method, args, opts) => sandbox.invoke(key, method, args, { ...opts, cpuMs: options.cronCpuMs }),
     onEvent: (e) => {
@@ -204,6 +208,7 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
   });
   ipn = new IpnDispatcher({
     store,
+    owner: options.instanceId,
     egress: createIpnEgress({ loopbackOrigins: options.ipnLoopbackOrigins, overrides: extras.ipnEgress }),
     retryBaseMs: options.ipnRetryBaseMs,
     sendTimeoutMs: options.ipnSendTimeoutMs,
@@ -270,6 +275,11 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
     applySdkUpdates: (plugin, updates) => applyWebhookUpdates(steps, plugin, updates.filter((u): u is { reference: string; status: string; amount?: string } =>
       Boolean(u && typeof (u as { reference?: unknown }).reference === 'string' && typeof (u as { status?: unknown }).status === 'string'))),
     async start() {
+      // Before anything claims work: leases left by this instance's previous life end now.
+      const reclaimed = await store.reclaimLeasesOf(options.instanceId);
+      if (reclaimed.ipns || reclaimed.attempts || reclaimed.named) {
+        logger.info({ instance: options.instanceId, reclaimed }, 'leases of this instance\'s previous run taken back');
+      }
       await sandbox.start();
       const entries = await registry.loadAll(options.pluginsDir);
       for (const e of entries) {
@@ -296,6 +306,7 @@ export async function createHost(options: ServerOptions, extras: HostExtras = {}
       await hostApi.pluginLog.flush();
       await sandbox.close();
       await store.close();
+      slot?.release();
     },
   };
 }

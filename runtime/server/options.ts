@@ -115,6 +115,16 @@ export interface ServerOptions extends HostCallLimits {
    * must present it (or the admin token) and then sees the per-plugin series.
    */
   metricsToken: string;
+
+  // ---- Reliability: instance identity and lease times (README "Reliability guarantees") ----
+  /**
+   * Take a numbered instance slot in dataDir at start and use it as instanceId (not for an in-memory
+   * store), so a restarted server recognises its own leases and takes them back at once. false: use
+   * instanceId as given; then two live servers must never be given the same one.
+   */
+  instanceIdFromDataDir: boolean;
+  /** A cron job's lease without renewal (renewed every third of it while the job runs): a dead holder frees the job within this. */
+  cronLeaseTtlMs: number;
 }
 
 export const DEFAULT_PORT = 3000;
@@ -176,6 +186,8 @@ export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): Se
     pluginLogMaxRowsPerPlugin: 100_000,
     retentionIntervalMs: 10 * 60_000,
     metricsToken: '',
+    instanceIdFromDataDir: true,
+    cronLeaseTtlMs: 15_000,
     ...overrides,
   };
 }

@@ -13,7 +13,7 @@ export const C = {
   orders: 'orders', history: 'order_history', attempts: 'payout_attempts', txs: 'payout_txs',
   config: 'plugin_config', grants: 'network_grants', audit: 'audit_log', ipns: 'ipn_outbox',
   webhooks: 'webhook_inbox', routes: 'routes', leases: 'leases', log: 'plugin_log', counters: 'counters',
-  pluginRecords: 'plugin_records',
+  pluginRecords: 'plugin_records', idempotency: 'order_idempotency',
 } as const;
 
 export const INDEXES: Record<string, IndexDescription[]> = {
@@ -74,7 +74,9 @@ export function ipnToDoc<T extends { fields: Record<string, string> }>(ipn: T): 
   return { ...ipn, fields: toPairs(ipn.fields) };
 }
 export function ipnFromDoc<T>(doc: Document): T {
-  return { ...doc, fields: fromPairs(doc.fields) } as T;
+  // leaseOwner is bookkeeping of the claim (reclaimLeasesOf), not part of the message record.
+  const { leaseOwner: _claimer, ...message } = doc;
+  return { ...message, fields: fromPairs(doc.fields) } as T;
 }
 
 /** The plugin scope is the first clause of an $and that the plugin's conditions cannot reach into. */

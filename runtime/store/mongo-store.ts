@@ -30,16 +30,16 @@ import type { MongoStoreOptions } from './mongo-support-collections.ts';
 import { flushOrderOutbox, flushPendingOutboxes, mergedHistory, mergedIpns } from './mongo-outbox.ts';
 import { checkTxPatch, checkTxQuery } from './tx-query.ts';
 import {
-  LAST_ATTEMPT_EXPIRED, MAX_INTERRUPTED_DELIVERIES, applyTransition, attemptChanges, buildAttempt, buildIpn, buildOrder, isoAt, refuseTransition,
+  ANONYMOUS_IPN_OWNER, LAST_ATTEMPT_EXPIRED, MAX_INTERRUPTED_DELIVERIES, applyTransition, attemptChanges, buildAttempt, buildIpn, buildOrder, isoAt, refuseTransition,
 } from './records.ts';
 import {
-  Checker, LEASE_MS_MAX, checkAttemptPatch, checkAttemptStates, checkIpnResult, checkNewAttempt, checkNewIpn, checkNewOrder,
+  Checker, LEASE_MS_MAX, checkIdempotencyKey, checkAttemptPatch, checkAttemptStates, checkIpnResult, checkNewAttempt, checkNewIpn, checkNewOrder,
   checkNewTx, checkOrderStatus, checkTransition,
 } from './validate.ts';
 import type {
   AttemptState, IpnMessage, NewIpn, NewOrder, Order, OrderHistoryEntry, OrderStatus, PayoutAttempt, PayoutTx,
 } from './types.ts';
-import type { AttemptPatch, IpnResult, NewAttempt, OrderTransition, Store, TransitionResult, TxPatch, TxQuery } from './store.ts';
+import type { AttemptPatch, IdempotencyKey, IpnResult, NewAttempt, OnceCreated, ReclaimedLeases, OrderTransition, Store, TransitionResult, TxPatch, TxQuery } from './store.ts';
 
 export type { MongoStoreOptions } from './mongo-support-collections.ts';
 const TRANSITION_RETRIES = 20;
@@ -61,6 +61,42 @@ export class MongoStore extends MongoSupportCollections implements Store {
     const created = buildOrder(newId(this.now()), uid, input, this.iso());
     await this.c(C.orders).insertOne({ ...created, pendingHistory: [], pendingIpns: [] });
     return created;
+  }
+
+  // No transactions: the key is inserted first with the order id it will create (unique _id), then
+  // the order under that id. A crash between the two leaves a key whose order is missing; the next
+  // call with the key creates it under the same id, so one key never yields two orders.
+  async createOrderOnce(order: NewOrder, idempotency: IdempotencyKey): Promise<OnceCreated> {
+    const input = checkNewOrder(order);
+    const { key, fingerprint } = checkIdempotencyKey('createOrderOnce', idempotency);
+    const keys = this.db.collection<{ _id: string; fingerprint: string; orderId: string; createdAt: string }>(C.idempotency);
+    let claim = { _id: key, fingerprint, orderId: newId(this.now()), createdAt: this.iso() };
+    try {
+      await keys.insertOne(claim);
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      claim = (await keys.findOne({ _id: key }))!;
+    }
+    if (claim.fingerprint !== fingerprint) return { outcome: 'conflict' };
+    const existing = await this.getOrder(claim.orderId);
+    if (existing) return { outcome: 'replayed', order: existing };
+    const created = buildOrder(claim.orderId, await this.#nextUid(), input, this.iso());
+    try {
+      await this.c(C.orders).insertOne({ ...created, pendingHistory: [], pendingIpns: [] });
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      const raced = await this.getOrder(claim.orderId);
+      if (raced) return { outcome: 'replayed', order: raced };
+      throw err;
+    }
+    return { outcome: 'created', order: created };
+  }
+
+  async findOrderByIdempotencyKey(key: string): Promise<{ order: Order; fingerprint: string } | null> {
+    const k = checkIdempotencyKey('findOrderByIdempotencyKey', { key, fingerprint: '-' }).key;
+    const known = await this.db.collection<{ _id: string; fingerprint: string; orderId: string }>(C.idempotency).findOne({ _id: k });
+    const found = known && await this.getOrder(known.orderId);
+    return found ? { order: found, fingerprint: known.fingerprint } : null;
   }
 
   async getOrder(id: string): Promise<Order | null> {
@@ -243,10 +279,11 @@ export class MongoStore extends MongoSupportCollections implements Store {
     return message;
   }
 
-  async claimDueIpns(limit: number, leaseMs: number): Promise<IpnMessage[]> {
+  async claimDueIpns(limit: number, leaseMs: number, owner: string = ANONYMOUS_IPN_OWNER): Promise<IpnMessage[]> {
     const c = new Checker('claimDueIpns');
     const max = c.int('limit', limit, 1, 1000);
     const lease = c.int('leaseMs', leaseMs, 1, LEASE_MS_MAX);
+    const holder = c.text('owner', owner);
     await flushPendingOutboxes(this.db, OUTBOX_FLUSH_BATCH);
     const nowMs = this.now();
     const now = isoAt(nowMs);
@@ -254,19 +291,45 @@ export class MongoStore extends MongoSupportCollections implements Store {
     await ipns.updateMany({ state: 'sending', leaseUntil: { $lte: now }, $expr: { $gte: ['$attempts', { $add: ['$maxAttempts', MAX_INTERRUPTED_DELIVERIES] }] } }, {
       $set: { state: 'failed', leaseUntil: null, updatedAt: now, lastError: LAST_ATTEMPT_EXPIRED },
     });
+    const due: Document = {
+      $or: [
+        { state: 'pending', nextAttemptAt: { $lte: now }, $expr: { $lt: ['$attempts', '$maxAttempts'] } },
+        { state: 'sending', leaseUntil: { $lte: now }, $expr: { $lt: ['$attempts', { $add: ['$maxAttempts', MAX_INTERRUPTED_DELIVERIES] }] } },
+      ],
+    };
     const claimed: IpnMessage[] = [];
-    while (claimed.length < max) {
-      const doc = await ipns.findOneAndUpdate({
-        $or: [
-          { state: 'pending', nextAttemptAt: { $lte: now }, $expr: { $lt: ['$attempts', '$maxAttempts'] } },
-          { state: 'sending', leaseUntil: { $lte: now }, $expr: { $lt: ['$attempts', { $add: ['$maxAttempts', MAX_INTERRUPTED_DELIVERIES] }] } },
-        ],
-      }, { $set: { state: 'sending', leaseUntil: isoAt(nowMs + lease), updatedAt: now }, $inc: { attempts: 1 } },
-      { sort: { nextAttemptAt: 1, _id: 1 }, returnDocument: 'after' });
-      if (!doc) break;
-      claimed.push(ipnFromDoc<IpnMessage>(doc));
+    // Messages passed over because an earlier one of their order is unfinished (per-order order).
+    // A message never becomes unfinished again once finished, so a check that found none stays true.
+    const waiting: string[] = [];
+    for (let looked = 0; claimed.length < max && looked < max * 4; looked++) {
+      const candidate = await ipns.findOne(waiting.length ? { $and: [due, { _id: { $nin: waiting } }] } : due,
+        { sort: { nextAttemptAt: 1, _id: 1 }, projection: { _id: 1, orderId: 1, createdAt: 1 } });
+      if (!candidate) break;
+      const earlier = await ipns.findOne({
+        orderId: candidate.orderId, state: { $in: ['pending', 'sending'] },
+        $or: [{ createdAt: { $lt: candidate.createdAt } }, { createdAt: candidate.createdAt, _id: { $lt: candidate._id } }],
+      }, { projection: { _id: 1 } });
+      if (earlier) {
+        waiting.push(candidate._id as string);
+        continue;
+      }
+      const doc = await ipns.findOneAndUpdate({ $and: [due, { _id: candidate._id }] },
+        { $set: { state: 'sending', leaseUntil: isoAt(nowMs + lease), leaseOwner: holder, updatedAt: now }, $inc: { attempts: 1 } },
+        { returnDocument: 'after' });
+      if (doc) claimed.push(ipnFromDoc<IpnMessage>(doc));
     }
     return claimed;
+  }
+
+  async reclaimLeasesOf(owner: string): Promise<ReclaimedLeases> {
+    const holder = new Checker('reclaimLeasesOf').text('owner', owner);
+    const now = this.iso();
+    // The owner itself and the sub-owners it names (`<owner>/settle`, `<owner>/admin`, …).
+    const mine = (field: string): Document => ({ $or: [{ [field]: holder }, { [field]: { $regex: `^${escapeRegex(holder)}/` } }] });
+    const ipns = await this.c(C.ipns).updateMany({ state: 'sending', leaseUntil: { $gt: now }, ...mine('leaseOwner') }, { $set: { leaseUntil: now } });
+    const attempts = await this.c(C.attempts).updateMany({ live: true, leaseUntil: { $gt: now }, ...mine('leaseOwner') }, { $set: { leaseUntil: now } });
+    const named = await this.c(C.leases).deleteMany(mine('owner'));
+    return { ipns: ipns.modifiedCount, attempts: attempts.modifiedCount, named: named.deletedCount };
   }
 
   async completeIpn(id: string, result: IpnResult): Promise<boolean> {
@@ -299,4 +362,8 @@ export class MongoStore extends MongoSupportCollections implements Store {
       }
     }
   }
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

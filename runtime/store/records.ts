@@ -25,6 +25,8 @@ export const isoAt = (ms: number): string => new Date(ms).toISOString();
 export const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** lastError of an IPN whose worker vanished during its last allowed attempt. */
+/** The claimer recorded for IPN claims made without an owner (tests, tools): never reclaimed. */
+export const ANONYMOUS_IPN_OWNER = '(anonymous)';
 export const LAST_ATTEMPT_EXPIRED = 'the delivery was interrupted (its worker stopped before reporting back) too many times';
 /**
  * A claim whose worker vanished (crash, kill) is claimed again even on its last allowed attempt:

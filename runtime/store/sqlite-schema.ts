@@ -130,6 +130,21 @@ UPDATE webhook_inbox SET "bytes" = length(CAST("body" AS BLOB)) + length(CAST("h
 CREATE INDEX webhook_inbox_usage ON webhook_inbox ("plugin", "bytes");
 CREATE INDEX ipn_outbox_finished ON ipn_outbox ("state", "updatedAt");
 `,
+}, {
+  version: 4,
+  name: 'IPN claims name their holder (a restarted instance takes its own back at once)',
+  sql: `
+ALTER TABLE ipn_outbox ADD COLUMN "leaseOwner" TEXT;
+CREATE INDEX ipn_outbox_unfinished_by_order ON ipn_outbox ("orderId", "createdAt", "_id") WHERE "state" IN ('pending', 'sending');
+`,
+}, {
+  version: 5,
+  name: 'merchant idempotency keys on order create',
+  sql: `
+CREATE TABLE order_idempotency (
+  "key" TEXT PRIMARY KEY, "fingerprint" TEXT NOT NULL, "orderId" TEXT NOT NULL REFERENCES orders ("_id"), "createdAt" TEXT NOT NULL
+) STRICT;
+`,
 }];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
@@ -190,7 +205,7 @@ export const T = {
     { bool: ['requested', 'approved'], json: ['methods'] }),
   audit: spec('audit_log', '_id at plugin actor callId capability decision rule summary durationMs'),
   ipns: spec('ipn_outbox', `_id orderId status url fields state attempts maxAttempts nextAttemptAt leaseUntil lastError
-    createdAt updatedAt`, { json: ['fields'] }),
+    createdAt updatedAt leaseOwner`, { json: ['fields'], hidden: ['leaseOwner'] }),
   webhooks: spec('webhook_inbox', `_id plugin callback receivedAt method ip headers query body bodyEncoding state
     responseStatus responseBody error bytes`, { json: ['headers', 'query'], hidden: ['bytes'] }),
   routes: spec('routes', '_id fromXml toXml outSymbol rate minAmount maxAmount payoutPlugin autoPayout active createdAt updatedAt',

@@ -20,17 +20,17 @@ import { txOrderBy, txPage, txWhere } from './sqlite-tx-sql.ts';
 import type { SqlParam } from './sqlite-tx-sql.ts';
 import { checkTxPatch, checkTxQuery } from './tx-query.ts';
 import {
-  LAST_ATTEMPT_EXPIRED, MAX_INTERRUPTED_DELIVERIES, applyTransition, compareText, attemptChanges, buildAttempt, buildIpn, buildOrder, isoAt, refuseTransition,
+  ANONYMOUS_IPN_OWNER, LAST_ATTEMPT_EXPIRED, MAX_INTERRUPTED_DELIVERIES, applyTransition, compareText, attemptChanges, buildAttempt, buildIpn, buildOrder, isoAt, refuseTransition,
 } from './records.ts';
 import {
-  Checker, LEASE_MS_MAX, checkAttemptPatch, checkAttemptStates, checkIpnResult, checkNewAttempt, checkNewIpn, checkNewOrder,
+  Checker, LEASE_MS_MAX, checkIdempotencyKey, checkAttemptPatch, checkAttemptStates, checkIpnResult, checkNewAttempt, checkNewIpn, checkNewOrder,
   checkNewTx, checkOrderStatus, checkTransition,
 } from './validate.ts';
 import type {
   AttemptState, IpnMessage, NewIpn, NewOrder, Order, OrderHistoryEntry, OrderStatus, PayoutAttempt, PayoutTx,
 } from './types.ts';
 import type {
-  AttemptPatch, IpnResult, NewAttempt, OrderTransition, Store, TransitionResult, TxPatch, TxQuery,
+  AttemptPatch, IdempotencyKey, IpnResult, NewAttempt, OnceCreated, ReclaimedLeases, OrderTransition, Store, TransitionResult, TxPatch, TxQuery,
 } from './store.ts';
 
 export type { SqliteStoreOptions } from './sqlite-connection.ts';
@@ -49,6 +49,31 @@ export class SqliteStore extends SqliteSupportTables implements Store {
       this.run(insertSql(T.orders), toParams(T.orders, created));
       return created;
     });
+  }
+
+  async createOrderOnce(order: NewOrder, idempotency: IdempotencyKey): Promise<OnceCreated> {
+    const input = checkNewOrder(order);
+    const { key, fingerprint } = checkIdempotencyKey('createOrderOnce', idempotency);
+    return this.write(() => {
+      const known = this.get('SELECT "fingerprint", "orderId" FROM order_idempotency WHERE "key" = ?', key);
+      if (known) {
+        if (known.fingerprint !== fingerprint) return { outcome: 'conflict' as const };
+        return { outcome: 'replayed' as const, order: this.one<Order>(T.orders, 'SELECT * FROM orders WHERE "_id" = ?', known.orderId as string)! };
+      }
+      const next = this.get('SELECT COALESCE(MAX("uid"), 0) + 1 AS n FROM orders')!.n as number;
+      const created = buildOrder(newId(this.now()), next, input, this.iso());
+      this.run(insertSql(T.orders), toParams(T.orders, created));
+      this.run('INSERT INTO order_idempotency ("key", "fingerprint", "orderId", "createdAt") VALUES (?, ?, ?, ?)', key, fingerprint, created._id, created.createdAt);
+      return { outcome: 'created' as const, order: created };
+    });
+  }
+
+  async findOrderByIdempotencyKey(key: string): Promise<{ order: Order; fingerprint: string } | null> {
+    const k = checkIdempotencyKey('findOrderByIdempotencyKey', { key, fingerprint: '-' }).key;
+    const known = this.get('SELECT "fingerprint", "orderId" FROM order_idempotency WHERE "key" = ?', k);
+    if (!known) return null;
+    const found = this.one<Order>(T.orders, 'SELECT * FROM orders WHERE "_id" = ?', known.orderId as string);
+    return found ? { order: found, fingerprint: known.fingerprint as string } : null;
   }
 
   async getOrder(id: string): Promise<Order | null> {
@@ -224,22 +249,41 @@ export class SqliteStore extends SqliteSupportTables implements Store {
     });
   }
 
-  async claimDueIpns(limit: number, leaseMs: number): Promise<IpnMessage[]> {
+  async claimDueIpns(limit: number, leaseMs: number, owner: string = ANONYMOUS_IPN_OWNER): Promise<IpnMessage[]> {
     const c = new Checker('claimDueIpns');
     const max = c.int('limit', limit, 1, 1000);
     const lease = c.int('leaseMs', leaseMs, 1, LEASE_MS_MAX);
+    const holder = c.text('owner', owner);
     const nowMs = this.now();
     const now = isoAt(nowMs);
     return this.write(() => {
       this.run(`UPDATE ipn_outbox SET "state" = 'failed', "leaseUntil" = NULL, "updatedAt" = :now, "lastError" = :error
         WHERE "state" = 'sending' AND "leaseUntil" <= :now AND "attempts" >= "maxAttempts" + ${MAX_INTERRUPTED_DELIVERIES}`, { now, error: LAST_ATTEMPT_EXPIRED });
+      // Per-order order: a message waits while an earlier one of its order is unsent or interrupted.
       const rows = this.stmt(`UPDATE ipn_outbox SET "state" = 'sending', "attempts" = "attempts" + 1, "leaseUntil" = :until,
-        "updatedAt" = :now WHERE "_id" IN (SELECT "_id" FROM ipn_outbox WHERE ("state" = 'pending' AND "nextAttemptAt" <= :now)
-        OR ("state" = 'sending' AND "leaseUntil" <= :now) ORDER BY "nextAttemptAt", "_id" LIMIT :max) RETURNING *`)
-        .all({ now, until: isoAt(nowMs + lease), max });
+        "leaseOwner" = :owner, "updatedAt" = :now WHERE "_id" IN (SELECT m."_id" FROM ipn_outbox m
+        WHERE ((m."state" = 'pending' AND m."nextAttemptAt" <= :now) OR (m."state" = 'sending' AND m."leaseUntil" <= :now))
+        AND NOT EXISTS (SELECT 1 FROM ipn_outbox e WHERE e."orderId" = m."orderId" AND e."state" IN ('pending', 'sending')
+          AND (e."createdAt" < m."createdAt" OR (e."createdAt" = m."createdAt" AND e."_id" < m."_id")))
+        ORDER BY m."nextAttemptAt", m."_id" LIMIT :max) RETURNING *`)
+        .all({ now, until: isoAt(nowMs + lease), max, owner: holder });
       return rows.map((r) => fromRow<IpnMessage>(T.ipns, r))
         .sort((a, b) => compareText(a.nextAttemptAt, b.nextAttemptAt) || compareText(a._id, b._id));
     });
+  }
+
+  async reclaimLeasesOf(owner: string): Promise<ReclaimedLeases> {
+    const holder = new Checker('reclaimLeasesOf').text('owner', owner);
+    const now = this.iso();
+    // The owner itself and the sub-owners it names (`<owner>/settle`, `<owner>/admin`, …).
+    const mine = (column: string) => `(${column} = :owner OR substr(${column}, 1, length(:owner) + 1) = :owner || '/')`;
+    return this.write(() => ({
+      ipns: this.run(`UPDATE ipn_outbox SET "leaseUntil" = :now WHERE "state" = 'sending' AND "leaseUntil" > :now
+        AND ${mine('"leaseOwner"')}`, { now, owner: holder }),
+      attempts: this.run(`UPDATE payout_attempts SET "leaseUntil" = :now WHERE "live" = 1 AND "leaseUntil" > :now
+        AND ${mine('"leaseOwner"')}`, { now, owner: holder }),
+      named: this.run(`DELETE FROM leases WHERE ${mine('"owner"')}`, { owner: holder }),
+    }));
   }
 
   async completeIpn(id: string, result: IpnResult): Promise<boolean> {

@@ -78,6 +78,13 @@ export interface AttemptPatch {
   leaseUntil?: string | null;
 }
 
+/** A merchant's Idempotency-Key and a digest of the request it came with (never the request itself). */
+export interface IdempotencyKey { key: string; fingerprint: string }
+export type OnceCreated = { outcome: 'created' | 'replayed'; order: Order } | { outcome: 'conflict' };
+
+/** How many leases reclaimLeasesOf ended, by kind. */
+export interface ReclaimedLeases { ipns: number; attempts: number; named: number }
+
 export interface IpnResult {
   /** 'pending' schedules a retry; it becomes 'failed' when the message has used maxAttempts. */
   state: 'sent' | 'failed' | 'pending';
@@ -100,6 +107,15 @@ export interface Store {
 
   // orders
   createOrder(order: NewOrder): Promise<Order>;
+  /**
+   * createOrder under a merchant's idempotency key, in one step: the first call creates the order and
+   * remembers key → (fingerprint, order); a later call with the key gets that order back ('replayed')
+   * when its fingerprint matches, 'conflict' (nothing written) when it does not. Concurrent calls with
+   * one key create one order.
+   */
+  createOrderOnce(order: NewOrder, idempotency: IdempotencyKey): Promise<OnceCreated>;
+  /** The order a key created, with the fingerprint it was created with; null for an unknown key. */
+  findOrderByIdempotencyKey(key: string): Promise<{ order: Order; fingerprint: string } | null>;
   getOrder(id: string): Promise<Order | null>;
   getOrderByUid(uid: number): Promise<Order | null>;
   getOrders(ids: string[]): Promise<Order[]>;
@@ -174,8 +190,11 @@ export interface Store {
    * Leases due messages (oldest nextAttemptAt first): pending with nextAttemptAt <= now, or sending with
    * an expired lease. Each claim counts as an attempt (`attempts` + 1). A message whose lease expired on
    * its last allowed attempt is marked failed instead of being claimed again.
+   * Per order, messages go out in creation order: a message is not claimed while an earlier one of
+   * the same order is still pending or sending (an interrupted send is claimed again first).
+   * `owner` names the claimer, so a restarted instance can take its own claims back (reclaimLeasesOf).
    */
-  claimDueIpns(limit: number, leaseMs: number): Promise<IpnMessage[]>;
+  claimDueIpns(limit: number, leaseMs: number, owner?: string): Promise<IpnMessage[]>;
   /** Records a claimed message's outcome. False (nothing written) when it is not 'sending' or was re-claimed. */
   completeIpn(id: string, result: IpnResult): Promise<boolean>;
   /** Oldest first. */
@@ -198,6 +217,13 @@ export interface Store {
   /** True when the lease was free, expired, or already ours (then renewed for ttlMs from now). */
   acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
+  /**
+   * Called by an instance when it starts: every lease still held by `owner` (or a sub-owner
+   * `<owner>/…`) belongs to a previous life of this instance that is gone, so it is expired now:
+   * named leases are deleted, IPN claims and payout-attempt leases end at once and the usual
+   * recovery (re-claim, sweep) takes them. Never call it with another live instance's id.
+   */
+  reclaimLeasesOf(owner: string): Promise<ReclaimedLeases>;
 
   // plugin records (runtime/install): what an administrator approved for each plugin folder
   getPluginRecord(key: string): Promise<PluginRecord | null>;

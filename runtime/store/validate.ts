@@ -383,3 +383,17 @@ export function checkPluginRecord(v: unknown): Omit<PluginRecord, 'updatedAt'> {
     pending: checkPending(c, o.pending),
   };
 }
+
+/** Length bounds of a merchant idempotency key: long enough to be unguessable, short enough to index. */
+export const IDEMPOTENCY_KEY_MIN = 16;
+export const IDEMPOTENCY_KEY_MAX = 128;
+const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]+$/;
+
+export function checkIdempotencyKey(op: string, v: { key: string; fingerprint: string }): { key: string; fingerprint: string } {
+  const c = new Checker(op);
+  const key = c.text('key', v?.key);
+  if (key.length < IDEMPOTENCY_KEY_MIN || key.length > IDEMPOTENCY_KEY_MAX || !IDEMPOTENCY_KEY_PATTERN.test(key)) {
+    throw new StoreInputError(op, `key must be ${IDEMPOTENCY_KEY_MIN}-${IDEMPOTENCY_KEY_MAX} visible ASCII characters`);
+  }
+  return { key, fingerprint: c.text('fingerprint', v?.fingerprint) };
+}

@@ -4,12 +4,16 @@
 // loses an IPN" is proven by killing real processes, not by reasoning.
 // It sits in testing-seams, the bottom layer (design.md §2), so every layer on the payout path
 // (host-api, payouts, IPN, server) can name its points without importing a layer above it.
+import fs from 'node:fs';
+
+/** The line a process writes to stderr just before it kills itself at a crash point. */
+export const CRASH_MARKER = 'payout-sandbox crash point reached: ';
 
 export const CRASH_POINTS = [
   'after-attempt-created', 'after-dispatching-written', 'after-transfer-returned', 'after-tx-recorded',
   'after-attempt-accepted', 'after-order-settled', 'after-attempt-settled', 'after-unknown-written',
   'after-review-hold', 'sweep-after-lease-taken', 'ipn-after-claim', 'ipn-after-send',
-  'history-after-transition', 'webhook-after-inbox',
+  'history-after-transition', 'webhook-after-inbox', 'cron-after-lease',
 ] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 
@@ -32,6 +36,11 @@ export function crashHookFromEnv(env: NodeJS.ProcessEnv): ((point: CrashPoint) =
   return (point) => {
     if (point !== target) return;
     remaining -= 1;
-    if (remaining === 0) process.kill(process.pid, 'SIGKILL');
+    if (remaining === 0) {
+      // Written synchronously before the kill, so the suite counts a kill as landed at this point
+      // only when the process really got here (and really died of SIGKILL).
+      fs.writeSync(2, `${CRASH_MARKER}${point}\n`);
+      process.kill(process.pid, 'SIGKILL');
+    }
   };
 }

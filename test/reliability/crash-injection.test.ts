@@ -1,11 +1,17 @@
-// Crash injection: a real server process is SIGKILLed at each named point of the payout path
-// (PAYOUT_SANDBOX_CRASH_AT), restarted on the same SQLite file, and left to finish. A fake
-// provider records every transfer it receives and a fake merchant every IPN. Over all seeds:
+// Crash injection: a real server process SIGKILLs itself at a named point of the payout path
+// (PAYOUT_SANDBOX_CRASH_AT), is restarted on the same SQLite file, and left to finish. A fake
+// provider records every transfer it receives and a fake merchant every IPN. Every crash point ×
+// scenario pair that passes through the point is run, RELIABILITY_ROUNDS times (default 1; the full
+// run, RELIABILITY_ROUNDS=10, lands over 500 kills). Over all runs:
 //   - no order is paid twice (at most one transfer per order at the provider);
 //   - every order ends done, errorPayout or hold with a reason, and never contradicts the
 //     provider (done without a transfer, errorPayout for a transfer the provider paid);
-//   - every status change that has an IPN reaches the merchant.
+//   - every status change that has an IPN reaches the merchant, in the order of the history;
+//   - every pair had at least one kill that landed.
+// A kill counts as landed only when the process wrote the crash marker for its point and then died
+// of SIGKILL; the kills the suite gives a server afterwards, at an arbitrary moment, are counted apart.
 // The suite prints: reliability: <N> crash runs, <D> double payouts, <L> lost payouts, <I> lost IPNs
+// (N = landed kills), then the outcome split of the orders.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,12 +21,12 @@ import type { FakeProvider, PayoutBehaviour } from '../../runtime/demo/fake-prov
 import { startFakeMerchant } from '../../runtime/demo/fake-merchant.ts';
 import type { FakeMerchant } from '../../runtime/demo/fake-merchant.ts';
 import { openStore } from '../../runtime/store/open-store.ts';
-import { CRASH_POINTS } from '../../runtime/testing-seams/crash-hook.ts';
+import { CRASH_MARKER, CRASH_POINTS } from '../../runtime/testing-seams/crash-hook.ts';
 import { freePort } from '../helpers/test-host.ts';
 import { call, startServerProcess, waitForHealth } from './server-process.ts';
 import type { ServerProcess } from './server-process.ts';
 
-const SEEDS = Number(process.env.RELIABILITY_SEEDS ?? 50);
+const ROUNDS = Number(process.env.RELIABILITY_ROUNDS ?? 1);
 // Independent servers (own data and port) running seeds side by side; the provider and merchant are shared.
 const LANES = Number(process.env.RELIABILITY_LANES ?? 2);
 const ORDERS_PER_RUN = 2;
@@ -46,13 +52,20 @@ const THROUGH: Record<string, Scenario[]> = {
   'sweep-after-lease-taken': ['webhook-done', 'cron-done', 'immediate'],
   'history-after-transition': ['webhook-done', 'cron-done', 'webhook-failed'],
   'webhook-after-inbox': ['webhook-done', 'webhook-failed'],
+  'cron-after-lease': ['cron-done'],
 };
 const ALL: Scenario[] = ['webhook-done', 'cron-done', 'immediate', 'webhook-failed', 'refused', 'hang'];
 
+/** Every crash point with every scenario that passes through it. */
+const PAIRS: { point: string; scenario: Scenario }[] = CRASH_POINTS.flatMap((point) => (THROUGH[point] ?? ALL).map((scenario) => ({ point, scenario })));
+const SEEDS = PAIRS.length * ROUNDS;
+const pairName = (p: { point: string; scenario: Scenario }) => `${p.point} × ${p.scenario}`;
+
+/** The cron's first pass is its start-up run, before the orders exist: the kill lands on the second. */
+const crashSpec = (point: string) => (point === 'cron-after-lease' ? `${point}:2` : point);
+
 function plan(seed: number): { scenario: Scenario; crashes: string[] } {
-  const point = CRASH_POINTS[seed % CRASH_POINTS.length];
-  const choices = THROUGH[point] ?? ALL;
-  const scenario = choices[Math.floor(seed / CRASH_POINTS.length) % choices.length];
+  const { point, scenario } = PAIRS[seed % PAIRS.length];
   // The sweep takes over a lease only after a crash left one behind: crash mid-transfer first.
   const crashes = point === 'sweep-after-lease-taken' ? ['after-dispatching-written', point] : [point];
   return { scenario, crashes };
@@ -64,11 +77,24 @@ let root: string;
 
 interface Lane { dataDir: string; pluginsDir: string; port: number; base: string; options: Record<string, unknown>; routeId: string }
 const lanes: Lane[] = [];
-const runs: { seed: number; scenario: Scenario; crashes: string[]; crashed: number; hit: string[]; orders: { id: string; uid: number }[] }[] = [];
+interface Run {
+  seed: number; scenario: Scenario; crashes: string[];
+  /** Points where a kill landed (marker written, then SIGKILL). */
+  hit: string[];
+  /** SIGKILLs the suite sent a server that had not died at its point (an arbitrary moment). */
+  laterKills: number;
+  /** Exits that were neither a landed kill nor ours: a server dying by itself is a bug. */
+  strayExits: string[];
+  orders: { id: string; uid: number }[];
+}
+const runs: Run[] = [];
 
-async function stop(proc: ServerProcess, signal: NodeJS.Signals): Promise<void> {
-  if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill(signal);
-  await proc.exited;
+/** True when our signal ended a live process. */
+async function stop(proc: ServerProcess, signal: NodeJS.Signals): Promise<boolean> {
+  const alive = proc.child.exitCode === null && proc.child.signalCode === null;
+  if (alive) proc.child.kill(signal);
+  const exit = await proc.exited;
+  return alive && exit.signal === signal;
 }
 
 async function prepareLane(i: number): Promise<Lane> {
@@ -136,9 +162,9 @@ async function drive(base: string, scenario: Scenario, orders: { uid: number }[]
 
 async function runSeed(lane: Lane, seed: number): Promise<void> {
   const { scenario, crashes } = plan(seed);
-  const run = { seed, scenario, crashes, crashed: 0, hit: [] as string[], orders: [] as { id: string; uid: number }[] };
+  const run: Run = { seed, scenario, crashes, hit: [], laterKills: 0, strayExits: [], orders: [] };
   runs.push(run);
-  let proc = startServerProcess({ port: lane.port, dataDir: lane.dataDir, pluginsDir: lane.pluginsDir, options: lane.options, crashAt: crashes[0] });
+  let proc = startServerProcess({ port: lane.port, dataDir: lane.dataDir, pluginsDir: lane.pluginsDir, options: lane.options, crashAt: crashSpec(crashes[0]) });
   await waitForHealth(lane.base, proc);
   for (let i = 0; i < ORDERS_PER_RUN; i++) {
     const created = await call(lane.base, 'POST', '/api/public/exchanger/order/create', {
@@ -155,15 +181,17 @@ async function runSeed(lane: Lane, seed: number): Promise<void> {
   }
   for (let c = 0; c < crashes.length; c++) {
     if (c > 0) {
-      proc = startServerProcess({ port: lane.port, dataDir: lane.dataDir, pluginsDir: lane.pluginsDir, options: lane.options, crashAt: crashes[c] });
+      proc = startServerProcess({ port: lane.port, dataDir: lane.dataDir, pluginsDir: lane.pluginsDir, options: lane.options, crashAt: crashSpec(crashes[c]) });
       await waitForHealth(lane.base, proc).catch(() => null);
     }
     const outcome = await drive(lane.base, scenario, run.orders, proc, 6000);
     if (outcome === 'crashed') {
-      run.crashed++;
-      run.hit.push(crashes[c]);
+      const exit = await proc.exited;
+      if (exit.signal === 'SIGKILL' && proc.output().includes(`${CRASH_MARKER}${crashes[c]}\n`)) run.hit.push(crashes[c]);
+      else run.strayExits.push(`exit ${exit.code ?? exit.signal} without the crash marker of ${crashes[c]}:\n${proc.output().slice(-2000)}`);
+    } else if (await stop(proc, 'SIGKILL')) {
+      run.laterKills++; // not hit (or settled first): killed anyway, at whatever moment this is
     }
-    await stop(proc, 'SIGKILL'); // not hit (or settled first): kill it anyway, at whatever moment this is
   }
   // Recovery: a clean start on the same data must finish every payout. Orders the crash kept
   // from being marked paid are marked now, as the administrator would.
@@ -190,7 +218,10 @@ async function runSeed(lane: Lane, seed: number): Promise<void> {
   await stop(proc, 'SIGKILL');
 }
 
-it(`crash injection: ${SEEDS} runs over ${CRASH_POINTS.length} named points, never a double or lost payout or IPN`, async () => {
+/** Each status once: a repeated IPN (an interrupted send sent again) is one delivery. */
+const collapse = (statuses: string[]) => statuses.filter((st, i) => i === 0 || statuses[i - 1] !== st);
+
+it(`crash injection: ${PAIRS.length} crash point × scenario pairs × ${ROUNDS} round(s), never a double or lost payout or IPN`, async () => {
   await Promise.all(lanes.map(async (lane, i) => {
     for (let seed = i; seed < SEEDS; seed += lanes.length) await runSeed(lane, seed);
   }));
@@ -200,7 +231,10 @@ it(`crash injection: ${SEEDS} runs over ${CRASH_POINTS.length} named points, nev
   let doubles = 0;
   let lost = 0;
   let lostIpns = 0;
+  let unordered = 0;
+  const split = { done: 0, errorPayout: 0, heldPaid: 0, heldNotPaid: 0 };
   for (const run of runs) {
+    for (const stray of run.strayExits) problems.push(`seed ${run.seed} (${run.scenario}): the server ended by itself, ${stray}`);
     const store = await openStore(`sqlite:${path.join(lanes[run.seed % lanes.length].dataDir, 'payout-sandbox.db')}`);
     for (const o of run.orders) {
       const order = await store.getOrder(o.id);
@@ -215,24 +249,38 @@ it(`crash injection: ${SEEDS} runs over ${CRASH_POINTS.length} named points, nev
         || (order.status === 'done' && transfers.length === 0) || (order.status === 'errorPayout' && paidByProvider)) {
         lost++;
         problems.push(`${label}: ended ${order?.status ?? 'missing'}${order?.holdReason ? ` (${order.holdReason})` : ''} with ${transfers.length} transfer(s) at the provider`);
-      }
-      for (const h of order ? await store.getOrderHistory(o.id) : []) {
-        const got = merchant.received.some((r) => r.fields.orderId === o.id && r.fields.newStatus === h.toStatus);
-        if (!got) {
+      } else if (order.status === 'done') split.done++;
+      else if (order.status === 'errorPayout') split.errorPayout++;
+      else if (paidByProvider) split.heldPaid++;
+      else split.heldNotPaid++;
+      const history = order ? await store.getOrderHistory(o.id) : [];
+      const received = merchant.received.filter((r) => r.fields.orderId === o.id).map((r) => r.fields.newStatus);
+      for (const h of history) {
+        if (!received.includes(h.toStatus)) {
           lostIpns++;
           problems.push(`${label}: no IPN for ${h.toStatus}`);
         }
       }
+      const expected = collapse(history.map((h) => h.toStatus));
+      if (JSON.stringify(collapse(received)) !== JSON.stringify(expected)) {
+        unordered++;
+        problems.push(`${label}: IPNs arrived as ${received.join(', ')}; the history is ${expected.join(', ')}`);
+      }
     }
     await store.close();
   }
-  const crashRuns = runs.reduce((n, r) => n + r.crashes.length, 0);
-  // Every named point must really have been hit at least once, or the suite proves less than it says.
-  const hit = new Set(runs.flatMap((r) => r.hit));
-  const missed = SEEDS >= CRASH_POINTS.length ? CRASH_POINTS.filter((p) => !hit.has(p)) : [];
-  for (const p of missed) problems.push(`crash point ${p} was never reached`);
+  const landed = runs.reduce((n, r) => n + r.hit.length, 0);
+  const later = runs.reduce((n, r) => n + r.laterKills, 0);
+  // Every pair must have had a landed kill, or the suite proves less than it says.
+  const landedPairs = new Set(runs.flatMap((r) => r.hit.filter((p) => p !== 'after-dispatching-written' || r.crashes.length === 1)
+    .map((point) => pairName({ point, scenario: r.scenario }))));
+  const missed = PAIRS.filter((p) => !landedPairs.has(pairName(p)));
+  for (const p of missed) problems.push(`no kill landed at ${pairName(p)}`);
   for (const p of problems) console.log(`reliability problem: ${p}`);
-  console.log(`reliability: ${runs.reduce((n, r) => n + r.crashed, 0)} of ${crashRuns} kills happened exactly at their named point; the others at an arbitrary moment`);
-  console.log(`reliability: ${crashRuns} crash runs, ${doubles} double payouts, ${lost} lost payouts, ${lostIpns} lost IPNs`);
+  const orders = runs.reduce((n, r) => n + r.orders.length, 0);
+  console.log(`reliability: ${PAIRS.length - missed.length} of ${PAIRS.length} crash point × scenario pairs had a landed kill; ` +
+    `${runs.length} runs; ${later} more SIGKILLs at an arbitrary moment, not counted as crash runs`);
+  console.log(`reliability: ${landed} crash runs, ${doubles} double payouts, ${lost} lost payouts, ${lostIpns} lost IPNs, ${unordered} orders with IPNs out of order`);
+  console.log(`reliability: ${orders} orders: ${split.done} done, ${split.errorPayout} errorPayout, ${split.heldPaid} held-and-paid, ${split.heldNotPaid} held-not-paid`);
   expect(problems).toEqual([]);
 }, 40 * 60_000);

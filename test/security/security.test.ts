@@ -1,8 +1,9 @@
 // `npm run test:security`: the security figures the project prints about itself. Every group tries
 // concrete attacks and decides "stopped" or "got through" from observable effects; only cases
 // that got through are printed, one line each, then one count line per group and one summary:
-//   security: <N> cases tried, <M> got through
-// and the suite fails unless M is 0. Set PS_SECURITY_VERBOSE=1 to also print the stopped cases.
+//   security: <A> attacks tried, <M> got through; <L> leak scans (<S> sinks × <C> canaries), <F> found a canary
+// (attacks: corpus, webhooks, ssrf; leak scans: the canaries group, each one sink scanned for one
+// canary, which is a check, not an attack) and the suite fails unless M and F are 0. Set PS_SECURITY_VERBOSE=1 to also print the stopped cases.
 //
 // Groups (SECURITY.md lists what each proves):
 //   corpus    escape and abuse: sandbox, other plugins' data, bundle-time escapes, SDK secrets,
@@ -21,7 +22,7 @@ import { callbackCases, serverStillServing, startHookEnv, webhookCases, webhookC
 import type { HookEnv } from './webhooks.ts';
 import { ssrfCases, ssrfStillServing, startSsrfEnv } from './ssrf.ts';
 import type { SsrfEnv } from './ssrf.ts';
-import { canaryCases, canaryStillServing, legitimateLine, startCanaryEnv } from './canaries.ts';
+import { CANARIES, canaryCases, canaryStillServing, legitimateLine, startCanaryEnv } from './canaries.ts';
 import type { CanaryEnv } from './canaries.ts';
 import { runCases, tally } from './tally.ts';
 
@@ -67,7 +68,15 @@ describe('secret canaries across every output of a real server', () => {
 
 describe('summary', () => {
   it('prints one line per group and the summary line; every case ran and nothing got through', () => {
-    const lines = [tally.groupLine('corpus'), ...groupLines, tally.summaryLine()];
+    // Attacks and leak scans are different things: counted apart, so neither figure inflates the other.
+    const throughIn = (group: string) => Number(/(\d+) got through/.exec(tally.groupLine(group))?.[1] ?? NaN);
+    const attackGroups = ['corpus', 'webhooks', 'ssrf'];
+    const attacks = attackGroups.reduce((n, g) => n + tally.triedIn(g), 0);
+    const attacksThrough = attackGroups.reduce((n, g) => n + throughIn(g), 0);
+    const canaries = Object.keys(CANARIES).length;
+    const summary = `security: ${attacks} attacks tried, ${attacksThrough} got through; ` +
+      `${tally.triedIn('canaries')} leak scans (${tally.triedIn('canaries') / canaries} sinks × ${canaries} canaries), ${throughIn('canaries')} found a canary`;
+    const lines = [tally.groupLine('corpus'), ...groupLines, summary];
     console.log(lines.join('\n'));
     // A group whose environment failed to start skips its cases: that must fail the suite, not
     // pass it with fewer cases.
@@ -77,6 +86,6 @@ describe('summary', () => {
     };
     for (const [group, n] of Object.entries(expected)) expect(tally.triedIn(group), `cases tried in ${group}`).toBe(n);
     expect(tally.triedIn('corpus')).toBeGreaterThanOrEqual(60);
-    expect(tally.gotThrough, tally.summaryLine()).toBe(0);
+    expect(tally.gotThrough, summary).toBe(0);
   });
 });

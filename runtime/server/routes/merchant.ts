@@ -36,6 +36,7 @@ const CreateBody = Type.Object({
   clientCallbackUrl: Type.Optional(Type.String({ maxLength: 2048, description: 'http(s) URL the customer returns to, with ?status=success|error appended' })),
   ipnUrl: Type.Optional(Type.String({ maxLength: 2048, description: 'Public http(s) URL that receives a form POST on each status change' })),
   ipnSecret: Type.Optional(Type.String({ minLength: 8, maxLength: 256, description: 'Required with ipnUrl; signs the IPN hash' })),
+  idempotencyKey: Type.Optional(Type.String({ minLength: 16, maxLength: 128, description: 'Retry key (or the Idempotency-Key header): the same key and request return the same order; another request with the key is refused (422)' })),
 }, { description: 'JSON, or application/x-www-form-urlencoded with bracket keys: toValues[0][key]=card_number&toValues[0][value]=4111…' });
 
 const Links = Type.Object({
@@ -130,14 +131,19 @@ export async function merchantRoutes(app: FastifyInstance, opts: MerchantRoutesO
       tags: ['merchant'],
       summary: 'Create an exchange order (status new)',
       description: 'Fields as in the merchant API. Errors: 400 malformed (names the field), 404 unknown routeId, 409 direction closed, ' +
-        '413 body too large, 422 refused (agreement, amount limits, recipient fields), 429 rate limit, 503 payout method unavailable.',
+        '413 body too large, 422 refused (agreement, amount limits, recipient fields, an Idempotency-Key reused for another request), 429 rate limit, 503 payout method unavailable. ' +
+        'With an Idempotency-Key (header or idempotencyKey field) a repeated request returns the same order (header Idempotent-Replayed: true).',
       consumes: ['application/json', 'application/x-www-form-urlencoded'],
       body: CreateBody,
       response: { 200: Created, ...errors },
     },
   }, async (request, reply) => {
-    const { order, links } = await opts.orders.create(request.body as unknown, { ip: request.ip });
+    const header = request.headers['idempotency-key'];
+    if (Array.isArray(header)) throw new OrderFormError('Idempotency-Key', 'the Idempotency-Key header is given more than once; send it once');
+    const { order, links, replayed } = await opts.orders.create(request.body as unknown, { ip: request.ip, idempotencyKey: header ?? null });
     reply.header('cache-control', 'no-store');
+    // RFC-draft style marker: this answer repeats the order an earlier request with the key created.
+    if (replayed) reply.header('idempotent-replayed', 'true');
     return { orderId: order._id, uid: order.uid, secret: order.secret, status: order.status, inAmount: order.inAmount, outAmount: order.outAmount, links };
   });
 

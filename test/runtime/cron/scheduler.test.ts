@@ -225,6 +225,23 @@ describe('several server instances on one database', () => {
     expect(maxConcurrent).toBe(1);
   });
 
+  it('a running job keeps its short lease alive: a peer cannot take it mid-run, however long the run', async () => {
+    await probe('ok', 700);
+    const store = await sharedFileStore();
+    const a = await scheduler('server-a', { leaseTtlMs: 150 }, store);
+    a.schedule(KEY, YEARLY);
+    const run = a.runNow(KEY);
+    await until('the run started', () => of('start').length === 1);
+    // Several lease lifetimes into the run: renewed, so still held.
+    await new Promise((r) => setTimeout(r, 450));
+    expect(await store.acquireLease('cron:cron-probe', 'server-b', 1000)).toBe(false);
+    expect(await run).toMatchObject({ ran: true, ok: true });
+    // A holder that stopped renewing (a killed server) frees the job once its short lease ran out.
+    expect(await store.acquireLease('cron:gone', 'dead-server', 150)).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await store.acquireLease('cron:gone', 'server-b', 1000)).toBe(true);
+  });
+
   it('stop() waits for the run in progress and releases the lease', async () => {
     await probe('ok', 300);
     const store = await sharedFileStore();

@@ -53,6 +53,7 @@ describe('the documented form is read completely', () => {
       toValues: [{ key: 'card_number', value: '4111 1111 1111 1111' }, { key: 'note', value: 'a&b=c+d ü 😀' }],
       fromValues: [{ key: '6560f0a1b2c3d4e5f6a7b8c9', value: 'x' }], routeValues: [{ key: 'r', value: '' }],
       clientCallbackUrl: 'https://shop.example/back?a=1', ipnUrl: 'https://shop.example/ipn', ipnSecret: 'SECRET123',
+      idempotencyKey: null,
     });
   });
 

@@ -6,17 +6,23 @@ import type { NewAuditRecord } from '../../../runtime/store/types.ts';
 import type { Fixture } from './contract-fixtures.ts';
 import { ID, T0, iso, ipnFor, sampleOrder } from './contract-fixtures.ts';
 
-async function orderWithIpns(store: Store, count: number, maxAttempts: number) {
-  const order = await store.createOrder(sampleOrder());
+/** One order per message: messages of one order are claimed one after the other (see the order test). */
+async function ordersWithIpns(store: Store, count: number, maxAttempts: number) {
+  const orders = [];
   const ipns = [];
-  for (let i = 0; i < count; i++) ipns.push(await store.enqueueIpn(ipnFor(order, 'new', maxAttempts)));
-  return { order, ipns };
+  for (let i = 0; i < count; i++) {
+    const order = await store.createOrder(sampleOrder());
+    orders.push(order);
+    ipns.push(await store.enqueueIpn(ipnFor(order, 'new', maxAttempts)));
+  }
+  return { orders, ipns };
 }
 
 export function registerRecordsContract(f: Fixture): void {
   test('IPN outbox: claim leases due messages, completion is fenced by the attempt, retries end in failed', async () => {
     const store = await f.open();
-    const { order, ipns: [m1, m2] } = await orderWithIpns(store, 2, 3);
+    const { orders: [o1, o2], ipns: [m1, m2] } = await ordersWithIpns(store, 2, 3);
+    const listBoth = async () => [...await store.listIpns(o1._id), ...await store.listIpns(o2._id)];
     expect(m1).toMatchObject({ state: 'pending', attempts: 0, nextAttemptAt: iso(T0), leaseUntil: null });
     const claimed = await store.claimDueIpns(10, 30_000);
     expect(claimed).toEqual([m1, m2].map((m) => ({ ...m, state: 'sending', attempts: 1, leaseUntil: iso(T0 + 30_000) })));
@@ -25,7 +31,7 @@ export function registerRecordsContract(f: Fixture): void {
     expect(await store.completeIpn(m1._id, { state: 'sent', lastError: null, attempt: 1 })).toBe(true);
     expect(await store.completeIpn(m1._id, { state: 'sent', lastError: null, attempt: 1 })).toBe(false);
     expect(await store.completeIpn(m2._id, { state: 'pending', lastError: 'HTTP 500', nextAttemptAt: iso(T0 + 60_000), attempt: 1 })).toBe(true);
-    expect(await store.listIpns(order._id)).toEqual([
+    expect(await listBoth()).toEqual([
       { ...m1, state: 'sent', attempts: 1, leaseUntil: null },
       { ...m2, state: 'pending', attempts: 1, leaseUntil: null, lastError: 'HTTP 500', nextAttemptAt: iso(T0 + 60_000) },
     ]);
@@ -39,16 +45,16 @@ export function registerRecordsContract(f: Fixture): void {
     expect(await store.claimDueIpns(10, 30_000)).toMatchObject([{ _id: m2._id, attempts: 3, leaseUntil: iso(T0 + 120_000) }]);
     expect(await store.completeIpn(m2._id, { state: 'sent', lastError: null, attempt: 2 })).toBe(false);
     expect(await store.completeIpn(m2._id, { state: 'pending', lastError: 'HTTP 502', nextAttemptAt: iso(T0 + 200_000), attempt: 3 })).toBe(true);
-    expect((await store.listIpns(order._id))[1]).toMatchObject({ state: 'failed', attempts: 3, lastError: 'HTTP 502', leaseUntil: null });
+    expect((await store.listIpns(o2._id))[0]).toMatchObject({ state: 'failed', attempts: 3, lastError: 'HTTP 502', leaseUntil: null });
     f.clock.advance(500_000);
     expect(await store.claimDueIpns(10, 30_000)).toEqual([]);
     await expect(store.completeIpn(m2._id, { state: 'pending', lastError: null })).rejects.toThrow(/nextAttemptAt \(required when state is pending\)/);
-    await expect(store.enqueueIpn(ipnFor({ ...order, _id: 'e'.repeat(24) }, 'new'))).rejects.toThrow(/enqueueIpn: order e{24} does not exist/);
+    await expect(store.enqueueIpn(ipnFor({ ...o1, _id: 'e'.repeat(24) }, 'new'))).rejects.toThrow(/enqueueIpn: order e{24} does not exist/);
   });
 
   test('a message whose worker vanished is claimed again even on its last attempt (a crash is not a merchant failure), up to a bound', async () => {
     const store = await f.open();
-    const { order } = await orderWithIpns(store, 1, 1);
+    const { orders: [order] } = await ordersWithIpns(store, 1, 1);
     expect(await store.claimDueIpns(5, 1000)).toMatchObject([{ attempts: 1 }]);
     f.clock.advance(1000);
     expect(await store.claimDueIpns(5, 1000)).toMatchObject([{ attempts: 2, state: 'sending' }]);
@@ -65,7 +71,7 @@ export function registerRecordsContract(f: Fixture): void {
 
   test('two stores claiming at once never claim one message twice', async () => {
     const [one, two] = [await f.open(), await f.open()];
-    const { ipns } = await orderWithIpns(one, 12, 5);
+    const { ipns } = await ordersWithIpns(one, 12, 5);
     const rounds = await Promise.all([one, two, one, two, one, two].map((s) => s.claimDueIpns(3, 60_000)));
     const claimedIds = rounds.flat().map((m) => m._id);
     expect(claimedIds).toHaveLength(12);

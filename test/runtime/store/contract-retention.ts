@@ -43,11 +43,12 @@ export function registerRetentionContract(f: Fixture): void {
 
   test('retention: IPN history loses only sent and failed messages; pending and sending ones stay however old', async () => {
     const store = await f.open();
-    const order = await store.createOrder(sampleOrder());
-    const [sent, failed, sending, pending] = [
-      await store.enqueueIpn(ipnFor(order, 'new', 1)), await store.enqueueIpn(ipnFor(order, 'new', 1)),
-      await store.enqueueIpn(ipnFor(order, 'new', 1)), await store.enqueueIpn(ipnFor(order, 'new', 1)),
-    ];
+    // One order per message, so that all four are due at once (one order's messages go one by one).
+    const orders = [];
+    for (let i = 0; i < 4; i++) orders.push(await store.createOrder(sampleOrder()));
+    const messages = [];
+    for (const order of orders) messages.push(await store.enqueueIpn(ipnFor(order, 'new', 1)));
+    const [sent, failed, sending, pending] = messages;
     const claimed = await store.claimDueIpns(3, 60_000);
     expect(claimed.map((m) => m._id)).toEqual([sent._id, failed._id, sending._id]);
     await store.completeIpn(sent._id, { state: 'sent', lastError: null, attempt: 1 });
@@ -55,7 +56,8 @@ export function registerRetentionContract(f: Fixture): void {
     // `pending` is held back: a due time in the far future, so it stays pending.
     f.clock.advance(400 * DAY);
     expect(await store.pruneOlderThan('ipnHistory', f.clock.at(), 100)).toBe(2);
-    expect((await store.listIpns(order._id)).map((m) => [m._id, m.state])).toEqual([[sending._id, 'sending'], [pending._id, 'pending']]);
+    const left = (await Promise.all(orders.map((order) => store.listIpns(order._id)))).flat();
+    expect(left.map((m) => [m._id, m.state])).toEqual([[sending._id, 'sending'], [pending._id, 'pending']]);
   });
 
   test('quotas: a plugin keeps its newest rows; other plugins and system records are untouched', async () => {
@@ -112,6 +114,7 @@ async function seedPayoutFlow(store: Store): Promise<string> {
   const order = await store.createOrder(sampleOrder({ status: 'inProgressPayout' }));
   await store.transitionOrder({ orderId: order._id, expectStatus: ['inProgressPayout'], toStatus: 'inProgressPayout', history: { actor: 'system', comment: 'seed' }, ipn: ipnFor(order, 'inProgressPayout') });
   const attempt = (await store.createAttempt({ orderId: order._id, plugin: 'alpha', owner: 'w', leaseMs: 60_000 }))!;
+  // The attempt table (attempt-transitions.ts) goes through DISPATCHING to ACCEPTED.
   await store.updateAttempt(attempt._id, attempt.fence, ['PREPARED'], { state: 'DISPATCHING' });
   await store.updateAttempt(attempt._id, attempt.fence, ['DISPATCHING'], { state: 'ACCEPTED', transaction: 'tx-1' });
   await store.insertPayoutTx({ order: order._id, transaction: 'tx-1', payoutModule: 'alpha', active: true, amount: '99.25', currency: 'UAH', to: null, note: null, attemptId: attempt._id });

@@ -12,6 +12,8 @@ import { registerRecordsContract } from './contract-records.ts';
 import { registerPluginRecordContract } from './contract-plugin-records.ts';
 import { registerRetentionContract } from './contract-retention.ts';
 import { registerAttemptMoveContract } from './contract-attempt-moves.ts';
+import { registerIpnOrderContract } from './contract-ipn-order.ts';
+import { registerIdempotencyContract } from './contract-idempotency.ts';
 
 export interface ContractTarget {
   /** A new, empty database that `openStore(url)` opens; `drop` deletes it. */
@@ -48,6 +50,8 @@ export function describeStoreContract(title: string, target: ContractTarget | nu
     registerPluginRecordContract(fixture);
     registerRetentionContract(fixture);
     registerAttemptMoveContract(fixture);
+    registerIpnOrderContract(fixture);
+    registerIdempotencyContract(fixture);
 
     test('init runs again harmlessly and a reopened store sees the same data', async () => {
       const first = await fixture.open();

@@ -25,6 +25,8 @@ for (const orderId of ids.split(',')) {
 const ipns: string[] = [];
 for (let batch = await store.claimDueIpns(3, 60_000); batch.length > 0; batch = await store.claimDueIpns(3, 60_000)) {
   ipns.push(...batch.map((m) => m._id));
+  // Sent at once: the next message of an order is claimable only after the earlier one finished.
+  for (const m of batch) await store.completeIpn(m._id, { state: 'sent', lastError: null, attempt: m.attempts });
 }
 const lease = await store.acquireLease('cron:race', owner, 60_000);
 process.stdout.write(`${JSON.stringify({ owner, attempts, ipns, lease })}\n`);
