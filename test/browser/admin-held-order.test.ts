@@ -4,27 +4,20 @@
 // server refuses meanwhile reloads the page instead of pointing at an API path.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { launchBrowser, screenshotPath } from './helpers/browser.ts';
-import type { Browser } from './helpers/browser.ts';
-import { signIn, startAdminServer } from './helpers/server.ts';
+import { screenshotPath } from './helpers/browser.ts';
 import type { AdminServer } from './helpers/server.ts';
+import { openAdminSession } from './helpers/session.ts';
+import type { AdminSession } from './helpers/session.ts';
 
 let server: AdminServer;
-let browser: Browser;
 let page: Page;
+let session: AdminSession;
 
 beforeAll(async () => {
-  server = await startAdminServer();
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  page.on('dialog', (dialog) => void dialog.accept());
-  await signIn(page, server.baseUrl);
+  session = await openAdminSession({ signIn: true, acceptDialogs: true });
+  ({ server, page } = session);
 });
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+afterAll(async () => { await session?.close(); });
 
 const moveButtons = () => page.getByRole('button', { name: /^Move to / });
 
@@ -44,7 +37,8 @@ describe('an order with a payout in flight, then on hold', () => {
     await page.getByRole('status').filter({ hasText: 'Payout in progress: this page updates itself' }).waitFor();
     // Positive control: while the payout runs, the server's only move is a pause.
     await page.locator('h1 .badge', { hasText: 'inProgressPayout' }).waitFor();
-    expect(await moveButtons().allTextContents()).toEqual(['Move to hold']);
+    // (The page shows the order a moment before the attempt that locks it: wait for both.)
+    await expect.poll(() => moveButtons().allTextContents()).toEqual(['Move to hold']);
     // No reload from here on: the provider's webhook settles it and the page shows it.
     await page.locator('h1 .badge', { hasText: 'done' }).waitFor({ timeout: 20_000 });
     await page.locator('section.card', { has: page.getByRole('heading', { name: 'Payout attempts' }) }).getByText('SUCCEEDED').waitFor();
@@ -58,7 +52,7 @@ describe('an order with a payout in flight, then on hold', () => {
     await page.goto(`${server.baseUrl}/admin/#/orders/${uid}`);
     await page.getByRole('button', { name: 'Run payout now' }).click();
     await page.locator('section.card', { has: page.getByRole('heading', { name: 'Payout attempts' }) }).getByText('ACCEPTED').waitFor();
-    expect(await moveButtons().allTextContents()).toEqual(['Move to hold']);
+    await expect.poll(() => moveButtons().allTextContents()).toEqual(['Move to hold']);
 
     await page.getByRole('button', { name: 'Move to hold' }).click();
     // The sweep turns the attempt into one waiting for review; the page follows without a reload.
@@ -87,6 +81,7 @@ describe('an order with a payout in flight, then on hold', () => {
     expect((await server.admin('POST', `/api/admin/orders/${uid}/payout`)).status).toBe(200);
     await page.getByRole('button', { name: 'Move to returned' }).click();
     await page.locator('h1 .badge', { hasText: 'inProgressPayout' }).waitFor();
-    expect(await moveButtons().allTextContents()).toEqual(['Move to hold']);
+    // (The page shows the order a moment before the attempt that locks it: wait for both.)
+    await expect.poll(() => moveButtons().allTextContents()).toEqual(['Move to hold']);
   });
 });

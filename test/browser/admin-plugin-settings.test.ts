@@ -4,27 +4,19 @@
 // grant says its requests are refused and which origins its code names.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { launchBrowser } from './helpers/browser.ts';
-import type { Browser } from './helpers/browser.ts';
-import { signIn, startAdminServer } from './helpers/server.ts';
 import type { AdminServer } from './helpers/server.ts';
+import { openAdminSession } from './helpers/session.ts';
+import type { AdminSession } from './helpers/session.ts';
 
 let server: AdminServer;
-let browser: Browser;
 let page: Page;
+let session: AdminSession;
 
 beforeAll(async () => {
-  server = await startAdminServer();
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  page.on('dialog', (dialog) => void dialog.accept());
-  await signIn(page, server.baseUrl);
+  session = await openAdminSession({ signIn: true, acceptDialogs: true });
+  ({ server, page } = session);
 });
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+afterAll(async () => { await session?.close(); });
 
 const config = async (key: string) => (await server.admin('GET', `/api/admin/plugins/${key}`)).json.config as { key: string; value: unknown; set: boolean }[];
 

@@ -3,26 +3,20 @@
 // through the merchant API, which must then refuse orders on it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { launchBrowser, screenshotPath } from './helpers/browser.ts';
-import type { Browser } from './helpers/browser.ts';
-import { signIn, startAdminServer } from './helpers/server.ts';
+import { screenshotPath } from './helpers/browser.ts';
 import type { AdminServer } from './helpers/server.ts';
+import { openAdminSession } from './helpers/session.ts';
+import type { AdminSession } from './helpers/session.ts';
 
 let server: AdminServer;
-let browser: Browser;
 let page: Page;
+let session: AdminSession;
 
 beforeAll(async () => {
-  server = await startAdminServer();
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  await signIn(page, server.baseUrl);
+  session = await openAdminSession({ signIn: true });
+  ({ server, page } = session);
 });
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+afterAll(async () => { await session?.close(); });
 
 const routes = async () => (await server.admin('GET', '/api/admin/routes')).json.routes as Array<Record<string, unknown>>;
 

@@ -3,25 +3,20 @@
 // answers 200 (before it, 401 — the positive control), and the 401 answer is documented.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { launchBrowser } from './helpers/browser.ts';
-import type { Browser } from './helpers/browser.ts';
-import { ADMIN_TOKEN, startAdminServer } from './helpers/server.ts';
+import { ADMIN_TOKEN } from './helpers/server.ts';
 import type { AdminServer } from './helpers/server.ts';
+import { openAdminSession } from './helpers/session.ts';
+import type { AdminSession } from './helpers/session.ts';
 
 let server: AdminServer;
-let browser: Browser;
 let page: Page;
+let session: AdminSession;
 
 beforeAll(async () => {
-  server = await startAdminServer();
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
+  session = await openAdminSession();
+  ({ server, page } = session);
 });
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+afterAll(async () => { await session?.close(); });
 
 type Operation = { security?: unknown; responses?: Record<string, unknown> };
 
