@@ -264,8 +264,10 @@ export class SandboxHost {
       release = gate.release;
       const loaded = await this.ensureLoaded(plugin);
       if (!loaded.ok) {
-        if (loaded.error.kind === 'sandbox_unavailable') plugin.breaker.cancelTrial();
-        else if (!loaded.error.charged) plugin.breaker.recordFault(loaded.error.kind, loaded.error.message);
+        // A trial call (half-open breaker) that ends without a verdict of its own must free the
+        // trial, or the breaker would wait for it for ever.
+        if (loaded.error.kind === 'sandbox_unavailable' || loaded.error.charged || loaded.error.overloaded) plugin.breaker.cancelTrial();
+        else plugin.breaker.recordFault(loaded.error.kind, loaded.error.message);
         // Whatever broke the load (CPU, memory, a crash), the method itself never started.
         const kind = loaded.error.kind === 'sandbox_unavailable' ? 'sandbox_unavailable' : 'load_failed';
         return { ok: false, error: { ...loaded.error, kind, message: `${key}.${label} did not start: loading the plugin failed (${loaded.error.kind}: ${loaded.error.message})` }, callId, ctx, stats: null };
@@ -295,7 +297,7 @@ export class SandboxHost {
       // Cut because the machine was too busy to give the plugin its CPU: the call failed, but the
       // plugin is not paused for it (no breaker fault).
       if (error.overloaded) error.charged = true;
-      if (error.kind === 'sandbox_unavailable') plugin.breaker.cancelTrial();
+      if (error.kind === 'sandbox_unavailable' || error.charged) plugin.breaker.cancelTrial();
       else if (FAULTS.has(error.kind) && !error.charged) plugin.breaker.recordFault(error.kind, error.message);
       else if (!FAULTS.has(error.kind) && error.kind !== 'bad_request') plugin.breaker.recordSuccess();
       if (error.kind !== 'plugin_error' && error.kind !== 'bad_result' && error.kind !== 'bad_request') plugin.loadedGeneration = -1;

@@ -49,4 +49,27 @@ describe('a CPU limit that fired on a busy machine', () => {
     }
     expect(host.health().plugins['spins-on'].recentFaults).toBe(before);
   });
+
+  it('a trial call cut that way frees the trial: the breaker does not wait for it for ever', async () => {
+    const { host: trialHost } = await startSandbox({ limits: { cpuMsPerCall: 600, wallMsPerCall: 8000 }, breaker: { threshold: 1, cooldownMs: 100 } });
+    try {
+      expect((await registerDir(trialHost, writePlugin('trial-spins', { 'index.js': SPINS }))).ok).toBe(true);
+      const breaker = (trialHost as unknown as { plugins: Map<string, { breaker: { trip(k: string, m: string): void } }> }).plugins.get('trial-spins')!.breaker;
+      breaker.trip('test', 'opened by the test');
+      await new Promise((r) => setTimeout(r, 150)); // half-open: the next call is the trial
+      const pid = trialHost.processOf('trial-spins')?.pid as number;
+      const trial = trialHost.invoke('trial-spins', 'getFields', []);
+      await new Promise((r) => setTimeout(r, 60));
+      process.kill(pid, 'SIGSTOP');
+      await new Promise((r) => setTimeout(r, 1500));
+      process.kill(pid, 'SIGCONT');
+      const cut = await trial;
+      expect(cut).toMatchObject({ ok: false, error: { kind: 'cpu_limit', message: expect.stringMatching(/too busy/) } });
+      // Not refused as circuit_open: a new trial is let through (and decides for itself).
+      const next = await trialHost.invoke('trial-spins', 'getFields', []);
+      expect(next).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
+    } finally {
+      await trialHost.close();
+    }
+  }, 30_000);
 });
