@@ -128,6 +128,9 @@ describe('install and approve plugins from the admin page', () => {
     await asks.getByText('apiSecret (secret)').waitFor();
     const review = report.locator('section.card', { has: page.getByRole('heading', { name: "Reviewer's report" }) });
     await review.getByText('reads secret config (apiSecret) inside the sandbox').waitFor();
+    // The one-line summary on top, and where each secret is read, from the approved capability set.
+    await review.locator('.report-summary').getByText(/reads secrets apiSecret/).waitFor();
+    await review.locator('dd, td, div.mono', { hasText: /^apiSecret at / }).first().waitFor();
     await review.locator('tr', { hasText: 'apiKey' }).waitFor();
     // Staged only: no folder yet, no script ran.
     expect(fs.existsSync(pluginDir())).toBe(false);

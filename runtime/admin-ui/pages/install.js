@@ -56,7 +56,9 @@ export function reportView(report, heading = 'h3') {
   if (!report) return h('p', { class: 'hint' }, 'No report.');
   const net = report.network || {};
   const ungranted = new Set(net.ungrantedInSource || []);
+  const secrets = (report.secrets && report.secrets.reads) || [];
   return h('div', { class: 'review-report' }, [
+    report.summary ? h('p', { class: 'report-summary' }, report.summary) : null,
     h(heading, 'Risk flags'),
     riskFlags(report),
     h(heading, 'Host modules required'),
@@ -73,6 +75,15 @@ export function reportView(report, heading = 'h3') {
       ['Origins in the source', net.inSource && net.inSource.length
         ? net.inSource.map((o) => h('span', { class: 'chip' }, [o, ungranted.has(o) ? ' (not granted)' : '']))
         : h('span', { class: 'hint' }, 'none')],
+      ['Connects to what config holds', net.configOrigins && net.configOrigins.length
+        ? net.configOrigins.map((o) => h('span', { class: 'chip' }, `whatever '${o.key}' holds`))
+        : h('span', { class: 'hint' }, 'none')],
+      ['Secrets read', secrets.length
+        ? secrets.map((x) => h('div', { class: 'mono' }, `${x.key} at ${x.readAt.length ? x.readAt.join(', ') : '—'}`))
+        : h('span', { class: 'hint' }, 'none')],
+      ['Host bridge called directly', report.bridge && report.bridge.length
+        ? report.bridge.map((b) => h('div', { class: 'mono' }, `${b.capability || '(name not spelled)'} at ${b.at}${b.granted ? '' : ' — outside the approved set, refused at run time'}`))
+        : h('span', { class: 'hint' }, 'never')],
     ]),
     h(heading, 'URL literals in the source'),
     dataTable([{ label: 'URL', render: (u) => mono(u.url) }, { label: 'At', render: (u) => mono(u.at) }], net.urlLiterals, { empty: 'No URL literal in the source.' }),
