@@ -2,7 +2,8 @@
 // exports as plain data. configure.js is JavaScript: it never runs in the server process.
 import ivm from 'isolated-vm';
 import type { SandboxFailure } from '../protocol.ts';
-import { HARDEN_SOURCE, compilePrelude, loadWrapped } from './plugin-isolate.ts';
+import { HARDEN_SOURCE, compilePrelude } from './prelude-scripts.ts';
+import { loadWrapped } from './load-failure.ts';
 
 const MANIFEST_MEMORY_MB = 16;
 

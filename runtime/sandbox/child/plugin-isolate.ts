@@ -1,7 +1,6 @@
 // One plugin's isolate inside the sandbox process: creation, the timed entry points, the calls in
 // flight and their limits. Any breach (CPU, memory, deadline) disposes the isolate and fails every
 // call in it; the server reloads it on the next call.
-import fs from 'node:fs';
 import ivm from 'isolated-vm';
 import { loadCpuMs } from '../protocol.ts';
 import { MAX_RESULT_VALUES, holdsMoreThan } from '../result-values.ts';
@@ -9,33 +8,11 @@ import type {
   CallStats, CallbackResponse, FailureKind, IsolateSetup, LoadResult, PluginLimits, SandboxFailure,
 } from '../protocol.ts';
 import { runLocalService } from './local-services.ts';
+import { BRIDGE_FUNCTION_SOURCE, HARDEN_SOURCE, WEB_GLOBALS_SOURCE, compilePrelude } from './prelude-scripts.ts';
+import { LoadFailure, loadWrapped } from './load-failure.ts';
 import { normaliseDescription, normaliseLogLine, normaliseResponse, normaliseThrown } from './plugin-reports.ts';
 import { MAX_TIMERS_PER_CALL, clampDelay } from '../../../host-api/timers.ts';
 
-// Runs first in every context: removes what reaches memory outside the heap limit or blocks a
-// thread (WebAssembly, SharedArrayBuffer, Atomics, resizable buffers, retained ICU objects).
-export const HARDEN_SOURCE = fs.readFileSync(new URL('../prelude/harden.isolate.js', import.meta.url), 'utf8');
-// One closure in two files: the bridge (host calls, timers, globals) and the plugin calls.
-const BRIDGE_SOURCE = ['bridge.isolate.js', 'plugin-calls.isolate.js']
-  .map((f) => fs.readFileSync(new URL(`../prelude/${f}`, import.meta.url), 'utf8')).join('\n');
-const WEB_GLOBALS_SOURCE = fs.readFileSync(new URL('../prelude/web-globals.isolate.js', import.meta.url), 'utf8');
-// The bridge as a function of its four arguments ($0..$3, as evalClosure would bind them), so that
-// it can be compiled with a code cache.
-const BRIDGE_FUNCTION_SOURCE = `(function ($0, $1, $2, $3) {\n${BRIDGE_SOURCE}\n})`;
-// V8 code cache of the two prelude scripts, produced by this process from the constant sources
-// above and never taken from outside (cached data is trusted input, design.md §10). Compiling the
-// prelude from scratch was a quarter of an isolate load (bench/: start-up).
-const preludeCache = new Map<string, ivm.ExternalCopy<ArrayBuffer>>();
-
-export function compilePrelude(isolate: ivm.Isolate, name: string, source: string): ivm.Script {
-  const cachedData = preludeCache.get(name);
-  const script = isolate.compileScriptSync(source, cachedData ? { cachedData } : { produceCachedData: true }) as ivm.Script & {
-    cachedDataRejected?: boolean; cachedData?: ivm.ExternalCopy<ArrayBuffer>;
-  };
-  if (!cachedData && script.cachedData) preludeCache.set(name, script.cachedData);
-  else if (script.cachedDataRejected) preludeCache.delete(name);
-  return script;
-}
 const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
 
 export interface IsolateHooks {
@@ -413,22 +390,6 @@ export class PluginIsolate {
       const thrown = normaliseThrown(JSON.parse(json));
       this.finishCall(call, { ok: false, error: { kind: 'plugin_error', message: thrown.message, thrown }, stats: this.statsOf(call) });
     }
-  }
-}
-
-/** Plugin code wrapped so that what it throws goes to the prelude's __ps_load_failed, a binding it cannot replace. */
-export function loadWrapped(code: string): string {
-  return `try {\n${code}\n} catch (thrown) { __ps_load_failed(thrown); }`;
-}
-
-export class LoadFailure extends Error {
-  readonly kind: FailureKind;
-  /** Cut on a machine too busy to run it (see OVERLOAD_SHARE): worth loading again. */
-  readonly overloaded: boolean;
-  constructor(kind: FailureKind, message: string, overloaded = false) {
-    super(message);
-    this.kind = kind;
-    this.overloaded = overloaded;
   }
 }
 

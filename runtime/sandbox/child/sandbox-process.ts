@@ -4,7 +4,8 @@ import net from 'node:net';
 import { createRequire } from 'node:module';
 import { FramedChannel } from '../channel.ts';
 import type { FromSandbox, IsolateStats, ToSandbox } from '../protocol.ts';
-import { LoadFailure, PluginIsolate } from './plugin-isolate.ts';
+import { PluginIsolate } from './plugin-isolate.ts';
+import { LoadFailure } from './load-failure.ts';
 import type { IsolateHooks } from './plugin-isolate.ts';
 import { extractManifest } from './manifest-isolate.ts';
 
