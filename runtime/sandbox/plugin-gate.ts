@@ -57,6 +57,11 @@ export class PluginGate {
     return this.chargedMs;
   }
 
+  /** The share of its CPU budget used within the current window (1 = all of it). */
+  budgetShare(): number {
+    return this.usedMs() / this.options.cpuMsPerWindow;
+  }
+
   get runningCalls(): number {
     return this.running;
   }

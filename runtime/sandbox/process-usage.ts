@@ -4,6 +4,7 @@
 // the engine's own allocations — so no allocation path escapes the cap; CPU time counts every
 // thread (isolate threads, garbage collection, the process's own work).
 import fs from 'node:fs';
+import os from 'node:os';
 
 export interface ProcessUsage {
   /**
@@ -55,5 +56,34 @@ export function preferForOomKill(pid: number): void {
     fs.writeFileSync(`/proc/${pid}/oom_score_adj`, '1000');
   } catch {
     // Not Linux, or the process has already gone: the RSS cap still applies.
+  }
+}
+
+/** Scheduling priority of every sandbox process: below the server's, which answers for all plugins. */
+export const SANDBOX_NICE = 5;
+/** A plugin past half its CPU budget: the scheduler prefers every other process to it. */
+export const BUSY_NICE = 15;
+
+/**
+ * Sets a process's nice value. Raising it needs no privilege; lowering it again may be refused to a
+ * server not running as root: the process then keeps the lower priority until it restarts.
+ */
+export function setNice(pid: number, nice: number): boolean {
+  try {
+    os.setPriority(pid, nice);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The nice value of a process (for tests and health), or null. */
+export function readNice(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const nice = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    return Number.isFinite(nice) ? nice : null;
+  } catch {
+    return null;
   }
 }

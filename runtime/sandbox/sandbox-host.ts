@@ -12,6 +12,7 @@ import { PluginGate } from './plugin-gate.ts';
 import { ProcessPlacement } from './placement.ts';
 import { attributeFailure, culpritOf } from './crash-attribution.ts';
 import { newCallId } from './call-ids.ts';
+import { BUSY_NICE, SANDBOX_NICE } from './process-usage.ts';
 import { MAX_RESULT_VALUES, holdsMoreThan } from './result-values.ts';
 import { DEFAULT_LIMITS, loadCpuMs } from './protocol.ts';
 import type {
@@ -90,7 +91,16 @@ export class SandboxHost {
       onUsage: (_usage, cpuDeltaMs, serverMs) => {
         const proc = self();
         if (!this.placement.exclusive(proc)) return;
-        for (const key of this.placement.pluginsIn(proc)) this.plugins.get(key)?.gate.charge(cpuDeltaMs + serverMs);
+        for (const key of this.placement.pluginsIn(proc)) {
+          const plugin = this.plugins.get(key);
+          if (!plugin) continue;
+          plugin.gate.charge(cpuDeltaMs + serverMs);
+          // Past half its budget, a plugin runs at a lower priority than every other process, so
+          // a flood it serves slows its neighbours less; back under a quarter, as before.
+          const share = plugin.gate.budgetShare();
+          if (share > 0.5) proc.renice(BUSY_NICE);
+          else if (share < 0.25) proc.renice(SANDBOX_NICE);
+        }
       },
     }));
   }

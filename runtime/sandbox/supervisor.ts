@@ -11,7 +11,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { FramedChannel } from './channel.ts';
 import { childEntry } from './child-entry.ts';
-import { preferForOomKill, readUsage } from './process-usage.ts';
+import { SANDBOX_NICE, preferForOomKill, readUsage, setNice } from './process-usage.ts';
 import type { ProcessUsage } from './process-usage.ts';
 import type { FromSandbox, SandboxFailure, ToSandbox, CallStats, FailureKind } from './protocol.ts';
 
@@ -146,6 +146,7 @@ export class SandboxProcess {
           this.versions = { node: msg.node, isolatedVm: msg.isolatedVm };
           this.restartDelay = this.options.restartDelayMs;
           preferForOomKill(msg.pid);
+          this.nice = setNice(msg.pid, SANDBOX_NICE) ? SANDBOX_NICE : 0;
           this.startSampling(msg.pid);
           resolve();
           return;
@@ -204,6 +205,17 @@ export class SandboxProcess {
   private soleCaller(): string | null {
     const plugins = new Set([...this.pending.values()].map((p) => p.plugin).filter((p): p is string => p !== null));
     return plugins.size === 1 ? [...plugins][0] : null;
+  }
+
+  /** The process's nice value as last set (0 until it is running). */
+  nice = 0;
+
+  /** Changes the process's scheduling priority (process-usage.ts setNice); false when refused. */
+  renice(nice: number): boolean {
+    if (this.pid === null || nice === this.nice) return nice === this.nice;
+    if (!setNice(this.pid, nice)) return false;
+    this.nice = nice;
+    return true;
   }
 
   /** Changes the memory cap (a process's cap follows the plugins placed in it). */

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
 import { NOT_DISPATCHED } from '../../../runtime/sandbox/protocol.ts';
+import { BUSY_NICE, SANDBOX_NICE, readNice } from '../../../runtime/sandbox/process-usage.ts';
 import { bundlePlugin } from '../../../runtime/bundler/bundle-plugin.ts';
 import { DEFAULT_CONFIGURE, PLAIN_INDEX, writePlugin } from '../../helpers/plugin-fixture.ts';
 import { recordingHandler, registerDir, startSandbox } from '../../helpers/sandbox.ts';
@@ -136,6 +137,9 @@ describe('per-plugin isolation', () => {
       expect(t.error.retryInMs).toBeGreaterThan(0);
     }
     expect(host.health().plugins.burns.recentFaults).toBe(0); // throttling is not a fault
+    // Past half its budget its process runs below everyone else's priority; the bystander's does not.
+    await expect.poll(() => readNice(host.processOf('burns')?.pid as number)).toBe(BUSY_NICE);
+    expect(readNice(host.processOf('bystander')?.pid as number)).toBe(SANDBOX_NICE);
     const bystander = await Promise.all([1, 2].map(() => host.invoke('bystander', 'getFields', ['en', 20])));
     for (const r of bystander) expect(r).toMatchObject({ ok: true });
   });
