@@ -62,7 +62,7 @@ export function preferForOomKill(pid: number): void {
 /** Scheduling priority of every sandbox process: below the server's, which answers for all plugins. */
 export const SANDBOX_NICE = 5;
 /** A plugin past half its CPU budget: the scheduler prefers every other process to it. */
-export const BUSY_NICE = 15;
+export const BUSY_NICE = 10;
 
 /**
  * Sets a process's nice value. Raising it needs no privilege; lowering it again may be refused to a
