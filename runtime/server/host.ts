@@ -21,12 +21,14 @@ import { SandboxHost } from '../sandbox/sandbox-host.ts';
 import { PluginRegistry } from '../plugins/registry.ts';
 import { buildIpn } from '../ipn/ipn-message.ts';
 import { IpnDispatcher } from '../ipn/ipn-dispatcher.ts';
+import type { IpnEvent } from '../ipn/ipn-dispatcher.ts';
 import { CronScheduler } from '../cron/scheduler.ts';
 import { OrderService } from '../orders/order-service.ts';
 import { PayoutOrchestrator } from '../payouts/orchestrator.ts';
 import { sweepPayouts } from '../payouts/payout-sweep.ts';
 import { breakerAvailability } from '../payouts/deferral.ts';
 import { applyWebhookUpdates } from '../payouts/sdk-reconcile.ts';
+import { loggableError } from './http-errors.ts';
 import type { PayoutEvent } from '../payouts/payout-steps.ts';
 import { setCrashHook } from '../testing-seams/crash-hook.ts';
 import type { CrashPoint } from '../testing-seams/crash-hook.ts';
@@ -213,7 +215,7 @@ export async function createHost(given: ServerOptions, extras: HostExtras = {}):
     retryBaseMs: options.ipnRetryBaseMs,
     sendTimeoutMs: options.ipnSendTimeoutMs,
     leaseMs: options.ipnSendTimeoutMs * 2 + Math.min(5_000, options.ipnSendTimeoutMs),
-    onEvent: (e) => metrics.ipn.inc({ result: String((e as { kind?: string }).kind ?? 'event') }),
+    onEvent: ipnEventListener({ count: (result) => metrics.ipn.inc({ result }), logger }),
   });
   const onPayoutEvent = (e: PayoutEvent) => {
     metrics.payouts.inc({ outcome: e.kind, plugin: e.plugin ?? 'unknown' });
@@ -308,5 +310,16 @@ export async function createHost(given: ServerOptions, extras: HostExtras = {}):
       await store.close();
       slot?.release();
     },
+  };
+}
+
+/**
+ * What the host does with an IPN dispatcher event: count it, and log a store fault with its error
+ * (a fault stalls merchant notifications, and a counter alone says neither which nor why).
+ */
+export function ipnEventListener(deps: { count: (result: string) => void; logger: Pick<Logger, 'error'> }): (e: IpnEvent) => void {
+  return (e) => {
+    deps.count(String((e as { kind?: string }).kind ?? 'event'));
+    if (e.kind === 'error') deps.logger.error({ err: loggableError(e.cause), ipn: { stage: e.stage, id: e.id } }, `IPN ${e.stage} failed in the store: ${e.error}`);
   };
 }
