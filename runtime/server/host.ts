@@ -135,7 +135,7 @@ export async function createHost(given: ServerOptions, extras: HostExtras = {}):
     buildIpn: ipnFor,
     settleAttempt: (order, plugin) => payouts.settleFromPlugin(order, plugin),
     pluginLogMirror: (line) => logger.info({ plugin: line.plugin, callId: line.callId, level: line.level }, `plugin log: ${line.text}`),
-    onInternalError: (capability, err) => logger.error({ capability, err: scrubber.scrub(String((err as Error)?.stack ?? err)) }, 'host capability failed'),
+    onInternalError: (capability, err) => logger.error({ capability, err: loggableError(err, (t) => scrubber.scrub(t)) }, 'host capability failed'),
   });
   // A plugin at its CPU budget or queue limit: one audit line per plugin per minute, however
   // many calls an outside caller makes it refuse.
@@ -167,7 +167,7 @@ export async function createHost(given: ServerOptions, extras: HostExtras = {}):
       for (const [kind, n] of Object.entries(report.overQuota)) if (n) metrics.retentionDeleted.inc({ kind, reason: 'quota' }, n);
       if (Object.values(report.expired).some(Boolean) || Object.values(report.overQuota).some(Boolean)) logger.info({ retention: report }, 'retention: old rows deleted');
     },
-    onError: (err) => logger.error({ err: scrubber.scrub(String((err as Error)?.stack ?? err)) }, 'retention run failed'),
+    onError: (err) => logger.error({ err: loggableError(err, (t) => scrubber.scrub(t)) }, 'retention run failed'),
   });
   countHostCalls(metrics, hostApi.audit);
   const sandbox = new SandboxHost({
@@ -245,7 +245,7 @@ export async function createHost(given: ServerOptions, extras: HostExtras = {}):
     },
     getFieldsWallMs: options.getFieldsWallMs,
     onIpnEnqueued: () => ipn.kick(), allowLoopbackOrigins: options.ipnLoopbackOrigins,
-    logError: (message, err) => logger.error({ err: scrubber.scrub(String((err as Error)?.stack ?? err)) }, message),
+    logError: (message, err) => logger.error({ err: loggableError(err, (t) => scrubber.scrub(t)) }, message),
   });
 
   let sweepTimer: NodeJS.Timeout | null = null;
@@ -261,7 +261,7 @@ export async function createHost(given: ServerOptions, extras: HostExtras = {}):
           autoPayout: async (routeId) => Boolean((await store.getRoute(routeId))?.autoPayout),
         });
       } catch (err) {
-        logger.error({ err: scrubber.scrub(String((err as Error)?.stack ?? err)) }, 'payout sweep failed');
+        logger.error({ err: loggableError(err, (t) => scrubber.scrub(t)) }, 'payout sweep failed');
       }
     })().finally(() => { sweeping = null; });
     return sweeping;
