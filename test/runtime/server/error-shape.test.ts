@@ -125,6 +125,14 @@ describe('the one error shape on every route', () => {
     expect(res.body).not.toContain('hunter2');
   });
 
+  it('answers the admin page\'s undocumented file routes in the one shape too', async () => {
+    for (const url of ['/admin/ui/no-such-file.js', '/admin/vendor/no-such-file']) {
+      const res = await app.inject({ method: 'GET', url });
+      expect(res.statusCode, url).toBe(404);
+      expect(expectOneShape(res, url)).toBe('NOT_FOUND');
+    }
+  });
+
   it('answers a schema violation on an admin route in the one shape, naming the field', async () => {
     const routes = await documentedRoutes();
     const withBody = routes.filter((r) => r.op.security?.length && r.op.requestBody && r.method !== 'GET');
