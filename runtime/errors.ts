@@ -15,7 +15,8 @@ export interface ErrorSpec {
 
 export const ERRORS = {
   // Any route
-  ROUTE_NOT_FOUND: { status: 404, message: 'no route {method} {path} here; GET /docs lists the API' },
+  // Names the method only: an echoed path passes the admin scrubber, which would mark a guessed secret.
+  ROUTE_NOT_FOUND: { status: 404, message: 'no {method} route at this path; GET /docs lists the API' },
   BAD_REQUEST: { status: 400, message: 'the request is malformed' },
   VALIDATION_FAILED: { status: 400, message: '{where} {problem}' },
   NOT_FOUND: { status: 404, message: 'not found' },

@@ -51,10 +51,9 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
   // Every route answers errors in the one shape (runtime/errors.ts); route scopes with their own
   // handler (merchant API, payout callbacks) send the same shape through the same mapping.
   app.setErrorHandler((err, request, reply) => sendHttpError(err, request, reply, { scrub: (t) => host.scrubber.scrub(t) }));
-  app.setNotFoundHandler((request, reply) => {
-    const path = redactUrl(request.url).split('?')[0].slice(0, 200);
-    return reply.code(404).send(errorBody('ROUTE_NOT_FOUND', errorMessage('ROUTE_NOT_FOUND', { method: request.method, path })));
-  });
+  // The answer never echoes the path: /api/admin/* answers pass the scrubber, and a path that came
+  // back "[redacted:…]" would tell an anonymous caller that the guess in it is a secret.
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('ROUTE_NOT_FOUND', errorMessage('ROUTE_NOT_FOUND', { method: request.method }))));
 
   // Defence in depth: whatever an admin route returns passes the scrubber on its way out.
   // Not /payout_call/: a plugin's answer is already scrubbed of its own secrets where it leaves the

@@ -125,6 +125,19 @@ describe('the one error shape on every route', () => {
     expect(res.body).not.toContain('hunter2');
   });
 
+  it('an unknown admin path is no secret oracle: the 404 echoes no path, so the admin scrubber has nothing to mark', async () => {
+    // The attack: /api/admin/* answers pass the scrubber; a 404 that echoed the path would come back
+    // "[redacted:…]" exactly when the guess is a secret, the admin token included.
+    const guessed = await app.inject({ method: 'GET', url: `/api/admin/${ADMIN}` });
+    const other = await app.inject({ method: 'GET', url: '/api/admin/not-a-secret-at-all-0000' });
+    expect(guessed.statusCode).toBe(404);
+    expect(expectOneShape(guessed, 'guess')).toBe('ROUTE_NOT_FOUND');
+    expect(guessed.body).not.toMatch(/redacted/);
+    expect(guessed.body).toBe(other.body);
+    // Positive control: the scrubber does mark the token in an admin answer, so the oracle was real.
+    expect(host.scrubber.scrub(`x ${ADMIN} x`)).toMatch(/redacted/);
+  });
+
   it('answers the admin page\'s undocumented file routes in the one shape too', async () => {
     for (const url of ['/admin/ui/no-such-file.js', '/admin/vendor/no-such-file']) {
       const res = await app.inject({ method: 'GET', url });
