@@ -32,6 +32,12 @@ export interface HttpErrorAnswer {
 
 type FastifyLike = Error & { code?: string; statusCode?: number; status?: number; validation?: { instancePath?: string; message?: string }[]; validationContext?: string; field?: string | null };
 
+/** An InstallError's registry code: INSTALL_<its code>. */
+export function installErrorCode(err: InstallError): ErrorCode {
+  const code = `INSTALL_${err.code.toUpperCase()}`;
+  return isErrorCode(code) ? code : 'BAD_REQUEST';
+}
+
 /** Maps any thrown value to the status and body an HTTP client gets. `scrub` cleans echoed messages. */
 export function toHttpError(err: unknown, scrub: (text: string) => string = (t) => t): HttpErrorAnswer {
   const answer = (code: ErrorCode, message: string, opts: { status?: number; field?: string | null; extra?: Record<string, unknown> } = {}): HttpErrorAnswer => {
@@ -44,10 +50,7 @@ export function toHttpError(err: unknown, scrub: (text: string) => string = (t) 
     const { field: _f, message: _m, ...rest } = extra;
     return answer(codeForStatus(err.status, 'order'), err.message, { status: err.status, field: err.field, extra: rest });
   }
-  if (err instanceof InstallError) {
-    const code = `INSTALL_${err.code.toUpperCase()}`;
-    return isErrorCode(code) ? answer(code, err.message) : answer('BAD_REQUEST', err.message);
-  }
+  if (err instanceof InstallError) return answer(installErrorCode(err), err.message);
   // The store refuses malformed input (a bad date in a filter, say) with a message naming it.
   if (err instanceof StoreInputError) return answer('STORE_INPUT', err.message);
   if (err instanceof StoreConflictError) return answer('STORE_CONFLICT', err.message);

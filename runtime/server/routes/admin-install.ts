@@ -26,7 +26,8 @@ import type { PluginRegistry } from '../../plugins/registry.ts';
 import { StoreConflictError } from '../../store/errors.ts';
 import type { PluginVersion } from '../../store/types.ts';
 import { HttpError } from './admin-auth.ts';
-import { ERRORS, isErrorCode } from '../../errors.ts';
+import { ERRORS } from '../../errors.ts';
+import { installErrorCode } from '../http-errors.ts';
 
 export interface AdminInstallOptions {
   store: InstallerStore;
@@ -57,9 +58,8 @@ const versionView = (v: PluginVersion) => ({
 function asHttp(err: unknown, field: string | null): never {
   if (err instanceof InstallError) {
     // The status and code come from the registry (runtime/errors.ts): INSTALL_<code>.
-    const code = `INSTALL_${err.code.toUpperCase()}`;
-    const known = isErrorCode(code) ? code : 'BAD_REQUEST';
-    throw new HttpError(ERRORS[known].status, err.message, err.code === 'unauthorized' ? 'token' : err.code === 'bad_source' ? field : null, known);
+    const code = installErrorCode(err);
+    throw new HttpError(ERRORS[code].status, err.message, err.code === 'unauthorized' ? 'token' : err.code === 'bad_source' ? field : null, code);
   }
   if (err instanceof StoreConflictError) throw new HttpError(409, `${err.message}`, null, 'STORE_CONFLICT');
   throw err;
