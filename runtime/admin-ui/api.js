@@ -23,10 +23,12 @@ export function signOut(notice = '') {
 }
 
 export class ApiError extends Error {
-  constructor(status, message, field) {
+  /** `code` is the server's stable error code (README, "Errors"); null when it sent none. */
+  constructor(status, message, field, code) {
     super(message);
     this.status = status;
     this.field = field || null;
+    this.code = code || null;
   }
 }
 
@@ -54,15 +56,17 @@ async function failure(res, explicitToken) {
   const text = await res.text();
   let message = `The server answered HTTP ${res.status}`;
   let field = null;
+  let code = null;
   try {
     const data = JSON.parse(text);
     if (data && data.error && data.error.message) ({ message, field } = data.error);
+    if (data && typeof data.code === 'string') code = data.code;
   } catch {
     // not JSON: keep the status line
   }
   // A refused stored token means the session is over; a token being tried at sign-in is not stored.
   if (res.status === 401 && !explicitToken) signOut('The server refused the admin token. Sign in again.');
-  return new ApiError(res.status, message, field);
+  return new ApiError(res.status, message, field, code);
 }
 
 /** Calls /api/admin/<path>; resolves with the JSON body, rejects with the API's own error message. */

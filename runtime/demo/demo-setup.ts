@@ -114,7 +114,7 @@ export async function wireDemo(host: Host, peers: Omit<Awaited<ReturnType<typeof
         await host.orders.transition(order._id, 'inProgress', { actor: 'admin', comment: 'demo: the customer paid', expectStatus: 'new' });
         await host.orders.transition(order._id, 'inProgressPayout', { actor: 'admin', comment: 'demo: payment confirmed, paying out', expectStatus: 'inProgress' });
       } catch (err) {
-        host.logger.warn({ err: String(err) }, 'demo payer could not move the order');
+        host.logger.warn({ err }, 'demo payer could not move the order');
       }
     }
   }, 1000);

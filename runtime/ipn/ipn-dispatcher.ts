@@ -68,6 +68,8 @@ export interface IpnErrorEvent {
   stage: 'claim' | 'complete';
   id: string | null;
   error: string;
+  /** What the store threw, for the log's `{ err }` (message, stack, code). */
+  cause: unknown;
 }
 
 export type IpnEvent = IpnDeliveryEvent | IpnErrorEvent;
@@ -159,7 +161,7 @@ export class IpnDispatcher {
       batch = await this.deps.store.claimDueIpns(this.batchSize, this.leaseMs, this.deps.owner);
     } catch (err) {
       summary.error = messageOf(err);
-      this.emit({ kind: 'error', stage: 'claim', id: null, error: summary.error });
+      this.emit({ kind: 'error', stage: 'claim', id: null, error: summary.error, cause: err });
       return summary;
     }
     summary.claimed = batch.length;
@@ -272,7 +274,7 @@ export class IpnDispatcher {
         return await this.deps.store.completeIpn(m._id, result);
       } catch (err) {
         if (i >= COMPLETE_RETRY_DELAYS_MS.length) {
-          this.emit({ kind: 'error', stage: 'complete', id: m._id, error: messageOf(err) });
+          this.emit({ kind: 'error', stage: 'complete', id: m._id, error: messageOf(err), cause: err });
           return null;
         }
         await new Promise((r) => setTimeout(r, COMPLETE_RETRY_DELAYS_MS[i]));

@@ -2,14 +2,15 @@
 // API (bearer token), /healthz, /metrics and /docs. Route modules register themselves; this file
 // only wires them, sets the error format, and keeps secrets out of responses and request logs.
 import Fastify from 'fastify';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { Host } from './host.ts';
-import { HttpError, documentAdminAuth, requireAdmin, sameToken } from './routes/admin-auth.ts';
+import { documentAdminAuth, requireAdmin, sameToken } from './routes/admin-auth.ts';
+import { errorBody, errorMessage } from '../errors.ts';
+import { sendHttpError } from './http-errors.ts';
 import { anonymousMetrics } from './metrics.ts';
-import { StoreInputError } from '../store/errors.ts';
 import { adminPluginRoutes } from './routes/admin-plugins.ts';
 import { adminOrderRoutes } from './routes/admin-orders.ts';
 import { adminInstallRoutes } from './routes/admin-install.ts';
@@ -47,21 +48,12 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
-    if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: { message: err.message, field: err.field } });
-    const e = err as FastifyError & { field?: string; status?: number };
-    if (e.validation) {
-      const first = e.validation[0];
-      const where = `${e.validationContext ?? 'body'}${first?.instancePath ? first.instancePath.replace(/\//g, '.') : ''}`;
-      return reply.code(400).send({ error: { message: `${where} ${first?.message ?? 'is invalid'}`, field: where } });
-    }
-    // The store refuses malformed input (a bad date in a filter, say) with a message naming it.
-    if (err instanceof StoreInputError) return reply.code(400).send({ error: { message: err.message, field: null } });
-    const status = e.statusCode ?? e.status ?? 500;
-    if (status < 500) return reply.code(status).send({ error: { message: host.scrubber.scrub(e.message), field: e.field ?? null } });
-    request.log.error({ err: host.scrubber.scrub(String(e.stack ?? e.message)) }, 'request failed');
-    return reply.code(500).send({ error: { message: 'internal error; the administrator can find details in the server log', field: null } });
-  });
+  // Every route answers errors in the one shape (runtime/errors.ts); route scopes with their own
+  // handler (merchant API, payout callbacks) send the same shape through the same mapping.
+  app.setErrorHandler((err, request, reply) => sendHttpError(err, request, reply, { scrub: (t) => host.scrubber.scrub(t) }));
+  // The answer never echoes the path: /api/admin/* answers pass the scrubber, and a path that came
+  // back "[redacted:…]" would tell an anonymous caller that the guess in it is a secret.
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('ROUTE_NOT_FOUND', errorMessage('ROUTE_NOT_FOUND', { method: request.method }))));
 
   // Defence in depth: whatever an admin route returns passes the scrubber on its way out.
   // Not /payout_call/: a plugin's answer is already scrubbed of its own secrets where it leaves the
@@ -101,9 +93,7 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
     const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : '';
     const trusted = given !== '' && [metricsToken, adminToken].some((t) => t !== '' && sameToken(given, t));
     if (metricsToken && !trusted) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send({
-        error: { message: 'metrics token missing or wrong: send Authorization: Bearer <token>, the value of PAYOUT_SANDBOX_METRICS_TOKEN (metricsToken) on this server', field: null },
-      });
+      return reply.code(401).header('www-authenticate', 'Bearer').send(errorBody('METRICS_TOKEN_INVALID'));
     }
     reply.header('cache-control', 'no-store').type(host.metrics.registry.contentType);
     return trusted ? host.metrics.registry.metrics() : anonymousMetrics(host.metrics.registry);

@@ -21,12 +21,14 @@ import { SandboxHost } from '../sandbox/sandbox-host.ts';
 import { PluginRegistry } from '../plugins/registry.ts';
 import { buildIpn } from '../ipn/ipn-message.ts';
 import { IpnDispatcher } from '../ipn/ipn-dispatcher.ts';
+import type { IpnEvent } from '../ipn/ipn-dispatcher.ts';
 import { CronScheduler } from '../cron/scheduler.ts';
 import { OrderService } from '../orders/order-service.ts';
 import { PayoutOrchestrator } from '../payouts/orchestrator.ts';
 import { sweepPayouts } from '../payouts/payout-sweep.ts';
 import { breakerAvailability } from '../payouts/deferral.ts';
 import { applyWebhookUpdates } from '../payouts/sdk-reconcile.ts';
+import { loggableError } from './http-errors.ts';
 import type { PayoutEvent } from '../payouts/payout-steps.ts';
 import { setCrashHook } from '../testing-seams/crash-hook.ts';
 import type { CrashPoint } from '../testing-seams/crash-hook.ts';
@@ -133,7 +135,7 @@ export async function createHost(given: ServerOptions, extras: HostExtras = {}):
     buildIpn: ipnFor,
     settleAttempt: (order, plugin) => payouts.settleFromPlugin(order, plugin),
     pluginLogMirror: (line) => logger.info({ plugin: line.plugin, callId: line.callId, level: line.level }, `plugin log: ${line.text}`),
-    onInternalError: (capability, err) => logger.error({ capability, err: scrubber.scrub(String((err as Error)?.stack ?? err)) }, 'host capability failed'),
+    onInternalError: (capability, err) => logger.error({ capability, err: loggableError(err, (t) => scrubber.scrub(t)) }, 'host capability failed'),
   });
   // A plugin at its CPU budget or queue limit: one audit line per plugin per minute, however
   // many calls an outside caller makes it refuse.
@@ -165,7 +167,7 @@ export async function createHost(given: ServerOptions, extras: HostExtras = {}):
       for (const [kind, n] of Object.entries(report.overQuota)) if (n) metrics.retentionDeleted.inc({ kind, reason: 'quota' }, n);
       if (Object.values(report.expired).some(Boolean) || Object.values(report.overQuota).some(Boolean)) logger.info({ retention: report }, 'retention: old rows deleted');
     },
-    onError: (err) => logger.error({ err: scrubber.scrub(String((err as Error)?.stack ?? err)) }, 'retention run failed'),
+    onError: (err) => logger.error({ err: loggableError(err, (t) => scrubber.scrub(t)) }, 'retention run failed'),
   });
   countHostCalls(metrics, hostApi.audit);
   const sandbox = new SandboxHost({
@@ -213,7 +215,7 @@ export async function createHost(given: ServerOptions, extras: HostExtras = {}):
     retryBaseMs: options.ipnRetryBaseMs,
     sendTimeoutMs: options.ipnSendTimeoutMs,
     leaseMs: options.ipnSendTimeoutMs * 2 + Math.min(5_000, options.ipnSendTimeoutMs),
-    onEvent: (e) => metrics.ipn.inc({ result: String((e as { kind?: string }).kind ?? 'event') }),
+    onEvent: ipnEventListener({ count: (result) => metrics.ipn.inc({ result }), logger }),
   });
   const onPayoutEvent = (e: PayoutEvent) => {
     metrics.payouts.inc({ outcome: e.kind, plugin: e.plugin ?? 'unknown' });
@@ -243,7 +245,7 @@ export async function createHost(given: ServerOptions, extras: HostExtras = {}):
     },
     getFieldsWallMs: options.getFieldsWallMs,
     onIpnEnqueued: () => ipn.kick(), allowLoopbackOrigins: options.ipnLoopbackOrigins,
-    logError: (message, err) => logger.error({ err: scrubber.scrub(String((err as Error)?.stack ?? err)) }, message),
+    logError: (message, err) => logger.error({ err: loggableError(err, (t) => scrubber.scrub(t)) }, message),
   });
 
   let sweepTimer: NodeJS.Timeout | null = null;
@@ -259,7 +261,7 @@ export async function createHost(given: ServerOptions, extras: HostExtras = {}):
           autoPayout: async (routeId) => Boolean((await store.getRoute(routeId))?.autoPayout),
         });
       } catch (err) {
-        logger.error({ err: scrubber.scrub(String((err as Error)?.stack ?? err)) }, 'payout sweep failed');
+        logger.error({ err: loggableError(err, (t) => scrubber.scrub(t)) }, 'payout sweep failed');
       }
     })().finally(() => { sweeping = null; });
     return sweeping;
@@ -308,5 +310,16 @@ export async function createHost(given: ServerOptions, extras: HostExtras = {}):
       await store.close();
       slot?.release();
     },
+  };
+}
+
+/**
+ * What the host does with an IPN dispatcher event: count it, and log a store fault with its error
+ * (a fault stalls merchant notifications, and a counter alone says neither which nor why).
+ */
+export function ipnEventListener(deps: { count: (result: string) => void; logger: Pick<Logger, 'error'> }): (e: IpnEvent) => void {
+  return (e) => {
+    deps.count(String((e as { kind?: string }).kind ?? 'event'));
+    if (e.kind === 'error') deps.logger.error({ err: loggableError(e.cause), ipn: { stage: e.stage, id: e.id } }, `IPN ${e.stage} failed in the store: ${e.error}`);
   };
 }

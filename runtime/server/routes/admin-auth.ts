@@ -2,6 +2,11 @@
 // constant time. The token never appears in responses or logs (the scrubber knows it).
 import crypto from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { errorBody } from '../../errors.ts';
+import { errorBodySchema } from '../http-errors.ts';
+
+// Admin routes import it from here; it lives beside the one mapping of errors to HTTP answers.
+export { HttpError } from '../http-errors.ts';
 
 export function sameToken(given: string, expected: string): boolean {
   const a = crypto.createHash('sha256').update(given).digest();
@@ -14,18 +19,12 @@ export function requireAdmin(token: string) {
     const header = request.headers.authorization;
     const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : '';
     if (!given || !token || !sameToken(given, token)) {
-      await reply.code(401).header('www-authenticate', 'Bearer').send({
-        error: { message: 'admin token missing or wrong: send Authorization: Bearer <token> (the token is printed at first start, or set PAYOUT_SANDBOX_ADMIN_TOKEN)' },
-      });
+      await reply.code(401).header('www-authenticate', 'Bearer').send(errorBody('ADMIN_TOKEN_INVALID'));
     }
   };
 }
 
-const AdminAuthError = {
-  description: 'The admin token is missing or wrong',
-  type: 'object',
-  properties: { error: { type: 'object', properties: { message: { type: 'string' } } } },
-};
+const AdminAuthError = errorBodySchema('The admin token is missing or wrong (code ADMIN_TOKEN_INVALID)');
 
 /**
  * Says in the OpenAPI document that an admin operation takes the admin bearer token, so the Swagger
@@ -36,14 +35,4 @@ export function documentAdminAuth(route: { schema?: unknown }): void {
   const schema = (route.schema ??= {}) as { security?: unknown; response?: Record<string, unknown> };
   schema.security = [{ admin: [] }];
   schema.response = { ...schema.response, 401: AdminAuthError };
-}
-
-export class HttpError extends Error {
-  readonly statusCode: number;
-  readonly field: string | null;
-  constructor(statusCode: number, message: string, field: string | null = null) {
-    super(message);
-    this.statusCode = statusCode;
-    this.field = field;
-  }
 }

@@ -26,6 +26,8 @@ import type { PluginRegistry } from '../../plugins/registry.ts';
 import { StoreConflictError } from '../../store/errors.ts';
 import type { PluginVersion } from '../../store/types.ts';
 import { HttpError } from './admin-auth.ts';
+import { ERRORS } from '../../errors.ts';
+import { installErrorCode } from '../http-errors.ts';
 
 export interface AdminInstallOptions {
   store: InstallerStore;
@@ -45,10 +47,6 @@ export interface AdminInstallOptions {
   onReloaded?: (key: string) => void;
 }
 
-const STATUS: Record<string, number> = {
-  bad_source: 400, unauthorized: 400, not_found: 404, fetch_failed: 502, integrity_mismatch: 422, unsafe_archive: 422,
-  too_large: 413, check_failed: 422, tampered: 409, conflict: 409, nothing_to_do: 409,
-};
 
 const given = (v: string | undefined): string | undefined => (v === undefined || v.trim() === '' ? undefined : v.trim());
 const actor = 'admin';
@@ -58,8 +56,12 @@ const versionView = (v: PluginVersion) => ({
 });
 
 function asHttp(err: unknown, field: string | null): never {
-  if (err instanceof InstallError) throw new HttpError(STATUS[err.code] ?? 400, err.message, err.code === 'unauthorized' ? 'token' : err.code === 'bad_source' ? field : null);
-  if (err instanceof StoreConflictError) throw new HttpError(409, `${err.message}`);
+  if (err instanceof InstallError) {
+    // The status and code come from the registry (runtime/errors.ts): INSTALL_<code>.
+    const code = installErrorCode(err);
+    throw new HttpError(ERRORS[code].status, err.message, err.code === 'unauthorized' ? 'token' : err.code === 'bad_source' ? field : null, code);
+  }
+  if (err instanceof StoreConflictError) throw new HttpError(409, `${err.message}`, null, 'STORE_CONFLICT');
   throw err;
 }
 

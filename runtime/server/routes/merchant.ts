@@ -9,6 +9,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { FORM_LIMITS, OrderFormError, parseFormBody, parseJsonBody } from '../../orders/order-form.ts';
 import type { OrderService } from '../../orders/order-service.ts';
+import { errorMessage } from '../../errors.ts';
+import { errorBodySchema, loggableError, toHttpError } from '../http-errors.ts';
 
 export interface MerchantRoutesOptions {
   orders: Pick<OrderService, 'create' | 'findByUidAndSecret' | 'publicView' | 'links'>;
@@ -63,23 +65,22 @@ const View = Type.Object({
   returnUrl: Nullable(Type.String()), createdAt: Type.String(), updatedAt: Type.String(), links: Links,
 });
 
-const Problem = Type.Object({ field: Nullable(Type.String()), message: Type.String() });
-const ErrorBody = Type.Object({
-  error: Type.Object({ field: Nullable(Type.String()), message: Type.String(), details: Type.Optional(Type.Array(Problem)) }),
-}, { description: 'What is wrong, in which field (bracket form, e.g. toValues[2][value]), and how to fix it' });
+// The one error shape (runtime/errors.ts); error.field names the field in bracket form, e.g.
+// toValues[2][value]; error.details lists every problem when there were several.
+const ErrorBody = errorBodySchema('What is wrong (code, message), in which field (error.field, bracket form, e.g. toValues[2][value]), and how to fix it');
 
 /** Fastify's own errors (size, media type) in the same shape as ours. */
 function toOrderError(err: FastifyError): OrderFormError {
   if (err instanceof OrderFormError) return err;
   const code = err.statusCode ?? 500;
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || code === 413) {
-    return new OrderFormError(null, `the body is larger than ${FORM_LIMITS.maxBodyBytes} bytes; an order is far smaller`, 413);
+    return new OrderFormError(null, errorMessage('ORDER_TOO_LARGE', { limit: FORM_LIMITS.maxBodyBytes }), 413);
   }
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || code === 415) {
-    return new OrderFormError(null, 'send the order as application/json or application/x-www-form-urlencoded', 415);
+    return new OrderFormError(null, errorMessage('ORDER_MEDIA_TYPE'), 415);
   }
   if (code >= 400 && code < 500) return new OrderFormError(null, err.message, code);
-  return new OrderFormError(null, 'internal error; the administrator can find details in the server log', 500);
+  return new OrderFormError(null, errorMessage('INTERNAL'), 500);
 }
 
 function single(field: string, value: unknown): string {
@@ -108,15 +109,16 @@ export async function merchantRoutes(app: FastifyInstance, opts: MerchantRoutesO
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const e = toOrderError(err);
-    if (e.status >= 500 && !(err instanceof OrderFormError)) request.log.error({ err: String(err?.stack ?? err) }, 'merchant API request failed');
-    return reply.code(e.status).header('cache-control', 'no-store').send(e.toBody());
+    if (e.status >= 500 && !(err instanceof OrderFormError)) request.log.error({ err: loggableError(err) }, 'merchant API request failed');
+    const answer = toHttpError(e);
+    return reply.code(answer.status).header('cache-control', 'no-store').send(answer.body);
   });
 
   await app.register(rateLimit, {
     global: false,
     // Thrown into our error handler, so a 429 has the same shape as every other error.
     errorResponseBuilder: (_request, context) => new OrderFormError(null,
-      `too many requests from your address: at most ${context.max} per minute here; retry in ${context.after}`, context.statusCode),
+      errorMessage('ORDER_RATE_LIMITED', { max: context.max, after: context.after }), context.statusCode),
   });
 
   // Documentation only (see the header): order-form.ts validates, so errors name bracket fields.

@@ -23,7 +23,7 @@
 //   is compare-and-set, so a replayed "done" changes nothing the second time.
 // - Plugin responses pass through only a short header allowlist (never Set-Cookie or Location),
 //   and are served with a sandboxing CSP: a plugin echoing input cannot script the host's origin.
-import http from 'node:http';
+import type http from 'node:http';
 import querystring from 'node:querystring';
 import { isUtf8 } from 'node:buffer';
 import rateLimit from '@fastify/rate-limit';
@@ -33,6 +33,9 @@ import type { Store } from '../../store/store.ts';
 import { crashPoint } from '../../testing-seams/crash-hook.ts';
 import { webhookBytes, webhookResultBytes } from '../../store/records.ts';
 import type { Admission, QuotaLimit } from '../../retention/webhook-quota.ts';
+import { codeForStatus, errorBody, errorMessage, isErrorCode } from '../../errors.ts';
+import type { ErrorBody, ErrorCode } from '../../errors.ts';
+import { loggableError } from '../http-errors.ts';
 
 export type CallbackInvokeResult =
   | { ok: true; callId?: string; value?: unknown }
@@ -90,10 +93,9 @@ const ALWAYS_ON_PLUGIN_RESPONSES = {
 const INBOX_RESPONSE_MAX = 16 * 1024;
 const NAME_SHOWN_MAX = 100;
 /** The one answer for every name that does not lead to an active plugin's callback. */
-export const NO_SUCH_CALLBACK = Object.freeze(problem(404, 'no such payout callback here'));
+export const NO_SUCH_CALLBACK = Object.freeze(errorBody('CALLBACK_NOT_FOUND'));
 /** A full inbox frees up only as retention deletes old rows: ask the provider to come back much later. */
 const QUOTA_RETRY_AFTER_S = '3600';
-const GENERIC_FAILURE = 'the payout plugin could not process this request';
 
 export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOptions): Promise<void> {
   for (const k of ['wallMs', 'bodyLimitBytes', 'ratePerMinute'] as const) {
@@ -106,12 +108,12 @@ export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOpt
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send(problem(413, `the request body is over the ${opts.bodyLimitBytes}-byte limit for payout callbacks; the plugin did not run`));
+      return reply.code(413).send(errorBody('CALLBACK_BODY_TOO_LARGE', errorMessage('CALLBACK_BODY_TOO_LARGE', { limit: opts.bodyLimitBytes })));
     }
     const status = err.statusCode ?? 500;
-    if (status >= 400 && status < 500) return reply.code(status).send(problem(status, err.message));
-    req.log.error({ err }, 'payout_call failed');
-    return reply.code(500).send(problem(500, GENERIC_FAILURE));
+    if (status >= 400 && status < 500) return reply.code(status).send(errorBody(isErrorCode(err.code) ? err.code : codeForStatus(status), err.message, { status }));
+    req.log.error({ err: loggableError(err) }, 'payout_call failed');
+    return reply.code(500).send(errorBody('CALLBACK_PLUGIN_FAILED'));
   });
 
   // Runs before the rate limit (instance hooks precede route hooks) and before the body is read:
@@ -129,8 +131,8 @@ export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOpt
     // One budget per plugin, whoever calls: it protects the sandbox and the other plugins.
     keyGenerator: (req) => `payout_call:${(req.params as Params).payoutKey}`,
     errorResponseBuilder: (req, ctx) => Object.assign(
-      new Error(`too many deliveries to payout plugin ${shown((req.params as Params).payoutKey)}: at most ${ctx.max} per minute; retry in ${ctx.after}`),
-      { statusCode: ctx.statusCode },
+      new Error(errorMessage('CALLBACK_RATE_LIMITED', { plugin: shown((req.params as Params).payoutKey), max: ctx.max, after: ctx.after })),
+      { statusCode: ctx.statusCode, code: 'CALLBACK_RATE_LIMITED' },
     ),
   });
 
@@ -173,7 +175,7 @@ export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOpt
       // The inbox's size could not be read: the delivery cannot be accounted for, as below.
       req.log.error({ err, plugin: payoutKey, callback }, 'payout_call: could not read the inbox quota');
       emit(null, { outcome: 'not_recorded', status: 503 });
-      return reply.code(503).header('retry-after', '30').send(problem(503, 'the delivery could not be recorded, so it was not processed; try again later'));
+      return reply.code(503).header('retry-after', '30').send(errorBody('CALLBACK_NOT_RECORDED'));
     }
     if (!admission.ok) {
       try {
@@ -184,7 +186,7 @@ export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOpt
       const status = admission.limit === 'rows' ? 429 : 413;
       emit(null, { outcome: 'over_quota', status });
       return reply.code(status).header('retry-after', QUOTA_RETRY_AFTER_S)
-        .send(problem(status, `${admission.message}; the delivery was neither stored nor processed. Retry later`));
+        .send(quotaRefusal(admission.limit, admission.message));
     }
 
     let inboxId: string;
@@ -195,7 +197,7 @@ export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOpt
       // Without an inbox row the delivery would be unaccounted for: refuse, so the provider retries.
       req.log.error({ err, plugin: payoutKey, callback }, 'payout_call: could not record the delivery');
       emit(null, { outcome: 'not_recorded', status: 503 });
-      return reply.code(503).header('retry-after', '30').send(problem(503, 'the delivery could not be recorded, so it was not processed; try again later'));
+      return reply.code(503).header('retry-after', '30').send(errorBody('CALLBACK_NOT_RECORDED'));
     }
 
     crashPoint('webhook-after-inbox');
@@ -215,15 +217,15 @@ export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOpt
       sent = a;
       answered(a);
     };
-    const timer = setTimeout(() => answer(plain('timeout', 504, `the plugin did not answer within ${opts.wallMs} ms`)), opts.wallMs);
+    const timer = setTimeout(() => answer(plain('timeout', 'CALLBACK_PLUGIN_TIMEOUT', `the plugin did not answer within ${opts.wallMs} ms`)), opts.wallMs);
     const call = opts.invoke(payoutKey, 'callback', args, { wallMs: opts.wallMs, onRespond: (r) => answer(fromPlugin(r)) })
       .catch((err): CallbackInvokeResult => ({ ok: false, error: { kind: 'invoke_failed', message: (err as Error)?.message ?? String(err) } }));
     const finished = call.then(async (result) => {
       clearTimeout(timer);
-      if (result.ok) answer(plain('no_answer', 500, 'the plugin finished without answering'));
-      else if (result.error.kind === 'deadline') answer(plain('timeout', 504, `the plugin did not answer within ${opts.wallMs} ms`));
+      if (result.ok) answer(plain('no_answer', 'CALLBACK_PLUGIN_FAILED', 'the plugin finished without answering'));
+      else if (result.error.kind === 'deadline') answer(plain('timeout', 'CALLBACK_PLUGIN_TIMEOUT', `the plugin did not answer within ${opts.wallMs} ms`));
       else if (REFUSALS.has(result.error.kind)) answer(refusalAnswer(result.error));
-      else answer(plain('plugin_failed', 500, GENERIC_FAILURE));
+      else answer(plain('plugin_failed', 'CALLBACK_PLUGIN_FAILED'));
       const a = sent!;
       const error = result.ok
         ? (a.outcome === 'answered' ? null : 'the plugin finished without answering')
@@ -267,9 +269,9 @@ function fromPlugin(r: CallbackResponse): Answer {
 const REFUSALS = new Set(['circuit_open', 'throttled', 'sandbox_unavailable']);
 
 function refusalAnswer(error: { kind: string; retryInMs?: number }): Answer {
-  if (error.kind === 'throttled') return { ...plain('throttled', 429, 'the payout plugin is busy; try again later'), headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': retryAfter(error, 1) } };
-  if (error.kind === 'circuit_open') return { ...plain('unavailable', 503, 'the payout plugin is paused after repeated faults; try again later'), headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': retryAfter(error, 30) } };
-  return { ...plain('unavailable', 503, 'the payout plugin is restarting; try again later'), headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' } };
+  if (error.kind === 'throttled') return { ...plain('throttled', 'CALLBACK_PLUGIN_BUSY', 'the payout plugin is busy; try again later'), headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': retryAfter(error, 1) } };
+  if (error.kind === 'circuit_open') return { ...plain('unavailable', 'CALLBACK_PLUGIN_UNAVAILABLE', 'the payout plugin is paused after repeated faults; try again later'), headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': retryAfter(error, 30) } };
+  return { ...plain('unavailable', 'CALLBACK_PLUGIN_UNAVAILABLE', 'the payout plugin is restarting; try again later'), headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' } };
 }
 
 /** Retry-After in whole seconds: when the plugin said it may be called again, else `fallbackS`. */
@@ -277,12 +279,15 @@ function retryAfter(error: { retryInMs?: number }, fallbackS: number): string {
   return String(error.retryInMs ? Math.max(1, Math.ceil(error.retryInMs / 1000)) : fallbackS);
 }
 
-function plain(outcome: WebhookOutcome, status: number, message: string): Answer {
-  return { outcome, status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(problem(status, message)) };
+function plain(outcome: WebhookOutcome, code: ErrorCode, message?: string): Answer {
+  const body = errorBody(code, message);
+  return { outcome, status: body.statusCode, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(body) };
 }
 
-function problem(statusCode: number, message: string): { statusCode: number; error: string; message: string } {
-  return { statusCode, error: http.STATUS_CODES[statusCode] ?? 'Error', message };
+/** The inbox quota refused the delivery: too many rows waiting (429) or too many bytes (413). */
+function quotaRefusal(limit: QuotaLimit, detail: string): ErrorBody {
+  const code = limit === 'rows' ? 'CALLBACK_INBOX_FULL' : 'CALLBACK_INBOX_BYTES';
+  return errorBody(code, errorMessage(code, { detail }));
 }
 
 function shown(name: string): string {

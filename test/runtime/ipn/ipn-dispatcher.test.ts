@@ -251,7 +251,7 @@ describe('worker lifecycle', () => {
       egress: createIpnEgress({ loopbackOrigins: [] }), retryBaseMs: 1000, onEvent: (e) => events.push(e),
     });
     expect(await d.drainOnce()).toMatchObject({ claimed: 0, error: 'database is locked' });
-    expect(events).toEqual([{ kind: 'error', stage: 'claim', id: null, error: 'database is locked' }]);
+    expect(events).toEqual([{ kind: 'error', stage: 'claim', id: null, error: 'database is locked', cause: expect.objectContaining({ message: 'database is locked' }) }]);
   });
 
   it('refuses a lease shorter than the send timeout', () => {

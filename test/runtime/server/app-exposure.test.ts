@@ -51,7 +51,7 @@ describe('an open /metrics (no metrics token) and /payout_call/ probing', () => 
     const probe = (url: string) => env.app.inject({ method: 'POST', url, payload: 'id=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     const answers = await Promise.all(['/payout_call/never-installed/url_final/', '/payout_call/refused-probe/url_final/', '/payout_call/visible-probe/no_such_name/'].map(probe));
     const shape = (r: Awaited<ReturnType<typeof probe>>) => [r.statusCode, r.body, r.headers['content-type'], r.headers['content-length']];
-    expect(answers.map(shape)).toEqual(Array(3).fill([404, '{"statusCode":404,"error":"Not Found","message":"no such payout callback here"}', 'application/json; charset=utf-8', '79']));
+    expect(answers.map(shape)).toEqual(Array(3).fill([404, '{"statusCode":404,"code":"CALLBACK_NOT_FOUND","message":"no such payout callback here","error":{"code":"CALLBACK_NOT_FOUND","message":"no such payout callback here","field":null}}', 'application/json; charset=utf-8', '179']));
     // Positive control: the active plugin's real callback runs.
     const ok = await probe('/payout_call/visible-probe/url_final/');
     expect([ok.statusCode, ok.body]).toEqual([200, 'ok {"id":"1"}']);

@@ -58,7 +58,8 @@ it('a different request with a used key is refused, naming the key, and reveals 
   expect(first.statusCode).toBe(200);
   const other = await post(validOrder(h.route, { amount: '101' }), { 'idempotency-key': key });
   expect(other.statusCode).toBe(422);
-  expect(other.json()).toEqual({ error: { field: 'idempotencyKey', message: expect.stringMatching(/already used for a different order request.*use a new key/) } });
+  const message = expect.stringMatching(/already used for a different order request.*use a new key/);
+  expect(other.json()).toEqual({ statusCode: 422, code: 'ORDER_REFUSED', message, error: { code: 'ORDER_REFUSED', field: 'idempotencyKey', message } });
   expect(other.body).not.toContain(first.json().secret);
   expect(other.body).not.toContain(first.json().orderId);
 });

@@ -23,8 +23,12 @@ const postJson = (payload: unknown) => app.inject({ method: 'POST', url: CREATE,
 const postForm = (payload: string, headers: Record<string, string> = FORM) => app.inject({ method: 'POST', url: CREATE, headers, payload });
 
 function errorOf(res: { statusCode: number; json(): unknown }): { status: number; field: string | null; message: string } {
-  const body = res.json() as { error: { field: string | null; message: string } };
-  expect(Object.keys(body)).toEqual(['error']);
+  // The one error shape (runtime/errors.ts); error.field and error.message stay where merchants
+  // written against the earlier { error: { field, message } } read them.
+  const body = res.json() as { statusCode: number; code: string; message: string; error: { code: string; field: string | null; message: string } };
+  expect(Object.keys(body)).toEqual(['statusCode', 'code', 'message', 'error']);
+  expect(body.code).toMatch(/^ORDER_[A-Z_]+$/);
+  expect([body.statusCode, body.error.code, body.error.message]).toEqual([res.statusCode, body.code, body.message]);
   return { status: res.statusCode, field: body.error.field, message: body.error.message };
 }
 

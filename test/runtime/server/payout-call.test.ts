@@ -116,7 +116,7 @@ describe('routing', () => {
     const noCallback = await request(`${base}/payout_call/${KEY}/url_final`, { headers: form, body: 'id=1' });
     for (const res of [noPlugin, noCallback]) {
       expect(res.status).toBe(404);
-      expect(res.json()).toEqual({ statusCode: 404, error: 'Not Found', message: 'no such payout callback here' });
+      expect(res.json()).toEqual({ statusCode: 404, code: 'CALLBACK_NOT_FOUND', message: 'no such payout callback here', error: { code: 'CALLBACK_NOT_FOUND', message: 'no such payout callback here', field: null } });
     }
     const sameHeaders = (h: http.IncomingHttpHeaders) => ({ ...h, date: undefined, connection: undefined, 'keep-alive': undefined });
     expect([noCallback.text, sameHeaders(noCallback.headers)]).toEqual([noPlugin.text, sameHeaders(noPlugin.headers)]);
@@ -219,7 +219,8 @@ describe('the plugin answering, failing or not answering', () => {
   it('records the delivery before the plugin runs, even when the plugin then crashes; the caller learns nothing', async () => {
     const res = await request(`${base}/payout_call/${KEY}/crash/`, { headers: form, body: 'id=7' });
     expect(res.status).toBe(500);
-    expect(res.json()).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'the payout plugin could not process this request' });
+    const message = 'the payout plugin could not process this request';
+    expect(res.json()).toEqual({ statusCode: 500, code: 'CALLBACK_PLUGIN_FAILED', message, error: { code: 'CALLBACK_PLUGIN_FAILED', message, field: null } });
     expect(steps).toEqual(['record crash', 'invoke crash']);
     const [row] = await inbox('crash');
     expect(row).toMatchObject({ body: 'id=7', state: 'failed', responseStatus: 500 });
