@@ -163,7 +163,7 @@ describe('admin page', () => {
     expect(moved.ok).toBe(true);
     await page.goto(`${server.baseUrl}/admin/#/orders/${c.uid}`);
     await page.getByRole('button', { name: 'Run payout now' }).click();
-    await page.getByRole('status').filter({ hasText: /^Payout / }).waitFor();
+    await page.getByRole('status').filter({ hasText: /^Payout / }).first().waitFor(); // the result, and the live 'in progress' hint while it runs
     await waitForOrder(c.uid, 'done');
 
     // A hold, resolved by the administrator with a reason.
