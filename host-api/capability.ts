@@ -12,6 +12,12 @@ export interface HostCallContext {
   counters: CallCounters;
   /** Set when the plugin call has ended: nothing new may leave for it (see http.ts admit). */
   ended?: boolean;
+  /**
+   * Awaited before the call's first http.request is handed to a socket (every request of the
+   * call waits for it); a rejection refuses the request, nothing is sent. The payout flow records
+   * durably here that a request of transfer() may have left (design.md §6).
+   */
+  beforeFirstRequest?: () => Promise<void>;
 }
 
 export type HostCallReply =

@@ -285,6 +285,24 @@ export function createHttpCapability(options: HttpCapabilityOptions): Capability
   const perMinute = new MinuteWindow(caps.maxRequestsPerMinute, options.now ?? Date.now);
   // Keyed by the call's counters object: it lives exactly as long as the call.
   const startedPerCall = new WeakMap<CallCounters, number>();
+  // The call's one beforeFirstRequest: concurrent requests of a call all wait for the same one.
+  const firstRequestMarked = new WeakMap<CallCounters, Promise<void>>();
+  const beforeFirstRequest = async (ctx: HostCallContext): Promise<void> => {
+    const hook = ctx.beforeFirstRequest;
+    if (!hook) return;
+    let marked = firstRequestMarked.get(ctx.counters);
+    if (!marked) {
+      marked = hook();
+      firstRequestMarked.set(ctx.counters, marked);
+    }
+    try {
+      await marked;
+    } catch (e) {
+      throw new Refusal('http.not-recorded', `http.request refused: ${(e as Error)?.message ?? e}; the request was not sent`);
+    }
+    // The call may have ended while the mark was written: its outcome may already be judged.
+    if (ctx.ended) throw new Refusal('http.call-ended', `the call of plugin '${ctx.plugin}' this request belongs to has ended`);
+  };
 
   return {
     name: 'http.request',
@@ -345,6 +363,7 @@ export function createHttpCapability(options: HttpCapabilityOptions): Capability
           }
           startedPerCall.set(ctx.counters, started + 1);
         },
+        beforeSend: () => beforeFirstRequest(ctx),
         onSent: () => {
           ctx.counters.outboundRequests++;
         },

@@ -65,6 +65,12 @@ export interface Gate {
   checkGrant(target: Target, method: string): void;
   /** Rate caps, once per hop before any network use; throws Refusal. */
   admit(target: Target): void;
+  /**
+   * Awaited once per hop after every check and before any socket is opened for it: a request
+   * that passed the gate is about to leave (a payout records it durably, design.md §6). Throws
+   * Refusal to stop it; nothing is sent then.
+   */
+  beforeSend?(): Promise<void>;
   /** A request was handed to a connected, checked socket. */
   onSent(): void;
   /** Loopback origins this gate allows, for refusal messages. */
@@ -155,6 +161,7 @@ export async function guardedRequest(env: EgressEnv, gate: Gate, req: EgressRequ
         gate.checkGrant(target, method);
         gate.admit(target);
         const pins = literal ?? (await resolvePins(env, gate, target, signal));
+        if (gate.beforeSend) await gate.beforeSend();
         res = await sendHop(env, gate, target, pins, method, headers, body, req.maxResponseBytes, signal);
       } catch (e) {
         if (e instanceof Refusal && from) {

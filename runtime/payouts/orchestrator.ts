@@ -1,8 +1,9 @@
 // The payout flow that never pays twice (design.md §6). The attempt states and every move between
 // them are in attempt-transitions.ts; every settlement goes through settle.ts.
 // - one live attempt per order (unique in the store), every write fenced by the attempt's lease;
-// - DISPATCHING is written before transfer() runs, so a crash during it is never mistaken for
-//   "not sent";
+// - DISPATCHING is written before transfer() runs, and the attempt's requestLeftAt before its
+//   first request reaches a socket: a crash during transfer() is read as "not sent" only when
+//   no request can have left (no mark), and then the payout simply starts again;
 // - a failure is definite (FAILED, order errorPayout) only when no request left the sandbox
 //   during transfer(); otherwise it is UNKNOWN: never retried blindly, reconciled, and held for
 //   review by a deadline;
@@ -117,7 +118,9 @@ export class PayoutOrchestrator {
     crashPoint('after-dispatching-written');
     d.onEvent?.({ kind: 'started', orderId, attemptId: created._id, plugin: order.payoutModule });
 
-    const result = await d.invoke(order.payoutModule, 'transfer', [orderForPlugin(order)], { wallMs: d.transferWallMs });
+    const result = await d.invoke(order.payoutModule, 'transfer', [orderForPlugin(order)], {
+      wallMs: d.transferWallMs, beforeFirstRequest: (callId) => this.recordRequestLeaving(dispatching, callId),
+    });
     crashPoint('after-transfer-returned');
     // Conservative: a request the plugin asked for counts even if it had not reached a socket yet.
     const requestsSent = Math.max(result.ctx.counters.outboundRequests, result.ctx.counters.requestsStarted);
@@ -137,6 +140,20 @@ export class PayoutOrchestrator {
       return { kind: current.status === 'done' ? 'succeeded' : current.status === 'hold' ? 'needs_review' : 'failed', attemptId: attempt._id };
     }
     return this.classify(current ?? order, attempt, result, requestsSent);
+  }
+
+  /**
+   * Awaited before the first request of transfer() is handed to a socket: the durable "a request
+   * may have left" that recovery after a kill reads (payout-sweep.ts). Written first, sent second,
+   * so no request can have left without it; a crash in between leaves the mark with nothing sent,
+   * which is read as "may have been sent" (UNKNOWN): safe. Refused (the request is not sent) when
+   * the attempt is no longer this worker's DISPATCHING one: a sweeper that took it over may have
+   * judged it never sent and started the payout again.
+   */
+  private async recordRequestLeaving(attempt: PayoutAttempt, callId: string): Promise<void> {
+    const marked = await this.deps.store.markAttemptRequestLeft(attempt._id, attempt.fence, callId);
+    if (!marked) throw new Error(`payout attempt ${attempt._id} is no longer dispatched by this worker`);
+    crashPoint('after-request-marked');
   }
 
   /**

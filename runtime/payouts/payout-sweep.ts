@@ -1,8 +1,10 @@
 // The payout sweep: runs every few seconds on every server instance and is safe to run anywhere
 // at once (each step takes the attempt's lease first, every write is fenced).
 //  1. recovery — an attempt whose worker died (lease expired) in PREPARED never dispatched: it
-//     fails and the payout starts again; one in DISPATCHING may have paid: it becomes ACCEPTED if
-//     its tx was recorded, UNKNOWN otherwise — never a blind retry;
+//     fails and the payout starts again; one in DISPATCHING becomes ACCEPTED if its tx was
+//     recorded; else, when no request of its transfer() left (no requestLeftAt mark), it fails as
+//     never dispatched and the payout starts again; otherwise it may have paid: UNKNOWN — never a
+//     blind retry;
 //  2. reconciliation — ACCEPTED / UNKNOWN attempts follow their order when the plugin (callback,
 //     cron) or an administrator settled it;
 //  3. deadlines — ACCEPTED / UNKNOWN attempts not settled by their review deadline go to
@@ -161,8 +163,19 @@ async function recover(deps: SweepDeps, attempt: PayoutAttempt): Promise<boolean
       reviewDeadline: iso(deps.now() + deps.acceptedReviewAfterMs), leaseUntil: null,
     });
     audit(deps, 'payout.recovered', attempt.orderId, `the server stopped after the provider accepted ${tx.transaction}; waiting for its callback or cron`);
+  } else if (attempt.requestLeftAt === null) {
+    // No request of transfer() reached a socket: the mark is written before any is handed to one
+    // (orchestrator.ts), and this lease's new fence refuses a mark from the dead worker from now on.
+    // Nothing can have been sent, nobody said no: the order stays inProgressPayout and the payout
+    // starts again, as for a call the sandbox refused (the table's DISPATCHING → FAILED "never
+    // dispatched"; the reason's prefix lets the sweep start it on any route).
+    const reason = `${NEVER_DISPATCHED}: the server stopped while transfer() was running, before any request left; retried`;
+    if (!(await moveAttempt(deps, attempt, { state: 'FAILED', reason, leaseUntil: null }))) return false;
+    audit(deps, 'payout.recovered', attempt.orderId, 'interrupted during transfer() before any request left; starting again');
+    deps.orchestrator.kick(attempt.orderId);
   } else {
-    const reason = 'the server stopped while transfer() was running; the payout may have been sent';
+    // A request may have left (requestLeftAt; undefined on records older than the mark).
+    const reason = 'the server stopped while transfer() was running, after a request of it left; the payout may have been sent';
     await moveAttempt(deps, attempt, { state: 'UNKNOWN', reason, reviewDeadline: iso(deps.now() + deps.unknownReviewAfterMs), leaseUntil: null });
     audit(deps, 'payout.unknown', attempt.orderId, reason, 'error');
   }

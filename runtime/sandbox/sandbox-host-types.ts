@@ -20,6 +20,11 @@ export interface InvokeOptions {
   cpuMs?: number;
   /** Called as soon as a callback handler ends its response (the call itself may go on). */
   onRespond?: (response: CallbackResponse) => void;
+  /**
+   * Awaited before the call's first outbound request is handed to a socket, with the call's id
+   * (HostCallContext.beforeFirstRequest); a rejection refuses that request and every later one.
+   */
+  beforeFirstRequest?: (callId: string) => Promise<void>;
 }
 
 export interface SandboxHostOptions {

@@ -255,6 +255,8 @@ export class SandboxHost {
     }
     const wallMs = options.wallMs ?? plugin.limits.wallMsPerCall;
     const ctx = this.openContext(plugin, callId, label, wallMs, options.onRespond);
+    const beforeFirstRequest = options.beforeFirstRequest;
+    if (beforeFirstRequest) ctx.beforeFirstRequest = () => beforeFirstRequest(callId);
     let release: (() => void) | null = null;
     try {
       const admitted = plugin.breaker.admit();

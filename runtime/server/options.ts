@@ -169,7 +169,12 @@ export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): Se
     webhookRatePerMinute: 600,
     orderCreateRatePerMinute: 60,
     acceptedReviewAfterMs: 24 * 60 * 60 * 1000,
-    unknownReviewAfterMs: 15 * 60 * 1000,
+    // 5 min, not more: an UNKNOWN payout has no tx, so a plugin's cron cannot find it; what settles
+    // it is the provider's callback (seconds; common retry schedules make their first retries
+    // within minutes) or an SDK plugin's `status` (asked every statusPollMs: ~30 times by then).
+    // Past that, waiting longer only keeps a person from a payout that is stuck; the hold shows
+    // whether a request left and what the provider answered, and a late answer is still kept.
+    unknownReviewAfterMs: 5 * 60 * 1000,
     sweepIntervalMs: 5_000,
     statusPollMs: 10_000,
     payoutLeaseMarginMs: 30_000,

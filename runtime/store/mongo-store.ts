@@ -213,6 +213,18 @@ export class MongoStore extends MongoSupportCollections implements Store {
     }
   }
 
+  async markAttemptRequestLeft(id: string, fence: number, callId: string): Promise<boolean> {
+    const c = new Checker('markAttemptRequestLeft');
+    const filter = { _id: c.text('id', id), fence: c.int('fence', fence, 0), state: 'DISPATCHING' as const };
+    const call = c.text('callId', callId);
+    const now = this.iso();
+    // One document, one atomic update: the marker is kept once set (first request, first call id).
+    const result = await this.c(C.attempts).updateOne(filter, [{ $set: {
+      requestLeftAt: { $ifNull: ['$requestLeftAt', now] }, callId: { $ifNull: ['$callId', call] }, updatedAt: now,
+    } }]);
+    return result.matchedCount === 1;
+  }
+
   async acquireAttemptLease(id: string, owner: string, leaseMs: number): Promise<PayoutAttempt | null> {
     const c = new Checker('acquireAttemptLease');
     const attemptId = c.text('id', id);

@@ -80,7 +80,7 @@ export function buildAttempt(id: string, a: NewAttempt, nowMs: number): PayoutAt
   const now = isoAt(nowMs);
   return {
     _id: id, orderId: a.orderId, plugin: a.plugin, state: 'PREPARED', live: true, fence: 1,
-    leaseOwner: a.owner, leaseUntil: isoAt(nowMs + a.leaseMs), requestsSent: 0, transaction: null,
+    leaseOwner: a.owner, leaseUntil: isoAt(nowMs + a.leaseMs), requestsSent: 0, requestLeftAt: null, callId: null, transaction: null,
     reportedAmount: null, reportedCurrency: null, reason: null, reviewDeadline: null, createdAt: now, updatedAt: now,
   };
 }

@@ -145,6 +145,16 @@ CREATE TABLE order_idempotency (
   "key" TEXT PRIMARY KEY, "fingerprint" TEXT NOT NULL, "orderId" TEXT NOT NULL REFERENCES orders ("_id"), "createdAt" TEXT NOT NULL
 ) STRICT;
 `,
+}, {
+  version: 6,
+  name: 'payout attempts record durably whether a request of transfer() may have left',
+  // Attempts written before this version did not record it: every one past PREPARED is marked
+  // "may have left" (its updatedAt), so none of them is ever read as never sent and retried.
+  sql: `
+ALTER TABLE payout_attempts ADD COLUMN "requestLeftAt" TEXT;
+ALTER TABLE payout_attempts ADD COLUMN "callId" TEXT;
+UPDATE payout_attempts SET "requestLeftAt" = "updatedAt" WHERE "state" <> 'PREPARED';
+`,
 }];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
@@ -197,8 +207,8 @@ export const T = {
     routeValues lang agreement hideOutData clientCallbackUrl ipnUrl ipnSecret partner payoutModule payoutStatus orderNote
     holdReason version createdAt updatedAt`, { bool: ['agreement', 'hideOutData'], json: ['fromValues', 'toValues', 'routeValues'] }),
   history: spec('order_history', '_id orderId orderVersion at fromStatus toStatus actor payoutStatus comment', { hidden: ['orderVersion'] }),
-  attempts: spec('payout_attempts', `_id orderId plugin state live fence leaseOwner leaseUntil requestsSent transaction
-    reportedAmount reportedCurrency reason reviewDeadline createdAt updatedAt`, { bool: ['live'] }),
+  attempts: spec('payout_attempts', `_id orderId plugin state live fence leaseOwner leaseUntil requestsSent requestLeftAt
+    callId transaction reportedAmount reportedCurrency reason reviewDeadline createdAt updatedAt`, { bool: ['live'] }),
   txs: spec('payout_txs', '_id order transaction payoutModule active amount currency to note attemptId createdAt updatedAt', { bool: ['active'] }),
   config: spec('plugin_config', 'plugin key value secret updatedAt', { bool: ['secret'] }),
   grants: spec('network_grants', 'plugin origin pathPrefix methods requested approved approvedBy approvedAt updatedAt',

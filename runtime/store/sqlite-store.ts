@@ -187,6 +187,14 @@ export class SqliteStore extends SqliteSupportTables implements Store {
     }
   }
 
+  async markAttemptRequestLeft(id: string, fence: number, callId: string): Promise<boolean> {
+    const c = new Checker('markAttemptRequestLeft');
+    const args = { id: c.text('id', id), fence: c.int('fence', fence, 0), callId: c.text('callId', callId), now: this.iso() };
+    return this.run(`UPDATE payout_attempts SET "requestLeftAt" = COALESCE("requestLeftAt", :now),
+      "callId" = COALESCE("callId", :callId), "updatedAt" = :now
+      WHERE "_id" = :id AND "fence" = :fence AND "state" = 'DISPATCHING'`, args) === 1;
+  }
+
   async acquireAttemptLease(id: string, owner: string, leaseMs: number): Promise<PayoutAttempt | null> {
     const c = new Checker('acquireAttemptLease');
     const args = [c.text('id', id), c.text('owner', owner), c.int('leaseMs', leaseMs, 1, LEASE_MS_MAX)] as const;

@@ -151,6 +151,13 @@ export interface Store {
    * StoreTransitionError and writes nothing.
    */
   updateAttempt(id: string, fence: number, fromStates: AttemptState[], patch: AttemptPatch): Promise<PayoutAttempt | null>;
+  /**
+   * The durable "a request may have left" of a transfer() (design.md §6): sets requestLeftAt (kept
+   * if already set) and callId, only while the attempt is DISPATCHING under exactly this fence.
+   * False when it is not (another worker took the lease, or it moved on): the caller must then not
+   * send. The fence is not bumped, so the holder's own later writes still apply.
+   */
+  markAttemptRequestLeft(id: string, fence: number, callId: string): Promise<boolean>;
   /** Takes the lease when it is free, expired, or already ours; bumps the fence. Null otherwise. */
   acquireAttemptLease(id: string, owner: string, leaseMs: number): Promise<PayoutAttempt | null>;
 

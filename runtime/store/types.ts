@@ -69,6 +69,15 @@ export interface PayoutAttempt {
   leaseOwner: string | null;
   leaseUntil: string | null;
   requestsSent: number;         // outbound requests seen while transfer() ran
+  /**
+   * Durable "a request of transfer() may have left": written (markAttemptRequestLeft) before the
+   * first request of the call is handed to a socket. null: nothing was ever sent, so a DISPATCHING
+   * attempt found after a crash may be retried. Absent (undefined) on records written before it
+   * existed: read as "may have left".
+   */
+  requestLeftAt: string | null;
+  /** The plugin call (audit callId) whose request left; with requestLeftAt. */
+  callId: string | null;
   transaction: string | null;   // provider transaction id reported by the plugin
   reportedAmount: string | null;
   reportedCurrency: string | null;

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 export const CRASH_MARKER = 'payout-sandbox crash point reached: ';
 
 export const CRASH_POINTS = [
-  'after-attempt-created', 'after-dispatching-written', 'after-transfer-returned', 'after-tx-recorded',
+  'after-attempt-created', 'after-dispatching-written', 'after-request-marked', 'after-transfer-returned', 'after-tx-recorded',
   'after-attempt-accepted', 'after-order-settled', 'after-attempt-settled', 'after-unknown-written',
   'after-review-hold', 'sweep-after-lease-taken', 'ipn-after-claim', 'ipn-after-send',
   'history-after-transition', 'webhook-after-inbox', 'cron-after-lease',

@@ -62,6 +62,9 @@ describe('an order with a payout in flight, then on hold', () => {
     expect(detail.order).toMatchObject({ status: 'hold', nextStatuses: [], statusLock: 'resolve-hold' });
     // What the page no longer offers, the server indeed refuses.
     expect((await server.admin('POST', `/api/admin/orders/${uid}/status`, { status: 'done' })).status).toBe(409);
+    // The reviewer sees that the payout request left and what the provider answered.
+    const attempts = page.locator('section.card', { has: page.getByRole('heading', { name: 'Payout attempts' }) });
+    await attempts.getByText(/POST http:\/\/127\.0\.0\.1:\d+\/v1\/payouts .*→ 20\d/).waitFor();
     await page.screenshot({ path: screenshotPath('order-held'), fullPage: true });
 
     await page.getByLabel('Outcome').selectOption('paid');

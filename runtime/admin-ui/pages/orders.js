@@ -212,6 +212,12 @@ export const OrderPage = defineComponent({
               { label: 'Transaction', render: (a) => h('span', { class: 'mono' }, text(a.transaction)) },
               { label: 'Reported', render: (a) => (a.reportedAmount ? `${a.reportedAmount} ${a.reportedCurrency || ''}` : '—') },
               { label: 'Requests sent', key: 'requestsSent' },
+              // Whether a request of transfer() left (recorded before it reached a socket), and
+              // what the provider answered: what a held payout is judged by.
+              { label: 'Request left', render: (a) => (a.requestLeftAt ? fmtTime(a.requestLeftAt) : a.requestLeftAt === null ? 'no' : 'not recorded') },
+              { label: 'Provider answers', render: (a) => ((a.requests || []).length
+                ? h('ul', { class: 'answers' }, a.requests.map((r) => h('li', { class: 'mono' }, `${r.decision === 'allowed' ? '' : `${r.decision}: `}${r.summary}`)))
+                : '—') },
               { label: 'Reason', render: (a) => text(a.reason) },
               { label: 'Review by', render: (a) => fmtTime(a.reviewDeadline) },
             ], d.attempts, { empty: 'No payout attempts yet.', rowKey: (a) => a._id }),

@@ -44,6 +44,23 @@ async function adminOrderDetail(host: Host, order: Order) {
   return adminOrderView(order, await host.store.listAttempts(order._id));
 }
 
+// Enough to judge a held payout; the audit page (filter by call id) has the rest.
+const REQUESTS_SHOWN = 20;
+
+/**
+ * Each attempt with what its transfer() asked the provider and what came back: the http.request
+ * audit records of the call that marked requestLeftAt (its summary ends with the answer's status,
+ * `→ 201`; a refusal or error says why). Scrubbed when recorded, like the whole audit log.
+ */
+async function withRequests(host: Host, attempts: PayoutAttempt[]) {
+  if (attempts.some((a) => a.callId)) await host.hostApi.audit.flush();
+  return Promise.all(attempts.map(async (a) => {
+    if (!a.callId) return { ...a, requests: [] };
+    const records = await host.store.queryAudit({ callId: a.callId, capability: 'http.request', limit: REQUESTS_SHOWN });
+    return { ...a, requests: records.reverse().map((r) => ({ at: r.at, decision: r.decision, summary: r.summary })) };
+  }));
+}
+
 async function orderOr404(host: Host, id: string): Promise<Order> {
   const order = /^\d+$/.test(id) ? await host.store.getOrderByUid(Number(id)) : await host.store.getOrder(id);
   if (!order) throw new HttpError(404, `no order '${id}' (give the order id or its uid)`, 'id');
@@ -83,7 +100,7 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
     return {
       order: adminOrderView(order, attempts),
       history: await host.store.getOrderHistory(order._id),
-      attempts,
+      attempts: await withRequests(host, attempts),
       payoutTxs: txs,
       ipns: (await host.store.listIpns(order._id)).map(({ fields, ...rest }) => ({ ...rest, fields: { ...fields, hash: fields.hash ? '(signed)' : '' } })),
     };

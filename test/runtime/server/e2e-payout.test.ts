@@ -50,6 +50,9 @@ describe('end to end: a payout completes exactly once', () => {
     expect(done.history.map((e: { toStatus: string }) => e.toStatus)).toEqual(['inProgress', 'inProgressPayout', 'done']);
     expect(done.history.at(-1).actor).toBe('plugin:nimbuspay');
     expect(h.provider.transfersFor(order.orderId)).toHaveLength(1);
+    // The attempt says a request left (before it reached the provider) and what the provider answered.
+    expect(done.attempts[0]).toMatchObject({ requestLeftAt: expect.any(String), callId: expect.any(String) });
+    expect(done.attempts[0].requests.map((r: { summary: string }) => r.summary)).toEqual(expect.arrayContaining([expect.stringMatching(/^transfer: POST http:\/\/127\.0\.0\.1:\d+\/v1\/payouts .* → 201$/)]));
 
     const ipns = await h.merchant.waitFor(3);
     expect(ipns.map((i) => i.fields.newStatus)).toEqual(['inProgress', 'inProgressPayout', 'done']);
@@ -108,6 +111,9 @@ describe('end to end: a payout completes exactly once', () => {
       return d.order.status === 'hold' && d.attempts[0].state === 'NEEDS_REVIEW' ? d : null;
     });
     expect(held.order.holdReason).toMatch(/outcome is unknown/);
+    // The hold shows that a request left and that no answer came (the request's audit record is an error).
+    expect(held.attempts[0].requestLeftAt).toEqual(expect.any(String));
+    expect(held.attempts[0].requests.at(-1)).toMatchObject({ decision: 'error', summary: expect.stringMatching(/^transfer: POST http:\/\/127\.0\.0\.1:\d+\/v1\/payouts body=\d+B$/) });
     await new Promise((r) => setTimeout(r, 600)); // several sweeps later, still no second transfer
     expect(h.provider.transfersFor(order.orderId)).toHaveLength(1);
     expect((await orderDetail(h, order.uid)).attempts).toHaveLength(1);

@@ -66,3 +66,38 @@ export function registerAttemptMoveContract(f: Fixture): void {
     await expect(store.updateAttempt(succeeded._id, 1, ['SUCCEEDED'], { state: 'SUCCEEDED' })).rejects.toThrow(StoreTransitionError);
   });
 }
+
+export function registerRequestLeftContract(f: Fixture): void {
+  test('markAttemptRequestLeft writes the durable "a request may have left" only for DISPATCHING under the holder\'s fence', async () => {
+    const store = await f.open();
+    const prepared = await attemptAt(store, []);
+    expect(prepared).toMatchObject({ requestLeftAt: null, callId: null });
+    // transfer() has not started: nothing may leave, so nothing is marked.
+    expect(await store.markAttemptRequestLeft(prepared._id, 1, 'call-1')).toBe(false);
+    const dispatching = (await store.updateAttempt(prepared._id, 1, ['PREPARED'], { state: 'DISPATCHING' }))!;
+    // A stale fence (a sweeper took the lease after a crash) refuses the marker: the request must not go.
+    expect(await store.markAttemptRequestLeft(dispatching._id, 0, 'call-1')).toBe(false);
+    expect(await store.getAttempt(dispatching._id)).toMatchObject({ requestLeftAt: null, callId: null });
+    // Positive control: the holder's fence marks it; the fence is not bumped.
+    expect(await store.markAttemptRequestLeft(dispatching._id, 1, 'call-1')).toBe(true);
+    const marked = (await store.getAttempt(dispatching._id))!;
+    expect(marked).toMatchObject({ fence: 1, state: 'DISPATCHING', callId: 'call-1' });
+    expect(Number.isNaN(Date.parse(marked.requestLeftAt as string))).toBe(false);
+    // A second request keeps the first marker and call id; the holder's next write still applies.
+    expect(await store.markAttemptRequestLeft(dispatching._id, 1, 'call-2')).toBe(true);
+    expect(await store.getAttempt(dispatching._id)).toMatchObject({ requestLeftAt: marked.requestLeftAt, callId: 'call-1' });
+    expect(await store.updateAttempt(dispatching._id, 1, ['DISPATCHING'], { state: 'UNKNOWN' })).toMatchObject({ state: 'UNKNOWN', requestLeftAt: marked.requestLeftAt });
+    // Settled or moved on: no marker any more.
+    expect(await store.markAttemptRequestLeft(dispatching._id, 1, 'call-3')).toBe(false);
+  });
+
+  test('a lease takeover makes the previous holder\'s marker refused', async () => {
+    const store = await f.open();
+    const dispatching = await attemptAt(store, ['DISPATCHING']);
+    await store.updateAttempt(dispatching._id, 1, ['DISPATCHING'], { leaseUntil: new Date(Date.now() - 1000).toISOString() });
+    const taken = (await store.acquireAttemptLease(dispatching._id, 'sweeper', 60_000))!;
+    expect(taken.fence).toBe(2);
+    expect(await store.markAttemptRequestLeft(dispatching._id, 1, 'call-old')).toBe(false);
+    expect((await store.getAttempt(dispatching._id))!.requestLeftAt).toBeNull();
+  });
+}

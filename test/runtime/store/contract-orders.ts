@@ -160,7 +160,7 @@ export function registerOrderContract(f: Fixture): void {
     const attempt = await store.createAttempt({ orderId: order._id, plugin: 'alpha', owner: 'worker-1', leaseMs: 30_000 });
     expect(attempt).toEqual({
       _id: ID, orderId: order._id, plugin: 'alpha', state: 'PREPARED', live: true, fence: 1, leaseOwner: 'worker-1',
-      leaseUntil: iso(T0 + 30_000), requestsSent: 0, transaction: null, reportedAmount: null, reportedCurrency: null,
+      leaseUntil: iso(T0 + 30_000), requestsSent: 0, requestLeftAt: null, callId: null, transaction: null, reportedAmount: null, reportedCurrency: null,
       reason: null, reviewDeadline: null, createdAt: iso(T0), updatedAt: iso(T0),
     });
     expect(await store.getAttempt(attempt!._id)).toEqual(attempt);

@@ -11,7 +11,7 @@ import { registerTxContract } from './contract-txs.ts';
 import { registerRecordsContract } from './contract-records.ts';
 import { registerPluginRecordContract } from './contract-plugin-records.ts';
 import { registerRetentionContract } from './contract-retention.ts';
-import { registerAttemptMoveContract } from './contract-attempt-moves.ts';
+import { registerAttemptMoveContract, registerRequestLeftContract } from './contract-attempt-moves.ts';
 import { registerIpnOrderContract } from './contract-ipn-order.ts';
 import { registerIdempotencyContract } from './contract-idempotency.ts';
 
@@ -50,6 +50,7 @@ export function describeStoreContract(title: string, target: ContractTarget | nu
     registerPluginRecordContract(fixture);
     registerRetentionContract(fixture);
     registerAttemptMoveContract(fixture);
+    registerRequestLeftContract(fixture);
     registerIpnOrderContract(fixture);
     registerIdempotencyContract(fixture);
 

@@ -80,6 +80,31 @@ describe('sqlite specifics', () => {
     await store.close();
   });
 
+  test('migration 6 marks every attempt an older build left past PREPARED as "a request may have left"', async () => {
+    const file = freshFile();
+    const store = await openStore(`sqlite:${file}`);
+    const attemptOf = async (dispatch: boolean): Promise<string> => {
+      const order = await store.createOrder(sampleOrder());
+      const a = (await store.createAttempt({ orderId: order._id, plugin: 'alpha', owner: 'w', leaseMs: 1000 }))!;
+      if (dispatch) await store.updateAttempt(a._id, 1, ['PREPARED'], { state: 'DISPATCHING' });
+      return a._id;
+    };
+    const prepared = await attemptOf(false);
+    const dispatching = await attemptOf(true);
+    await store.close();
+    // The database as version 5 left it: no marker columns.
+    const raw = new DatabaseSync(file);
+    raw.exec('ALTER TABLE payout_attempts DROP COLUMN "requestLeftAt"; ALTER TABLE payout_attempts DROP COLUMN "callId"; DELETE FROM schema_migrations WHERE "version" = 6');
+    raw.close();
+    const upgraded = await openStore(`sqlite:${file}`);
+    // A DISPATCHING attempt of the older build is never read as "never sent" (it could be retried and pay twice).
+    const old = (await upgraded.getAttempt(dispatching))!;
+    expect(old.requestLeftAt).toBe(old.updatedAt);
+    // Positive control: PREPARED never ran transfer().
+    expect((await upgraded.getAttempt(prepared))!.requestLeftAt).toBeNull();
+    await upgraded.close();
+  });
+
   test('the schema itself refuses a second live attempt and a live flag that contradicts the state', async () => {
     const file = freshFile();
     const store = await openStore(`sqlite:${file}`);
