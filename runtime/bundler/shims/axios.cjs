@@ -56,7 +56,7 @@ function encodeBody(data, headers) {
     return { body: data.toString(), bodyEncoding: 'utf8' };
   }
   if (Buffer.isBuffer(data) || ArrayBuffer.isView(data) || data instanceof ArrayBuffer) {
-    const buf = Buffer.isBuffer(data) ? data : ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data);
+    const buf = Buffer.isBuffer(data) ? data : ArrayBuffer.isView(data) ? Buffer.from(/** @type {ArrayBuffer} */ (data.buffer), data.byteOffset, data.byteLength) : Buffer.from(data);
     return { body: buf.toString('base64'), bodyEncoding: 'base64' };
   }
   if (!has('content-type')) headers['Content-Type'] = 'application/json';
@@ -145,5 +145,5 @@ function createInstance(defaults) {
 }
 
 const axios = createInstance({});
-axios.default = axios;
+/** @type {any} */ (axios).default = axios; // `import axios from 'axios'` in bundled ESM code
 module.exports = axios;

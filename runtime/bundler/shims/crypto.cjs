@@ -8,7 +8,7 @@ const { Buffer } = require('./buffer.cjs');
 function chunk(data, enc) {
   if (typeof data === 'string') return enc && enc !== 'utf8' && enc !== 'utf-8' ? { s: data, enc: String(enc) } : { s: data };
   if (Buffer.isBuffer(data)) return { b64: data.toString('base64') };
-  if (ArrayBuffer.isView(data)) return { b64: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') };
+  if (ArrayBuffer.isView(data)) return { b64: Buffer.from(/** @type {ArrayBuffer} */ (data.buffer), data.byteOffset, data.byteLength).toString('base64') };
   if (data instanceof ArrayBuffer) return { b64: Buffer.from(data).toString('base64') };
   throw new TypeError('The "data" argument must be of type string or an instance of Buffer, TypedArray, or DataView.');
 }

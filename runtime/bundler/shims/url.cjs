@@ -24,4 +24,7 @@ function format(obj) {
   return protocol + (host ? '//' + host : '') + (obj.pathname || '') + search + (obj.hash || '');
 }
 
-module.exports = { URL: globalThis.URL, URLSearchParams: globalThis.URLSearchParams, parse, format };
+// The web globals the prelude defines (web-globals.isolate.js), under their Node module names.
+const WebURL = URL;
+const WebURLSearchParams = URLSearchParams;
+module.exports = { URL: WebURL, URLSearchParams: WebURLSearchParams, parse, format };

@@ -320,6 +320,8 @@ const failedLoad = (error) => stringify(record({ ok: false, error }));
 
 // Entry points, fetched by the sandbox process as References and only ever called with a timeout.
 // None lets a plugin value escape: each returns a string or nothing, and catches what it runs.
+// (This file is the end of the function body bridge.isolate.js begins: the return is legal there.)
+// @ts-ignore
 return freeze(record({
   load(callId) {
     currentCall = callId;
