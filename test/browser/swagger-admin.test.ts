@@ -37,10 +37,15 @@ describe('Swagger UI and the admin API', () => {
 
   async function tryPluginsList(): Promise<string> {
     const op = page.locator('#operations-admin-get_api_admin_plugins');
-    if (!(await op.locator('.try-out__btn').isVisible())) await op.locator('.opblock-summary').click();
     const tryOut = op.getByRole('button', { name: 'Try it out' });
-    if (await tryOut.isVisible()) await tryOut.click();
-    await op.getByRole('button', { name: 'Execute' }).click();
+    const execute = op.getByRole('button', { name: 'Execute' });
+    // The operation opens with an animation: wait for its buttons rather than look once.
+    if (!(await execute.isVisible())) {
+      if (!(await tryOut.isVisible())) await op.locator('.opblock-summary').click();
+      await tryOut.or(execute).first().waitFor();
+      if (await tryOut.isVisible()) await tryOut.click();
+    }
+    await execute.click();
     const status = op.locator('.live-responses-table .response .response-col_status').first();
     await status.waitFor();
     const text = (await status.textContent())!.trim();
