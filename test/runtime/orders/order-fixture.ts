@@ -1,6 +1,7 @@
 // A real host for order tests: in-memory store, real sandbox process, the real nimbuspay plugin,
 // and two small fixture plugins — one whose field pattern is catastrophic (ReDoS), one that takes
 // any text (so hostile text can reach the pages through the real create path).
+import { afterAll, beforeAll } from 'vitest';
 import Fastify from 'fastify';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
@@ -110,4 +111,22 @@ export async function buildTestApp(orders: OrderService, options: { ratePerMinut
 /** Encodes [key, value] pairs the way a browser form does (brackets percent-encoded, space as +). */
 export function formBody(pairs: [string, string][]): string {
   return new URLSearchParams(pairs).toString();
+}
+
+/**
+ * An orders host and the merchant app on it for the whole test file: opened before the first test,
+ * closed after the last; `use` receives them.
+ */
+export function useOrdersApp(use: (host: OrdersHost, app: FastifyInstance) => void): void {
+  let host: OrdersHost | undefined;
+  let app: FastifyInstance | undefined;
+  beforeAll(async () => {
+    host = await openOrdersHost();
+    app = await buildTestApp(host.orders);
+    use(host, app);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await host?.close();
+  });
 }

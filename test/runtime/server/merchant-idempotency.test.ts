@@ -2,8 +2,8 @@
 // retried with the same key gets the same order, never a second one; the key cannot be used to fetch
 // someone else's order with another request.
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildTestApp, formBody, openOrdersHost, validOrder, CARD } from '../orders/order-fixture.ts';
+import { expect, it } from 'vitest';
+import { formBody, useOrdersApp, validOrder, CARD } from '../orders/order-fixture.ts';
 import type { OrdersHost } from '../orders/order-fixture.ts';
 
 const CREATE = '/api/public/exchanger/order/create';
@@ -11,14 +11,7 @@ const KEY = 'c0ffee00-1111-4222-8333-444455556666';
 
 let h: OrdersHost;
 let app: FastifyInstance;
-beforeAll(async () => {
-  h = await openOrdersHost();
-  app = await buildTestApp(h.orders);
-});
-afterAll(async () => {
-  await app?.close();
-  await h?.close();
-});
+useOrdersApp((host, a) => { h = host; app = a; });
 
 const post = (payload: unknown, headers: Record<string, string> = {}) =>
   app.inject({ method: 'POST', url: CREATE, headers, payload: payload as Record<string, unknown> });

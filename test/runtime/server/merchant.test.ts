@@ -1,7 +1,7 @@
 // The merchant API over HTTP (app.inject), with the real nimbuspay plugin behind it.
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CARD, buildTestApp, formBody, openOrdersHost, validOrder } from '../orders/order-fixture.ts';
+import { describe, expect, it } from 'vitest';
+import { CARD, buildTestApp, formBody, useOrdersApp, validOrder } from '../orders/order-fixture.ts';
 import type { OrdersHost } from '../orders/order-fixture.ts';
 
 const CREATE = '/api/public/exchanger/order/create';
@@ -10,14 +10,7 @@ const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 let h: OrdersHost;
 let app: FastifyInstance;
-beforeAll(async () => {
-  h = await openOrdersHost();
-  app = await buildTestApp(h.orders);
-});
-afterAll(async () => {
-  await app?.close();
-  await h?.close();
-});
+useOrdersApp((host, a) => { h = host; app = a; });
 
 const postJson = (payload: unknown) => app.inject({ method: 'POST', url: CREATE, payload: payload as Record<string, unknown> });
 const postForm = (payload: string, headers: Record<string, string> = FORM) => app.inject({ method: 'POST', url: CREATE, headers, payload });

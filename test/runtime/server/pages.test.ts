@@ -1,21 +1,14 @@
 // The customer's order and payment pages: languages, what is shown and hidden, the return button,
 // hostile text rendered inert, strict headers, and one 404 for every failed lookup.
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { NewOrder, Order } from '../../../runtime/store/types.ts';
-import { CARD, buildTestApp, openOrdersHost, validOrder } from '../orders/order-fixture.ts';
+import { CARD, useOrdersApp, validOrder } from '../orders/order-fixture.ts';
 import type { OrdersHost } from '../orders/order-fixture.ts';
 
 let h: OrdersHost;
 let app: FastifyInstance;
-beforeAll(async () => {
-  h = await openOrdersHost();
-  app = await buildTestApp(h.orders);
-});
-afterAll(async () => {
-  await app?.close();
-  await h?.close();
-});
+useOrdersApp((host, a) => { h = host; app = a; });
 
 const get = (url: string) => app.inject({ method: 'GET', url });
 const page = (lang: string, kind: 'order' | 'payment', o: Pick<Order, 'uid' | 'secret'>) => get(`/${lang}/${kind}/${o.uid}/${o.secret}`);
