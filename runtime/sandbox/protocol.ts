@@ -37,6 +37,14 @@ export function loadCpuMs(limits: PluginLimits): number {
   return Math.max(limits.cpuMsPerCall * 4, 3000);
 }
 
+/**
+ * The engine a plugin runs on, chosen per plugin (design.md §5): V8 isolates through isolated-vm,
+ * or QuickJS compiled to WebAssembly. The host API, policy and audit are the same for both.
+ */
+export type EngineName = 'isolated-vm' | 'quickjs';
+export const ENGINES: readonly EngineName[] = ['isolated-vm', 'quickjs'];
+export const DEFAULT_ENGINE: EngineName = 'isolated-vm';
+
 /** What the isolate learns about itself when it is created. */
 export interface IsolateSetup {
   pluginKey: string;
@@ -124,7 +132,7 @@ export interface PluginDescription {
 }
 
 export type ToSandbox =
-  | { t: 'load'; id: number; plugin: string; callId: string; code: string; codeSha256: string; cachedData: string | null; setup: IsolateSetup; limits: PluginLimits }
+  | { t: 'load'; id: number; plugin: string; callId: string; code: string; codeSha256: string; cachedData: string | null; setup: IsolateSetup; limits: PluginLimits; engine: EngineName }
   | { t: 'unload'; id: number; plugin: string }
   | { t: 'manifest'; id: number; code: string; cpuMs: number }
   | { t: 'invoke'; id: number; plugin: string; callId: string; method: string; args: unknown; wallMs: number; cpuMs?: number }

@@ -3,7 +3,7 @@
 import type { HostCallContext, HostCallHandler } from '../../host-api/capability.ts';
 import type { BreakerOptions, CircuitBreaker } from './circuit-breaker.ts';
 import type { GateOptions } from './plugin-gate.ts';
-import type { CallStats, CallbackResponse, FailureKind, PluginLimits, SandboxFailure } from './protocol.ts';
+import type { CallStats, CallbackResponse, EngineName, FailureKind, PluginLimits, SandboxFailure } from './protocol.ts';
 import type { SupervisorOptions } from './supervisor.ts';
 
 // The handler interface belongs to host-api, the layer below (design.md §2); named here too for
@@ -38,6 +38,8 @@ export interface SandboxHostOptions {
   /** Told when a crash is charged to a plugin (memory cap, watchdog, engine abort). */
   onCrashCharged?: (plugin: string, kind: FailureKind, reason: string) => void;
   limits?: Partial<PluginLimits>;
+  /** Engine of a plugin registered without one of its own (default: DEFAULT_ENGINE). */
+  engine?: EngineName;
   supervisor?: Partial<SupervisorOptions>;
   breaker?: Partial<BreakerOptions>;
   /** CPU budget for evaluating configure.js. */

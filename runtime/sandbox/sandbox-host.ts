@@ -14,9 +14,9 @@ import { attributeFailure, culpritOf } from './crash-attribution.ts';
 import { newCallId } from './call-ids.ts';
 import { BUSY_NICE, SANDBOX_NICE } from './process-usage.ts';
 import { MAX_RESULT_VALUES, holdsMoreThan } from './result-values.ts';
-import { DEFAULT_LIMITS, loadCpuMs } from './protocol.ts';
+import { DEFAULT_ENGINE, DEFAULT_LIMITS, loadCpuMs } from './protocol.ts';
 import type {
-  CallbackResponse, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure,
+  CallbackResponse, EngineName, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure,
 } from './protocol.ts';
 import type { SandboxProcess, SandboxReply, CrashInfo } from './supervisor.ts';
 import type { InvokeOptions, InvokeResult, PluginHealth, ProcessHealth, SandboxHostOptions } from './sandbox-host-types.ts';
@@ -35,6 +35,7 @@ interface RegisteredPlugin {
   loading: Promise<LoadOutcome> | null;
   description: PluginDescription | null;
   lastLoad: LoadResult | null;
+  engine: EngineName;
 }
 type LoadOutcome = { ok: true } | { ok: false; error: SandboxFailure };
 
@@ -143,14 +144,14 @@ export class SandboxHost {
   }
 
   /** Registers (or replaces) a plugin and loads it, so that load errors surface now. */
-  async register(bundle: PluginBundle, setup: IsolateSetup, limits: Partial<PluginLimits> = {}): Promise<{ ok: true; description: PluginDescription; load: LoadResult } | { ok: false; error: SandboxFailure }> {
+  async register(bundle: PluginBundle, setup: IsolateSetup, limits: Partial<PluginLimits> = {}, engine: EngineName = this.options.engine ?? DEFAULT_ENGINE): Promise<{ ok: true; description: PluginDescription; load: LoadResult } | { ok: false; error: SandboxFailure }> {
     const previous = this.plugins.get(bundle.key);
     const plugin: RegisteredPlugin = {
       key: bundle.key, bundle, setup, limits: { ...this.limits, ...limits },
       process: previous?.process ?? this.placement.place(bundle.key),
       breaker: previous?.breaker ?? new CircuitBreaker(this.options.breaker),
       gate: previous?.gate ?? new PluginGate(this.options.gate),
-      loadedGeneration: -1, loading: null, description: null, lastLoad: null,
+      loadedGeneration: -1, loading: null, description: null, lastLoad: null, engine,
     };
     this.plugins.set(bundle.key, plugin);
     this.updateRssLimit(plugin.process);
@@ -216,7 +217,7 @@ export class SandboxHost {
       try {
         const reply = await this.request(plugin.process, {
           t: 'load', plugin: plugin.key, callId, code: plugin.bundle.code, codeSha256: plugin.bundle.sha256,
-          cachedData: this.codeCache.get(cacheKey) ?? null, setup: plugin.setup, limits: plugin.limits,
+          cachedData: this.codeCache.get(cacheKey) ?? null, setup: plugin.setup, limits: plugin.limits, engine: plugin.engine,
         }, loadCpuMs(plugin.limits) + 2000, `${plugin.key} load`, plugin.key);
         if (!reply.ok) return { ok: false, error: this.scrubFailure(attributeFailure(plugin.key, this.placement.pluginsIn(plugin.process), reply, ctx.counters.requestsStarted)) };
         const result = reply.value as LoadResult;

@@ -32,6 +32,11 @@ function handle(msg: ToSandbox): void {
   switch (msg.t) {
     case 'load': {
       isolates.get(msg.plugin)?.dispose('isolate_reset', 'the plugin is being reloaded');
+      if (msg.engine !== 'isolated-vm') {
+        isolates.delete(msg.plugin);
+        channel.send({ t: 'reply', id: msg.id, ok: false, error: { kind: 'load_failed', message: `engine '${msg.engine}' is not available in this sandbox process` } });
+        return;
+      }
       const isolate = new PluginIsolate(msg.plugin, msg.limits, hooksFor(msg.plugin));
       try {
         const value = isolate.load(msg.callId, msg.code, msg.cachedData, msg.setup);
