@@ -13,7 +13,7 @@ export const C = {
   orders: 'orders', history: 'order_history', attempts: 'payout_attempts', txs: 'payout_txs',
   config: 'plugin_config', grants: 'network_grants', audit: 'audit_log', ipns: 'ipn_outbox',
   webhooks: 'webhook_inbox', routes: 'routes', leases: 'leases', log: 'plugin_log', counters: 'counters',
-  pluginRecords: 'plugin_records', idempotency: 'order_idempotency',
+  pluginRecords: 'plugin_records', idempotency: 'order_idempotency', engines: 'plugin_engines',
 } as const;
 
 export const INDEXES: Record<string, IndexDescription[]> = {

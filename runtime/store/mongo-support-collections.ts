@@ -9,11 +9,11 @@ import { isoAt, revisionConflict, webhookBytes, webhookResultBytes } from './rec
 import type { PluginQuotaKind, RetainedKind } from './store.ts';
 import {
   Checker, LEASE_MS_MAX, checkAuditQuery, checkAuditRecords, checkConfigEntry, checkGrant, checkLogLines, checkRoute,
-  checkPluginRecord, checkRoutePatch, checkWebhook,
+  checkEngineChoice, checkPluginRecord, checkRoutePatch, checkWebhook,
 } from './validate.ts';
 import type {
   AuditQuery, AuditRecord, InboxState, NetworkGrant, NewAuditRecord, NewRoute, NewWebhookDelivery, PluginConfigEntry,
-  PluginLogLine, PluginRecord, Route, WebhookDelivery,
+  PluginEngineChoice, PluginLogLine, PluginRecord, Route, WebhookDelivery,
 } from './types.ts';
 
 /** Where each retained kind lives, which field dates it, and which documents may go at all. */
@@ -251,6 +251,26 @@ export class MongoSupportCollections {
     }
     const stored = await records.findOne({ _id: saved.key }, { projection: { revision: 1 } });
     throw revisionConflict(saved.key, input.revision, typeof stored?.revision === 'number' ? stored.revision : 0);
+  }
+
+  // ---- the engine chosen per plugin (one document per plugin, _id = plugin) --------------------------
+
+  async getPluginEngineChoice(plugin: string): Promise<PluginEngineChoice | null> {
+    return this.findOne(C.engines, { _id: new Checker('getPluginEngineChoice').text('plugin', plugin) }, NO_ID);
+  }
+
+  async listPluginEngineChoices(): Promise<PluginEngineChoice[]> {
+    return await this.c(C.engines).find({}, { projection: NO_ID }).sort({ _id: 1 }).toArray() as unknown as PluginEngineChoice[];
+  }
+
+  async setPluginEngineChoice(choice: Omit<PluginEngineChoice, 'chosenAt'>): Promise<PluginEngineChoice> {
+    const saved: PluginEngineChoice = { ...checkEngineChoice(choice), chosenAt: this.iso() };
+    await this.upsert(C.engines, { _id: saved.plugin }, { ...saved });
+    return saved;
+  }
+
+  async clearPluginEngineChoice(plugin: string): Promise<void> {
+    await this.c(C.engines).deleteOne({ _id: new Checker('clearPluginEngineChoice').text('plugin', plugin) });
   }
 
   // ---- named leases -------------------------------------------------------------------------------

@@ -155,6 +155,14 @@ ALTER TABLE payout_attempts ADD COLUMN "requestLeftAt" TEXT;
 ALTER TABLE payout_attempts ADD COLUMN "callId" TEXT;
 UPDATE payout_attempts SET "requestLeftAt" = "updatedAt" WHERE "state" <> 'PREPARED';
 `,
+}, {
+  version: 7,
+  name: 'the engine an administrator chose per plugin',
+  sql: `
+CREATE TABLE plugin_engines (
+  "plugin" TEXT PRIMARY KEY, "engine" TEXT NOT NULL, "chosenBy" TEXT NOT NULL, "chosenAt" TEXT NOT NULL
+) STRICT;
+`,
 }];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
@@ -222,6 +230,7 @@ export const T = {
     { bool: ['autoPayout', 'active'] }),
   log: spec('plugin_log', '_id plugin at level callId text'),
   pluginRecords: spec('plugin_records', 'key revision current previous pending updatedAt', { json: ['current', 'previous', 'pending'] }),
+  engines: spec('plugin_engines', 'plugin engine chosenBy chosenAt'),
 } as const;
 
 export const q = (name: string): string => `"${name}"`;

@@ -9,11 +9,11 @@ import type { SqlParam } from './sqlite-tx-sql.ts';
 import type { PluginQuotaKind, RetainedKind } from './store.ts';
 import {
   Checker, LEASE_MS_MAX, checkAuditQuery, checkAuditRecords, checkConfigEntry, checkGrant, checkLogLines, checkRoute,
-  checkPluginRecord, checkRoutePatch, checkWebhook,
+  checkEngineChoice, checkPluginRecord, checkRoutePatch, checkWebhook,
 } from './validate.ts';
 import type {
   AuditQuery, AuditRecord, InboxState, NetworkGrant, NewAuditRecord, NewRoute, NewWebhookDelivery, PluginConfigEntry,
-  PluginLogLine, PluginRecord, Route, WebhookDelivery,
+  PluginEngineChoice, PluginLogLine, PluginRecord, Route, WebhookDelivery,
 } from './types.ts';
 
 /** Where each retained kind lives, which column dates it, and which rows may go at all. */
@@ -201,6 +201,27 @@ export class SqliteSupportTables extends SqliteConnection {
       }
       return saved;
     });
+  }
+
+  // ---- the engine chosen per plugin ----------------------------------------------------------------
+
+  async getPluginEngineChoice(plugin: string): Promise<PluginEngineChoice | null> {
+    return this.one(T.engines, 'SELECT * FROM plugin_engines WHERE "plugin" = ?', new Checker('getPluginEngineChoice').text('plugin', plugin));
+  }
+
+  async listPluginEngineChoices(): Promise<PluginEngineChoice[]> {
+    return this.all(T.engines, 'SELECT * FROM plugin_engines ORDER BY "plugin"');
+  }
+
+  async setPluginEngineChoice(choice: Omit<PluginEngineChoice, 'chosenAt'>): Promise<PluginEngineChoice> {
+    const saved: PluginEngineChoice = { ...checkEngineChoice(choice), chosenAt: this.iso() };
+    this.run(`${insertSql(T.engines)} ON CONFLICT ("plugin") DO UPDATE SET "engine" = excluded."engine",
+      "chosenBy" = excluded."chosenBy", "chosenAt" = excluded."chosenAt"`, toParams(T.engines, saved));
+    return saved;
+  }
+
+  async clearPluginEngineChoice(plugin: string): Promise<void> {
+    this.run('DELETE FROM plugin_engines WHERE "plugin" = ?', new Checker('clearPluginEngineChoice').text('plugin', plugin));
   }
 
   // ---- named leases -------------------------------------------------------------------------------

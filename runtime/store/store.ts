@@ -7,6 +7,7 @@ import type {
   Order, NewOrder, OrderStatus, OrderHistoryEntry, PayoutAttempt, AttemptState, PayoutTx,
   PluginConfigEntry, NetworkGrant, AuditRecord, NewAuditRecord, AuditQuery, IpnMessage, NewIpn,
   WebhookDelivery, NewWebhookDelivery, InboxState, Route, NewRoute, PluginLogLine, PluginRecord,
+  PluginEngineChoice,
 } from './types.ts';
 
 /** Fields of a payout tx a plugin may filter on. `payoutModule` is never plugin-controlled. */
@@ -242,6 +243,15 @@ export interface Store {
    * (someone else approved, installed or rolled back in between: read again and decide again).
    */
   putPluginRecord(record: Omit<PluginRecord, 'updatedAt'>): Promise<PluginRecord>;
+
+  // the engine an administrator chose per plugin (overrides the server options)
+  getPluginEngineChoice(plugin: string): Promise<PluginEngineChoice | null>;
+  /** Sorted by plugin. */
+  listPluginEngineChoices(): Promise<PluginEngineChoice[]>;
+  /** Replaces the plugin's choice; chosenAt is now. */
+  setPluginEngineChoice(choice: Omit<PluginEngineChoice, 'chosenAt'>): Promise<PluginEngineChoice>;
+  /** Forgets the choice (the options decide again); nothing happens when there is none. */
+  clearPluginEngineChoice(plugin: string): Promise<void>;
 
   // plugin log
   appendPluginLog(lines: Omit<PluginLogLine, '_id'>[]): Promise<void>;

@@ -285,3 +285,16 @@ export interface PluginRecord {
   pending: PendingPluginUpdate | null;
   updatedAt: string;
 }
+
+/**
+ * The engine an administrator chose for one plugin on the admin page (design.md §5). It outranks the
+ * server options (pluginEngines, engine); with no choice stored, the options decide. The store keeps
+ * the name as given: which names exist is the sandbox's business, and a name this build does not
+ * know is reported and ignored when the plugin loads.
+ */
+export interface PluginEngineChoice {
+  plugin: string;
+  engine: string;
+  chosenBy: string;
+  chosenAt: string;
+}

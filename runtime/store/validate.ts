@@ -6,7 +6,7 @@ import { ATTEMPT_STATES, ORDER_STATUSES, PLUGIN_SOURCE_KINDS } from './types.ts'
 import type {
   AttemptState, AuditQuery, FieldValue, NetworkGrant, NewAuditRecord, NewIpn, NewOrder, NewRoute,
   NewWebhookDelivery, OrderStatus, PayoutTx, PendingPluginUpdate, PluginCapabilitySet, PluginConfigEntry, PluginLogLine,
-  PluginRecord, PluginVersion,
+  PluginEngineChoice, PluginRecord, PluginVersion,
 } from './types.ts';
 import type { AttemptPatch, IpnResult, NewAttempt, OrderTransition } from './store.ts';
 
@@ -396,4 +396,16 @@ export function checkIdempotencyKey(op: string, v: { key: string; fingerprint: s
     throw new StoreInputError(op, `key must be ${IDEMPOTENCY_KEY_MIN}-${IDEMPOTENCY_KEY_MAX} visible ASCII characters`);
   }
   return { key, fingerprint: c.text('fingerprint', v?.fingerprint) };
+}
+
+/** An engine name: the store does not know the engines, only what a name may look like. */
+const ENGINE_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+export function checkEngineChoice(v: unknown): Omit<PluginEngineChoice, 'chosenAt'> {
+  const c = new Checker('setPluginEngineChoice');
+  const o = c.object('choice', v);
+  c.onlyKeys('choice', o, ['plugin', 'engine', 'chosenBy', 'chosenAt']);
+  const engine = c.text('engine', o.engine);
+  if (!ENGINE_NAME_PATTERN.test(engine)) c.fail(`engine must be an engine name such as isolated-vm (lower-case letters, digits, '-'; at most 32), got ${JSON.stringify(engine.slice(0, 60))}`);
+  return { plugin: c.text('plugin', o.plugin), engine, chosenBy: c.text('chosenBy', o.chosenBy) };
 }

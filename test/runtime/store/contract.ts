@@ -14,6 +14,7 @@ import { registerRetentionContract } from './contract-retention.ts';
 import { registerAttemptMoveContract, registerRequestLeftContract } from './contract-attempt-moves.ts';
 import { registerIpnOrderContract } from './contract-ipn-order.ts';
 import { registerIdempotencyContract } from './contract-idempotency.ts';
+import { registerEngineChoiceContract } from './contract-engine-choices.ts';
 
 export interface ContractTarget {
   /** A new, empty database that `openStore(url)` opens; `drop` deletes it. */
@@ -53,6 +54,7 @@ export function describeStoreContract(title: string, target: ContractTarget | nu
     registerRequestLeftContract(fixture);
     registerIpnOrderContract(fixture);
     registerIdempotencyContract(fixture);
+    registerEngineChoiceContract(fixture);
 
     test('init runs again harmlessly and a reopened store sees the same data', async () => {
       const first = await fixture.open();
