@@ -69,6 +69,9 @@ export const ERRORS = {
   INSTALL_TAMPERED: { status: 409, message: 'files changed after they were checked or approved' },
   INSTALL_CONFLICT: { status: 409, message: 'someone else changed the record or the folder in between' },
   INSTALL_NOTHING_TO_DO: { status: 409, message: 'nothing to do' },
+  // The engine a plugin runs on (admin page, README "Which engine to pick")
+  ENGINE_UNKNOWN: { status: 400, message: 'no engine has this name; the engines are {engines}' },
+  ENGINE_LOAD_FAILED: { status: 422, message: 'the plugin did not load on engine {engine}; it keeps running on {kept}' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

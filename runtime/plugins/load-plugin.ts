@@ -8,8 +8,9 @@ import { manifestFromSdk, validateManifest } from '../manifest/manifest.ts';
 import type { PluginManifest } from '../manifest/manifest.ts';
 import { PluginRejected } from '../plugin-errors.ts';
 import type { SandboxHost } from '../sandbox/sandbox-host.ts';
-import type { IsolateSetup, PluginDescription } from '../sandbox/protocol.ts';
+import type { EngineName, IsolateSetup, PluginDescription } from '../sandbox/protocol.ts';
 import { labelTables } from '../../host-api/i18n.ts';
+import { DEFAULT_ENGINE } from '../sandbox/protocol.ts';
 
 export interface CronDescriptor {
   schedule: string;
@@ -24,6 +25,8 @@ export interface LoadedPlugin {
   description: PluginDescription;
   cron: CronDescriptor | null;
   loadMs: number;
+  /** The engine the plugin runs on. */
+  engine: EngineName;
 }
 
 export interface LoadOptions {
@@ -36,6 +39,8 @@ export interface LoadOptions {
    * the plugin's code runs (its top level may call config.get).
    */
   onManifest?: (key: string, manifest: PluginManifest, bundle: PluginBundle) => void;
+  /** The engine to run the plugin on (default: the sandbox host's own default). */
+  engine?: EngineName;
 }
 
 export function isolateSetup(key: string, options: LoadOptions): IsolateSetup {
@@ -63,7 +68,7 @@ export async function loadPlugin(sandbox: SandboxHost, dir: string, options: Loa
     ? manifestFromSdk((raw.value as { __sdkManifest?: unknown }).__sdkManifest)
     : validateManifest(raw.value);
   options.onManifest?.(bundle.key, manifest, bundle);
-  const registered = await sandbox.register(bundle, isolateSetup(bundle.key, options));
+  const registered = await sandbox.register(bundle, isolateSetup(bundle.key, options), {}, options.engine);
   if (!registered.ok) throw new PluginRejected(registered.error.kind, `loading the plugin failed: ${registered.error.message}`);
   const description = registered.description;
   if (!description.methods.getFields || !description.methods.transfer) {
@@ -82,5 +87,8 @@ export async function loadPlugin(sandbox: SandboxHost, dir: string, options: Loa
       cron = { schedule: value.schedule, callWhenInit: value.callWhenInit };
     }
   }
-  return { key: bundle.key, dir: bundle.files.dir, bundle, manifest, description, cron, loadMs: performance.now() - started };
+  return {
+    key: bundle.key, dir: bundle.files.dir, bundle, manifest, description, cron, loadMs: performance.now() - started,
+    engine: sandbox.engineOf(bundle.key) ?? options.engine ?? DEFAULT_ENGINE,
+  };
 }

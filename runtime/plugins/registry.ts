@@ -23,6 +23,7 @@ import { hashFolder } from '../install/content-hash.ts';
 import type { LoadedPlugin, LoadOptions } from './load-plugin.ts';
 import { CapabilitySets } from './capability-sets.ts';
 import { snapshotServedFiles } from './served-files.ts';
+import type { ResolvedEngine } from './engine-choice.ts';
 import type { ServedFiles } from './served-files.ts';
 
 export interface PluginEntry {
@@ -34,6 +35,8 @@ export interface PluginEntry {
   served: ServedFiles | null;
   error: { code: string; message: string } | null;
   loadedAt: string;
+  /** The engine the plugin runs on (or was refused on), and why that one; null without engineFor. */
+  engine: ResolvedEngine | null;
 }
 
 export interface RegistryOptions {
@@ -49,6 +52,8 @@ export interface RegistryOptions {
   /** Called after a plugin loaded (e.g. to prime the scrubber with its stored secrets, schedule its cron). */
   onLoaded?: (plugin: LoadedPlugin) => Promise<void> | void;
   onUnloaded?: (key: string) => Promise<void> | void;
+  /** The engine to load a plugin on (engine-choice.ts); without it, the sandbox host's default. */
+  engineFor?: (key: string) => Promise<ResolvedEngine>;
 }
 
 export class PluginRegistry {
@@ -99,11 +104,14 @@ export class PluginRegistry {
   async load(dir: string): Promise<PluginEntry> {
     const key = path.basename(path.resolve(dir));
     const loadedAt = new Date().toISOString();
+    let engine: ResolvedEngine | null = null;
     try {
+      engine = (await this.options.engineFor?.(key)) ?? null;
       const approval = await this.checkApproval(key, path.resolve(dir));
       const plugin = await loadPlugin(this.options.sandbox, dir, {
         ...this.options.load,
         env: { ...this.options.load.env, ...this.options.envFor?.(key) },
+        engine: engine?.name ?? this.options.load.engine,
         onManifest: (k, m, bundle) => {
           this.manifests.set(k, m);
           this.capabilitySets.attach(k, bundle, approval?.record?.current.capabilities ?? null);
@@ -114,7 +122,7 @@ export class PluginRegistry {
       const served = await snapshotServedFiles(plugin);
       if (approval) await this.afterApprovedLoad(plugin, approval);
       await this.recordRequestedGrants(plugin);
-      const entry: PluginEntry = { key, dir: plugin.dir, status: 'active', plugin, served, error: null, loadedAt };
+      const entry: PluginEntry = { key, dir: plugin.dir, status: 'active', plugin, served, error: null, loadedAt, engine };
       this.entries.set(key, entry);
       await this.options.onLoaded?.(plugin);
       return entry;
@@ -124,7 +132,7 @@ export class PluginRegistry {
         : { code: 'load_failed', message: String((err as Error)?.message ?? err) };
       this.manifests.delete(key);
       this.capabilitySets.delete(key);
-      const entry: PluginEntry = { key, dir: path.resolve(dir), status: 'rejected', plugin: null, served: null, error, loadedAt };
+      const entry: PluginEntry = { key, dir: path.resolve(dir), status: 'rejected', plugin: null, served: null, error, loadedAt, engine };
       this.entries.set(key, entry);
       await this.options.onUnloaded?.(key);
       return entry;

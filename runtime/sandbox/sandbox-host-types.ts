@@ -48,5 +48,5 @@ export interface SandboxHostOptions {
 
 export interface ProcessHealth { name: string; pid: number | null; restarts: number; rssBytes: number | null; plugins: string[] }
 export type PluginHealth = ReturnType<CircuitBreaker['snapshot']> & {
-  loaded: boolean; process: string; cpuMsInWindow: number; runningCalls: number; queuedCalls: number;
+  loaded: boolean; process: string; engine: EngineName; cpuMsInWindow: number; runningCalls: number; queuedCalls: number;
 };

@@ -385,7 +385,7 @@ export class SandboxHost {
     const plugins: Record<string, PluginHealth> = {};
     for (const p of this.plugins.values()) {
       plugins[p.key] = {
-        ...p.breaker.snapshot(), loaded: p.loadedGeneration === p.process.generation, process: p.process.name,
+        ...p.breaker.snapshot(), loaded: p.loadedGeneration === p.process.generation, process: p.process.name, engine: p.engine,
         cpuMsInWindow: Math.round(p.gate.usedMs()), runningCalls: p.gate.runningCalls, queuedCalls: p.gate.queuedCalls,
       };
     }
@@ -411,6 +411,11 @@ export class SandboxHost {
     if (!refusal) return null;
     this.options.onThrottled?.(key, what, refusal.message);
     return { kind: 'throttled', retryInMs: refusal.retryInMs, message: `plugin '${key}' is throttled: ${refusal.message}; nothing ran` };
+  }
+
+  /** The engine a registered plugin runs on; null when it is not registered. */
+  engineOf(key: string): EngineName | null {
+    return this.plugins.get(key)?.engine ?? null;
   }
 
   /** The breaker of one plugin (cheaper than health() on the payout path). */

@@ -40,6 +40,7 @@ import type { Metrics } from './metrics.ts';
 import { WebhookQuota } from '../retention/webhook-quota.ts';
 import type { QuotaLimit } from '../retention/webhook-quota.ts';
 import { RetentionWorker } from '../retention/retention-worker.ts';
+import { resolveEngine } from '../plugins/engine-choice.ts';
 
 export interface Host {
   options: ServerOptions;
@@ -174,6 +175,7 @@ export async function createHost(given: ServerOptions, extras: HostExtras = {}):
     handler: hostApi.api,
     groups: options.sandboxGroups,
     limits: { rssMb: options.pluginRssMb },
+    engine: options.engine,
     gate: {
       cpuMsPerWindow: options.pluginCpuMsPerWindow, cpuWindowMs: options.pluginCpuWindowMs,
       maxConcurrentCalls: options.pluginMaxConcurrentCalls, maxQueuedCalls: options.pluginMaxQueuedCalls,
@@ -200,6 +202,12 @@ export async function createHost(given: ServerOptions, extras: HostExtras = {}):
     onApprovalEvent: (e) => logger[e.kind === 'trusted_on_first_use' ? 'info' : 'warn']({ plugin: e.key, approval: e.kind }, e.message),
     load: { apiUrl: options.publicUrl.endsWith('/') ? options.publicUrl : `${options.publicUrl}/` },
     envFor: (key) => whitelistedEnv(options.pluginEnv[key] ?? [], process.env),
+    // Admin page choice > pluginEngines > engine (README "Which engine to pick").
+    engineFor: async (key) => {
+      const engine = await resolveEngine(key, { store, engine: options.engine, pluginEngines: options.pluginEngines });
+      if (engine.ignored) logger.warn({ plugin: key }, `plugin ${key}: ${engine.ignored}; running it on ${engine.name} (${engine.source} option)`);
+      return engine;
+    },
     onLoaded: async (plugin) => {
       // A stored secret too short to scrub is never used (config refuses it); say so at load.
       for (const line of await hostApi.config.primeScrubber([plugin.key])) logger.warn({ plugin: plugin.key }, line);

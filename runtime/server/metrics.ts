@@ -42,7 +42,7 @@ export interface LiveState {
   heldOrders?: (cap: number) => Promise<number>;
   sandboxHealth?: () => {
     processes: { restarts: number }[];
-    plugins: Record<string, { state: string; runningCalls?: number; queuedCalls?: number }>;
+    plugins: Record<string, { state: string; runningCalls?: number; queuedCalls?: number; engine?: string }>;
   };
 }
 
@@ -80,6 +80,14 @@ export function createMetrics(live: LiveState = {}): Metrics {
     collect() {
       this.reset();
       for (const [plugin, h] of Object.entries(health().plugins)) this.set({ plugin }, h.runningCalls ?? 0);
+    },
+  });
+  new client.Gauge({
+    // Anonymous scrapes sum this over plugins: the number of plugins on each engine.
+    name: 'payout_sandbox_plugin_engine', help: '1 for the engine the plugin runs on (isolated-vm or quickjs)', labelNames: ['plugin', 'engine'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [plugin, h] of Object.entries(health().plugins)) if (h.engine) this.set({ plugin, engine: h.engine }, 1);
     },
   });
   new client.Gauge({

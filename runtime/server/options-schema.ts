@@ -4,6 +4,7 @@
 // (a typo would otherwise be ignored silently and the default kept), a value of the wrong type with
 // the type expected.
 import { defaultServerOptions } from './options.ts';
+import { ENGINES } from '../sandbox/protocol.ts';
 import type { ServerOptions } from './options.ts';
 
 /** Options that belong to flags or the start command, not to PAYOUT_SANDBOX_OPTIONS. */
@@ -33,10 +34,12 @@ export function closestOption(key: string, keys: string[]): string {
   return keys.reduce((best, k) => (editDistance(key, k) < editDistance(key, best) ? k : best), keys[0]);
 }
 
-type Kind = 'number' | 'boolean' | 'string' | 'string[]' | 'object of string lists' | 'boolean or string';
+type Kind = 'number' | 'boolean' | 'string' | 'string[]' | 'object of string lists' | 'boolean or string' | 'engine' | 'object of engines';
 
 function kindOf(key: string, sample: unknown): Kind {
   if (key === 'trustProxy') return 'boolean or string';
+  if (key === 'engine') return 'engine';
+  if (key === 'pluginEngines') return 'object of engines';
   if (Array.isArray(sample)) return 'string[]';
   if (sample && typeof sample === 'object') return 'object of string lists';
   return typeof sample as Kind;
@@ -48,6 +51,9 @@ function fits(kind: Kind, value: unknown): boolean {
     case 'boolean': return typeof value === 'boolean';
     case 'string': return typeof value === 'string';
     case 'boolean or string': return typeof value === 'boolean' || typeof value === 'string';
+    case 'engine': return isEngine(value);
+    case 'object of engines':
+      return Boolean(value) && typeof value === 'object' && !Array.isArray(value) && Object.values(value as object).every(isEngine);
     case 'string[]': return Array.isArray(value) && value.every((v) => typeof v === 'string');
     case 'object of string lists':
       return Boolean(value) && typeof value === 'object' && !Array.isArray(value)
@@ -58,7 +64,16 @@ function fits(kind: Kind, value: unknown): boolean {
 const KIND_TEXT: Record<Kind, string> = {
   number: 'a non-negative number', boolean: 'true or false', string: 'a string', 'boolean or string': 'true, false or a string',
   'string[]': 'a list of strings, e.g. ["http://127.0.0.1:8081"]', 'object of string lists': 'an object of string lists, e.g. {"name": ["a", "b"]}',
+  engine: `an engine: ${ENGINES.join(' or ')}`, 'object of engines': `an object of plugin keys to engines, e.g. {"nimbuspay": "${ENGINES[ENGINES.length - 1]}"}`,
 };
+
+const isEngine = (v: unknown): boolean => typeof v === 'string' && (ENGINES as readonly string[]).includes(v);
+
+/** One line for an engine name that is not one: the engines there are, and the nearest. */
+function badEngine(source: string, where: string, value: unknown): OptionsError {
+  const near = typeof value === 'string' ? `; did you mean '${closestOption(value, [...ENGINES])}'?` : '';
+  return new OptionsError(`${source}: '${where}' must be an engine, one of ${ENGINES.join(', ')}, not ${JSON.stringify(value)}${near}`);
+}
 
 /**
  * Parses and checks PAYOUT_SANDBOX_OPTIONS (raw JSON text). Throws OptionsError with one line that
@@ -88,6 +103,11 @@ export function checkOptions(given: Record<string, unknown>, source = 'PAYOUT_SA
       throw new OptionsError(`${source}: unknown option '${key}'; did you mean '${closestOption(key, tunable)}'? (the options are the fields of runtime/server/options.ts)`);
     }
     const kind = kindOf(key, defaults[key]);
+    if (kind === 'engine' && !isEngine(value)) throw badEngine(source, key, value);
+    if (kind === 'object of engines' && value && typeof value === 'object' && !Array.isArray(value)) {
+      const wrong = Object.entries(value).find(([, engine]) => !isEngine(engine));
+      if (wrong) throw badEngine(source, `${key}.${wrong[0]}`, wrong[1]);
+    }
     if (!fits(kind, value)) throw new OptionsError(`${source}: '${key}' must be ${KIND_TEXT[kind]}, not ${JSON.stringify(value)}`);
   }
   return given as Partial<ServerOptions>;

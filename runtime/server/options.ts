@@ -2,6 +2,8 @@
 // demo, the tests and the benchmarks build servers the same way.
 import { DEFAULT_HOST_CALL_LIMITS } from '../../host-api/host-call-limits.ts';
 import type { HostCallLimits } from '../../host-api/host-call-limits.ts';
+import { DEFAULT_ENGINE } from '../sandbox/protocol.ts';
+import type { EngineName } from '../sandbox/protocol.ts';
 
 /** The host-call caps (hostCallsPerCall, …) are fields too: HostCallLimits documents each. */
 export interface ServerOptions extends HostCallLimits {
@@ -44,6 +46,16 @@ export interface ServerOptions extends HostCallLimits {
    * and crashes; use it only for plugins from one trusted author.
    */
   sandboxGroups: Record<string, string[]>;
+  /**
+   * The engine every plugin runs on unless told otherwise (design.md §5): 'isolated-vm' (V8
+   * isolates, the default) or 'quickjs' (QuickJS compiled to WebAssembly). README "Which engine to pick".
+   */
+  engine: EngineName;
+  /**
+   * Per-plugin engine, e.g. {"nimbuspay": "quickjs"}; it outranks `engine`. An engine the
+   * administrator chose on the admin page outranks both.
+   */
+  pluginEngines: Record<string, EngineName>;
   /** CPU (all threads of its process) a plugin may use in any window of pluginCpuWindowMs. */
   pluginCpuMsPerWindow: number;
   pluginCpuWindowMs: number;
@@ -150,6 +162,8 @@ export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): Se
     pluginEnv: {},
     instanceId: `ps-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     sandboxGroups: {},
+    engine: DEFAULT_ENGINE,
+    pluginEngines: {},
     pluginCpuMsPerWindow: 5_000,
     pluginCpuWindowMs: 10_000,
     pluginMaxConcurrentCalls: 8,

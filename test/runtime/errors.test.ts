@@ -61,6 +61,8 @@ const STABLE_CODES: [string, number][] = [
     ['INSTALL_TAMPERED', 409],
     ['INSTALL_CONFLICT', 409],
     ['INSTALL_NOTHING_TO_DO', 409],
+    ['ENGINE_UNKNOWN', 400],
+    ['ENGINE_LOAD_FAILED', 422],
 ];
 
 describe('the error registry', () => {

@@ -8,6 +8,9 @@ import { loopbackPin, parseTarget } from '../../../host-api/http/address-policy.
 import { auditReport } from '../../review/audit-report.ts';
 import { HttpError } from './admin-auth.ts';
 import type { PluginEntry } from '../../plugins/registry.ts';
+import { ENGINES } from '../../sandbox/protocol.ts';
+import { isEngineName } from '../../plugins/engine-choice.ts';
+import { errorMessage } from '../../errors.ts';
 
 function adminAudit(host: Host, capability: string, plugin: string | null, summary: string, decision: 'allowed' | 'denied' = 'allowed', rule: string | null = null) {
   host.hostApi.audit.record({ plugin, actor: 'admin', callId: null, capability, decision, rule, summary, durationMs: 0 });
@@ -48,6 +51,8 @@ async function pluginSummary(host: Host, e: PluginEntry) {
     },
     emptySettings: await emptySettings(host, e),
     health: health ?? null,
+    /** The engine it runs on, where that came from (admin, pluginEngines, engine), and the engines to switch to. */
+    engine: e.engine ? { ...e.engine, available: ENGINES } : { name: health?.engine ?? null, source: null, ignored: null, available: ENGINES },
   };
 }
 
@@ -153,6 +158,40 @@ export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host
     host.sandbox.resetBreaker(e.key);
     adminAudit(host, 'admin.plugin.reload', e.key, next.status === 'active' ? 'reloaded' : `refused: ${next.error?.message}`, next.status === 'active' ? 'allowed' : 'denied');
     return pluginSummary(host, next);
+  });
+
+  app.post('/api/admin/plugins/:key/engine', {
+    schema: {
+      tags: ['admin'], summary: 'Run a plugin on another engine (reloads it); null forgets the choice and the server options decide again',
+      params: Type.Object({ key: Type.String() }), body: Type.Object({ engine: Type.Union([Type.String(), Type.Null()]) }),
+    },
+  }, async (request) => {
+    const e = entryOr404(host, (request.params as { key: string }).key);
+    const { engine } = request.body as { engine: string | null };
+    if (engine !== null && !isEngineName(engine)) {
+      adminAudit(host, 'admin.plugin.engine', e.key, `${String(engine).slice(0, 40)}: no such engine`, 'denied', 'engine');
+      throw new HttpError(400, errorMessage('ENGINE_UNKNOWN', { engines: ENGINES.join(', ') }), 'engine', 'ENGINE_UNKNOWN');
+    }
+    const before = await host.store.getPluginEngineChoice(e.key);
+    const was = e.engine?.name ?? host.sandbox.engineOf(e.key) ?? host.options.engine;
+    if (engine === null) await host.store.clearPluginEngineChoice(e.key);
+    else await host.store.setPluginEngineChoice({ plugin: e.key, engine, chosenBy: 'admin' });
+    const next = await host.registry.load(e.dir);
+    host.sandbox.resetBreaker(e.key);
+    const target = next.engine?.name ?? engine ?? host.options.engine;
+    if (next.status === 'active' || e.status !== 'active') {
+      adminAudit(host, 'admin.plugin.engine', e.key, `${was} -> ${target}${engine === null ? ' (choice cleared, options decide)' : ''}${next.status === 'active' ? '' : `; not loaded: ${next.error?.message}`}`);
+      return pluginSummary(host, next);
+    }
+    // It ran before and does not run on the new engine: payouts must not stop because of a switch,
+    // so the previous choice comes back and the plugin is loaded as it was.
+    if (before) await host.store.setPluginEngineChoice({ plugin: before.plugin, engine: before.engine, chosenBy: before.chosenBy });
+    else await host.store.clearPluginEngineChoice(e.key);
+    const restored = await host.registry.load(e.dir);
+    const reason = host.scrubber.scrub(next.error?.message ?? 'unknown reason');
+    adminAudit(host, 'admin.plugin.engine', e.key, `${was} -> ${target} refused, kept on ${was}: ${reason}`, 'denied', 'engine load');
+    const kept = restored.status === 'active' ? was : `${was} (which now refuses it too: ${restored.error?.message})`;
+    throw new HttpError(422, `${errorMessage('ENGINE_LOAD_FAILED', { engine: target, kept })}: ${reason}`, 'engine', 'ENGINE_LOAD_FAILED');
   });
 
   app.post('/api/admin/plugins/:key/cron/run', { schema: { tags: ['admin'], params: Type.Object({ key: Type.String() }) } }, async (request) => {

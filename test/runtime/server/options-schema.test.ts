@@ -35,6 +35,20 @@ describe('server options schema', () => {
     expect(() => checkOptions({ pluginEnv: { nimbuspay: 'X' } })).toThrow(/object of string lists/);
   });
 
+  it('takes an engine for every plugin and per plugin, and names the engines on a typo', () => {
+    // Positive control: both engines, both places.
+    expect(parseOptionsJson('{"engine":"quickjs","pluginEngines":{"nimbuspay":"isolated-vm"}}')).toEqual({ engine: 'quickjs', pluginEngines: { nimbuspay: 'isolated-vm' } });
+    expect(defaultServerOptions().engine).toBe('isolated-vm');
+    expect(() => parseOptionsJson('{"engine":"quickJS"}'))
+      .toThrow("PAYOUT_SANDBOX_OPTIONS: 'engine' must be an engine, one of isolated-vm, quickjs, not \"quickJS\"; did you mean 'quickjs'?");
+    expect(() => parseOptionsJson('{"engine":"v8"}')).toThrow(/one of isolated-vm, quickjs/);
+    expect(() => parseOptionsJson('{"pluginEngines":{"nimbuspay":"isolatedvm"}}'))
+      .toThrow("'pluginEngines.nimbuspay' must be an engine, one of isolated-vm, quickjs, not \"isolatedvm\"; did you mean 'isolated-vm'?");
+    expect(() => checkOptions({ pluginEngines: { nimbuspay: 7 } })).toThrow(/'pluginEngines.nimbuspay' must be an engine, one of isolated-vm, quickjs, not 7$/);
+    expect(() => checkOptions({ pluginEngines: ['quickjs'] })).toThrow(/'pluginEngines' must be an object of plugin keys to engines/);
+    expect(() => checkOptions({ engines: 'quickjs' })).toThrow(/unknown option 'engines'; did you mean 'engine'\?/);
+  });
+
   it('sends flag-owned settings to their flag', () => {
     expect(() => checkOptions({ port: 1 })).toThrow("'port' is set by --port, not here");
     expect(() => checkOptions({ dbUrl: 'sqlite::memory:' })).toThrow(/--db or PAYOUT_SANDBOX_DB/);

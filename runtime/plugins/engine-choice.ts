@@ -1,0 +1,40 @@
+// Which engine a plugin runs on (design.md §5). Precedence: the administrator's choice on the admin
+// page (kept in the store) > the plugin's entry in the pluginEngines option > the engine option. A
+// stored name this build does not know (a choice made by a newer build, a hand-edited row) is
+// ignored with a reason, never guessed at: the options decide then.
+import { ENGINES } from '../sandbox/protocol.ts';
+import type { EngineName } from '../sandbox/protocol.ts';
+import type { Store } from '../store/store.ts';
+
+/** Where the engine came from: the admin page, the pluginEngines option, or the engine option. */
+export type EngineSource = 'admin' | 'pluginEngines' | 'engine';
+
+export interface ResolvedEngine {
+  name: EngineName;
+  source: EngineSource;
+  /** Set when a stored choice could not be used, saying why. */
+  ignored: string | null;
+}
+
+export interface EngineSettings {
+  store: Pick<Store, 'getPluginEngineChoice'>;
+  /** The engine option: every plugin without a choice of its own. */
+  engine: EngineName;
+  /** The pluginEngines option. */
+  pluginEngines: Record<string, EngineName>;
+}
+
+export function isEngineName(v: unknown): v is EngineName {
+  return typeof v === 'string' && (ENGINES as readonly string[]).includes(v);
+}
+
+export async function resolveEngine(key: string, settings: EngineSettings): Promise<ResolvedEngine> {
+  const choice = await settings.store.getPluginEngineChoice(key);
+  if (choice && isEngineName(choice.engine)) return { name: choice.engine, source: 'admin', ignored: null };
+  const ignored = choice
+    ? `the engine '${choice.engine}' chosen on the admin page is not one this server has (${ENGINES.join(', ')}); choose one there again`
+    : null;
+  const option = Object.hasOwn(settings.pluginEngines, key) ? settings.pluginEngines[key] : undefined;
+  if (option) return { name: option, source: 'pluginEngines', ignored };
+  return { name: settings.engine, source: 'engine', ignored };
+}
