@@ -7,6 +7,7 @@ import { PluginSettingsFrame } from '../plugin-frame-host.js';
 import { ActionButton, PluginIcon, badge, dataTable, details, errorState, fmtTime, requestView, useRequest, field, text } from '../ui.js';
 import { ApprovalPanel, NetworkGrants, currencyChips, faultLines, pluginStatus } from './plugins.js';
 import { riskFlags, versionLabel } from './install.js';
+import { EngineCard } from './engine.js';
 
 /** Stored values as the API shows them: secrets only as set / not set. */
 const ConfigTable = defineComponent({
@@ -109,6 +110,7 @@ export const PluginPage = defineComponent({
           (p.emptySettings || []).length ? h('p', { class: 'state error', role: 'alert' }, `Not configured: ${p.emptySettings.join(', ')} ${p.emptySettings.length === 1 ? 'is' : 'are'} empty.`) : null,
           h(ConfigTable, { plugin: p, editable: true, onChanged: req.run }),
         ]),
+        h(EngineCard, { plugin: p, onChanged: refresh }),
         h('section', { class: 'card' }, [
           h('h2', 'Network access'),
           h('p', { class: 'hint' }, 'The plugin reaches only origins approved here. An origin the plugin requests (new, or widened by an update) waits for approval.'),

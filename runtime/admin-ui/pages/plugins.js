@@ -6,6 +6,7 @@ import { api } from '../api.js';
 import { href } from '../router.js';
 import { ActionButton, PluginIcon, badge, dataTable, details, emptyState, errorState, fmtTime, requestView, useRequest, field } from '../ui.js';
 import { reportView, versionLabel, wideningView } from './install.js';
+import { engineBadge } from './engine.js';
 
 const refusedFor = (p) => (p.status !== 'active' && p.error && (p.error.code === 'tampered' || p.error.code === 'unapproved') ? p.error.code : null);
 
@@ -27,6 +28,8 @@ export function pluginStatus(p, record) {
     if (health.recentFaults) out.push(badge(`${health.recentFaults} fault${health.recentFaults === 1 ? '' : 's'} in the last minute`, 'warn'));
   }
   if (p.network.waitingApproval.length) out.push(badge(`network: ${p.network.waitingApproval.length} waiting for approval`, 'warn'));
+  const engine = engineBadge(p);
+  if (engine) out.push(engine);
   return out;
 }
 
