@@ -25,6 +25,8 @@ import { PluginRejected } from '../runtime/plugin-errors.ts';
 import { folderVersion } from '../runtime/install/approval.ts';
 import { hashFolder } from '../runtime/install/content-hash.ts';
 import { originGrant } from '../runtime/local/local-session.ts';
+import { engineFromFlagOrEnv } from '../runtime/plugins/engine-choice.ts';
+import type { EngineName } from '../runtime/sandbox/protocol.ts';
 
 export interface PluginHostOptions {
   /** The plugin folder (its name is the plugin key). */
@@ -38,6 +40,11 @@ export interface PluginHostOptions {
   /** Who the store records as having approved the folder's content. */
   approvedBy: string;
   server?: Partial<ServerOptions>;
+  /**
+   * The engine the plugin runs on; default PAYOUT_SANDBOX_ENGINE when set, else the server's
+   * default. Run a test suite once per engine to see the plugin pass on both.
+   */
+  engine?: EngineName;
   logger?: Logger;
   onPayoutEvent?: (e: PayoutEvent) => void;
 }
@@ -69,8 +76,8 @@ export async function freePort(): Promise<number> {
 }
 
 /** Loads the folder with every host call refused, exactly as `payout-sandbox check` does. */
-export async function checkFolder(checker: SandboxHost, dir: string, apiUrl: string): Promise<LoadedPlugin> {
-  return loadPlugin(checker, dir, { apiUrl });
+export async function checkFolder(checker: SandboxHost, dir: string, apiUrl: string, engine?: EngineName): Promise<LoadedPlugin> {
+  return loadPlugin(checker, dir, { apiUrl, engine });
 }
 
 // The store refuses a folder whose files differ from the approved ones (install/approval.ts). Here
@@ -90,11 +97,13 @@ export async function openPluginHost(o: PluginHostOptions): Promise<PluginHost> 
   const dataDir = path.resolve(o.dataDir ?? (tempData as string));
   const port = o.port ? o.port : await freePort();
   const adminToken = crypto.randomBytes(24).toString('base64url');
+  const engine = o.engine ?? o.server?.engine ?? engineFromFlagOrEnv(undefined);
   const options = defaultServerOptions({
     port, host: '127.0.0.1', dataDir, dbUrl: o.storeUrl ?? 'sqlite::memory:', adminToken,
     pluginsDir: path.dirname(dir), publicUrl: `http://127.0.0.1:${port}/`, allowLoopbackGrants: true,
     orderCreateRatePerMinute: 100_000, webhookRatePerMinute: 100_000,
     ...o.server,
+    ...(engine ? { engine } : {}),
   });
   const logger = o.logger ?? pino({ level: 'silent' });
   const host = await createHost(options, { logger, onPayoutEvent: o.onPayoutEvent });
@@ -121,11 +130,11 @@ export async function openPluginHost(o: PluginHostOptions): Promise<PluginHost> 
     const reload = async (): Promise<LoadedPlugin> => {
       let checked: LoadedPlugin;
       if (running) {
-        checker ??= new SandboxHost({ handler: denyAllHandler([]) });
-        checked = await checkFolder(checker, dir, options.publicUrl);
+        checker ??= new SandboxHost({ handler: denyAllHandler([]), engine: options.engine });
+        checked = await checkFolder(checker, dir, options.publicUrl, options.engine);
         await checker.unregister(key);
       } else {
-        checked = await checkFolder(host.sandbox, dir, options.publicUrl);
+        checked = await checkFolder(host.sandbox, dir, options.publicUrl, options.engine);
       }
       await approveChecked(host, checked, o.approvedBy);
       const entry = await host.registry.load(dir);

@@ -21,7 +21,7 @@ import type { ServerOptions } from '../runtime/server/options.ts';
 import type { LoadedPlugin } from '../runtime/plugins/load-plugin.ts';
 import type { PayoutEvent } from '../runtime/payouts/payout-steps.ts';
 import type { CronRunOutcome } from '../runtime/cron/scheduler.ts';
-import type { SandboxFailure } from '../runtime/sandbox/protocol.ts';
+import type { EngineName, SandboxFailure } from '../runtime/sandbox/protocol.ts';
 import type {
   AuditDecision, AuditRecord, OrderHistoryEntry, Order, OrderStatus, PayoutAttempt, PayoutTx, PluginLogLine, WebhookDelivery,
 } from '../runtime/store/types.ts';
@@ -56,6 +56,11 @@ export interface PluginTestKitOptions {
    * never lands in the middle of a test. 'scheduled': it also runs on its own schedule.
    */
   cron?: 'manual' | 'scheduled';
+  /**
+   * The engine the plugin runs on: 'isolated-vm' or 'quickjs'. Default: the environment variable
+   * PAYOUT_SANDBOX_ENGINE when set (run the suite once per engine), else the server's default.
+   */
+  engine?: EngineName;
 }
 
 export type CallResult =
@@ -89,6 +94,8 @@ export interface PluginTestKit {
   key: string;
   format: 'platform' | 'sdk';
   plugin: LoadedPlugin;
+  /** The engine the plugin runs on (options.engine, PAYOUT_SANDBOX_ENGINE, or the default). */
+  engine: EngineName;
   /** http://127.0.0.1:<port> of the host (merchant API, /payout_call/…, admin API). */
   baseUrl: string;
   adminToken: string;
@@ -155,7 +162,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function startPluginTestKit(options: PluginTestKitOptions): Promise<PluginTestKit> {
   const events: PayoutEvent[] = [];
   const started: PluginHost = await openPluginHost({
-    dir: options.dir, approvedBy: 'testkit',
+    dir: options.dir, approvedBy: 'testkit', engine: options.engine,
     logger: pino({ level: options.logLevel ?? process.env.PAYOUT_SANDBOX_TESTKIT_LOG ?? 'silent' }),
     server: { transferWallMs: 10_000, callbackWallMs: 5_000, statusPollMs: 0, ...options.server },
     onPayoutEvent: (e) => events.push(e),
@@ -271,6 +278,7 @@ export async function startPluginTestKit(options: PluginTestKitOptions): Promise
   return {
     key, format, baseUrl: started.baseUrl, adminToken: started.adminToken, host, provider, events,
     get plugin() { return started.plugin; },
+    get engine() { return started.plugin.engine; },
     call,
     async getFields(currency, lang = 'en') {
       return valueOf(await call('getFields', [lang, currencyOf(currency)]), 'getFields');

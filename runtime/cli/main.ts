@@ -12,6 +12,7 @@ import { registerTypecheckCommand } from './commands/typecheck.ts';
 import { registerBenchCommand } from './commands/bench.ts';
 import { runStart } from '../server/start.ts';
 import { demoCompanion } from '../demo/demo-start.ts';
+import { withEngineFlag } from './engine-flag.ts';
 
 function packageVersion(): string {
   return (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -27,12 +28,12 @@ program
   .option('--debug', 'on an error, print its stack trace too')
   .showHelpAfterError('(add --help for usage)');
 
-program
+withEngineFlag(program
   .command('check')
   .description('bundle and load a plugin in a sandbox; print its manifest and capability summary, or why it cannot be accepted')
   .argument('<pluginDir>', 'the plugin folder (its name is the plugin key)')
-  .option('--json', 'print one JSON object')
-  .action((dir: string, opts: { json?: boolean }) => runCheck(dir, opts));
+  .option('--json', 'print one JSON object'))
+  .action((dir: string, opts: { json?: boolean; engine?: string }) => runCheck(dir, opts));
 
 program
   .command('start')
@@ -50,15 +51,15 @@ program
   .option('--demo', 'also run a fake provider and a fake merchant on loopback and wire them in')
   .action((opts) => runStart(opts, opts.demo ? demoCompanion() : undefined));
 
-program
+withEngineFlag(program
   .command('audit')
   .description("the security reviewer's report: host modules, URLs in the source vs requested and granted origins, config keys, db operations, callbacks, cron, risk flags")
   .argument('<pluginDir>', 'the plugin folder')
   .option('--grant <origin>', 'an origin the host granted (repeatable), to compare with what the code uses', collect, [])
-  .option('--json', 'print one JSON object')
+  .option('--json', 'print one JSON object'))
   .action((dir: string, opts) => runAudit(dir, opts));
 
-program
+withEngineFlag(program
   .command('call')
   .description('run one method (getFields, transfer, cron, a callback name) in a local sandbox; print the result and the audit trail')
   .argument('<pluginDir>', 'the plugin folder')
@@ -66,7 +67,7 @@ program
   .option('--args <json>', 'arguments as JSON: an array for getFields/transfer, {method, post, get, headers, rawBody} for a callback')
   .option('--config <json>', 'config values as a JSON object (secret keys are encrypted as on a server)')
   .option('--grant <origin>', 'allow requests to this origin (repeatable), e.g. http://127.0.0.1:8080', collect, [])
-  .option('--json', 'print one JSON object')
+  .option('--json', 'print one JSON object'))
   .action((dir: string, method: string, opts) => runCall(dir, method, opts));
 
 registerInstallCommands(program);

@@ -38,3 +38,21 @@ export async function resolveEngine(key: string, settings: EngineSettings): Prom
   if (option) return { name: option, source: 'pluginEngines', ignored };
   return { name: settings.engine, source: 'engine', ignored };
 }
+
+/** The environment variable the CLI and the SDK test kit read when no --engine / option is given. */
+export const ENGINE_ENV = 'PAYOUT_SANDBOX_ENGINE';
+
+/** An engine from text a person typed (a flag, an environment variable); one line naming the engines otherwise. */
+export function parseEngine(text: string, where: string): EngineName {
+  if (isEngineName(text)) return text;
+  const lower = text.trim().toLowerCase();
+  const near = ENGINES.find((e) => e.replace(/-/g, '') === lower.replace(/[-_ ]/g, ''));
+  throw new Error(`${where} '${text}' is not an engine; use ${ENGINES.join(' or ')}${near ? ` (did you mean ${near}?)` : ''}`);
+}
+
+/** --engine if given, else PAYOUT_SANDBOX_ENGINE if set, else undefined (the host's default). */
+export function engineFromFlagOrEnv(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): EngineName | undefined {
+  if (flag !== undefined) return parseEngine(flag, '--engine');
+  const fromEnv = env[ENGINE_ENV];
+  return fromEnv ? parseEngine(fromEnv, ENGINE_ENV) : undefined;
+}

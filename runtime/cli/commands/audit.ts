@@ -31,6 +31,6 @@ function printText(r: ReturnType<typeof auditReport>): void {
   ].join('\n'));
 }
 
-export function runAudit(dir: string, options: { json?: boolean; grant?: string[] }): Promise<void> {
-  return withCheckedPlugin(dir, options.json, (plugin, _attempts, cronDryRun) => auditReport(plugin, (options.grant ?? []).map(originGrant), cronDryRun), printText);
+export function runAudit(dir: string, options: { json?: boolean; grant?: string[]; engine?: string }): Promise<void> {
+  return withCheckedPlugin(dir, options.json, (plugin, _attempts, cronDryRun) => auditReport(plugin, (options.grant ?? []).map(originGrant), cronDryRun), printText, options.engine);
 }

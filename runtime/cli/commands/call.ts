@@ -2,6 +2,7 @@
 // run one plugin method in a local sandbox with the real host API, and print the result and the
 // audit trail of every host call it made.
 import { openLocalSession, originGrant } from '../../local/local-session.ts';
+import { engineFromFlagOrEnv } from '../../plugins/engine-choice.ts';
 import type { LocalSession } from '../../local/local-session.ts';
 import { fail, printJson, section } from '../output.ts';
 import type { CallbackResponse } from '../../sandbox/protocol.ts';
@@ -10,6 +11,8 @@ export interface CallOptions {
   args?: string;
   config?: string;
   grant?: string[];
+  /** --engine: the engine to run the plugin on. */
+  engine?: string;
   json?: boolean;
 }
 
@@ -61,7 +64,7 @@ export async function runCall(dir: string, method: string, options: CallOptions)
     const args = parseJson(options.args, '--args', '["en","CARDUAH"]');
     const config = parseJson(options.config, '--config', '{"apiKey":"k"}') as Record<string, unknown> | undefined;
     if (config !== undefined && (config === null || typeof config !== 'object' || Array.isArray(config))) throw new Error('--config must be a JSON object of config keys, e.g. --config \'{"apiKey":"k"}\'');
-    session = await openLocalSession(dir, { config, grants: (options.grant ?? []).map(originGrant) });
+    session = await openLocalSession(dir, { config, grants: (options.grant ?? []).map(originGrant), sandbox: { engine: engineFromFlagOrEnv(options.engine) } });
     const call = invocation(session, method, args);
     let response: CallbackResponse | null = null;
     const result = await session.sandbox.invoke(session.plugin.key, call.method, call.args, { onRespond: (r) => { response = r; } });
@@ -71,7 +74,7 @@ export async function runCall(dir: string, method: string, options: CallOptions)
       .map((r) => ({ at: r.at, capability: r.capability, decision: r.decision, rule: r.rule, summary: r.summary, ms: r.durationMs }));
     const log = (await session.store.queryPluginLog({ plugin: session.plugin.key, limit: 1000 })).reverse().map((l) => `${l.level}: ${l.text}`);
     const out = {
-      ok: result.ok, plugin: session.plugin.key, method,
+      ok: result.ok, plugin: session.plugin.key, method, engine: session.plugin.engine,
       ...(result.ok ? { result: result.value } : { error: result.error }),
       ...(response ? { response } : {}),
       requestsSent: result.ctx.counters.outboundRequests,

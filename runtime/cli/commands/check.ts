@@ -9,6 +9,7 @@ import { checkReport, refuseRefusedCron } from '../../review/check-report.ts';
 import { CheckHostHandler, describeFindings } from '../../review/cron-dry-run.ts';
 import type { CronDryRun } from '../../review/cron-dry-run.ts';
 import path from 'node:path';
+import { engineFromFlagOrEnv } from '../../plugins/engine-choice.ts';
 
 function dryRunLines(run: CronDryRun | null): string[] {
   if (!run) return [];
@@ -19,7 +20,7 @@ function dryRunLines(run: CronDryRun | null): string[] {
   ];
 }
 
-function printText(r: ReturnType<typeof checkReport>): void {
+function printText(r: ReturnType<typeof checkReport> & { engine: string }): void {
   const out = [
     `✔ ${r.key}: ${r.manifest.title} (class ${r.className}) can be loaded in the sandbox`,
     section('Files', Object.entries(r.files).map(([k, v]) => `${k}: ${typeof v === 'object' && v ? JSON.stringify(v) : v ?? '—'}`)),
@@ -32,17 +33,19 @@ function printText(r: ReturnType<typeof checkReport>): void {
     section('Network: origins requested in the manifest', r.network.requested.map((n) => n.origin)),
     section('Network: origins spelled in the source (grant what it needs)', r.network.originsInSource as string[]),
     section('Warnings', r.warnings),
-    `bundle: ${r.bundle.bytes} bytes, sha256 ${r.bundle.sha256}, loaded in ${r.loadMs} ms\n`,
+    `bundle: ${r.bundle.bytes} bytes, sha256 ${r.bundle.sha256}, loaded in ${r.loadMs} ms on ${r.engine}\n`,
   ];
   process.stdout.write(out.join('\n'));
 }
 
 /** Loads a plugin in a sandbox that refuses every host call, dry-runs its cron, and prints what `report` makes of it. */
-export async function withCheckedPlugin(dir: string, json: boolean | undefined, report: (p: LoadedPlugin, hostCallsAtLoad: string[], cronDryRun: CronDryRun | null) => unknown, text: (r: never) => void): Promise<void> {
+export async function withCheckedPlugin(dir: string, json: boolean | undefined, report: (p: LoadedPlugin, hostCallsAtLoad: string[], cronDryRun: CronDryRun | null) => unknown, text: (r: never) => void, engineFlag?: string): Promise<void> {
   const handler = new CheckHostHandler();
-  const sandbox = new SandboxHost({ handler });
+  let sandbox: SandboxHost | null = null;
   try {
-    const plugin = await loadPlugin(sandbox, dir, { apiUrl: 'http://127.0.0.1:3000/' });
+    const engine = engineFromFlagOrEnv(engineFlag);
+    sandbox = new SandboxHost({ handler, engine });
+    const plugin = await loadPlugin(sandbox, dir, { apiUrl: 'http://127.0.0.1:3000/', engine });
     const cronDryRun = await handler.runCron(sandbox, plugin);
     const r = report(plugin, handler.attemptsAtLoad, cronDryRun);
     if (json) printJson(r);
@@ -50,13 +53,13 @@ export async function withCheckedPlugin(dir: string, json: boolean | undefined, 
   } catch (err) {
     fail(Boolean(json), err, { key: path.basename(path.resolve(dir)) });
   } finally {
-    await sandbox.close();
+    await sandbox?.close();
   }
 }
 
-export function runCheck(dir: string, options: { json?: boolean }): Promise<void> {
+export function runCheck(dir: string, options: { json?: boolean; engine?: string }): Promise<void> {
   return withCheckedPlugin(dir, options.json, (plugin, attempts, cronDryRun) => {
     refuseRefusedCron(cronDryRun);
-    return checkReport(plugin, attempts, cronDryRun);
-  }, printText);
+    return { ...checkReport(plugin, attempts, cronDryRun), engine: plugin.engine };
+  }, printText, options.engine);
 }

@@ -19,6 +19,9 @@ import type { FakeProviderScript } from '../../../sdk/fake-provider.ts';
 import { startFakeProvider as startNimbus } from '../../demo/fake-provider.ts';
 import { startFakeBillPay } from '../../demo/fake-billpay.ts';
 import { errorInfo } from '../output.ts';
+import { engineFromFlagOrEnv } from '../../plugins/engine-choice.ts';
+import type { EngineName } from '../../sandbox/protocol.ts';
+import { withEngineFlag } from '../engine-flag.ts';
 import { describeChanges, watchFolder } from '../watch-folder.ts';
 import { cronLine, observeDeliveries, streamAudit } from '../dev-console.ts';
 import { describeScheme, sendSignedWebhook } from './trigger.ts';
@@ -41,6 +44,8 @@ export interface DevOptions {
   typecheck?: boolean;
   /** Where the dev server talks to the author. */
   print?: (line: string) => void;
+  /** The engine to run the plugin on (default: PAYOUT_SANDBOX_ENGINE, else the default engine). */
+  engine?: EngineName;
 }
 
 export interface DevServer {
@@ -128,7 +133,7 @@ export async function startDev(o: DevOptions): Promise<DevServer> {
   try {
     if (o.dataDir) fs.mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
     host = await openPluginHost({
-      dir, port: o.port ?? 3000, approvedBy: 'dev', logger: devLogger(print, key, () => (hostRef ? hostRef.host.cron.get(key)?.nextRun ?? null : null)),
+      dir, port: o.port ?? 3000, approvedBy: 'dev', engine: o.engine, logger: devLogger(print, key, () => (hostRef ? hostRef.host.cron.get(key)?.nextRun ?? null : null)),
       dataDir: o.dataDir ?? undefined, storeUrl: o.dataDir ? `sqlite:${path.join(o.dataDir, 'payout-sandbox.db')}` : 'sqlite::memory:',
       server: { sweepIntervalMs: 1000, statusPollMs: 2000, transferWallMs: 30_000 },
       onPayoutEvent: (e) => print(`payout ${e.kind}: order ${e.orderId}${e.reason ? ` (${e.reason})` : ''}`),
@@ -297,7 +302,7 @@ function banner(dev: DevServer, values: { key: string; value: string }[], print:
   const key = dev.host.key;
   const lines = [
     '',
-    `payout-sandbox dev: ${key} (${p.manifest.title}, ${p.manifest.format} format) on ${dev.baseUrl}`,
+    `payout-sandbox dev: ${key} (${p.manifest.title}, ${p.manifest.format} format, engine ${p.engine}) on ${dev.baseUrl}`,
     `  watching ${dev.host.dir}: a save is checked in the sandbox and swapped in when it passes`,
     `  admin API: Authorization: Bearer ${dev.adminToken}`,
     `  store: ${dev.host.host.options.dbUrl}`,
@@ -314,7 +319,7 @@ function banner(dev: DevServer, values: { key: string; value: string }[], print:
   print(lines.join('\n'));
 }
 
-export async function runDev(dir: string, flags: { port?: string; fakeProvider?: boolean; persist?: boolean; data?: string; config?: string; grant?: string[] }): Promise<void> {
+export async function runDev(dir: string, flags: { port?: string; fakeProvider?: boolean; persist?: boolean; data?: string; config?: string; grant?: string[]; engine?: string }): Promise<void> {
   const print = (line: string) => process.stdout.write(`${line}\n`);
   let dev: DevServer;
   try {
@@ -325,7 +330,7 @@ export async function runDev(dir: string, flags: { port?: string; fakeProvider?:
       try { config = JSON.parse(flags.config); } catch { throw new Error('--config must be a JSON object, e.g. \'{"apiUrl":"http://127.0.0.1:8080"}\''); }
     }
     dev = await startDev({
-      dir, port, fakeProvider: Boolean(flags.fakeProvider), config, grants: flags.grant ?? [], print,
+      dir, port, fakeProvider: Boolean(flags.fakeProvider), config, grants: flags.grant ?? [], print, engine: engineFromFlagOrEnv(flags.engine),
       dataDir: flags.persist || flags.data ? path.resolve(flags.data ?? './data-dev') : null,
     });
   } catch (err) {
@@ -367,7 +372,7 @@ export async function runDev(dir: string, flags: { port?: string; fakeProvider?:
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function registerDevCommand(program: Command): void {
-  program
+  withEngineFlag(program
     .command('dev')
     .description('run one plugin on a local host, reloaded on every save (a broken save keeps the last good version); optionally with a fake provider')
     .argument('<pluginDir>', 'the plugin folder (its name is the plugin key)')
@@ -376,6 +381,6 @@ export function registerDevCommand(program: Command): void {
     .option('--persist', 'keep orders and config in ./data-dev (SQLite) instead of memory')
     .option('--data <dir>', 'with --persist: the data folder (default ./data-dev)')
     .option('--config <json>', 'config values as a JSON object (secret keys are sealed as on a server)')
-    .option('--grant <origin>', 'allow requests to this origin (repeatable)', collect, [])
+    .option('--grant <origin>', 'allow requests to this origin (repeatable)', collect, []))
     .action((dir: string, opts) => runDev(dir, opts));
 }

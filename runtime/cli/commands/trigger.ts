@@ -10,6 +10,9 @@ import { SandboxHost } from '../../sandbox/sandbox-host.ts';
 import { loadPlugin } from '../../plugins/load-plugin.ts';
 import { denyAllHandler } from '../../review/check-report.ts';
 import { errorInfo } from '../output.ts';
+import { engineFromFlagOrEnv } from '../../plugins/engine-choice.ts';
+import type { EngineName } from '../../sandbox/protocol.ts';
+import { withEngineFlag } from '../engine-flag.ts';
 
 export interface TriggerInput {
   /** The host's base URL, e.g. http://127.0.0.1:3000. */
@@ -43,10 +46,10 @@ export async function sendSignedWebhook(t: TriggerInput): Promise<TriggerResult>
 }
 
 /** The scheme of a plugin folder, read the way `check` reads a manifest (every host call refused). */
-export async function schemeOfFolder(dir: string): Promise<{ key: string; scheme: WebhookSignatureScheme | null }> {
-  const sandbox = new SandboxHost({ handler: denyAllHandler([]) });
+export async function schemeOfFolder(dir: string, engine?: EngineName): Promise<{ key: string; scheme: WebhookSignatureScheme | null }> {
+  const sandbox = new SandboxHost({ handler: denyAllHandler([]), engine });
   try {
-    const plugin = await loadPlugin(sandbox, dir, { apiUrl: 'http://127.0.0.1:3000/' });
+    const plugin = await loadPlugin(sandbox, dir, { apiUrl: 'http://127.0.0.1:3000/', engine });
     if (plugin.manifest.format !== 'sdk') throw new Error(`${plugin.key} is a platform-format plugin; trigger sends SDK webhooks (platform plugins verify their callbacks themselves)`);
     return { key: plugin.key, scheme: plugin.manifest.webhookSignature ?? null };
   } finally {
@@ -60,7 +63,7 @@ export function describeScheme(s: WebhookSignatureScheme | null): string {
   return `HMAC-${s.algorithm.toUpperCase()}(${s.key}, ${parts}) → ${s.header}${s.timestampHeader ? `, timestamp in ${s.timestampHeader}` : ''}`;
 }
 
-export async function runTrigger(dir: string, flags: { url?: string; json?: string; body?: string; secret?: string; timestamp?: string; deliveryId?: string; unsigned?: boolean }): Promise<void> {
+export async function runTrigger(dir: string, flags: { url?: string; json?: string; body?: string; secret?: string; timestamp?: string; deliveryId?: string; unsigned?: boolean; engine?: string }): Promise<void> {
   try {
     const body = flags.body ?? flags.json ?? '{}';
     if (flags.json !== undefined) {
@@ -68,7 +71,7 @@ export async function runTrigger(dir: string, flags: { url?: string; json?: stri
     }
     const timestamp = flags.timestamp === undefined ? undefined : Number(flags.timestamp);
     if (timestamp !== undefined && !Number.isInteger(timestamp)) throw new Error('--timestamp must be a whole number (seconds, or ms when the scheme says timestampUnit ms)');
-    const { key, scheme } = await schemeOfFolder(path.resolve(dir));
+    const { key, scheme } = await schemeOfFolder(path.resolve(dir), engineFromFlagOrEnv(flags.engine));
     const secret = flags.secret ?? process.env.PAYOUT_SANDBOX_WEBHOOK_SECRET ?? null;
     const baseUrl = flags.url ?? 'http://127.0.0.1:3000';
     const r = await sendSignedWebhook({ baseUrl, key, scheme, secret, body, timestamp, deliveryId: flags.deliveryId, unsigned: flags.unsigned, contentType: flags.body !== undefined ? 'text/plain' : 'application/json' });
@@ -81,7 +84,7 @@ export async function runTrigger(dir: string, flags: { url?: string; json?: stri
 }
 
 export function registerTriggerCommand(program: Command): void {
-  program
+  withEngineFlag(program
     .command('trigger')
     .description("send the plugin's webhook a delivery signed as its manifest's webhook.signature says (to a running dev or start host)")
     .argument('<pluginDir>', 'the plugin folder')
@@ -91,6 +94,6 @@ export function registerTriggerCommand(program: Command): void {
     .option('--secret <value>', 'the signing secret (or PAYOUT_SANDBOX_WEBHOOK_SECRET); dev prints the one it uses')
     .option('--timestamp <n>', 'sign with this timestamp instead of now (to see an expired delivery refused)')
     .option('--delivery-id <id>', "the delivery id, when the scheme has deliveryIdHeader")
-    .option('--unsigned', 'send it without a signature')
+    .option('--unsigned', 'send it without a signature'))
     .action((dir: string, opts) => runTrigger(dir, opts));
 }
