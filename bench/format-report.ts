@@ -1,5 +1,8 @@
-// The human-readable table of a bench report (`payout-sandbox bench` without --json).
+// The human-readable table of a bench report (`payout-sandbox bench` without --json): every
+// headline figure with one column per engine, then each engine's detailed tables, then the goals
+// with the engine named on each row.
 import type { BenchReport } from './run-bench.ts';
+import { engineColumnsTable } from './format-engines.ts';
 import type { StartupResult } from './scenarios/startup.ts';
 import type { WebhookResult } from './scenarios/webhook.ts';
 import { CALL_VARIANTS } from './scenarios/call-overhead.ts';
@@ -8,20 +11,45 @@ import { formatNoisyNeighbour } from './format-noisy.ts';
 
 const fmt = (v: number | null | undefined, digits = 1) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits));
 
+type Table = (title: string, head: string[], rows: string[][]) => void;
+
 /** The human-readable table. */
 export function formatReport(r: BenchReport): string {
-  const d = r.details;
   const lines: string[] = [];
   const row = (cells: string[], widths: number[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  const table = (title: string, head: string[], rows: string[][]) => {
+  const table: Table = (title, head, rows) => {
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i].length)));
     lines.push('', title, row(head, widths), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((x) => row(x, widths)));
   };
   lines.push(`payout-sandbox bench (${r.meta.profile}) — ${r.meta.date} — node ${r.meta.node}, isolated-vm ${r.meta.isolatedVm}, ${r.meta.cpus} × ${r.meta.cpuModel}`);
-  lines.push(`load average ${r.meta.loadAvgStart.join(' ')} → ${r.meta.loadAvgEnd.join(' ')}; ${r.meta.durationS} s`);
+  lines.push(`load average ${r.meta.loadAvgStart.join(' ')} → ${r.meta.loadAvgEnd.join(' ')}; ${r.meta.durationS} s; engines ${r.meta.engines.join(', ')}`);
   if (r.meta.warning) lines.push(`WARNING: ${r.meta.warning}`);
   for (const p of r.meta.problems) lines.push(`PROBLEM: ${p}`);
 
+  engineColumnsTable(r, table);
+  for (const column of r.engines) {
+    if (column.unavailable) continue;
+    lines.push('', `==== ${column.engine}: the figures in detail ====`);
+    detailTables(column.details, table, (line) => lines.push(line));
+  }
+  const goalsHead = r.engines.length > 1 ? ['goal', 'engine', 'target', 'value', 'met'] : ['goal', 'target', 'value', 'met'];
+  table(`Goals (computed from this run; not asserted; the issue's goals hold for ${r.meta.primaryEngine}) — load average ${r.meta.loadAvgStart.join(' ')} → ${r.meta.loadAvgEnd.join(' ')}`, goalsHead,
+    interleaveByEngine(r).map((g) => {
+      const met = g.met === null ? (g.unavailable ? `${g.engine}: not available (${g.unavailable})` : '— (not measured)') : g.met ? 'yes' : 'NO';
+      return r.engines.length > 1 ? [g.goal, g.engine, g.target, fmt(g.value, 2), met] : [g.goal, g.target, fmt(g.value, 2), met];
+    }));
+  return `${lines.join('\n')}\n`;
+}
+
+/** Each goal's rows of every engine next to each other (every engine has the same goals, in one order). */
+function interleaveByEngine(r: BenchReport): BenchReport['goals'] {
+  const perEngine = r.engines.map((c) => r.goals.filter((g) => g.engine === c.engine));
+  const n = Math.max(0, ...perEngine.map((x) => x.length));
+  return Array.from({ length: n }, (_, i) => perEngine.map((x) => x[i]).filter(Boolean)).flat();
+}
+
+/** One engine's detailed tables: per call, webhook, start-up, density, sweep, noisy neighbour. */
+function detailTables(d: BenchReport['details'], table: Table, line: (text: string) => void): void {
   if (d.call) {
     const c = d.call;
     const f = c.floor;
@@ -38,7 +66,7 @@ export function formatReport(r: BenchReport): string {
         }),
         ['config.get via the dispatcher only, in process', fmt(c.dispatchOnly.p50), fmt(c.dispatchOnly.p90), fmt(c.dispatchOnly.p99), '', '', '', '', ''],
       ]);
-    lines.push('CPU per call from a block of calls of that variant alone (the sandbox process\'s from /proc, 10 ms ticks); the floor\'s "sandbox" is its echo process');
+    line('CPU per call from a block of calls of that variant alone (the sandbox process\'s from /proc, 10 ms ticks); the floor\'s "sandbox" is its echo process');
   }
   if (d.webhook) {
     const w = d.webhook;
@@ -58,18 +86,18 @@ export function formatReport(r: BenchReport): string {
       ['', 'bundle', 'configure.js', 'load', 'initCron', '1st getFields', 'total'],
       [st('cold', s.cold), st('warm (bundle + code cache kept)', s.warm), st('warm, rebundled', s.warmRebundled),
         st('cold, in a process of its own (load includes its start)', s.coldOwnProcess)]);
-    lines.push(`esbuild service start (once per server process): ${fmt(s.esbuildServiceStartMs)} ms (importing esbuild ${fmt(s.esbuildImportMs)} ms); ` +
+    line(`esbuild service start (once per server process): ${fmt(s.esbuildServiceStartMs)} ms (importing esbuild ${fmt(s.esbuildImportMs)} ms); ` +
       `a server's first plugin = esbuild service start + sandbox process start + cold = ${fmt(s.firstPluginOfServerMs)} ms`);
-    lines.push(`sandbox process start (spawn → ready): ${fmt(s.sandboxProcessStartMs)} ms; a new plugin's first load in its own process (the default) = ` +
+    line(`sandbox process start (spawn → ready): ${fmt(s.sandboxProcessStartMs)} ms; a new plugin's first load in its own process (the default) = ` +
       `process start + cold = ${fmt(s.processStartPlusColdMs)} ms (measured: ${fmt(s.coldOwnProcess.totalMs)} ms)`);
-    lines.push(`unloading a plugin (reloads pay it too): ${fmt(s.unloadMs)} ms; code cache accepted: ${s.codeCacheAccepted}`);
+    line(`unloading a plugin (reloads pay it too): ${fmt(s.unloadMs)} ms; code cache accepted: ${s.codeCacheAccepted}`);
   }
   if (d.density) {
     const models = [d.density.processPerPlugin, d.density.sharedGroup];
     table('Density, idle plugins (RSS summed over the plugin sandbox processes; the configure.js process is not counted)',
       ['model', 'plugins', 'processes', 'RSS MB', 'MB per plugin', 'MB per added plugin', 'heap per isolate MB'],
       models.flatMap((m) => m.points.map((p) => [m.model, String(p.plugins), String(p.processes), fmt(p.rssMb), fmt(p.perPluginMb, 2), fmt(p.addedPerPluginMb, 2), fmt(p.heapPerIsolateMb, 2)])));
-    lines.push('MB per added plugin: (RSS − RSS at the previous count) / plugins added; from 0 plugins (no plugin process at all) for the first count');
+    line('MB per added plugin: (RSS − RSS at the previous count) / plugins added; from 0 plugins (no plugin process at all) for the first count');
   }
   if (d.sweep) {
     const s = d.sweep;
@@ -80,8 +108,5 @@ export function formatReport(r: BenchReport): string {
         p.sandboxed.isolateCpuMs === null ? '—' : fmt(p.sandboxed.isolateCpuMs / p.txs, 3),
         `${p.runs.sandboxed.map((x) => fmt(x, 2)).join(' ')} | ${p.runs.inProcess.map((x) => fmt(x, 2)).join(' ')}`]));
   }
-  if (d.noisy) formatNoisyNeighbour(d.noisy, table, (line) => lines.push(line));
-  table(`Goals (computed from this run; not asserted) — load average ${r.meta.loadAvgStart.join(' ')} → ${r.meta.loadAvgEnd.join(' ')}`, ['goal', 'target', 'value', 'met'],
-    r.goals.map((g) => [g.goal, g.target, fmt(g.value, 2), g.met === null ? '— (not measured)' : g.met ? 'yes' : 'NO']));
-  return `${lines.join('\n')}\n`;
+  if (d.noisy) formatNoisyNeighbour(d.noisy, table, line);
 }

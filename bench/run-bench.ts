@@ -1,7 +1,8 @@
 // `payout-sandbox bench`: the price of isolation, measured side by side in one run on one machine
 // against the same plugins run in process without isolation, and what one plugin under load does
 // to another. Six scenarios (bench/scenarios/): per-call cost, webhook throughput, start-up,
-// density, cron sweeps at scale, noisy neighbour. Prints a table (or
+// density, cron sweeps at scale, noisy neighbour; each run once per engine (isolated-vm, quickjs),
+// every figure reported per engine side by side. Prints a table (or
 // one JSON object with --json; format-report.ts) and writes the JSON to bench-results/latest.json.
 // Reached from the CLI through a dynamic import only: nothing in runtime/ loads this otherwise.
 import fs from 'node:fs';
@@ -23,7 +24,9 @@ import type { NoisyNeighbourResult } from './scenarios/noisy-neighbour.ts';
 import { computeGoals } from './goals.ts';
 import type { Goal } from './goals.ts';
 import { round } from './lib/stats.ts';
-import { DEFAULT_LIMITS } from '../runtime/sandbox/protocol.ts';
+import { DEFAULT_ENGINE, DEFAULT_LIMITS, ENGINES } from '../runtime/sandbox/protocol.ts';
+import type { EngineName } from '../runtime/sandbox/protocol.ts';
+import { engineUnavailable, oneLine } from './lib/engine-probe.ts';
 
 export const SCENARIOS = ['call', 'webhook', 'startup', 'density', 'sweep', 'noisy'] as const;
 export type ScenarioName = typeof SCENARIOS[number];
@@ -38,6 +41,8 @@ export interface BenchOptions {
   only?: ScenarioName[];
   /** Progress lines (stderr by default). */
   progress?: (line: string) => void;
+  /** Run on these engines only (default: every engine, the default one first). */
+  engines?: EngineName[];
 }
 
 /** The settings of one run: `full` is what `npm run bench` does, `quick` the smoke-test size. */
@@ -60,8 +65,8 @@ export const PROFILES = {
   },
 };
 
-export interface BenchReport {
-  // The headline figures (also in `details`); null when the run did not measure them.
+/** The headline figures of one engine (also in its `details`); null when the run did not measure them. */
+export interface BenchFigures {
   /** One round trip between two bare Node processes on a pipe: raw bytes, and JSON frames, µs p50. */
   round_trip_floor_raw_us_p50: number | null;
   round_trip_floor_json_us_p50: number | null;
@@ -115,8 +120,36 @@ export interface BenchReport {
   noisy_neighbour_quiet_faults: number | null;
   /** The quiet plugin's payouts under the flood that did not end done. */
   noisy_neighbour_quiet_payouts_not_done: number | null;
-  /** Every goal, computed from this run (goals.ts). */
+}
+
+type Details = {
+  call: CallOverheadResult | null;
+  webhook: WebhookResult | null;
+  startup: StartupResult | null;
+  density: DensityResult | null;
+  sweep: SweepResult | null;
+  noisy: NoisyNeighbourResult | null;
+};
+
+/** One engine's column: every figure, or why it has none. */
+export interface EngineColumn {
+  engine: EngineName;
+  /** Set when the engine could not load the benchmark's plugin at all: every figure is missing. */
+  unavailable: string | null;
+  /** Scenarios run but without figures on this engine, and why (the engine unavailable, or it failed there). */
+  missing: Partial<Record<ScenarioName, string>>;
+  figures: BenchFigures;
+  details: Details;
+}
+
+/**
+ * The top-level figures and `details` are the primary engine's (the default engine unless
+ * --engine leaves it out), as before engines were compared; `engines` holds every engine's column.
+ */
+export interface BenchReport extends BenchFigures {
+  /** Every goal for every engine, computed from this run (goals.ts); each names its engine. */
   goals: Goal[];
+  engines: EngineColumn[];
   meta: {
     date: string;
     profile: 'full' | 'quick';
@@ -135,15 +168,11 @@ export interface BenchReport {
     problems: string[];
     /** The sweep sizes behind sweep_ms_per_tx_1k / _10k (smaller in --quick). */
     sweepSizes: number[];
+    /** The engines run, and the one whose figures are at the top level. */
+    engines: EngineName[];
+    primaryEngine: EngineName;
   };
-  details: {
-    call: CallOverheadResult | null;
-    webhook: WebhookResult | null;
-    startup: StartupResult | null;
-    density: DensityResult | null;
-    sweep: SweepResult | null;
-    noisy: NoisyNeighbourResult | null;
-  };
+  details: Details;
 }
 
 function ivmVersion(): string {
@@ -154,38 +183,110 @@ function ivmVersion(): string {
   }
 }
 
+const noDetails = (): Details => ({ call: null, webhook: null, startup: null, density: null, sweep: null, noisy: null });
+
+/** The default engine first: its figures are the headline ones. */
+export function orderEngines(given: EngineName[] | undefined): EngineName[] {
+  const chosen = new Set<EngineName>(given?.length ? given : ENGINES);
+  return [DEFAULT_ENGINE, ...ENGINES.filter((e) => e !== DEFAULT_ENGINE)].filter((e) => chosen.has(e));
+}
+
 export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   const profileName = o.quick ? 'quick' : 'full';
   const profile = PROFILES[profileName];
   const only = new Set<ScenarioName>(o.only?.length ? o.only : SCENARIOS);
+  const engines = orderEngines(o.engines);
+  const primary = engines[0];
   const progress = o.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
   const started = performance.now();
   const loadAvgStart = os.loadavg().map((x) => round(x, 2));
-  const details: BenchReport['details'] = { call: null, webhook: null, startup: null, density: null, sweep: null, noisy: null };
+  const columns: EngineColumn[] = [];
+  for (const engine of engines) columns.push(await runEngine(engine, engine === primary, profile, only, progress));
+  const d = columns[0].details;
+  const loadAvgEnd = os.loadavg().map((x) => round(x, 2));
+  const cpus = os.cpus();
+  const busy = Math.max(loadAvgStart[0], loadAvgEnd[0]) > Math.max(1, cpus.length) * 0.5;
+  const problems = columns.flatMap((c) => problemsOf(c.details).map((p) => (c.engine === primary ? p : `${c.engine}: ${p}`)));
+  for (const c of columns) {
+    for (const [scenario, why] of Object.entries(c.missing)) if (!c.unavailable) problems.push(`${c.engine}: ${scenario} failed, no figures: ${why}`);
+  }
+  return {
+    ...columns[0].figures,
+    goals: columns.flatMap((c) => computeGoals(c.details, c.engine, c.missing)),
+    engines: columns,
+    meta: {
+      date: new Date().toISOString(),
+      profile: profileName,
+      scenarios: SCENARIOS.filter((s) => only.has(s)),
+      durationS: round((performance.now() - started) / 1000, 1),
+      node: process.version,
+      isolatedVm: ivmVersion(),
+      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+      cpus: cpus.length,
+      cpuModel: cpus[0]?.model ?? 'unknown',
+      loadAvgStart,
+      loadAvgEnd,
+      warning: busy
+        ? `the machine was busy (load average ${loadAvgStart[0]} at start, ${loadAvgEnd[0]} at end, ${cpus.length} CPUs): figures are noisy; take final figures on an idle machine`
+        : null,
+      problems,
+      sweepSizes: profile.sweep.sizes,
+      engines,
+      primaryEngine: primary,
+    },
+    details: d,
+  };
+}
+
+type Profile = typeof PROFILES['full'];
+
+/**
+ * Every scenario on one engine. The primary engine's failures end the run (its figures are the
+ * headline); another engine's are recorded as missing figures, with the reason, and the run goes on.
+ */
+async function runEngine(engine: EngineName, primary: boolean, profile: Profile, only: Set<ScenarioName>, progress: (line: string) => void): Promise<EngineColumn> {
+  const details = noDetails();
+  const missing: EngineColumn['missing'] = {};
+  const unavailable = primary ? null : await engineUnavailable(engine);
+  if (unavailable) {
+    progress(`bench: ${engine}: not available (${unavailable}); its figures are left out`);
+    for (const name of SCENARIOS) if (only.has(name)) missing[name] = unavailable;
+    return { engine, unavailable, missing, figures: figuresOf(details), details };
+  }
   const step = async <T>(name: ScenarioName, what: string, run: () => Promise<T>): Promise<T | null> => {
     if (!only.has(name)) return null;
     const t0 = performance.now();
-    progress(`bench: ${what}…`);
-    const r = await run();
-    progress(`bench: ${what} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    return r;
+    progress(`bench: ${engine}: ${what}…`);
+    try {
+      const r = await run();
+      progress(`bench: ${engine}: ${what} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      return r;
+    } catch (err) {
+      if (primary) throw err;
+      missing[name] = oneLine(String((err as Error)?.message ?? err));
+      progress(`bench: ${engine}: ${what} failed: ${missing[name]}`);
+      return null;
+    }
   };
+  const p = profile;
+  details.call = await step('call', 'per-call cost (sandboxed vs in process)', () => benchCallOverhead({ ...p.call, engine }));
+  details.startup = await step('startup', 'start-up (sandbox process, cold and warm plugin loads)', () => benchStartup({ ...p.startup, engine }));
+  details.density = await step('density', `density (${p.density.counts.join(', ')} plugins)`, () => benchDensity({ ...p.density, engine }));
+  details.webhook = await step('webhook', 'webhook throughput (autocannon on loopback)', () => benchWebhook({ ...p.webhook, engine }));
+  details.noisy = await step('noisy', `noisy neighbour (a flood of ${p.noisy.burnMs} ms calls at ${p.noisy.webhookRatePerMinute}/min on one plugin, ${p.noisy.rounds} × ${p.noisy.phaseS} s per condition)`, () => benchNoisyNeighbour({ ...p.noisy, engine }));
+  details.sweep = await step('sweep', `cron sweeps (${p.sweep.sizes.join(' and ')} txs, provider latency ${p.sweep.latencyMs} ms)`, () => benchSweep({ ...p.sweep, engine }));
+  return { engine, unavailable: null, missing, figures: figuresOf(details), details };
+}
 
-  details.call = await step('call', 'per-call cost (sandboxed vs in process)', () => benchCallOverhead(profile.call));
-  details.startup = await step('startup', 'start-up (sandbox process, cold and warm plugin loads)', () => benchStartup(profile.startup));
-  details.density = await step('density', `density (${profile.density.counts.join(', ')} plugins)`, () => benchDensity(profile.density));
-  details.webhook = await step('webhook', 'webhook throughput (autocannon on loopback)', () => benchWebhook(profile.webhook));
-  details.noisy = await step('noisy', `noisy neighbour (a flood of ${profile.noisy.burnMs} ms calls at ${profile.noisy.webhookRatePerMinute}/min on one plugin, ${profile.noisy.rounds} × ${profile.noisy.phaseS} s per condition)`, () => benchNoisyNeighbour(profile.noisy));
-  details.sweep = await step('sweep', `cron sweeps (${profile.sweep.sizes.join(' and ')} txs, provider latency ${profile.sweep.latencyMs} ms)`, () => benchSweep(profile.sweep));
-
-  const d = details;
+/** The headline figures of one engine's details. */
+export function figuresOf(d: Details): BenchFigures {
   const sweepOf = (txs: number) => d.sweep?.points.find((p) => p.txs === txs) ?? null;
   const lastSweep = d.sweep?.points.at(-1) ?? null;
   const densityOwn = d.density?.processPerPlugin.points.at(-1) ?? null;
   const densityShared = d.density?.sharedGroup.points.at(-1) ?? null;
   const isolateMsPerTx = lastSweep?.sandboxed.isolateCpuMs != null ? round(lastSweep.sandboxed.isolateCpuMs / lastSweep.txs, 3) : null;
   const v = d.call?.variants;
-  const report: Omit<BenchReport, 'goals' | 'meta' | 'details'> = {
+  return {
     round_trip_floor_raw_us_p50: d.call?.floor.raw.p50 ?? null,
     round_trip_floor_json_us_p50: d.call?.floor.json.p50 ?? null,
     call_ratio_bare: v?.bare.ratioToFloor ?? null,
@@ -226,9 +327,10 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
     noisy_neighbour_quiet_faults: d.noisy?.quietFaults ?? null,
     noisy_neighbour_quiet_payouts_not_done: d.noisy ? d.noisy.flood.payouts.attempted - d.noisy.flood.payouts.done : null,
   };
-  const loadAvgEnd = os.loadavg().map((x) => round(x, 2));
-  const cpus = os.cpus();
-  const busy = Math.max(loadAvgStart[0], loadAvgEnd[0]) > Math.max(1, cpus.length) * 0.5;
+}
+
+/** What makes one engine's figures suspect (failed requests under load, …). */
+function problemsOf(d: Details): string[] {
   const problems: string[] = [];
   if (d.noisy) {
     for (const [name, c] of Object.entries({ alone: d.noisy.alone, 'under flood': d.noisy.flood })) {
@@ -244,29 +346,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       if (failed > 0) problems.push(`webhook (${name}): ${failed} requests failed or were refused (sandboxed ${shape.sandboxed.failures}, in process ${shape.inProcess.failures}); its req/s counts answered 2xx only`);
     }
   }
-  return {
-    ...report,
-    goals: computeGoals(d),
-    meta: {
-      date: new Date().toISOString(),
-      profile: profileName,
-      scenarios: SCENARIOS.filter((s) => only.has(s)),
-      durationS: round((performance.now() - started) / 1000, 1),
-      node: process.version,
-      isolatedVm: ivmVersion(),
-      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-      cpus: cpus.length,
-      cpuModel: cpus[0]?.model ?? 'unknown',
-      loadAvgStart,
-      loadAvgEnd,
-      warning: busy
-        ? `the machine was busy (load average ${loadAvgStart[0]} at start, ${loadAvgEnd[0]} at end, ${cpus.length} CPUs): figures are noisy; take final figures on an idle machine`
-        : null,
-      problems,
-      sweepSizes: profile.sweep.sizes,
-    },
-    details,
-  };
+  return problems;
 }
 
 /** Writes the report as JSON, creating the folder. */

@@ -15,7 +15,7 @@ import type { ServerOptions } from '../../runtime/server/options.ts';
 import type { NewOrder, Order } from '../../runtime/store/types.ts';
 import { buildIpn } from '../../runtime/ipn/ipn-message.ts';
 import type { SandboxHost } from '../../runtime/sandbox/sandbox-host.ts';
-import type { PluginLimits } from '../../runtime/sandbox/protocol.ts';
+import type { EngineName, PluginLimits } from '../../runtime/sandbox/protocol.ts';
 import { loadPlatformPlugin } from '../in-process/load-platform-plugin.ts';
 import { storePlatform } from './store-platform.ts';
 import type { InProcessPlugin, InvokeFn } from './in-process-invoke.ts';
@@ -40,6 +40,8 @@ export interface BenchHostOptions {
    * Set on the SandboxHost before any plugin is registered.
    */
   limits?: Partial<PluginLimits>;
+  /** The engine every plugin of this host runs on (the server option `engine`); default the host's default. */
+  engine?: EngineName;
 }
 
 export async function startBenchHost(o: BenchHostOptions): Promise<BenchHost> {
@@ -50,7 +52,7 @@ export async function startBenchHost(o: BenchHostOptions): Promise<BenchHost> {
   const options = defaultServerOptions({
     port: 0, dataDir, dbUrl: `sqlite:${path.join(dataDir, 'store.db')}`, adminToken: crypto.randomBytes(16).toString('hex'),
     pluginsDir, publicUrl: 'http://127.0.0.1:3000/', allowLoopbackGrants: true, requireApproval: false,
-    webhookRatePerMinute: 1_000_000_000, ...o.options,
+    webhookRatePerMinute: 1_000_000_000, ...o.options, ...(o.engine ? { engine: o.engine } : {}),
   });
   const host = await createHost(options, { logger: pino({ level: 'silent' }) });
   const apps: FastifyInstance[] = [];

@@ -18,6 +18,7 @@ import { storePlatform } from '../lib/store-platform.ts';
 import { inProcessInvoke } from '../lib/in-process-invoke.ts';
 import { BENCHPAY_DIR, BENCH_SECRETS } from '../lib/fixtures.ts';
 import { benchOrder } from '../lib/bench-host.ts';
+import type { EngineName } from '../../runtime/sandbox/protocol.ts';
 import { startJsonFloor, startRawFloor } from '../lib/round-trip-floor.ts';
 import { round, scaled, summarize } from '../lib/stats.ts';
 import { cpuMeter } from '../lib/cpu.ts';
@@ -26,6 +27,8 @@ import type { Summary } from '../lib/stats.ts';
 export interface CallOverheadOptions {
   iterations: number;
   warmup: number;
+  /** The engine the sandboxed plugins run on (default: the host's default engine). */
+  engine?: EngineName;
 }
 
 export const CALL_VARIANTS = ['bare', 'config', 'secret', 'txRead'] as const;
@@ -59,7 +62,7 @@ const TX = 'bench-call-tx';
 export async function benchCallOverhead(o: CallOverheadOptions): Promise<CallOverheadResult> {
   // The bench makes far more host calls a minute than one plugin may (hostCallsPerMinute): it
   // measures their cost, not the caps.
-  const local = await openLocalHost({ storeUrl: 'sqlite::memory:', hostCallLimits: { hostCallsPerMinute: 100_000_000, hostCallBytesPerMinute: 100_000_000_000 } });
+  const local = await openLocalHost({ storeUrl: 'sqlite::memory:', hostCallLimits: { hostCallsPerMinute: 100_000_000, hostCallBytesPerMinute: 100_000_000_000 }, sandbox: { engine: o.engine } });
   const rawFloor = await startRawFloor();
   const jsonFloor = await startJsonFloor();
   try {

@@ -13,11 +13,14 @@ import fs from 'node:fs';
 import { openLocalHost } from '../../runtime/local/local-session.ts';
 import { NIMBUSPAY_DIR, copyPlugin, tempDir } from '../lib/fixtures.ts';
 import { round, sleep } from '../lib/stats.ts';
+import type { EngineName } from '../../runtime/sandbox/protocol.ts';
 
 export interface DensityOptions {
   counts: number[];
   /** Pause before each RSS reading, so that freed memory and GC settle. */
   settleMs: number;
+  /** The engine the sandboxed plugins run on (default: the host's default engine). */
+  engine?: EngineName;
 }
 
 export interface DensityPoint {
@@ -52,15 +55,15 @@ const GROUP = 'all';
 export async function benchDensity(o: DensityOptions): Promise<DensityResult> {
   const counts = [...new Set(o.counts)].sort((a, b) => a - b);
   return {
-    processPerPlugin: await measure('process per plugin', counts, o.settleMs),
-    sharedGroup: await measure('one shared group', counts, o.settleMs),
+    processPerPlugin: await measure('process per plugin', counts, o.settleMs, o.engine),
+    sharedGroup: await measure('one shared group', counts, o.settleMs, o.engine),
   };
 }
 
-async function measure(model: DensityModelName, counts: number[], settleMs: number): Promise<DensityModel> {
+async function measure(model: DensityModelName, counts: number[], settleMs: number, engine: EngineName | undefined): Promise<DensityModel> {
   const root = tempDir('density');
   const keys = Array.from({ length: counts.at(-1) ?? 0 }, (_, i) => `nimbus-${i}`);
-  const local = await openLocalHost(model === 'one shared group' ? { sandbox: { groups: { [GROUP]: keys } } } : {});
+  const local = await openLocalHost({ sandbox: { engine, ...(model === 'one shared group' ? { groups: { [GROUP]: keys } } : {}) } });
   try {
     const rss = async () => {
       await sleep(settleMs);

@@ -12,6 +12,7 @@ import os from 'node:os';
 import { startProviderProcess } from '../lib/provider.ts';
 import { BURNPAY_DIR, PING_CALLBACK, copyPlugin, nimbusWithPing } from '../lib/fixtures.ts';
 import { benchOrder, grant, startBenchHost } from '../lib/bench-host.ts';
+import type { EngineName } from '../../runtime/sandbox/protocol.ts';
 import type { BenchHost } from '../lib/bench-host.ts';
 import { runOpenLoop } from '../lib/open-loop.ts';
 import type { OpenLoopResult } from '../lib/open-loop.ts';
@@ -33,6 +34,8 @@ export interface NoisyNeighbourOptions {
   burnMs: number;
   /** The host's per-plugin webhook rate limit; the flood is sent at exactly this rate. */
   webhookRatePerMinute: number;
+  /** The engine the sandboxed plugins run on (default: the host's default engine). */
+  engine?: EngineName;
 }
 
 export interface LatencyFigures { n: number; p50: number; p90: number; p99: number; max: number }
@@ -120,6 +123,7 @@ export async function benchNoisyNeighbour(o: NoisyNeighbourOptions): Promise<Noi
   try {
     bench = await startBenchHost({
       populate: (dir) => { copyPlugin(BURNPAY_DIR, dir, NOISY); nimbusWithPing(dir, QUIET); },
+      engine: o.engine,
       options: { webhookRatePerMinute: o.webhookRatePerMinute },
     });
     const { host } = bench;

@@ -29,11 +29,14 @@ import { SandboxHost } from '../../runtime/sandbox/sandbox-host.ts';
 import { BENCHPAY_DIR, NIMBUSPAY_DIR, copyPlugin, tempDir } from '../lib/fixtures.ts';
 import { median, round } from '../lib/stats.ts';
 import { measureEsbuildStart } from '../lib/esbuild-start.ts';
+import type { EngineName } from '../../runtime/sandbox/protocol.ts';
 
 export interface StartupOptions {
   processStarts: number;
   coldLoads: number;
   warmLoads: number;
+  /** The engine the sandboxed plugins run on (default: the host's default engine). */
+  engine?: EngineName;
 }
 
 export interface Stages {
@@ -112,7 +115,7 @@ export async function benchStartup(o: StartupOptions): Promise<StartupResult> {
   const processRuns: number[] = [];
   const handler = { handle: async () => ({ ok: false as const, error: { message: 'bench: no host calls' } }), log() {} };
   for (let i = 0; i < o.processStarts; i++) {
-    const sandbox = new SandboxHost({ handler });
+    const sandbox = new SandboxHost({ handler, engine: o.engine });
     const t0 = performance.now();
     await sandbox.start();
     processRuns.push(performance.now() - t0);
@@ -122,7 +125,7 @@ export async function benchStartup(o: StartupOptions): Promise<StartupResult> {
   // (b) plugins, in a sandbox process already running: one group holds every key of this part.
   const root = tempDir('startup');
   const coldKeys = Array.from({ length: o.coldLoads }, (_, i) => `nimbus-cold-${i}`);
-  const local = await openLocalHost({ sandbox: { groups: { warm: ['benchpay-warmup', ...coldKeys] } } });
+  const local = await openLocalHost({ sandbox: { engine: o.engine, groups: { warm: ['benchpay-warmup', ...coldKeys] } } });
   let own: LocalHost | null = null;
   try {
     await local.sandbox.start();
@@ -139,7 +142,7 @@ export async function benchStartup(o: StartupOptions): Promise<StartupResult> {
     if (!first) throw new Error('bench startup: coldLoads must be at least 1');
 
     // (c) cold, each plugin in a process of its own (the default placement).
-    own = await openLocalHost();
+    own = await openLocalHost({ sandbox: { engine: o.engine } });
     await own.sandbox.start();
     await own.load(copyPlugin(BENCHPAY_DIR, root, 'benchpay-warmup-own'));
     const coldOwnProcess: Stages[] = [];

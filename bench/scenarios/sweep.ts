@@ -20,6 +20,7 @@ import type { RemoteProvider as FakeProvider } from '../lib/provider.ts';
 import { signNimbusRequest, NIMBUS_HEADERS } from '../../runtime/demo/nimbus-signing.ts';
 import type { Host } from '../../runtime/server/host.ts';
 import { benchOrder, grant, startBenchHost } from '../lib/bench-host.ts';
+import type { EngineName } from '../../runtime/sandbox/protocol.ts';
 import { inProcessInvoke } from '../lib/in-process-invoke.ts';
 import type { InvokeFn } from '../lib/in-process-invoke.ts';
 import { nimbusForSweeps } from '../lib/fixtures.ts';
@@ -34,6 +35,8 @@ export interface SweepOptions {
   cpuMsPerCall: number | null;
   /** Runs per variant and size, alternating which variant goes first. */
   repeats: number;
+  /** The engine the sandboxed plugins run on (default: the host's default engine). */
+  engine?: EngineName;
 }
 
 export interface SweepRun {
@@ -139,6 +142,7 @@ async function sweepOnce(host: Host, provider: FakeProvider, invoke: InvokeFn, n
 async function sweepOnFreshHost(o: SweepOptions, provider: FakeProvider, n: number, sandboxed: boolean): Promise<SweepRun> {
   const bench = await startBenchHost({
     populate: (dir) => nimbusForSweeps(dir, PLUGIN),
+    engine: o.engine,
     options: {
       dbUrl: 'sqlite::memory:',
       cronRequestsPerRun: 1_000_000, httpRequestsPerMinute: 100_000_000, cronWallMs: 30 * 60_000,

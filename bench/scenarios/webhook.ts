@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import { startProviderProcess } from '../lib/provider.ts';
 import { BENCHPAY_DIR, BENCH_SECRETS, copyPlugin } from '../lib/fixtures.ts';
 import { benchOrder, grant, startBenchHost } from '../lib/bench-host.ts';
+import type { EngineName } from '../../runtime/sandbox/protocol.ts';
 import { inProcessInvoke } from '../lib/in-process-invoke.ts';
 import { runLoad } from '../lib/load.ts';
 import type { LoadResult } from '../lib/load.ts';
@@ -27,6 +28,8 @@ export interface WebhookOptions {
   withProvider: boolean;
   /** Also measure with an in-memory store (no fsync): the sandbox's cost when the disk is not the limit. */
   memoryStore: boolean;
+  /** The engine the sandboxed plugins run on (default: the host's default engine). */
+  engine?: EngineName;
 }
 
 export interface VariantRuns {
@@ -76,6 +79,7 @@ export async function benchWebhook(o: WebhookOptions): Promise<WebhookResult> {
 async function shapesOn(o: WebhookOptions, providerUrl: string, store: 'file' | 'memory', withProvider: boolean): Promise<{ hostCalls: WebhookShapeResult; withProvider: WebhookShapeResult | null }> {
   const bench = await startBenchHost({
     populate: (dir) => copyPlugin(BENCHPAY_DIR, dir, 'benchpay'),
+    engine: o.engine,
     // The provider shape makes one outbound request per delivery: the per-plugin cap (1 200 a
     // minute by default) would refuse most of them; likewise its host calls (hostCallsPerMinute).
     options: {

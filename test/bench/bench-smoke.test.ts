@@ -24,7 +24,8 @@ const REQUIRED = [
 // and 60 txs): these goals must say "not measured" (null), not borrow a figure from elsewhere.
 const NOT_MEASURED_IN_QUICK = [/memory store/, /density: .* at 10 plugins/, /density: .* at 50 plugins/, /sweep of 1 000/, /sweep of 10 000/];
 
-interface Goal { goal: string; target: string; value: number | null; met: boolean | null }
+interface Goal { goal: string; engine: string; target: string; value: number | null; met: boolean | null; unavailable: string | null }
+interface EngineColumn { engine: string; unavailable: string | null; missing: Record<string, string>; figures: Record<string, number | null> }
 
 interface Details {
   sweep: { repeats: number; points: { txs: number; runs: { sandboxed: number[]; inProcess: number[] }; overheadPctOfProvider: number | null }[] };
@@ -63,16 +64,32 @@ describe('payout-sandbox bench --quick --json', () => {
       }
       // Every other headline figure is a finite number too, or null where --quick skips it.
       for (const [key, value] of Object.entries(report)) {
-        if (key === 'goals' || key === 'meta' || key === 'details') continue;
+        if (key === 'goals' || key === 'meta' || key === 'details' || key === 'engines') continue;
         expect(value === null || (typeof value === 'number' && Number.isFinite(value)), `${key} = ${String(value)}`).toBe(true);
       }
       expect(JSON.parse(fs.readFileSync(out, 'utf8'))).toEqual(report);
       expect((report.meta as { profile: string }).profile).toBe('quick');
 
-      // Goals: every one listed with a target; a value exactly where this run measured it, and
-      // `met` null exactly where the value is.
-      const goals = report.goals as Goal[];
+      // One column per engine, the default first; its figures are the headline ones. An engine
+      // that cannot run here has every figure missing with the reason, never a borrowed figure.
+      const columns = report.engines as EngineColumn[];
+      expect(columns.map((c) => c.engine)).toEqual(['isolated-vm', 'quickjs']);
+      expect(columns[0]).toMatchObject({ unavailable: null, missing: {} });
+      for (const key of REQUIRED) expect(columns[0].figures[key]).toBe(report[key]);
+      for (const c of columns.filter((x) => x.unavailable)) {
+        expect(Object.keys(c.missing).sort()).toEqual(['call', 'density', 'noisy', 'startup', 'sweep', 'webhook']);
+        expect(Object.values(c.figures).every((v) => v === null)).toBe(true);
+      }
+
+      // Goals: every one listed per engine with a target; a value exactly where this run measured
+      // it, and `met` null exactly where the value is.
+      const allGoals = report.goals as Goal[];
+      const goals = allGoals.filter((g) => g.engine === 'isolated-vm');
       expect(goals.length).toBeGreaterThanOrEqual(16);
+      expect(allGoals.filter((g) => g.engine === 'quickjs').map((g) => g.target)).toEqual(goals.map((g) => g.target));
+      for (const g of allGoals.filter((x) => x.engine === 'quickjs' && columns[1].unavailable)) {
+        expect([g.value, g.met, g.unavailable]).toEqual([null, null, columns[1].unavailable]);
+      }
       for (const g of goals) {
         expect(typeof g.goal).toBe('string');
         expect(g.target).toMatch(/^[≤≥0]/);
@@ -85,7 +102,11 @@ describe('payout-sandbox bench --quick --json', () => {
       const table = await run(['bench', '--quick', '--only', 'call']);
       expect(table.code, table.stderr.slice(-2000)).toBe(0);
       expect(table.stdout).toMatch(/Goals \(computed from this run/);
-      expect(table.stdout).toMatch(/call with one tx read ÷ JSON round-trip floor.*≤ 2×/);
+      expect(table.stdout).toMatch(/call with one tx read ÷ JSON round-trip floor.*isolated-vm +≤ 2×/);
+      // Every figure side by side, one column per engine; a missing one says why, per figure.
+      expect(table.stdout).toMatch(/Every figure per engine[^\n]*\nfigure +isolated-vm +quickjs/);
+      if (columns[1].unavailable) expect(table.stdout).toContain(`call, 1 tx read ÷ JSON floor`);
+      if (columns[1].unavailable) expect(table.stdout.split('\n').filter((l) => l.includes(`quickjs: not available (${columns[1].unavailable})`)).length).toBeGreaterThanOrEqual(11);
 
       const details = report.details as Details;
       // Sweeps: both sizes, each variant run `repeats` times on a fresh store.

@@ -47,6 +47,18 @@ describe('bench goals', () => {
     expect(find(goals, /never-seen/)).toMatchObject({ value: null, met: null });
   });
 
+  it('names the engine of every goal, and says why an engine has no figure instead of borrowing one', () => {
+    const details = { ...none, call: { floor: { json: { p50: 50 } }, variants: { bare: variant(1), config: variant(1), secret: variant(1), txRead: variant(1.5) } } } as unknown as Details;
+    // Positive control: measured on quickjs, the value is quickjs's own.
+    expect(find(computeGoals(details, 'quickjs'), /tx read/)).toMatchObject({ engine: 'quickjs', value: 1.5, met: true, unavailable: null });
+    expect(computeGoals(none).every((g) => g.engine === 'isolated-vm')).toBe(true);
+    const missing = computeGoals(none, 'quickjs', { call: "engine 'quickjs' is not available", webhook: 'it crashed' });
+    expect(find(missing, /tx read/)).toMatchObject({ engine: 'quickjs', value: null, met: null, unavailable: "engine 'quickjs' is not available" });
+    expect(find(missing, /file store/)).toMatchObject({ value: null, met: null, unavailable: 'it crashed' });
+    // A scenario that was not run at all is "not measured", with no reason.
+    expect(find(missing, /never-seen/)).toMatchObject({ value: null, met: null, unavailable: null });
+  });
+
   it('takes sweep and density figures at exactly the sizes named, not the nearest one run', () => {
     const details = {
       ...none,

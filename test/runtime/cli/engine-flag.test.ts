@@ -40,6 +40,12 @@ describe('--engine', () => {
     expect(trigger.stderr).toBe("payout-sandbox trigger: --engine 'QuickJS ' is not an engine; use isolated-vm or quickjs (did you mean quickjs?)\n");
   });
 
+  it('bench refuses an engine name that is none before measuring anything', async () => {
+    const r = await cli(['bench', '--quick', '--engine', 'isolated-vm,v8']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("error: --engine 'v8' is not an engine; use isolated-vm or quickjs\n");
+  });
+
   it('call runs the method on the engine named and reports it', async () => {
     const r = await cli(['call', 'test/fixtures/plugins/minimal', 'getFields', '--args', '["en","CARDUAH"]', '--json'], { PAYOUT_SANDBOX_ENGINE: 'isolated-vm' });
     expect(r.code, r.stderr).toBe(0);
