@@ -18,9 +18,9 @@ const TOP_LEVEL = new Set(fs.readdirSync(ROOT));
 const LAYERS: readonly (readonly string[])[] = [
   // Foundations that know no other module: the store (records, adapters), secret handling, the
   // plugin error type, the registry of error codes every HTTP answer carries, the test seams a
-  // host is built with (crash injection), and the admin page's browser code (served as files,
-  // never imported by the runtime).
-  ['runtime/store', 'runtime/secrets', 'runtime/plugin-errors.ts', 'runtime/errors.ts', 'runtime/testing-seams', 'runtime/admin-ui'],
+  // host is built with (crash injection), the admin page's browser code (served as files, never
+  // imported by the runtime), and the release-once helper of admissions.
+  ['runtime/store', 'runtime/secrets', 'runtime/plugin-errors.ts', 'runtime/errors.ts', 'runtime/testing-seams', 'runtime/admin-ui', 'runtime/release-once.ts'],
   // Turns a plugin folder into a bundle; knows only the plugin error type.
   ['runtime/bundler'],
   // Reads and validates a plugin's manifest, which names the bundler's host modules.
