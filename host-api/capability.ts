@@ -2,7 +2,7 @@
 // or more Capability objects; dispatch.ts runs each call through parse → invoke and writes exactly
 // one audit record per call, whatever the outcome.
 
-import type { CapabilityFailureCode, PolicyRule } from '../runtime/errors.ts';
+import type { CapabilityFailureCode, HostCallErrorCode, PolicyRule } from '../runtime/errors.ts';
 
 /** Who is calling. Built by the server from its own table: nothing in it comes from the isolate. */
 export interface HostCallContext {
@@ -24,7 +24,7 @@ export interface HostCallContext {
 
 export type HostCallReply =
   | { ok: true; value: unknown }
-  | { ok: false; error: { message: string; code?: string | number; rule?: string; response?: unknown } };
+  | { ok: false; error: { message: string; code?: HostCallErrorCode; rule?: string; response?: unknown } };
 
 /** Policy, implementation and audit of host calls (dispatch.ts implements it; the sandbox host calls it). */
 export interface HostCallHandler {

@@ -10,7 +10,7 @@
 //
 // Below the HTTP codes, the same file lists the other codes a user sees, each once with its
 // meaning: why a plugin was refused (PLUGIN_REJECTIONS), which policy rule refused a host call
-// (POLICY_RULES) and why a capability failed (CAPABILITY_FAILURES). Those wire codes keep their
+// (POLICY_RULES) and the code of a failed host call (HOST_CALL_ERRORS). Those wire codes keep their
 // spelling (audit records, the admin API, the CLI and plugins already carry them); the classes
 // that carry them take only a listed code, so a new one cannot appear without its meaning here.
 
@@ -243,8 +243,17 @@ export const POLICY_RULES = {
 
 export type PolicyRule = keyof typeof POLICY_RULES;
 
-/** Why a capability failed for a reason that is not policy: CapabilityError's `code`, as the plugin's error sees it. */
-export const CAPABILITY_FAILURES = {
+/**
+ * The `code` of the error a plugin's host call fails with: HOST_DENIED (with the policy rule as
+ * `rule`), a fault of the host or of the sandbox's call plumbing, or why a capability failed for a
+ * reason that is not policy (CapabilityError's code, lower case).
+ */
+export const HOST_CALL_ERRORS = {
+  HOST_DENIED: 'a policy rule refused the call; the error\'s rule names it (the policy rules above)',
+  HOST_ERROR: 'the call failed inside the host; the administrator finds the details in the server log',
+  NO_CALL: 'a host call while the host is not calling the plugin (work left running after its call ended)',
+  TOO_LARGE: 'the host call\'s arguments are over the sandbox\'s size limit',
+  TOO_MANY_TIMERS: 'more timers in one plugin call than allowed',
   dns: 'the host name could not be resolved',
   connect_timeout: 'the connection was not established in time',
   tls: 'the TLS handshake failed',
@@ -254,4 +263,7 @@ export const CAPABILITY_FAILURES = {
   grants: 'the plugin\'s grants could not be read',
 } as const satisfies Record<string, string>;
 
-export type CapabilityFailureCode = keyof typeof CAPABILITY_FAILURES;
+export type HostCallErrorCode = keyof typeof HOST_CALL_ERRORS;
+
+/** The codes of a capability's own failure (CapabilityError): the lower-case ones. */
+export type CapabilityFailureCode = Exclude<HostCallErrorCode, Uppercase<HostCallErrorCode>>;

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CAPABILITY_FAILURES, ERRORS, PLUGIN_REJECTIONS, POLICY_RULES, codeForStatus, errorBody, errorMessage, isErrorCode, isPluginRejectionCode } from '../../runtime/errors.ts';
+import { HOST_CALL_ERRORS, ERRORS, PLUGIN_REJECTIONS, POLICY_RULES, codeForStatus, errorBody, errorMessage, isErrorCode, isPluginRejectionCode } from '../../runtime/errors.ts';
 import type { PluginRejectionCode } from '../../runtime/errors.ts';
 import { PluginRejected } from '../../runtime/plugin-errors.ts';
 import { CapabilityError, PolicyDenied } from '../../host-api/capability.ts';
@@ -155,14 +155,14 @@ const STABLE_RULES = [
   'payoutTxs.readonly-field', 'payoutTxs.sort', 'payoutTxs.update-operator',
   'schema', 'unknown-capability', 'webhook.verify.no-scheme', 'webhook.verify.outside-webhook',
 ];
-const STABLE_FAILURES = ['connect_timeout', 'deadline', 'dns', 'grants', 'network', 'timeout', 'tls'];
+const STABLE_HOST_CALL_ERRORS = ['HOST_DENIED', 'HOST_ERROR', 'NO_CALL', 'TOO_LARGE', 'TOO_MANY_TIMERS', 'connect_timeout', 'deadline', 'dns', 'grants', 'network', 'timeout', 'tls'];
 
 describe('the codes that are not HTTP answers are in the same registry', () => {
-  it('keeps every plugin refusal code, policy rule and capability failure code, each with a meaning', () => {
+  it('keeps every plugin refusal code, policy rule and host-call error code, each with a meaning', () => {
     expect(Object.keys(PLUGIN_REJECTIONS).sort()).toEqual(STABLE_REJECTIONS);
     expect(Object.keys(POLICY_RULES).sort()).toEqual(STABLE_RULES);
-    expect(Object.keys(CAPABILITY_FAILURES).sort()).toEqual(STABLE_FAILURES);
-    for (const table of [PLUGIN_REJECTIONS, POLICY_RULES, CAPABILITY_FAILURES]) {
+    expect(Object.keys(HOST_CALL_ERRORS).sort()).toEqual(STABLE_HOST_CALL_ERRORS);
+    for (const table of [PLUGIN_REJECTIONS, POLICY_RULES, HOST_CALL_ERRORS]) {
       for (const [code, meaning] of Object.entries(table)) expect(meaning.length, code).toBeGreaterThan(10);
     }
   });
@@ -189,6 +189,8 @@ describe('the codes that are not HTTP answers are in the same registry', () => {
     expect(new PolicyDenied('config.no-such-rule', 'x').rule).toBe('config.no-such-rule');
     // @ts-expect-error not a listed capability failure
     expect(new CapabilityError('no_such_failure', 'x').code).toBe('no_such_failure');
+    // @ts-expect-error listed, but a host-call code, not a capability's own failure
+    expect(new CapabilityError('HOST_DENIED', 'x').code).toBe('HOST_DENIED');
   });
 });
 
@@ -199,9 +201,9 @@ describe('README documents the error shape and every code', () => {
     expect(missing).toEqual([]);
   });
 
-  it('lists each plugin refusal code, policy rule and capability failure with its meaning', () => {
+  it('lists each plugin refusal code, policy rule and host-call error code with its meaning', () => {
     const readme = fs.readFileSync(path.resolve(import.meta.dirname, '../../README.md'), 'utf8');
-    const rows = [PLUGIN_REJECTIONS, POLICY_RULES, CAPABILITY_FAILURES].flatMap((t) => Object.entries(t)).map(([code, meaning]) => `| \`${code}\` | ${meaning} |`);
+    const rows = [PLUGIN_REJECTIONS, POLICY_RULES, HOST_CALL_ERRORS].flatMap((t) => Object.entries(t)).map(([code, meaning]) => `| \`${code}\` | ${meaning} |`);
     expect(rows.filter((row) => !readme.includes(row))).toEqual([]);
   });
 });
