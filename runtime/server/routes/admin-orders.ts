@@ -7,7 +7,7 @@ import { Type } from 'typebox';
 import BigNumber from 'bignumber.js';
 import type { Host } from '../host.ts';
 import { LIVE_ATTEMPT_STATES, ORDER_STATUSES } from '../../store/types.ts';
-import type { Order, OrderStatus, PayoutAttempt } from '../../store/types.ts';
+import type { AuditQuery, Order, OrderStatus, PayoutAttempt } from '../../store/types.ts';
 import { allowedNext } from '../../orders/transitions.ts';
 import { HttpError } from './admin-auth.ts';
 
@@ -232,11 +232,11 @@ const STORE_AUDIT_MAX = 10_000;
  * cursor's time, and those it returns that are not past the cursor (same millisecond, id not below
  * it) are dropped; a millisecond with more records than were asked for widens the read.
  */
-async function auditPage(host: Host, filters: { until?: string } & Record<string, string | undefined>, limit: number, cursor: { at: string; id: string } | null) {
+async function auditPage(host: Host, filters: Omit<AuditQuery, 'limit'>, limit: number, cursor: { at: string; id: string } | null) {
   const until = cursor && (!filters.until || cursor.at < filters.until) ? cursor.at : filters.until;
   let want = limit + 1;
   for (;;) {
-    const got = await host.store.queryAudit({ ...filters, until, limit: want } as never);
+    const got = await host.store.queryAudit({ ...filters, until, limit: want });
     const fresh = cursor ? got.filter((r) => r.at < cursor.at || (r.at === cursor.at && r._id < cursor.id)) : got;
     if (fresh.length > limit || got.length < want || want >= STORE_AUDIT_MAX) {
       const records = fresh.slice(0, limit);
