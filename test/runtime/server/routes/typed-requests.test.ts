@@ -11,26 +11,30 @@ import { describe, expect, it } from 'vitest';
 const ROOT = path.resolve(import.meta.dirname, '../../../..');
 const SCANNED = 'runtime/server';
 
-const DATA = String.raw`\b(?:req|request)\.(?:body|params|query)\b`;
+const REQUEST = String.raw`\b(?:req|request)`;
+const DATA = String.raw`${REQUEST}(?:\.(?:body|params|query)\b|\[\s*['"](?:body|params|query)['"]\s*\])`;
 const CAST_PATTERNS = [
-  // request.body as T; (request.params as T).key; (request.query ?? {}) as T; request.body!
+  // request.body as T; (request.params as T).key; (request.query ?? {}) as T; request.body!; request['body'] as T
   new RegExp(String.raw`${DATA}(?:\s*(?:\?\?|\|\|)\s*[^()\n;]{1,20}?)?\s*\)?\s*(?:\bas\b|!(?!=))`, 'g'),
   // <T>request.body
   new RegExp(String.raw`<[^<>()\n]+>\s*${DATA}`, 'g'),
+  // The whole request cast, which reaches the same data: (request as any).body, <any>request (an
+  // expression, so that "the request as sent" in a comment is not one)
+  new RegExp(String.raw`(?:[(=,:?]|\breturn)\s*${REQUEST}\s+as\b|<[^<>()\n]+>\s*${REQUEST}\b`, 'g'),
 ];
 
-/** Every cast on request data in `files` (repository-relative path → source), as `file:line: text`. */
+/** Every line of `files` (repository-relative path → source) with a cast on request data, as `file:line: text`. */
 function requestCasts(files: ReadonlyMap<string, string>): string[] {
-  const found: string[] = [];
+  const found = new Map<string, string>();
   for (const [file, source] of files) {
     for (const re of CAST_PATTERNS) {
       for (const m of source.matchAll(re)) {
-        const line = source.slice(0, m.index).split('\n').length;
-        found.push(`${file}:${line}: ${m[0].trim()}`);
+        const where = `${file}:${source.slice(0, m.index).split('\n').length}`;
+        if (!found.has(where)) found.set(where, `${where}: ${m[0].trim()}`);
       }
     }
   }
-  return found.sort();
+  return [...found.values()].sort();
 }
 
 function sourceFiles(dir: string): string[] {
@@ -61,6 +65,9 @@ describe('typed request data (the TypeBox type provider)', () => {
       ['f.ts', 'const id = request.body!.id;'],
       ['g.ts', 'const q = <Query>request.query;'],
       ['h.ts', 'const b = request.body  as\n  Body;'],
+      ['i.ts', "const b = request['body'] as Body;"],
+      ['j.ts', 'const { key } = (request as unknown as { params: { key: string } }).params;'],
+      ['k.ts', 'const q = (<any>req).query;'],
       // Allowed: typed by the provider, checked by hand, compared, passed on as unknown.
       ['ok.ts', [
         'const { key } = request.params;',
@@ -69,9 +76,12 @@ describe('typed request data (the TypeBox type provider)', () => {
         'await orders.create(request.body, { ip: request.ip });',
         'const hash = given(typeof contentHash === "string" ? contentHash : undefined);',
         'const alias = request.query.plugin; // "as" in a comment after the read is not a cast',
+        'const ip = request.ip; const x = y as Z;',
+        'requestAsJson(request);',
+        '// answers the request as sent, and the req as given',
       ].join('\n')],
     ]);
     const found = requestCasts(synthetic).map((f) => f.split(':')[0]);
-    expect(found).toEqual(['a.ts', 'b.ts', 'c.ts', 'd.ts', 'e.ts', 'f.ts', 'g.ts', 'h.ts']);
+    expect(found).toEqual(['a.ts', 'b.ts', 'c.ts', 'd.ts', 'e.ts', 'f.ts', 'g.ts', 'h.ts', 'i.ts', 'j.ts', 'k.ts']);
   });
 });
