@@ -201,7 +201,8 @@ export async function adminPageRoutes(plain: FastifyInstance, opts: { host: Host
   });
 
   app.get('/admin/vendor/:file', { schema: { hide: true, params: Type.Object({ file: Type.String() }) } }, async (request, reply) => {
-    const file = VENDOR[request.params.file];
+    // Own names only: 'constructor' or 'toString' would reach Object.prototype (a 500, not a 404).
+    const file = Object.hasOwn(VENDOR, request.params.file) ? VENDOR[request.params.file] : undefined;
     if (!file) throw new HttpError(404, 'no such vendor file');
     common(reply).header('cache-control', 'public, max-age=3600').type(CONTENT_TYPES.js);
     return fs.readFileSync(file, 'utf8');

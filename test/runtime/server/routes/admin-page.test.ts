@@ -65,3 +65,15 @@ describe('the settings frame ticket', () => {
     expect(template.body).toBe('/* settings link expired */\n');
   });
 });
+
+describe('the admin page\'s vendor files', () => {
+  it('serves only the listed files: a name inherited from Object.prototype is a 404, not a fault', async () => {
+    const listed = await app.inject({ method: 'GET', url: '/admin/vendor/vue.global.js' });
+    expect(listed.statusCode).toBe(200); // control
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const res = await app.inject({ method: 'GET', url: `/admin/vendor/${name}` });
+      expect(res.statusCode, name).toBe(404);
+      expect(res.json(), name).toMatchObject({ code: 'NOT_FOUND' });
+    }
+  });
+});
