@@ -2,6 +2,8 @@
 // or more Capability objects; dispatch.ts runs each call through parse → invoke and writes exactly
 // one audit record per call, whatever the outcome.
 
+import type { CapabilityFailureCode, HostCallErrorCode, PolicyRule } from '../runtime/errors.ts';
+
 /** Who is calling. Built by the server from its own table: nothing in it comes from the isolate. */
 export interface HostCallContext {
   plugin: string;               // the calling plugin's key
@@ -22,7 +24,7 @@ export interface HostCallContext {
 
 export type HostCallReply =
   | { ok: true; value: unknown }
-  | { ok: false; error: { message: string; code?: string | number; rule?: string; response?: unknown } };
+  | { ok: false; error: { message: string; code?: HostCallErrorCode; rule?: string; response?: unknown } };
 
 /** Policy, implementation and audit of host calls (dispatch.ts implements it; the sandbox host calls it). */
 export interface HostCallHandler {
@@ -70,8 +72,8 @@ export interface Capability<Args = unknown, Result = unknown> {
 
 /** A policy rule refused the call. `rule` names the rule for the audit log and for reviewers. */
 export class PolicyDenied extends Error {
-  readonly rule: string;
-  constructor(rule: string, message: string) {
+  readonly rule: PolicyRule;
+  constructor(rule: PolicyRule, message: string) {
     super(message);
     this.name = 'PolicyDenied';
     this.rule = rule;
@@ -80,7 +82,7 @@ export class PolicyDenied extends Error {
 
 /** The sandbox sent arguments the capability's schema does not accept. */
 export class CapabilityArgumentError extends Error {
-  readonly rule = 'schema';
+  readonly rule: PolicyRule = 'schema';
   constructor(capability: string, where: string, problem: string) {
     super(`${capability}: argument ${where} ${problem}`);
     this.name = 'CapabilityArgumentError';
@@ -89,8 +91,8 @@ export class CapabilityArgumentError extends Error {
 
 /** Capabilities that hold the host's side of an operation failed for a reason that is not policy. */
 export class CapabilityError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
+  readonly code: CapabilityFailureCode;
+  constructor(code: CapabilityFailureCode, message: string) {
     super(message);
     this.name = 'CapabilityError';
     this.code = code;

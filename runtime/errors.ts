@@ -7,6 +7,12 @@
 // The error classes of the modules (OrderFormError, InstallError, the store's errors, the admin
 // API's HttpError, Fastify's own errors) are mapped onto these codes in one place:
 // runtime/server/http-errors.ts.
+//
+// Below the HTTP codes, the same file lists the other codes a user sees, each once with its
+// meaning: why a plugin was refused (PLUGIN_REJECTIONS), which policy rule refused a host call
+// (POLICY_RULES) and the code of a failed host call (HOST_CALL_ERRORS). Those wire codes keep their
+// spelling (audit records, the admin API, the CLI and plugins already carry them); the classes
+// that carry them take only a listed code, so a new one cannot appear without its meaning here.
 
 export interface ErrorSpec {
   readonly status: number;
@@ -117,3 +123,150 @@ export function errorBody(code: ErrorCode, message: string = errorMessage(code),
     error: { code, message, field: opts.field ?? null, ...opts.extra },
   };
 }
+
+/**
+ * Why a plugin cannot be accepted: PluginRejected's `code`, shown as the plugin's `error.code` in
+ * the admin API and on the admin page, as `code` by the CLI's check, and in audit summaries.
+ */
+export const PLUGIN_REJECTIONS = {
+  // The folder
+  not_found: 'the plugin folder does not exist',
+  not_a_folder: 'the path given is a file, not a plugin folder',
+  bad_key: 'the folder name (the plugin key) is not a valid key',
+  missing_file: 'a file the plugin format requires (configure.js, index.js) is missing',
+  // The code
+  syntax_error: 'a plugin file does not parse',
+  forbidden_require: 'the plugin requires a module the sandbox does not provide',
+  computed_require: 'a require() or import() whose name is decided at run time, so it cannot be reviewed',
+  too_large: 'the bundle, the admin template or a template file is over its size limit',
+  missing_method: 'the plugin class lacks getFields or transfer',
+  // The manifest
+  manifest_invalid: 'the manifest (configure.js or definePayoutPlugin) is malformed',
+  manifest_timeout: 'reading the manifest ran out of CPU time',
+  // Cron
+  cron_invalid: 'initCron failed or returned no valid { schedule, fn }',
+  cron_refused: 'the cron job makes db calls the host refuses, so it would fail on every run',
+  // The admin settings template (templates/admin.js)
+  no_admin_template: 'the plugin has no templates/admin.js',
+  template_dynamic_read: 'the admin template reads a file whose name is not a literal path',
+  template_missing_file: 'the admin template reads a file that does not exist',
+  template_outside: 'the admin template reads a file outside its templates folder',
+  template_file_type: 'the admin template reads a file that is not text',
+  // Approval
+  unapproved: 'the host requires approval and this plugin folder has none',
+  tampered: 'the files differ from the content hash that was approved',
+  hash_failed: 'the plugin folder could not be hashed to compare it with its approval',
+  // Loading in the sandbox (the sandbox's failure kind, kept as the code)
+  load_failed: 'the bundle or the plugin constructor threw while loading',
+  plugin_error: 'the plugin threw while loading',
+  cpu_limit: 'loading the plugin ran out of CPU time',
+  memory_limit: 'loading the plugin ran out of memory',
+  deadline: 'loading the plugin did not finish in time',
+  isolate_reset: 'the plugin\'s isolate was reset while loading',
+  not_loaded: 'the sandbox has no such plugin loaded',
+  bad_result: 'the sandbox\'s answer while loading could not be read',
+  bad_request: 'the host could not hand the plugin to the sandbox',
+  sandbox_crashed: 'the sandbox process died while loading the plugin',
+  circuit_open: 'the plugin faulted too often recently; loading is refused until the breaker closes',
+  throttled: 'the plugin is over its CPU budget or its queue is full',
+  sandbox_unavailable: 'the plugin\'s sandbox process is starting or could not start',
+} as const satisfies Record<string, string>;
+
+export type PluginRejectionCode = keyof typeof PLUGIN_REJECTIONS;
+
+export function isPluginRejectionCode(code: unknown): code is PluginRejectionCode {
+  return typeof code === 'string' && Object.hasOwn(PLUGIN_REJECTIONS, code);
+}
+
+/**
+ * The policy rules that refuse a plugin's host call: PolicyDenied's `rule`, the `rule` of the
+ * call's audit record (decision `denied`), and the `rule` the plugin's error carries.
+ */
+export const POLICY_RULES = {
+  'unknown-capability': 'the plugin called a host capability that does not exist',
+  schema: 'the call\'s arguments do not match the capability\'s schema',
+  // Host-call caps (README, Host-call caps)
+  'host.call-ended': 'the plugin call this host call belongs to has ended',
+  'host.calls-per-call': 'over the host calls allowed in one plugin call',
+  'host.calls-per-minute': 'over the host calls allowed per minute',
+  'host.arg-bytes': 'the arguments of one host call are over their size limit',
+  'host.bytes-per-call': 'over the argument bytes allowed in one plugin call',
+  'host.bytes-per-minute': 'over the argument bytes allowed per minute',
+  // config
+  'config.unknown-plugin': 'the plugin is not registered',
+  'config.undeclared-key': 'the key is not declared in the plugin\'s manifest',
+  'config.unset': 'the setting has no value',
+  'config.secret-too-short': 'the secret is shorter than the minimum length',
+  'config.secret-host-side': 'an SDK-format plugin asked for a secret, which it may use only through ctx.http',
+  // history (updateHistory)
+  'history.forbidden-status': 'a plugin may move an order only to done or errorPayout',
+  'history.no-live-payout': 'the order has no payout of this plugin in progress',
+  'history.not-own-order': 'the order is not a payout of this plugin',
+  'history.stale-old-status': 'oldStatus does not match the order\'s status',
+  'history.wrong-current-status': 'only an order in inProgressPayout can be settled by a plugin',
+  // OrderPayoutTxs
+  'payoutTxs.field': 'an unknown field in a filter',
+  'payoutTxs.filter': 'a filter is malformed or too large',
+  'payoutTxs.foreign-module': 'a plugin may query only its own payout txs',
+  'payoutTxs.operator': 'an operator that is not allowed there',
+  'payoutTxs.readonly-field': 'a plugin may change only active and note',
+  'payoutTxs.sort': 'a sort value other than 1, -1, asc or desc',
+  'payoutTxs.update-operator': 'an update other than {$set: {...}}',
+  'payoutTxs.populate': 'populate may only name order',
+  'payoutTxs.cast': 'a value cannot be cast to the field\'s type (the platform\'s CastError)',
+  // webhook.verify
+  'webhook.verify.no-scheme': 'the manifest declares no webhook.signature',
+  'webhook.verify.outside-webhook': 'only the webhook() method may verify a delivery',
+  // http.request and the IPN sender (the egress guard)
+  'http.url': 'the URL is empty, too long or malformed',
+  'http.scheme': 'only http and https URLs are allowed',
+  'http.host-spelling': 'the host is written in an ambiguous form (percent-encoded, zone id, …)',
+  'http.grant': 'the origin is not granted to the plugin',
+  'http.grant.method': 'the method is not granted for the origin',
+  'http.grant.path': 'the path is outside the paths granted for the origin',
+  'http.address': 'the host resolves to an address that may not be contacted',
+  'http.loopback': 'a loopback address, reachable only at an origin allowed by that exact address and port',
+  'http.localhost': 'localhost by name, reachable only when that exact origin is allowed by name',
+  'http.remote-address': 'the connection reached an address that may not be contacted; nothing was sent',
+  'http.redirect': 'a redirect was not followed',
+  'http.redirect.max': 'more redirects than allowed',
+  'http.request-size': 'the request body is over its size limit',
+  'http.response-size': 'the response is over its size limit',
+  'http.rate.call': 'over the requests allowed in one plugin call',
+  'http.rate.minute': 'over the requests allowed per minute',
+  'http.call-ended': 'the plugin call this request belongs to has ended',
+  'http.not-recorded': 'the request could not be recorded before sending, so it was not sent',
+  'http.secrets': 'host-side secrets are not available on this host',
+  'http.secret-origin': 'a secret may go only to the origin its manifest binds it to',
+  // The server's own outbound requests, refused by the same guard (audited, never a plugin's call)
+  'ipn.method': 'an IPN is sent only as one POST',
+  'install.origin': 'the package is fetched only from the registry or an allowed tarball origin',
+  'install.scheme': 'packages are fetched over https (plain http only from an allowed loopback registry)',
+} as const satisfies Record<string, string>;
+
+export type PolicyRule = keyof typeof POLICY_RULES;
+
+/**
+ * The `code` of the error a plugin's host call fails with: HOST_DENIED (with the policy rule as
+ * `rule`), a fault of the host or of the sandbox's call plumbing, or why a capability failed for a
+ * reason that is not policy (CapabilityError's code, lower case).
+ */
+export const HOST_CALL_ERRORS = {
+  HOST_DENIED: 'a policy rule refused the call; the error\'s rule names it (the policy rules above)',
+  HOST_ERROR: 'the call failed inside the host; the administrator finds the details in the server log',
+  NO_CALL: 'a host call while the host is not calling the plugin (work left running after its call ended)',
+  TOO_LARGE: 'the host call\'s arguments are over the sandbox\'s size limit',
+  TOO_MANY_TIMERS: 'more timers in one plugin call than allowed',
+  dns: 'the host name could not be resolved',
+  connect_timeout: 'the connection was not established in time',
+  tls: 'the TLS handshake failed',
+  timeout: 'the request did not complete in time',
+  network: 'the connection failed or broke',
+  deadline: 'the plugin call\'s deadline passed during the request',
+  grants: 'the plugin\'s grants could not be read',
+} as const satisfies Record<string, string>;
+
+export type HostCallErrorCode = keyof typeof HOST_CALL_ERRORS;
+
+/** The codes of a capability's own failure (CapabilityError): the lower-case ones. */
+export type CapabilityFailureCode = Exclude<HostCallErrorCode, Uppercase<HostCallErrorCode>>;

@@ -18,9 +18,9 @@ const TOP_LEVEL = new Set(fs.readdirSync(ROOT));
 const LAYERS: readonly (readonly string[])[] = [
   // Foundations that know no other module: the store (records, adapters), secret handling, the
   // plugin error type, the registry of error codes every HTTP answer carries, the test seams a
-  // host is built with (crash injection), and the admin page's browser code (served as files,
-  // never imported by the runtime).
-  ['runtime/store', 'runtime/secrets', 'runtime/plugin-errors.ts', 'runtime/errors.ts', 'runtime/testing-seams', 'runtime/admin-ui'],
+  // host is built with (crash injection), the admin page's browser code (served as files, never
+  // imported by the runtime), and the release-once helper of admissions.
+  ['runtime/store', 'runtime/secrets', 'runtime/plugin-errors.ts', 'runtime/errors.ts', 'runtime/testing-seams', 'runtime/admin-ui', 'runtime/release-once.ts'],
   // Turns a plugin folder into a bundle; knows only the plugin error type.
   ['runtime/bundler'],
   // Reads and validates a plugin's manifest, which names the bundler's host modules.
@@ -29,10 +29,16 @@ const LAYERS: readonly (readonly string[])[] = [
   ['host-api'],
   // The sandbox processes that run bundles and route their host calls to host-api.
   ['runtime/sandbox'],
-  // A plugin's life before it serves: install (fetch, approve, hash), load into a sandbox, and
-  // the review reports the installer, the admin page and the CLI show. They call each other by
-  // design: the registry verifies what install approved; install loads a plugin to review it.
-  ['runtime/plugins', 'runtime/install', 'runtime/review'],
+  // A plugin's life before it serves, one module per line so that none of them imports another
+  // that imports it back. The parts of installing: fetch, unpack, hash, the approval records and
+  // the capability set a version is approved with (what the registry verifies at load).
+  ['runtime/install'],
+  // Loading into a sandbox, and the registry of loaded plugins (which verifies their approval).
+  ['runtime/plugins'],
+  // The review reports (check, audit, the cron dry run) of a loaded plugin.
+  ['runtime/review'],
+  // The installer: stage, check (load and review), confirm, approve, roll back.
+  ['runtime/installer'],
   // What a loaded plugin is used for: payouts and orders, and the workers beside them (IPN to
   // merchants, plugin cron, retention). None of them knows the server that schedules them.
   ['runtime/payouts', 'runtime/orders', 'runtime/ipn', 'runtime/cron', 'runtime/retention'],
@@ -145,14 +151,15 @@ describe('layers (design.md §2)', () => {
       ['runtime/unplaced/x.ts', ''],
       // Allowed: down the layers, within a module, within a layer, a package, the host application.
       ['runtime/cli/good.ts', "import { openStore } from '../store/open-store.ts';\nimport { x } from './output.ts';"],
-      ['runtime/install/good.ts', "import { loadPlugin } from '../plugins/load-plugin.ts';\nimport fs from 'node:fs';"],
+      ['runtime/installer/good.ts', "import { loadPlugin } from '../plugins/load-plugin.ts';\nimport fs from 'node:fs';"],
+      ['runtime/install/bad-cycle.ts', "import type { LoadedPlugin } from '../plugins/load-plugin.ts';"],
       ['runtime/bundler/shims/good.cjs', "module.exports = require('../../../db');"],
     ]);
     const found = crossings(synthetic).map((c) => c.file);
     expect(found).toEqual([
       'runtime/store/bad-static.ts', 'runtime/store/bad-type.ts', 'host-api/bad-reexport.ts', 'runtime/manifest/bad-star.ts',
       'runtime/sandbox/bad-dynamic.ts', 'runtime/bundler/bad-require.cjs', 'runtime/server/bad-test.ts',
-      'runtime/unplaced/x.ts',
+      'runtime/unplaced/x.ts', 'runtime/install/bad-cycle.ts',
     ]);
   });
 });

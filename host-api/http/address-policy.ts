@@ -11,6 +11,7 @@
 
 import { isIPv6 } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import type { PolicyRule } from '../../runtime/errors.ts';
 
 export type HostKind = 'name' | 'ipv4' | 'ipv6';
 
@@ -28,11 +29,11 @@ export interface Target {
   href: string;
 }
 
-export type Verdict<T> = { ok: true; value: T } | { ok: false; rule: string; reason: string };
+export type Verdict<T> = { ok: true; value: T } | { ok: false; rule: PolicyRule; reason: string };
 
 export const MAX_URL_LENGTH = 8192;
 
-const refuse = (rule: string, reason: string): { ok: false; rule: string; reason: string } => ({ ok: false, rule, reason });
+const refuse = (rule: PolicyRule, reason: string): { ok: false; rule: PolicyRule; reason: string } => ({ ok: false, rule, reason });
 
 /** `[::1]` for IPv6, the host itself otherwise. */
 export function hostForUrl(host: string, kind: HostKind): string {

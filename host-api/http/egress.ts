@@ -10,6 +10,7 @@
 import { Client, buildConnector } from 'undici';
 import type { Socket } from 'node:net';
 import { PolicyDenied, CapabilityError } from '../capability.ts';
+import type { PolicyRule } from '../../runtime/errors.ts';
 import {
   parseTarget,
   classifyAddress,
@@ -45,9 +46,9 @@ export interface EgressCaps {
 
 /** A refusal inside the engine; turned into PolicyDenied with the caller's label at the edge. */
 export class Refusal extends Error {
-  readonly rule: string;
+  readonly rule: PolicyRule;
   readonly reason: string;
-  constructor(rule: string, reason: string) {
+  constructor(rule: PolicyRule, reason: string) {
     super(reason);
     this.name = 'Refusal';
     this.rule = rule;

@@ -10,6 +10,7 @@ import type { TxCondition, TxField, TxOp, TxQuery, TxScalar } from '../../runtim
 import { TX_FILTER_FIELDS } from '../../runtime/store/store.ts';
 import { castValue, fromWire, storedTime } from './cast.ts';
 import type { CastValue } from './cast.ts';
+import type { PolicyRule } from '../../runtime/errors.ts';
 
 const MAX_IN_LIST = 1000;
 export const MAX_NOTE = 2000;
@@ -17,7 +18,7 @@ const OPERATORS: Record<string, TxOp> = { $eq: 'eq', $ne: 'ne', $lt: 'lt', $lte:
 const FIELDS = new Set<string>(TX_FILTER_FIELDS);
 type Ranged = 'lt' | 'lte' | 'gt' | 'gte';
 
-function deny(rule: string, message: string): never {
+function deny(rule: PolicyRule, message: string): never {
   throw new PolicyDenied(rule, `OrderPayoutTxs: ${message}`);
 }
 

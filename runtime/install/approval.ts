@@ -8,12 +8,12 @@
 // refused instead, until `payout-sandbox approve <key>` or an install records it.
 import path from 'node:path';
 import { PluginRejected } from '../plugin-errors.ts';
-import type { LoadedPlugin } from '../plugins/load-plugin.ts';
 import { StoreConflictError } from '../store/errors.ts';
 import { newId } from '../store/ids.ts';
 import type { Store } from '../store/store.ts';
 import type { PluginRecord, PluginVersion } from '../store/types.ts';
 import { capabilitiesOf } from './capabilities.ts';
+import type { ReviewedPlugin } from './capabilities.ts';
 import { hashFolder, shortHash } from './content-hash.ts';
 import { readPackageInfo } from './package-info.ts';
 
@@ -65,7 +65,7 @@ export async function verifyFolderApproval(store: RecordStore, key: string, dir:
 }
 
 /** The version record of a folder as it is now (first use, or approved after a change). */
-export function folderVersion(plugin: LoadedPlugin, contentHash: string, kind: 'first-use' | 'approved-folder', actor: string, nowIso: string, base: PluginVersion | null = null): PluginVersion {
+export function folderVersion(plugin: ReviewedPlugin, contentHash: string, kind: 'first-use' | 'approved-folder', actor: string, nowIso: string, base: PluginVersion | null = null): PluginVersion {
   const pkg = readPackageInfo(plugin.dir);
   return {
     id: newId(), packageName: pkg.name ?? base?.packageName ?? null, version: pkg.version ?? base?.version ?? null,
@@ -79,7 +79,7 @@ export function folderVersion(plugin: LoadedPlugin, contentHash: string, kind: '
  * Records a folder seen for the first time. Two servers may race here: the loser re-reads, and is
  * fine if the winner recorded the same files, refused (tampered) if it recorded different ones.
  */
-export async function trustOnFirstUse(store: RecordStore, plugin: LoadedPlugin, contentHash: string): Promise<PluginRecord> {
+export async function trustOnFirstUse(store: RecordStore, plugin: ReviewedPlugin, contentHash: string): Promise<PluginRecord> {
   const version = folderVersion(plugin, contentHash, 'first-use', TOFU_ACTOR, new Date().toISOString());
   try {
     return await store.putPluginRecord({ key: plugin.key, revision: 0, current: version, previous: [], pending: null });

@@ -27,7 +27,9 @@
 // Asking for less never waits.
 import { HOST_MODULES } from '../bundler/host-modules.ts';
 import { configKeys } from '../manifest/manifest.ts';
-import type { LoadedPlugin } from '../plugins/load-plugin.ts';
+import type { PluginBundle } from '../bundler/bundle-plugin.ts';
+import type { PluginManifest } from '../manifest/manifest.ts';
+import type { PluginDescription } from '../sandbox/protocol.ts';
 import type { PluginCapabilitySet } from '../store/types.ts';
 
 export interface Widening { network: string[]; config: string[]; capabilities: string[] }
@@ -39,10 +41,25 @@ export function moduleCapabilities(modules: readonly string[]): string[] {
   return [...new Set(modules.flatMap((m) => (HOST_MODULES[m as keyof typeof HOST_MODULES]?.capabilities ?? []) as readonly string[]))].sort();
 }
 
+/**
+ * What a capability set and a version record are read from. A loaded plugin (LoadedPlugin of
+ * plugins/load-plugin.ts) is one; it is declared here, from the types below this module, because
+ * the registry that loads plugins approves them with this module: naming LoadedPlugin here would
+ * make install and plugins import each other.
+ */
+export interface ReviewedPlugin {
+  key: string;
+  dir: string;
+  bundle: PluginBundle;
+  manifest: PluginManifest;
+  description: PluginDescription;
+  cron: { schedule: string } | null;
+}
+
 const ORIGIN_KEY_RE = /(url|uri|host|endpoint|origin|base)$/i;
 
 /** Config keys whose value is where the plugin connects: named like a URL, or with a URL as default. */
-export function configOriginKeys(p: Pick<LoadedPlugin, 'manifest'>): string[] {
+export function configOriginKeys(p: Pick<ReviewedPlugin, 'manifest'>): string[] {
   return configKeys(p.manifest)
     .filter((k) => !k.secret && (ORIGIN_KEY_RE.test(k.key) || /^https?:\/\//i.test(String(p.manifest.default_config?.[k.key] ?? ''))))
     .map((k) => k.key).sort(byName);
@@ -59,7 +76,7 @@ export function reachableModules(required: readonly string[], hasInitCron: boole
   return [...new Set([...required, ...(hasInitCron ? CRON_CONTEXT_MODULES : [])])].sort();
 }
 
-export function capabilitiesOf(p: LoadedPlugin): PluginCapabilitySet {
+export function capabilitiesOf(p: ReviewedPlugin): PluginCapabilitySet {
   const modules = reachableModules(p.bundle.scan.hostModules.map((m) => m.module), p.bundle.files.format !== 'sdk' && p.description.methods.initCron === true);
   return {
     network: p.manifest.network

@@ -14,6 +14,7 @@ import type { PluginManifest } from '../manifest/manifest.ts';
 import type { ApprovedCapabilitySet } from '../../host-api/capability-set.ts';
 import type { PluginRecord } from '../store/types.ts';
 import { PluginRejected } from '../plugin-errors.ts';
+import type { PluginRejectionCode } from '../errors.ts';
 import type { SandboxHost } from '../sandbox/sandbox-host.ts';
 import type { Store } from '../store/store.ts';
 import { loadPlugin } from './load-plugin.ts';
@@ -33,7 +34,7 @@ export interface PluginEntry {
   plugin: LoadedPlugin | null;
   /** Template and icon as approved at load (null when not active). */
   served: ServedFiles | null;
-  error: { code: string; message: string } | null;
+  error: { code: PluginRejectionCode; message: string } | null;
   loadedAt: string;
   /** The engine the plugin runs on (or was refused on), and why that one; null without engineFor. */
   engine: ResolvedEngine | null;
@@ -127,7 +128,7 @@ export class PluginRegistry {
       await this.options.onLoaded?.(plugin);
       return entry;
     } catch (err) {
-      const error = err instanceof PluginRejected
+      const error: PluginEntry['error'] = err instanceof PluginRejected
         ? { code: err.code, message: err.message }
         : { code: 'load_failed', message: String((err as Error)?.message ?? err) };
       this.manifests.delete(key);

@@ -12,6 +12,8 @@
 // on the same database write rows too), so it follows deletions and drifts by at most what other
 // servers admit within that interval.
 
+import { releaseOnce } from '../release-once.ts';
+
 export type QuotaLimit = 'rows' | 'bytes';
 export type Admission =
   | { ok: true; release(): void }
@@ -52,15 +54,12 @@ export class WebhookQuota {
     }
     usage.rows += 1;
     usage.bytes += bytes;
-    let released = false;
     return {
       ok: true,
-      release: () => {
-        if (released) return;
-        released = true;
+      release: releaseOnce(() => {
         usage.rows = Math.max(0, usage.rows - 1);
         usage.bytes = Math.max(0, usage.bytes - bytes);
-      },
+      }),
     };
   }
 

@@ -4,6 +4,8 @@
 // budget is what makes "time" a per-plugin resource. A plugin at its budget or its queue limit
 // is refused alone, with the time after which it may try again; nothing else waits for it.
 
+import { releaseOnce } from '../release-once.ts';
+
 export interface GateOptions {
   /** CPU a plugin may use within any window of `cpuWindowMs` (every thread of its process). */
   cpuMsPerWindow: number;
@@ -106,15 +108,12 @@ export class PluginGate {
 
   private admit(): Admission {
     this.running++;
-    let released = false;
     return {
       ok: true,
-      release: () => {
-        if (released) return;
-        released = true;
+      release: releaseOnce(() => {
         this.running--;
         this.next();
-      },
+      }),
     };
   }
 

@@ -3,17 +3,19 @@
 // log past any one page without repeating a record.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { launchBrowser, screenshotPath } from './helpers/browser.ts';
-import type { Browser } from './helpers/browser.ts';
-import { signIn, startAdminServer } from './helpers/server.ts';
+import { screenshotPath } from './helpers/browser.ts';
+import { signIn } from './helpers/server.ts';
 import type { AdminServer } from './helpers/server.ts';
+import { openAdminSession } from './helpers/session.ts';
+import type { AdminSession } from './helpers/session.ts';
 
+let session: AdminSession;
 let server: AdminServer;
-let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
-  server = await startAdminServer();
+  session = await openAdminSession();
+  ({ server, page } = session);
   for (let i = 0; i < 120; i += 1) {
     server.host.hostApi.audit.record({
       plugin: 'pager', actor: 'plugin:pager', callId: `call-${i}-0123456789abcdef`, capability: 'http.request', decision: 'denied', rule: 'http.not-granted',
@@ -21,16 +23,12 @@ beforeAll(async () => {
     });
   }
   await server.host.hostApi.audit.flush();
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
+  // Signed in only now, so that the page's first load already sees the records.
   await page.setViewportSize({ width: 1024, height: 800 });
   await signIn(page, server.baseUrl);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+afterAll(async () => { await session?.close(); });
 
 type El = { scrollWidth: number; clientWidth: number; getBoundingClientRect(): { right: number } };
 /** The page and the audit table: neither may be wider than what shows of it. */

@@ -7,26 +7,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Frame, Page } from 'playwright-core';
-import { launchBrowser, screenshotPath } from './helpers/browser.ts';
-import type { Browser } from './helpers/browser.ts';
-import { ADMIN_TOKEN, startAdminServer } from './helpers/server.ts';
+import { screenshotPath } from './helpers/browser.ts';
+import { ADMIN_TOKEN } from './helpers/server.ts';
 import type { AdminServer } from './helpers/server.ts';
+import { openAdminSession } from './helpers/session.ts';
+import type { AdminSession } from './helpers/session.ts';
 
+let session: AdminSession;
 let server: AdminServer;
-let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
-  server = await startAdminServer();
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  page.on('dialog', (dialog) => void dialog.accept()); // the page's own confirm() before status moves
+  // Not signed in: the first test signs in. Dialogs: the page's own confirm() before status moves.
+  session = await openAdminSession({ acceptDialogs: true });
+  ({ server, page } = session);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+afterAll(async () => { await session?.close(); });
 
 async function frameOf(key: string): Promise<Frame> {
   await page.locator('iframe.plugin-frame').waitFor();

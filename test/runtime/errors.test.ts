@@ -4,7 +4,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ERRORS, codeForStatus, errorBody, errorMessage, isErrorCode } from '../../runtime/errors.ts';
+import { HOST_CALL_ERRORS, ERRORS, PLUGIN_REJECTIONS, POLICY_RULES, codeForStatus, errorBody, errorMessage, isErrorCode, isPluginRejectionCode } from '../../runtime/errors.ts';
+import type { PluginRejectionCode } from '../../runtime/errors.ts';
+import { PluginRejected } from '../../runtime/plugin-errors.ts';
+import { CapabilityError, PolicyDenied } from '../../host-api/capability.ts';
+import type { FailureKind } from '../../runtime/sandbox/protocol.ts';
 import { InstallError } from '../../runtime/install/install-errors.ts';
 import type { InstallErrorCode } from '../../runtime/install/install-errors.ts';
 import { StoreConflictError, StoreInputError, StoreOpenError, StoreTransitionError } from '../../runtime/store/errors.ts';
@@ -130,10 +134,78 @@ describe('the error classes map onto the registry in one place (runtime/server/h
   });
 });
 
+/**
+ * The codes that are not HTTP answers, as they appear in audit records, the admin API, the CLI and
+ * plugins' errors. Sorted; add a code here when it is added to the registry, never remove one.
+ */
+const STABLE_REJECTIONS = [
+  'bad_key', 'bad_request', 'bad_result', 'circuit_open', 'computed_require', 'cpu_limit', 'cron_invalid', 'cron_refused', 'deadline',
+  'forbidden_require', 'hash_failed', 'isolate_reset', 'load_failed', 'manifest_invalid', 'manifest_timeout', 'memory_limit',
+  'missing_file', 'missing_method', 'no_admin_template', 'not_a_folder', 'not_found', 'not_loaded', 'plugin_error', 'sandbox_crashed',
+  'sandbox_unavailable', 'syntax_error', 'tampered', 'template_dynamic_read', 'template_file_type', 'template_missing_file',
+  'template_outside', 'throttled', 'too_large', 'unapproved',
+];
+const STABLE_RULES = [
+  'config.secret-host-side', 'config.secret-too-short', 'config.undeclared-key', 'config.unknown-plugin', 'config.unset',
+  'history.forbidden-status', 'history.no-live-payout', 'history.not-own-order', 'history.stale-old-status', 'history.wrong-current-status',
+  'host.arg-bytes', 'host.bytes-per-call', 'host.bytes-per-minute', 'host.call-ended', 'host.calls-per-call', 'host.calls-per-minute',
+  'http.address', 'http.call-ended', 'http.grant', 'http.grant.method', 'http.grant.path', 'http.host-spelling', 'http.localhost',
+  'http.loopback', 'http.not-recorded', 'http.rate.call', 'http.rate.minute', 'http.redirect', 'http.redirect.max', 'http.remote-address',
+  'http.request-size', 'http.response-size', 'http.scheme', 'http.secret-origin', 'http.secrets', 'http.url',
+  'install.origin', 'install.scheme', 'ipn.method',
+  'payoutTxs.cast', 'payoutTxs.field', 'payoutTxs.filter', 'payoutTxs.foreign-module', 'payoutTxs.operator', 'payoutTxs.populate',
+  'payoutTxs.readonly-field', 'payoutTxs.sort', 'payoutTxs.update-operator',
+  'schema', 'unknown-capability', 'webhook.verify.no-scheme', 'webhook.verify.outside-webhook',
+];
+const STABLE_HOST_CALL_ERRORS = ['HOST_DENIED', 'HOST_ERROR', 'NO_CALL', 'TOO_LARGE', 'TOO_MANY_TIMERS', 'connect_timeout', 'deadline', 'dns', 'grants', 'network', 'timeout', 'tls'];
+
+describe('the codes that are not HTTP answers are in the same registry', () => {
+  it('keeps every plugin refusal code, policy rule and host-call error code, each with a meaning', () => {
+    expect(Object.keys(PLUGIN_REJECTIONS).sort()).toEqual(STABLE_REJECTIONS);
+    expect(Object.keys(POLICY_RULES).sort()).toEqual(STABLE_RULES);
+    expect(Object.keys(HOST_CALL_ERRORS).sort()).toEqual(STABLE_HOST_CALL_ERRORS);
+    for (const table of [PLUGIN_REJECTIONS, POLICY_RULES, HOST_CALL_ERRORS]) {
+      for (const [code, meaning] of Object.entries(table)) expect(meaning.length, code).toBeGreaterThan(10);
+    }
+  });
+
+  it('the classes carry the listed codes unchanged', () => {
+    expect(new PluginRejected('tampered', 'x').code).toBe('tampered');
+    expect(new PolicyDenied('config.undeclared-key', 'x').rule).toBe('config.undeclared-key');
+    expect(new CapabilityError('dns', 'x').code).toBe('dns');
+    expect(isPluginRejectionCode('manifest_invalid')).toBe(true);
+    expect(isPluginRejectionCode('toString')).toBe(false);
+  });
+
+  it('a sandbox failure while loading keeps its kind as the refusal code', () => {
+    // Compiles only while every FailureKind is a listed refusal code (load-plugin.ts passes it on).
+    const asRejection = (kind: FailureKind): PluginRejectionCode => kind;
+    expect(asRejection('cpu_limit')).toBe('cpu_limit');
+  });
+
+  it('positive control (checked by the typecheck): an unlisted code does not compile', () => {
+    // Each line below must fail to compile; if one compiles, `tsc` reports an unused directive.
+    // @ts-expect-error not a listed plugin refusal code
+    expect(new PluginRejected('no_such_refusal', 'x').code).toBe('no_such_refusal');
+    // @ts-expect-error not a listed policy rule
+    expect(new PolicyDenied('config.no-such-rule', 'x').rule).toBe('config.no-such-rule');
+    // @ts-expect-error not a listed capability failure
+    expect(new CapabilityError('no_such_failure', 'x').code).toBe('no_such_failure');
+    // @ts-expect-error listed, but a host-call code, not a capability's own failure
+    expect(new CapabilityError('HOST_DENIED', 'x').code).toBe('HOST_DENIED');
+  });
+});
+
 describe('README documents the error shape and every code', () => {
   it('lists each code of the registry in its code table', () => {
     const readme = fs.readFileSync(path.resolve(import.meta.dirname, '../../README.md'), 'utf8');
     const missing = Object.keys(ERRORS).filter((code) => !readme.includes(`| \`${code}\` |`));
     expect(missing).toEqual([]);
+  });
+
+  it('lists each plugin refusal code, policy rule and host-call error code with its meaning', () => {
+    const readme = fs.readFileSync(path.resolve(import.meta.dirname, '../../README.md'), 'utf8');
+    const rows = [PLUGIN_REJECTIONS, POLICY_RULES, HOST_CALL_ERRORS].flatMap((t) => Object.entries(t)).map(([code, meaning]) => `| \`${code}\` | ${meaning} |`);
+    expect(rows.filter((row) => !readme.includes(row))).toEqual([]);
   });
 });

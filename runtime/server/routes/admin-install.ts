@@ -16,9 +16,10 @@
 // refused here (an HTTP caller must not read the server's disk); the command line takes them.
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { Installer } from '../../install/installer.ts';
-import type { InstallerStore } from '../../install/installer.ts';
+import { Installer } from '../../installer/installer.ts';
+import type { InstallerStore } from '../../installer/installer.ts';
 import type { InstallEgressOptions } from '../../install/install-egress.ts';
 import { InstallError } from '../../install/install-errors.ts';
 import type { InstallLimits } from '../../install/install-errors.ts';
@@ -65,7 +66,9 @@ function asHttp(err: unknown, field: string | null): never {
   throw err;
 }
 
-export async function adminInstallRoutes(app: FastifyInstance, opts: AdminInstallOptions): Promise<void> {
+export async function adminInstallRoutes(plain: FastifyInstance, opts: AdminInstallOptions): Promise<void> {
+  // Request data is typed by each route's schema (the same schema validates it and documents it).
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const pluginsDir = path.resolve(opts.pluginsDir);
   const installer = new Installer({
     pluginsDir, store: opts.store, registry: opts.npmRegistry, limits: opts.limits, keepVersions: opts.keepVersions,
@@ -102,7 +105,7 @@ export async function adminInstallRoutes(app: FastifyInstance, opts: AdminInstal
   app.post('/api/admin/plugins/install/stage', {
     schema: { tags: ['admin'], summary: 'Fetch, unpack and check a plugin package without installing it; returns the report to review', body: stageBody },
   }, async (request) => {
-    const b = request.body as { source?: string; package?: string; tag?: string; key?: string; token?: string };
+    const b = request.body;
     const pkg = given(b.package);
     const tag = given(b.tag);
     let source = given(b.source);
@@ -127,7 +130,7 @@ export async function adminInstallRoutes(app: FastifyInstance, opts: AdminInstal
   app.post('/api/admin/plugins/install/confirm', {
     schema: { tags: ['admin'], summary: 'Install a staged package; an update that widens capabilities waits for approve', body: stagingBody },
   }, async (request) => {
-    const { stagingId } = request.body as { stagingId: string };
+    const { stagingId } = request.body;
     let result;
     try {
       result = await installer.confirm(stagingId, actor);
@@ -142,7 +145,7 @@ export async function adminInstallRoutes(app: FastifyInstance, opts: AdminInstal
 
   app.post('/api/admin/plugins/install/discard', { schema: { tags: ['admin'], summary: 'Drop a staged package', body: stagingBody } }, async (request) => {
     try {
-      await installer.discard((request.body as { stagingId: string }).stagingId);
+      await installer.discard(request.body.stagingId);
       return { discarded: true };
     } catch (err) {
       return asHttp(err, 'stagingId');
@@ -152,7 +155,7 @@ export async function adminInstallRoutes(app: FastifyInstance, opts: AdminInstal
   const keyParams = Type.Object({ key: Type.String({ maxLength: 64 }) });
 
   app.get('/api/admin/plugins/:key/record', { schema: { tags: ['admin'], summary: 'What was approved for a plugin: current, previous, pending', params: keyParams } }, async (request) => {
-    const { key } = request.params as { key: string };
+    const { key } = request.params;
     const record = await opts.store.getPluginRecord(key);
     if (!record) throw new HttpError(404, `plugin ${key} has no approval record (it has not been installed, approved or loaded yet)`, 'key');
     return record;
@@ -169,7 +172,7 @@ export async function adminInstallRoutes(app: FastifyInstance, opts: AdminInstal
 
   app.get('/api/admin/plugins/:key/approval', { schema: { tags: ['admin'], summary: 'What approve would approve, with the report to review first', params: keyParams } }, async (request) => {
     try {
-      const { checked: _checked, ...preview } = await installer.previewApproval((request.params as { key: string }).key);
+      const { checked: _checked, ...preview } = await installer.previewApproval(request.params.key);
       return preview;
     } catch (err) {
       return asHttp(err, 'key');
@@ -182,14 +185,16 @@ export async function adminInstallRoutes(app: FastifyInstance, opts: AdminInstal
       summary: 'Approve a waiting (widened) update, or a plugin folder whose files changed since approval. Optional body { contentHash }: the hash you reviewed (GET …/approval); refused if the files changed since',
     },
   }, async (request) => {
-    const { key } = request.params as { key: string };
-    // The body is optional (a bare POST from a button), so it is checked here rather than by a schema.
-    const body = request.body as { contentHash?: unknown } | undefined | null;
+    const { key } = request.params;
+    // The body is optional (a bare POST from a button), so it has no schema: it is `unknown` here
+    // and checked by hand.
+    const body = request.body;
     if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body) || Object.keys(body).some((k) => k !== 'contentHash'))) {
       throw new HttpError(400, 'the body may only hold { contentHash }', 'body');
     }
-    if (body?.contentHash !== undefined && typeof body.contentHash !== 'string') throw new HttpError(400, 'contentHash must be a string like sha256:<64 hex>', 'contentHash');
-    const expect = given(body?.contentHash as string | undefined);
+    const contentHash = typeof body === 'object' && body !== null && 'contentHash' in body ? body.contentHash : undefined;
+    if (contentHash !== undefined && typeof contentHash !== 'string') throw new HttpError(400, 'contentHash must be a string like sha256:<64 hex>', 'contentHash');
+    const expect = given(contentHash);
     let approved;
     try {
       approved = await installer.approve(key, actor, expect);
@@ -203,7 +208,7 @@ export async function adminInstallRoutes(app: FastifyInstance, opts: AdminInstal
   });
 
   app.post('/api/admin/plugins/:key/rollback', { schema: { tags: ['admin'], summary: 'Restore the previous kept version of a plugin and its record', params: keyParams } }, async (request) => {
-    const { key } = request.params as { key: string };
+    const { key } = request.params;
     let back;
     try {
       back = await installer.rollback(key);

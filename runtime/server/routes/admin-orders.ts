@@ -2,11 +2,12 @@
 // moves through the transition table, a manual payout, resolving a hold, exchange routes, and the
 // audit log and webhook inbox with filters. Every write is audited.
 import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import BigNumber from 'bignumber.js';
 import type { Host } from '../host.ts';
 import { LIVE_ATTEMPT_STATES, ORDER_STATUSES } from '../../store/types.ts';
-import type { Order, OrderStatus, PayoutAttempt } from '../../store/types.ts';
+import type { AuditQuery, Order, OrderStatus, PayoutAttempt } from '../../store/types.ts';
 import { allowedNext } from '../../orders/transitions.ts';
 import { HttpError } from './admin-auth.ts';
 
@@ -80,19 +81,23 @@ async function deactivateTxs(host: Host, plugin: string, orderId: string): Promi
   }
 }
 
-export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host }): Promise<void> {
+const IdParams = Type.Object({ id: Type.String() });
+
+export async function adminOrderRoutes(plain: FastifyInstance, opts: { host: Host }): Promise<void> {
   const { host } = opts;
+  // Request data is typed by each route's schema (the same schema validates it and documents it).
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
 
   app.get('/api/admin/orders', {
     schema: { tags: ['admin'], querystring: Type.Object({ status: Type.Optional(StatusSchema), plugin: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })), beforeUid: Type.Optional(Type.Integer()) }) },
   }, async (request) => {
-    const q = request.query as { status?: OrderStatus; plugin?: string; limit?: number; beforeUid?: number };
+    const q = request.query;
     const orders = await host.store.listOrders({ status: q.status, payoutModule: q.plugin, limit: q.limit ?? 50, beforeUid: q.beforeUid });
     return { orders: orders.map((o) => adminOrderView(o)) };
   });
 
-  app.get('/api/admin/orders/:id', { schema: { tags: ['admin'], params: Type.Object({ id: Type.String() }) } }, async (request) => {
-    const order = await orderOr404(host, (request.params as { id: string }).id);
+  app.get('/api/admin/orders/:id', { schema: { tags: ['admin'], params: IdParams } }, async (request) => {
+    const order = await orderOr404(host, request.params.id);
     const txs = order.payoutModule
       ? await host.store.findPayoutTxs({ plugin: order.payoutModule, conditions: [{ field: 'order', op: 'eq', value: order._id }] })
       : [];
@@ -107,18 +112,18 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
   });
 
   app.post('/api/admin/orders/:id/status', {
-    schema: { tags: ['admin'], summary: 'Move an order (e.g. mark paid: new → inProgress → inProgressPayout)', params: Type.Object({ id: Type.String() }), body: Type.Object({ status: StatusSchema, comment: Type.Optional(Type.String({ maxLength: 2000 })) }) },
+    schema: { tags: ['admin'], summary: 'Move an order (e.g. mark paid: new → inProgress → inProgressPayout)', params: IdParams, body: Type.Object({ status: StatusSchema, comment: Type.Optional(Type.String({ maxLength: 2000 })) }) },
   }, async (request) => {
-    const order = await orderOr404(host, (request.params as { id: string }).id);
-    const { status, comment } = request.body as { status: OrderStatus; comment?: string };
+    const order = await orderOr404(host, request.params.id);
+    const { status, comment } = request.body;
     const moved = await host.orders.transition(order._id, status, { actor: 'admin', comment: comment ?? null, expectStatus: order.status });
     return { order: await adminOrderDetail(host, moved) };
   });
 
   app.post('/api/admin/orders/:id/payout', {
-    schema: { tags: ['admin'], summary: 'Run the payout now (the order must be in inProgressPayout with no payout in progress)', params: Type.Object({ id: Type.String() }) },
+    schema: { tags: ['admin'], summary: 'Run the payout now (the order must be in inProgressPayout with no payout in progress)', params: IdParams },
   }, async (request) => {
-    const order = await orderOr404(host, (request.params as { id: string }).id);
+    const order = await orderOr404(host, request.params.id);
     const outcome = await host.payouts.start(order._id);
     adminAudit(host, 'admin.order.payout', order.payoutModule, `order ${order.uid}: ${outcome.kind}${'reason' in outcome && outcome.reason ? ` (${outcome.reason})` : ''}`, outcome.kind === 'not-eligible' || outcome.kind === 'in-progress' ? 'denied' : 'allowed');
     if (outcome.kind === 'not-eligible' || outcome.kind === 'in-progress') throw new HttpError(409, outcome.reason);
@@ -128,12 +133,12 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
   app.post('/api/admin/orders/:id/resolve', {
     schema: {
       tags: ['admin'], summary: 'Resolve a held payout: paid (→ done), not_paid (→ errorPayout) or retry (→ inProgressPayout, a new attempt)',
-      params: Type.Object({ id: Type.String() }),
+      params: IdParams,
       body: Type.Object({ resolution: Type.Union([Type.Literal('paid'), Type.Literal('not_paid'), Type.Literal('retry')]), comment: Type.String({ minLength: 3, maxLength: 2000 }) }),
     },
   }, async (request) => {
-    const order = await orderOr404(host, (request.params as { id: string }).id);
-    const { resolution, comment } = request.body as { resolution: 'paid' | 'not_paid' | 'retry'; comment: string };
+    const order = await orderOr404(host, request.params.id);
+    const { resolution, comment } = request.body;
     if (order.status !== 'hold') throw new HttpError(409, `order ${order.uid} is ${order.status}; only an order on hold can be resolved`);
     const live = await host.store.getLiveAttempt(order._id);
     if (live) {
@@ -166,23 +171,23 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
     payoutPlugin: Type.Union([Type.String(), Type.Null()]), autoPayout: Type.Boolean(), active: Type.Boolean(),
   };
   app.post('/api/admin/routes', { schema: { tags: ['admin'], summary: 'Create an exchange route (direction)', body: Type.Object(routeBody) } }, async (request) => {
-    const b = request.body as { fromXml: string; toXml: string; outSymbol: string; rate: string; minAmount: string; maxAmount: string; payoutPlugin: string | null; autoPayout: boolean; active: boolean };
+    const b = request.body;
     if (b.payoutPlugin && !host.registry.get(b.payoutPlugin)) throw new HttpError(400, `no plugin '${b.payoutPlugin}'`, 'payoutPlugin');
     if (new BigNumber(String(b.minAmount)).gt(new BigNumber(String(b.maxAmount)))) throw new HttpError(400, `minAmount ${b.minAmount} is greater than maxAmount ${b.maxAmount}`, 'minAmount');
     const route = await host.store.createRoute({ ...b, rate: decimal(b.rate, 'rate'), minAmount: decimal(b.minAmount, 'minAmount'), maxAmount: decimal(b.maxAmount, 'maxAmount') });
     adminAudit(host, 'admin.route.create', b.payoutPlugin, `${route.fromXml} → ${route.toXml} via ${route.payoutPlugin ?? 'manual'}`);
     return { route };
   });
-  app.patch('/api/admin/routes/:id', { schema: { tags: ['admin'], params: Type.Object({ id: Type.String() }), body: Type.Partial(Type.Object(routeBody)) } }, async (request) => {
-    const b = { ...(request.body as Record<string, unknown>) };
+  app.patch('/api/admin/routes/:id', { schema: { tags: ['admin'], params: IdParams, body: Type.Partial(Type.Object(routeBody)) } }, async (request) => {
+    const b: Record<string, unknown> = { ...request.body };
     for (const f of ['rate', 'minAmount', 'maxAmount']) if (b[f] !== undefined) b[f] = decimal(b[f], f);
     if (typeof b.payoutPlugin === 'string' && !host.registry.get(b.payoutPlugin)) throw new HttpError(400, `no plugin '${b.payoutPlugin}'`, 'payoutPlugin');
-    const current = await host.store.getRoute((request.params as { id: string }).id);
+    const current = await host.store.getRoute(request.params.id);
     if (!current) throw new HttpError(404, 'no such route', 'id');
     const min = new BigNumber(String(b.minAmount ?? current.minAmount));
     const max = new BigNumber(String(b.maxAmount ?? current.maxAmount));
     if (min.gt(max)) throw new HttpError(400, `minAmount ${min.toFixed()} is greater than maxAmount ${max.toFixed()}`, 'minAmount');
-    const route = await host.store.updateRoute((request.params as { id: string }).id, b);
+    const route = await host.store.updateRoute(request.params.id, b);
     if (!route) throw new HttpError(404, 'no such route', 'id');
     adminAudit(host, 'admin.route.update', route.payoutPlugin, `${route._id}: ${Object.keys(b).join(', ')}`);
     return { route };
@@ -199,12 +204,12 @@ export async function adminOrderRoutes(app: FastifyInstance, opts: { host: Host 
     },
   }, async (request) => {
     await host.hostApi.audit.flush();
-    const { before, limit, ...filters } = request.query as { before?: string; limit?: number; until?: string } & Record<string, string | undefined>;
+    const { before, limit, ...filters } = request.query;
     return auditPage(host, filters, limit ?? 200, before ? parseAuditCursor(before) : null);
   });
 
   app.get('/api/admin/webhooks', { schema: { tags: ['admin'], querystring: Type.Object({ plugin: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) }) } }, async (request) => {
-    const q = request.query as { plugin?: string; limit?: number };
+    const q = request.query;
     return { deliveries: await host.store.listWebhooks({ plugin: q.plugin, limit: q.limit ?? 100 }) };
   });
 
@@ -227,11 +232,11 @@ const STORE_AUDIT_MAX = 10_000;
  * cursor's time, and those it returns that are not past the cursor (same millisecond, id not below
  * it) are dropped; a millisecond with more records than were asked for widens the read.
  */
-async function auditPage(host: Host, filters: { until?: string } & Record<string, string | undefined>, limit: number, cursor: { at: string; id: string } | null) {
+async function auditPage(host: Host, filters: Omit<AuditQuery, 'limit'>, limit: number, cursor: { at: string; id: string } | null) {
   const until = cursor && (!filters.until || cursor.at < filters.until) ? cursor.at : filters.until;
   let want = limit + 1;
   for (;;) {
-    const got = await host.store.queryAudit({ ...filters, until, limit: want } as never);
+    const got = await host.store.queryAudit({ ...filters, until, limit: want });
     const fresh = cursor ? got.filter((r) => r.at < cursor.at || (r.at === cursor.at && r._id < cursor.id)) : got;
     if (fresh.length > limit || got.length < want || want >= STORE_AUDIT_MAX) {
       const records = fresh.slice(0, limit);

@@ -17,9 +17,11 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Host } from '../host.ts';
 import { HttpError, documentAdminAuth, requireAdmin } from './admin-auth.ts';
+import { pathParam } from './request-data.ts';
 import { bundleAdminTemplate } from '../../bundler/admin-template.ts';
 import type { AdminTemplateBundle } from '../../bundler/admin-template.ts';
 import { PLUGIN_KEY_PATTERN } from '../../bundler/plugin-files.ts';
@@ -142,8 +144,16 @@ function publicUrlProps(publicUrl: string) {
   };
 }
 
-export async function adminPageRoutes(app: FastifyInstance, opts: { host: Host }): Promise<void> {
+// The hidden routes' schemas only type what the router fills (path parameters are always strings).
+// The ticket is `unknown`: a missing or repeated `t` is answered by the frame's own 403 page, so it
+// is checked by ticketValid rather than refused by a validator with a JSON error.
+const KeyParams = Type.Object({ key: Type.String() });
+const TicketQuery = Type.Object({ t: Type.Optional(Type.Unknown()) });
+
+export async function adminPageRoutes(plain: FastifyInstance, opts: { host: Host }): Promise<void> {
   const { host } = opts;
+  // Request data is typed by each route's schema (the same schema validates it and documents it).
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   // Derived from the admin token: stable across restarts and across instances behind one load
   // balancer, and whoever could forge it already holds the token.
   const ticketSecret = crypto.createHmac('sha256', host.options.adminToken).update('payout-sandbox admin frame ticket v1').digest();
@@ -152,7 +162,7 @@ export async function adminPageRoutes(app: FastifyInstance, opts: { host: Host }
     const exp = Math.floor(Date.now() / 1000) + TICKET_TTL_SECONDS;
     return `${exp}.${mac(`${key}.${exp}`)}`;
   };
-  const ticketValid = (key: string, ticket: unknown): boolean => {
+  const ticketValid = (key: string, ticket: unknown): ticket is string => {
     if (typeof ticket !== 'string') return false;
     const [exp, given] = ticket.split('.');
     if (!/^\d{1,12}$/.test(exp ?? '') || Number(exp) < Date.now() / 1000 || !given) return false;
@@ -181,24 +191,26 @@ export async function adminPageRoutes(app: FastifyInstance, opts: { host: Host }
     return fs.readFileSync(path.join(UI_DIR, 'index.html'), 'utf8');
   });
 
+  // No params schema: TypeBox cannot compile a property named '*' (it becomes an invalid pattern).
   app.get('/admin/ui/*', { schema: { hide: true } }, async (request, reply) => {
-    const rel = (request.params as { '*': string })['*'];
+    const rel = pathParam(request, '*');
     const file = path.join(UI_DIR, rel);
     if (!UI_FILE.test(rel) || !file.startsWith(UI_DIR) || !fs.existsSync(file)) throw new HttpError(404, `no admin page file '${rel}'`);
     common(reply).header('cache-control', 'no-cache').type(CONTENT_TYPES[path.extname(file).slice(1)]);
     return fs.readFileSync(file, 'utf8');
   });
 
-  app.get('/admin/vendor/:file', { schema: { hide: true } }, async (request, reply) => {
-    const file = VENDOR[(request.params as { file: string }).file];
+  app.get('/admin/vendor/:file', { schema: { hide: true, params: Type.Object({ file: Type.String() }) } }, async (request, reply) => {
+    // Own names only: 'constructor' or 'toString' would reach Object.prototype (a 500, not a 404).
+    const file = Object.hasOwn(VENDOR, request.params.file) ? VENDOR[request.params.file] : undefined;
     if (!file) throw new HttpError(404, 'no such vendor file');
     common(reply).header('cache-control', 'public, max-age=3600').type(CONTENT_TYPES.js);
     return fs.readFileSync(file, 'utf8');
   });
 
-  app.get('/admin/plugin-frame/:key', { schema: { hide: true } }, async (request, reply) => {
-    const { key } = request.params as { key: string };
-    const { t } = request.query as { t?: string };
+  app.get('/admin/plugin-frame/:key', { schema: { hide: true, params: KeyParams, querystring: TicketQuery } }, async (request, reply) => {
+    const { key } = request.params;
+    const { t } = request.query;
     const origin = originOf(request);
     common(reply)
       .header('content-security-policy', frameCsp(origin, PLUGIN_KEY_PATTERN.test(key) ? key : 'invalid'))
@@ -210,12 +222,12 @@ export async function adminPageRoutes(app: FastifyInstance, opts: { host: Host }
     }
     const e = host.registry.get(key);
     if (!e?.plugin) return reply.code(404).send(errorHtml(`Plugin '${key}' is not loaded.`));
-    return frameHtml(key, t as string, e.plugin.manifest.title);
+    return frameHtml(key, t, e.plugin.manifest.title);
   });
 
-  app.get('/admin/plugin-frame/:key/template.js', { schema: { hide: true } }, async (request, reply) => {
-    const { key } = request.params as { key: string };
-    const { t } = request.query as { t?: string };
+  app.get('/admin/plugin-frame/:key/template.js', { schema: { hide: true, params: KeyParams, querystring: TicketQuery } }, async (request, reply) => {
+    const { key } = request.params;
+    const { t } = request.query;
     common(reply).header('cache-control', 'no-store').type(CONTENT_TYPES.js);
     if (!PLUGIN_KEY_PATTERN.test(key) || !ticketValid(key, t)) return reply.code(403).send('/* settings link expired */\n');
     const bundle = templateBundle(key);
@@ -229,11 +241,11 @@ export async function adminPageRoutes(app: FastifyInstance, opts: { host: Host }
   // /api/admin/ (this route is registered outside app.ts's admin scope, so it adds the hook itself).
   const frameRoute = {
     onRequest: requireAdmin(host.options.adminToken),
-    schema: { tags: ['admin'], summary: "Props and URL for a plugin's sandboxed settings frame (secrets masked)", params: Type.Object({ key: Type.String() }) },
+    schema: { tags: ['admin'], summary: "Props and URL for a plugin's sandboxed settings frame (secrets masked)", params: KeyParams },
   };
   documentAdminAuth(frameRoute);
   app.get('/api/admin/plugins/:key/frame', frameRoute, async (request) => {
-    const { key } = request.params as { key: string };
+    const { key } = request.params;
     const e = host.registry.get(key);
     if (!e) throw new HttpError(404, `no plugin '${key}'; GET /api/admin/plugins lists them`, 'payoutKey');
     if (!e.plugin) throw new HttpError(409, `plugin '${key}' is not loaded (${e.error?.message ?? 'refused'}); fix it and reload before configuring it`);

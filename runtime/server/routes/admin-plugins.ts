@@ -1,6 +1,7 @@
 // Admin API for plugins: the platform's set-config-payout route, the plugin list and detail
 // (config masked, network requested vs approved, faults), grants, reload, cron, log, icon.
 import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Host } from '../host.ts';
 import { normaliseGrant } from '../../../host-api/http.ts';
@@ -62,8 +63,12 @@ function entryOr404(host: Host, key: string): PluginEntry {
   return e;
 }
 
-export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host }): Promise<void> {
+const KeyParams = Type.Object({ key: Type.String() });
+
+export async function adminPluginRoutes(plain: FastifyInstance, opts: { host: Host }): Promise<void> {
   const { host } = opts;
+  // Request data is typed by each route's schema (the same schema validates it and documents it).
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
 
   app.post('/api/admin/merchant-and-payout/set-config-payout', {
     schema: {
@@ -71,7 +76,7 @@ export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host
       body: Type.Object({ payoutKey: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }), value: Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]) }),
     },
   }, async (request) => {
-    const { payoutKey, key, value } = request.body as { payoutKey: string; key: string; value: string | number | boolean | null };
+    const { payoutKey, key, value } = request.body;
     entryOr404(host, payoutKey);
     try {
       const { secret } = await host.hostApi.config.set(payoutKey, key, value);
@@ -87,8 +92,8 @@ export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host
     plugins: await Promise.all(host.registry.list().map((e) => pluginSummary(host, e))),
   }));
 
-  app.get('/api/admin/plugins/:key', { schema: { tags: ['admin'], params: Type.Object({ key: Type.String() }) } }, async (request) => {
-    const e = entryOr404(host, (request.params as { key: string }).key);
+  app.get('/api/admin/plugins/:key', { schema: { tags: ['admin'], params: KeyParams } }, async (request) => {
+    const e = entryOr404(host, request.params.key);
     const summary = await pluginSummary(host, e);
     if (!e.plugin) return summary;
     const grants = (await host.store.listGrants(e.key)).filter((g) => g.approved).map((g) => ({ origin: g.origin, pathPrefix: g.pathPrefix, methods: g.methods }));
@@ -101,8 +106,8 @@ export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host
     };
   });
 
-  app.get('/api/admin/plugins/:key/icon', { schema: { tags: ['admin'], params: Type.Object({ key: Type.String() }) } }, async (request, reply) => {
-    const e = entryOr404(host, (request.params as { key: string }).key);
+  app.get('/api/admin/plugins/:key/icon', { schema: { tags: ['admin'], params: KeyParams } }, async (request, reply) => {
+    const e = entryOr404(host, request.params.key);
     // The icon as approved when the plugin was loaded, never the file on disk now (plugins/served-files.ts).
     const icon = e.served?.icon;
     if (!icon) throw new HttpError(404, `plugin '${e.key}' has no icon.png`);
@@ -111,10 +116,10 @@ export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host
 
   const grantBody = Type.Object({ origin: Type.String(), pathPrefix: Type.Optional(Type.Union([Type.String(), Type.Null()])), methods: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])) });
   app.post('/api/admin/plugins/:key/grants', {
-    schema: { tags: ['admin'], summary: 'Approve (or add) a network origin for a plugin', params: Type.Object({ key: Type.String() }), body: grantBody },
+    schema: { tags: ['admin'], summary: 'Approve (or add) a network origin for a plugin', params: KeyParams, body: grantBody },
   }, async (request) => {
-    const e = entryOr404(host, (request.params as { key: string }).key);
-    const b = request.body as { origin: string; pathPrefix?: string | null; methods?: string[] | null };
+    const e = entryOr404(host, request.params.key);
+    const b = request.body;
     let grant;
     try {
       grant = normaliseGrant({ origin: b.origin, pathPrefix: b.pathPrefix ?? null, methods: b.methods ?? null });
@@ -137,10 +142,10 @@ export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host
   });
 
   app.post('/api/admin/plugins/:key/grants/revoke', {
-    schema: { tags: ['admin'], summary: 'Revoke a network origin', params: Type.Object({ key: Type.String() }), body: Type.Object({ origin: Type.String() }) },
+    schema: { tags: ['admin'], summary: 'Revoke a network origin', params: KeyParams, body: Type.Object({ origin: Type.String() }) },
   }, async (request) => {
-    const e = entryOr404(host, (request.params as { key: string }).key);
-    const { origin } = request.body as { origin: string };
+    const e = entryOr404(host, request.params.key);
+    const { origin } = request.body;
     const grant = (await host.store.listGrants(e.key)).find((g) => g.origin === origin || g.origin === safeOrigin(origin));
     if (!grant) throw new HttpError(404, `plugin '${e.key}' has no grant for ${origin}`, 'origin');
     if (grant.requested) {
@@ -152,8 +157,8 @@ export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host
     return { revoked: grant.origin };
   });
 
-  app.post('/api/admin/plugins/:key/reload', { schema: { tags: ['admin'], params: Type.Object({ key: Type.String() }) } }, async (request) => {
-    const e = entryOr404(host, (request.params as { key: string }).key);
+  app.post('/api/admin/plugins/:key/reload', { schema: { tags: ['admin'], params: KeyParams } }, async (request) => {
+    const e = entryOr404(host, request.params.key);
     const next = await host.registry.load(e.dir);
     host.sandbox.resetBreaker(e.key);
     adminAudit(host, 'admin.plugin.reload', e.key, next.status === 'active' ? 'reloaded' : `refused: ${next.error?.message}`, next.status === 'active' ? 'allowed' : 'denied');
@@ -163,11 +168,11 @@ export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host
   app.post('/api/admin/plugins/:key/engine', {
     schema: {
       tags: ['admin'], summary: 'Run a plugin on another engine (reloads it); null forgets the choice and the server options decide again',
-      params: Type.Object({ key: Type.String() }), body: Type.Object({ engine: Type.Union([Type.String(), Type.Null()]) }),
+      params: KeyParams, body: Type.Object({ engine: Type.Union([Type.String(), Type.Null()]) }),
     },
   }, async (request) => {
-    const e = entryOr404(host, (request.params as { key: string }).key);
-    const { engine } = request.body as { engine: string | null };
+    const e = entryOr404(host, request.params.key);
+    const { engine } = request.body;
     if (engine !== null && !isEngineName(engine)) {
       adminAudit(host, 'admin.plugin.engine', e.key, `${String(engine).slice(0, 40)}: no such engine`, 'denied', 'engine');
       throw new HttpError(400, errorMessage('ENGINE_UNKNOWN', { engines: ENGINES.join(', ') }), 'engine', 'ENGINE_UNKNOWN');
@@ -194,18 +199,18 @@ export async function adminPluginRoutes(app: FastifyInstance, opts: { host: Host
     throw new HttpError(422, `${errorMessage('ENGINE_LOAD_FAILED', { engine: target, kept })}: ${reason}`, 'engine', 'ENGINE_LOAD_FAILED');
   });
 
-  app.post('/api/admin/plugins/:key/cron/run', { schema: { tags: ['admin'], params: Type.Object({ key: Type.String() }) } }, async (request) => {
-    const e = entryOr404(host, (request.params as { key: string }).key);
+  app.post('/api/admin/plugins/:key/cron/run', { schema: { tags: ['admin'], params: KeyParams } }, async (request) => {
+    const e = entryOr404(host, request.params.key);
     if (!e.plugin?.cron) throw new HttpError(409, `plugin '${e.key}' has no cron job`);
     adminAudit(host, 'admin.cron.run', e.key, 'run now');
     return { result: await host.cron.runNow(e.key) };
   });
 
   app.get('/api/admin/plugins/:key/log', {
-    schema: { tags: ['admin'], params: Type.Object({ key: Type.String() }), querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), since: Type.Optional(Type.String()) }) },
+    schema: { tags: ['admin'], params: KeyParams, querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), since: Type.Optional(Type.String()) }) },
   }, async (request) => {
-    const e = entryOr404(host, (request.params as { key: string }).key);
-    const q = request.query as { limit?: number; since?: string };
+    const e = entryOr404(host, request.params.key);
+    const q = request.query;
     await host.hostApi.pluginLog.flush();
     return { lines: await host.store.queryPluginLog({ plugin: e.key, limit: q.limit ?? 200, since: q.since }) };
   });

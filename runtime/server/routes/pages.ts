@@ -11,6 +11,7 @@ import type { OrderService } from '../../orders/order-service.ts';
 import { PAGE_HEADERS, renderNotFound, renderOrderPage, renderServerError } from '../pages/order-page.ts';
 import type { PageKind } from '../pages/order-page.ts';
 import { loggableError } from '../http-errors.ts';
+import { pathParam } from './request-data.ts';
 
 export interface PageRoutesOptions {
   orders: Pick<OrderService, 'findByUidAndSecret' | 'publicView'>;
@@ -36,7 +37,7 @@ export async function pageRoutes(app: FastifyInstance, opts: PageRoutesOptions):
   // Anything that escapes a handler still gets a page, not the app's JSON error.
   r.setErrorHandler((err, request, reply) => {
     request.log.error({ err: loggableError(err) }, 'order page failed');
-    const lang = normaliseLang(String((request.params as { lang?: unknown } | undefined)?.lang ?? '').slice(0, 10)) ?? 'en';
+    const lang = normaliseLang(pathParam(request, 'lang').slice(0, 10)) ?? 'en';
     return send(reply, 500, renderServerError(lang));
   });
 

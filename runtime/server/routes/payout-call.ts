@@ -36,6 +36,7 @@ import type { Admission, QuotaLimit } from '../../retention/webhook-quota.ts';
 import { codeForStatus, errorBody, errorMessage, isErrorCode } from '../../errors.ts';
 import type { ErrorBody, ErrorCode } from '../../errors.ts';
 import { loggableError } from '../http-errors.ts';
+import { pathParam } from './request-data.ts';
 
 export type CallbackInvokeResult =
   | { ok: true; callId?: string; value?: unknown }
@@ -119,9 +120,9 @@ export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOpt
   // Runs before the rate limit (instance hooks precede route hooks) and before the body is read:
   // probing unknown names costs neither a body read nor another plugin's rate budget.
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    const { payoutKey, callback } = req.params as Params;
-    const info = opts.pluginInfo(payoutKey);
-    if (!info?.callbacks.includes(callback)) return reply.code(404).send(NO_SUCH_CALLBACK);
+    // Hooks run before the route's schema: read the router's parameters through a check.
+    const info = opts.pluginInfo(pathParam(req, 'payoutKey'));
+    if (!info?.callbacks.includes(pathParam(req, 'callback'))) return reply.code(404).send(NO_SUCH_CALLBACK);
   });
 
   await app.register(rateLimit, {
@@ -129,9 +130,9 @@ export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOpt
     max: opts.ratePerMinute,
     timeWindow: 60_000,
     // One budget per plugin, whoever calls: it protects the sandbox and the other plugins.
-    keyGenerator: (req) => `payout_call:${(req.params as Params).payoutKey}`,
+    keyGenerator: (req) => `payout_call:${pathParam(req, 'payoutKey')}`,
     errorResponseBuilder: (req, ctx) => Object.assign(
-      new Error(errorMessage('CALLBACK_RATE_LIMITED', { plugin: shown((req.params as Params).payoutKey), max: ctx.max, after: ctx.after })),
+      new Error(errorMessage('CALLBACK_RATE_LIMITED', { plugin: shown(pathParam(req, 'payoutKey')), max: ctx.max, after: ctx.after })),
       { statusCode: ctx.statusCode, code: 'CALLBACK_RATE_LIMITED' },
     ),
   });

@@ -1,20 +1,8 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { writePlugin } from '../../helpers/plugin-fixture.ts';
+import { cli as runCli } from './cli-fixture.ts';
 
-const run = promisify(execFile);
-const BIN = new URL('../../../runtime/cli/bin.js', import.meta.url).pathname;
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli(args);
 
 describe('payout-sandbox check', () => {
   it('prints the example plugin as JSON: key, manifest, files, callbacks, cron', async () => {

@@ -1,22 +1,16 @@
 // The dev console: a signed test webhook sent from dev (trigger) and its refusals, each delivery
 // with status and time, the plugin's HTTP calls with their status, the signature verdict, type
 // errors after a rename-style save, and cron lines.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDev } from '../../../runtime/cli/commands/dev.ts';
 import type { DevServer } from '../../../runtime/cli/commands/dev.ts';
 import { scaffoldPlugin } from '../../../runtime/cli/commands/new.ts';
 import { auditLine, cronLine } from '../../../runtime/cli/dev-console.ts';
+import { REPO, authorProject, childEnv, cli } from './cli-fixture.ts';
 
-const repo = path.resolve('.');
-const project = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-dev-console-'));
-fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'author', private: true, type: 'module' }));
-fs.mkdirSync(path.join(project, 'node_modules'));
-fs.symlinkSync(repo, path.join(project, 'node_modules', 'payout-sandbox'));
-fs.symlinkSync(path.join(repo, 'node_modules', '@types'), path.join(project, 'node_modules', '@types'));
+const project = authorProject('ps-dev-console-', ['@types']);
 const lines: string[] = [];
 let dev: DevServer | null = null;
 
@@ -25,18 +19,8 @@ afterAll(async () => {
   fs.rmSync(project, { recursive: true, force: true });
 });
 
-function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && k !== 'NODE_OPTIONS' && k !== 'PAYOUT_SANDBOX_WEBHOOK_SECRET'));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repo, 'runtime/cli/bin.js'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => { stdout += c; });
-    child.stderr.on('data', (c) => { stderr += c; });
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+// Asynchronous: the dev server the CLI talks to runs in this process.
+const runCli = (args: string[]) => cli(args, { base: childEnv(['PAYOUT_SANDBOX_WEBHOOK_SECRET']) });
 
 async function until(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -69,7 +53,7 @@ describe('dev console', () => {
     // (Not spawnSync: the dev server answering it runs in this process.)
     const cli = await runCli(['trigger', dir, '--url', dev.baseUrl, '--secret', 'not-the-secret', '--json', '{"id":"po_3"}']);
     expect(cli.stdout).toMatch(new RegExp(`^HMAC-SHA256\\(webhookSecret, timestamp "\\." body\\) → x-signature, timestamp in x-timestamp\nPOST ${dev.baseUrl}/payout_call/${key}/webhook/ → 401 \\(\\d+ ms\\) mismatch`));
-    expect(cli.status).toBe(1);
+    expect(cli.code).toBe(1);
     const noSecret = await runCli(['trigger', dir, '--url', dev.baseUrl]);
     expect(noSecret.stderr).toBe("payout-sandbox trigger: the signing secret 'webhookSecret' is needed: pass --secret <value> (the value the host has for quickpay.webhookSecret)\n");
 
@@ -87,7 +71,7 @@ describe('dev console', () => {
   it('a platform plugin\'s cron runs are shown with their result and the next run', async () => {
     await dev?.close();
     const dir = path.join(project, 'cron-probe');
-    fs.cpSync(path.join(repo, 'test/fixtures/plugins/cron-probe'), dir, { recursive: true });
+    fs.cpSync(path.join(REPO, 'test/fixtures/plugins/cron-probe'), dir, { recursive: true });
     lines.length = 0;
     dev = await startDev({ dir, port: 0, config: { mode: 'throw' }, print: (l) => lines.push(l) });
     await until('the init run', () => /⏱ cron \(init\) ok|✖ cron \(init\) failed/.test(lines.join('\n')), 30_000);

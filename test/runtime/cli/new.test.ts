@@ -3,24 +3,17 @@
 // installed (node_modules/payout-sandbox → this checkout, as `npm link` or a file: dependency).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { namesFor, scaffoldPlugin } from '../../../runtime/cli/commands/new.ts';
 import { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
 import { loadPlugin } from '../../../runtime/plugins/load-plugin.ts';
 import { denyAllHandler } from '../../../runtime/review/check-report.ts';
+import { authorProject, childEnv } from './cli-fixture.ts';
 
-const repo = path.resolve('.');
-const project = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-author-'));
+const project = authorProject('ps-author-', ['vitest']);
 const plugins = path.join(project, 'plugins');
 
-beforeAll(() => {
-  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'author-project', private: true, type: 'module' }));
-  fs.mkdirSync(path.join(project, 'node_modules'));
-  fs.symlinkSync(repo, path.join(project, 'node_modules', 'payout-sandbox'));
-  fs.symlinkSync(path.join(repo, 'node_modules', 'vitest'), path.join(project, 'node_modules', 'vitest'));
-});
 afterAll(() => fs.rmSync(project, { recursive: true, force: true }));
 
 describe('payout-sandbox new', () => {
@@ -53,9 +46,8 @@ describe('payout-sandbox new', () => {
   });
 
   it('both scaffolds pass their own generated tests (vitest in a child process)', () => {
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && k !== 'NODE_OPTIONS'));
     const run = spawnSync(process.execPath, [path.join(project, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--dir', 'plugins', '--reporter', 'verbose'], {
-      cwd: project, env, encoding: 'utf8', timeout: 170_000,
+      cwd: project, env: childEnv(), encoding: 'utf8', timeout: 170_000,
     });
     const output = `${run.stdout}\n${run.stderr}`.replace(/\u001b\[[0-9;]*m/g, '');
     expect(run.status, output).toBe(0);

@@ -1,15 +1,12 @@
 // `payout-sandbox start` given bad input: each mistake is one line on stderr naming what is wrong
 // and how to fix it, exit code 1, no stack trace (unless --debug), and nothing started.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cli as runCli } from './cli-fixture.ts';
 
-const run = promisify(execFile);
-const BIN = new URL('../../../runtime/cli/bin.js', import.meta.url).pathname;
 const dirs: string[] = [];
 
 afterAll(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
@@ -20,18 +17,8 @@ function dataDir(): string {
   return d;
 }
 
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const base = { ...process.env };
-  delete base.PAYOUT_SANDBOX_OPTIONS;
-  delete base.PAYOUT_SANDBOX_ADMIN_TOKEN;
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { timeout: 60_000, env: { ...base, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+/** The CLI without the server options this machine's environment may hold, plus `env`. */
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { env, unset: ['PAYOUT_SANDBOX_OPTIONS', 'PAYOUT_SANDBOX_ADMIN_TOKEN'] });
 
 /** One line, prefixed with the command, and no stack frame anywhere. */
 function expectOneLine(r: { code: number; stderr: string }, pattern: RegExp): void {

@@ -2,21 +2,15 @@
 // secret key with ctx.config.get is reported with file:line and fails the command.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { scaffoldPlugin } from '../../../runtime/cli/commands/new.ts';
+import { BIN, authorProject, childEnv } from './cli-fixture.ts';
 
-const repo = path.resolve('.');
-const project = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-typecheck-'));
-fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'author', private: true, type: 'module' }));
-fs.mkdirSync(path.join(project, 'node_modules'));
-fs.symlinkSync(repo, path.join(project, 'node_modules', 'payout-sandbox'));
-fs.symlinkSync(path.join(repo, 'node_modules', '@types'), path.join(project, 'node_modules', '@types'));
+const project = authorProject('ps-typecheck-', ['@types']);
 afterAll(() => fs.rmSync(project, { recursive: true, force: true }));
 
-const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && k !== 'NODE_OPTIONS'));
-const typecheck = (dir: string) => spawnSync(process.execPath, [path.join(repo, 'runtime/cli/bin.js'), 'typecheck', dir], { cwd: project, env, encoding: 'utf8', timeout: 120_000 });
+const typecheck = (dir: string) => spawnSync(process.execPath, [BIN, 'typecheck', dir], { cwd: project, env: childEnv(), encoding: 'utf8', timeout: 120_000 });
 
 describe('payout-sandbox typecheck', () => {
   it('passes the scaffold, and names the line that reads a secret key', () => {

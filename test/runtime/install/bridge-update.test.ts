@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildHostApi, storedGrants } from '../../../host-api/index.ts';
 import type { HostApiParts } from '../../../host-api/index.ts';
 import { stagedPluginDir } from '../../../runtime/install/install-dirs.ts';
-import { Installer } from '../../../runtime/install/installer.ts';
+import { Installer } from '../../../runtime/installer/installer.ts';
 import { buildIpn } from '../../../runtime/ipn/ipn-message.ts';
 import { PluginRegistry } from '../../../runtime/plugins/registry.ts';
 import { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';

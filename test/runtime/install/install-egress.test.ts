@@ -8,7 +8,7 @@ import path from 'node:path';
 import { buildConnector } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connector, Resolver } from '../../../host-api/http/egress.ts';
-import { Installer } from '../../../runtime/install/installer.ts';
+import { Installer } from '../../../runtime/installer/installer.ts';
 import type { InstallEgressOptions } from '../../../runtime/install/install-egress.ts';
 import { openStore } from '../../../runtime/store/open-store.ts';
 import type { Store } from '../../../runtime/store/store.ts';

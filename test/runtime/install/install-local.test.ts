@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Installer } from '../../../runtime/install/installer.ts';
+import { Installer } from '../../../runtime/installer/installer.ts';
 import { hashFolder } from '../../../runtime/install/content-hash.ts';
 import { openStore } from '../../../runtime/store/open-store.ts';
 import type { Store } from '../../../runtime/store/store.ts';

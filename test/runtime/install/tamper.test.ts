@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApprovalEvent } from '../../../runtime/install/approval.ts';
 import { hashFolder } from '../../../runtime/install/content-hash.ts';
-import { Installer } from '../../../runtime/install/installer.ts';
+import { Installer } from '../../../runtime/installer/installer.ts';
 import { PluginRegistry } from '../../../runtime/plugins/registry.ts';
 import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
 import { openStore } from '../../../runtime/store/open-store.ts';

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Installer } from '../../../runtime/install/installer.ts';
+import { Installer } from '../../../runtime/installer/installer.ts';
 import { hashFolder } from '../../../runtime/install/content-hash.ts';
 import { PluginRegistry } from '../../../runtime/plugins/registry.ts';
 import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';

@@ -5,10 +5,8 @@
 // transfer that did run and failed is still FAILED/errorPayout or UNKNOWN (positive controls).
 // Real SQLite store, a stub sandbox (invoke) and a clock the test moves.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore } from '../../../runtime/store/open-store.ts';
 import type { Store } from '../../../runtime/store/store.ts';
 import type { Order } from '../../../runtime/store/types.ts';
-import { buildIpn } from '../../../runtime/ipn/ipn-message.ts';
 import { PayoutOrchestrator } from '../../../runtime/payouts/orchestrator.ts';
 import type { OrchestratorDeps } from '../../../runtime/payouts/orchestrator.ts';
 import { sweepPayouts } from '../../../runtime/payouts/payout-sweep.ts';
@@ -16,9 +14,10 @@ import type { SweepDeps } from '../../../runtime/payouts/payout-sweep.ts';
 import { NEVER_DISPATCHED } from '../../../runtime/payouts/deferral.ts';
 import type { PluginAvailability } from '../../../runtime/payouts/deferral.ts';
 import { NOT_DISPATCHED } from '../../../runtime/sandbox/protocol.ts';
-import type { AuditLog } from '../../../host-api/audit.ts';
 import { newOrder } from '../../helpers/orders.ts';
-import { StubSandbox, stubPlugin as plugin } from './stub-sandbox.ts';
+import { openPayoutFixture } from './payout-fixture.ts';
+import { stubPlugin as plugin } from './stub-sandbox.ts';
+import type { StubSandbox } from './stub-sandbox.ts';
 
 let clock = Date.parse('2026-12-01T10:00:00Z');
 let store: Store;
@@ -30,20 +29,10 @@ let deps: OrchestratorDeps;
 
 beforeEach(async () => {
   clock = Date.parse('2026-12-01T10:00:00Z');
-  store = await openStore('sqlite::memory:', { now: () => clock });
-  sandbox = new StubSandbox();
-  audits = [];
   availability = new Map();
-  deps = {
-    store, owner: 'test', now: () => clock,
-    audit: { record: (r: { capability: string; summary: string }) => audits.push(r) } as unknown as AuditLog,
-    buildIpn: (order, status) => buildIpn(order, status, { maxAttempts: 1, now: clock }),
-    invoke: (key, method, args) => sandbox.invoke(key, method, args),
-    activePlugin: (key) => plugin(key),
+  ({ store, sandbox, audits, deps, orchestrator } = await openPayoutFixture(() => clock, {
     pluginAvailability: (key) => availability.get(key) ?? { available: true },
-    transferWallMs: 1000, acceptedReviewAfterMs: 3600_000, unknownReviewAfterMs: 900_000,
-  };
-  orchestrator = new PayoutOrchestrator(deps);
+  }));
 });
 afterEach(async () => {
   await store.close();

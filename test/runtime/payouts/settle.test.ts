@@ -5,19 +5,17 @@
 // and dispatcher woken) + attempt state + one payout.* audit record + one event.
 // Real SQLite store, a stub sandbox and a clock the test moves.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore } from '../../../runtime/store/open-store.ts';
 import type { Store } from '../../../runtime/store/store.ts';
 import type { Order, PayoutAttempt } from '../../../runtime/store/types.ts';
 import { buildIpn } from '../../../runtime/ipn/ipn-message.ts';
-import { PayoutOrchestrator } from '../../../runtime/payouts/orchestrator.ts';
-import type { OrchestratorDeps } from '../../../runtime/payouts/orchestrator.ts';
+import type { OrchestratorDeps, PayoutOrchestrator } from '../../../runtime/payouts/orchestrator.ts';
 import type { PayoutEvent } from '../../../runtime/payouts/payout-steps.ts';
 import { sweepPayouts } from '../../../runtime/payouts/payout-sweep.ts';
 import { applyReport } from '../../../runtime/payouts/sdk-reconcile.ts';
 import { followOrder, settlePayout } from '../../../runtime/payouts/settle.ts';
-import type { AuditLog } from '../../../host-api/audit.ts';
 import { newOrder } from '../../helpers/orders.ts';
-import { StubSandbox, stubPlugin } from './stub-sandbox.ts';
+import { openPayoutFixture } from './payout-fixture.ts';
+import type { StubSandbox } from './stub-sandbox.ts';
 
 let clock = Date.parse('2026-12-01T10:00:00Z');
 let store: Store;
@@ -30,22 +28,12 @@ let orchestrator: PayoutOrchestrator;
 
 beforeEach(async () => {
   clock = Date.parse('2026-12-01T10:00:00Z');
-  store = await openStore('sqlite::memory:', { now: () => clock });
-  sandbox = new StubSandbox();
-  audits = [];
   events = [];
   kicks = 0;
-  deps = {
-    store, owner: 'test', now: () => clock,
-    audit: { record: (r: { capability: string; summary: string }) => audits.push(r) } as unknown as AuditLog,
-    buildIpn: (order, status) => buildIpn(order, status, { maxAttempts: 1, now: clock }),
+  ({ store, sandbox, audits, deps, orchestrator } = await openPayoutFixture(() => clock, {
     onIpnEnqueued: () => { kicks++; },
     onEvent: (e) => events.push(e),
-    invoke: (key, method, args) => sandbox.invoke(key, method, args),
-    activePlugin: (key) => stubPlugin(key),
-    transferWallMs: 1000, acceptedReviewAfterMs: 3600_000, unknownReviewAfterMs: 900_000,
-  };
-  orchestrator = new PayoutOrchestrator(deps);
+  }));
 });
 afterEach(async () => {
   await store.close();

@@ -3,15 +3,13 @@
 // the paused plugin is not asked again before its backoff ends. Positive control: a poll that ran
 // and failed is audited and waits for the next interval, as before.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore } from '../../../runtime/store/open-store.ts';
 import type { Store } from '../../../runtime/store/store.ts';
-import { buildIpn } from '../../../runtime/ipn/ipn-message.ts';
-import { PayoutOrchestrator } from '../../../runtime/payouts/orchestrator.ts';
-import type { OrchestratorDeps } from '../../../runtime/payouts/orchestrator.ts';
+import type { OrchestratorDeps, PayoutOrchestrator } from '../../../runtime/payouts/orchestrator.ts';
 import { sweepPayouts } from '../../../runtime/payouts/payout-sweep.ts';
-import type { AuditLog } from '../../../host-api/audit.ts';
 import { newOrder } from '../../helpers/orders.ts';
-import { StubSandbox, stubPlugin } from './stub-sandbox.ts';
+import { openPayoutFixture } from './payout-fixture.ts';
+import { stubPlugin } from './stub-sandbox.ts';
+import type { StubSandbox } from './stub-sandbox.ts';
 
 const POLL_MS = 60_000;
 let clock = 0;
@@ -23,18 +21,10 @@ let orchestrator: PayoutOrchestrator;
 
 beforeEach(async () => {
   clock = Date.parse('2026-12-01T10:00:00Z');
-  store = await openStore('sqlite::memory:', { now: () => clock });
-  sandbox = new StubSandbox();
-  audits = [];
-  deps = {
-    store, owner: 'test', now: () => clock,
-    audit: { record: (r: { capability: string; summary: string }) => audits.push(r) } as unknown as AuditLog,
-    buildIpn: (order, status) => buildIpn(order, status, { maxAttempts: 1, now: clock }),
-    invoke: (key, method, args) => sandbox.invoke(key, method, args),
+  ({ store, sandbox, audits, deps, orchestrator } = await openPayoutFixture(() => clock, {
     activePlugin: (key) => stubPlugin(key, { format: 'sdk', status: true }),
-    transferWallMs: 1000, acceptedReviewAfterMs: 24 * 3600_000, unknownReviewAfterMs: 900_000,
-  };
-  orchestrator = new PayoutOrchestrator(deps);
+    acceptedReviewAfterMs: 24 * 3600_000,
+  }));
 });
 afterEach(async () => {
   await store.close();

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { auditReport } from '../../../runtime/review/audit-report.ts';
-import { checkPluginFolder } from '../../../runtime/install/plugin-check.ts';
+import { checkPluginFolder } from '../../../runtime/installer/plugin-check.ts';
 import { writePlugin } from '../../helpers/plugin-fixture.ts';
 
 const report = async (dir: string) => (await checkPluginFolder(dir, [], `plugin folder ${dir}`, 'nothing changed')).report;

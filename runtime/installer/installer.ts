@@ -18,23 +18,23 @@ import { newId } from '../store/ids.ts';
 import type { Store } from '../store/store.ts';
 import type { PluginRecord, PluginSource, PluginVersion } from '../store/types.ts';
 import type { Grant } from '../../host-api/http.ts';
-import { TOFU_ACTOR, folderVersion } from './approval.ts';
-import { widening } from './capabilities.ts';
-import type { Widening } from './capabilities.ts';
-import { HASH_LIMITS, hashFolder, shortHash } from './content-hash.ts';
-import { fetchSource } from './fetch-source.ts';
-import { InstallError, installLimits } from './install-errors.ts';
-import type { InstallLimits } from './install-errors.ts';
+import { TOFU_ACTOR, folderVersion } from '../install/approval.ts';
+import { widening } from '../install/capabilities.ts';
+import type { Widening } from '../install/capabilities.ts';
+import { HASH_LIMITS, hashFolder, shortHash } from '../install/content-hash.ts';
+import { fetchSource } from '../install/fetch-source.ts';
+import { InstallError, installLimits } from '../install/install-errors.ts';
+import type { InstallLimits } from '../install/install-errors.ts';
 import {
   STAGING_DIR, newStagingId, pruneStaging, readStaged, removeKept, removeStaging, restoreKept, stagedPluginDir, stagingRoot,
   swapIntoPlace, writeStaged,
-} from './install-dirs.ts';
-import type { StagedInstall } from './install-dirs.ts';
-import { DEFAULT_REGISTRY } from './npm-registry.ts';
-import { InstallEgress } from './install-egress.ts';
-import type { InstallEgressOptions } from './install-egress.ts';
-import { readPackageInfo } from './package-info.ts';
-import type { SkippedScript } from './package-info.ts';
+} from '../install/install-dirs.ts';
+import type { StagedInstall } from '../install/install-dirs.ts';
+import { DEFAULT_REGISTRY } from '../install/npm-registry.ts';
+import { InstallEgress } from '../install/install-egress.ts';
+import type { InstallEgressOptions } from '../install/install-egress.ts';
+import { readPackageInfo } from '../install/package-info.ts';
+import type { SkippedScript } from '../install/package-info.ts';
 import { checkPluginFolder } from './plugin-check.ts';
 import type { AuditReport, CheckedPlugin } from './plugin-check.ts';
 

@@ -10,8 +10,8 @@ import type { LoadedPlugin } from '../plugins/load-plugin.ts';
 import { SandboxHost } from '../sandbox/sandbox-host.ts';
 import type { Grant } from '../../host-api/http.ts';
 import type { PluginCapabilitySet } from '../store/types.ts';
-import { capabilitiesOf } from './capabilities.ts';
-import { InstallError } from './install-errors.ts';
+import { capabilitiesOf } from '../install/capabilities.ts';
+import { InstallError } from '../install/install-errors.ts';
 
 export type AuditReport = ReturnType<typeof auditReport>;
 
