@@ -1,6 +1,7 @@
 // What every host capability looks like. A capability module (config.ts, http.ts, ...) exports one
 // or more Capability objects; dispatch.ts runs each call through parse → invoke and writes exactly
 // one audit record per call, whatever the outcome.
+import type { ConfigSnapshotSource } from './config-snapshot.ts';
 
 /** Who is calling. Built by the server from its own table: nothing in it comes from the isolate. */
 export interface HostCallContext {
@@ -30,6 +31,17 @@ export interface HostCallHandler {
   log(plugin: string, callId: string, level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
   /** Sandbox-process services used during a call (crypto, timers), recorded with the call. */
   recordLocalCalls?(ctx: HostCallContext, localCalls: Record<string, number>): void;
+  /**
+   * The non-secret config values a plugin's sandbox process may answer by itself
+   * (config-snapshot.ts); absent: every config.get goes to `handle`.
+   */
+  readonly configSnapshots?: ConfigSnapshotSource;
+  /** Host calls a plugin may still make this minute: the sandbox process answers no more reads than that. */
+  hostCallsLeftThisMinute?(plugin: string): number;
+  /** Config reads the sandbox process answered in a call so far: they count toward the call's caps. */
+  noteLocalHostCalls?(ctx: HostCallContext, total: number): void;
+  /** The call's report of its locally answered config reads (CallStats.configReads), once, when it ended. */
+  recordConfigReads?(ctx: HostCallContext, reads: unknown): void;
   /** Removes secret values from text a plugin produced (its error messages). */
   scrub?(text: string): string;
   /**

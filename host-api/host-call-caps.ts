@@ -12,7 +12,7 @@
 // per 60 s, the refusals in between counted in the next one.
 import type { HostCallContext } from './capability.ts';
 import type { AuditLog } from './audit.ts';
-import { MinuteWindow, checkHostCallLimits, jsonBytes } from './host-call-limits.ts';
+import { MinuteWindow, callsPerCallRefusal, callsPerMinuteRefusal, checkHostCallLimits, jsonBytes } from './host-call-limits.ts';
 import type { HostCallLimits } from './host-call-limits.ts';
 
 export type HostCapRule =
@@ -38,6 +38,8 @@ interface CallUsage {
   /** Host calls of this plugin call running now, and those waiting for a turn. */
   inFlight: number;
   waiting: (() => void)[];
+  /** Config reads the sandbox process answered itself, as last reported (counted in `calls`). */
+  localReported: number;
   /** Refusals since the one that was recorded, by rule; written when the call ends. */
   unrecorded: Map<HostCapRule, number>;
   recorded: boolean;
@@ -85,17 +87,14 @@ export class HostCallCaps {
     const usage = this.usageOf(ctx);
     const cron = ctx.method === 'cron';
     const perCall = cron ? this.limits.cronHostCallsPerRun : this.limits.hostCallsPerCall;
-    const perCallOption = cron ? 'cronHostCallsPerRun' : 'hostCallsPerCall';
     const name = String(capability).slice(0, 80);
-    const who = `plugin '${ctx.plugin}'`;
-    const inCall = cron ? 'one cron run' : `one call (${ctx.method})`;
 
     let refusal: HostCapRefusal | null = null;
     let bytes = 0;
     if (usage.calls >= perCall) {
-      refusal = { rule: 'host.calls-per-call', message: `${name} refused: ${who} has made the ${perCall} host calls allowed in ${inCall}; the host's administrator can raise the limit with the server option ${perCallOption}` };
+      refusal = { rule: 'host.calls-per-call', message: callsPerCallRefusal(name, ctx.plugin, ctx.method, this.limits) };
     } else if (this.window.usage(ctx.plugin).calls >= this.limits.hostCallsPerMinute) {
-      refusal = { rule: 'host.calls-per-minute', message: `${name} refused: ${who} has made the ${this.limits.hostCallsPerMinute} host calls allowed per minute; retry later, or the host's administrator can raise the limit with the server option hostCallsPerMinute` };
+      refusal = { rule: 'host.calls-per-minute', message: callsPerMinuteRefusal(name, ctx.plugin, this.limits) };
     } else {
       bytes = jsonBytes(args, this.limits.hostCallArgBytes);
       if (bytes > this.limits.hostCallArgBytes) {
@@ -167,6 +166,45 @@ export class HostCallCaps {
     this.window.add(ctx.plugin, 0, bytes);
   }
 
+  /**
+   * Host calls the sandbox process answered itself in this call (config reads), `total` so far as
+   * it reports them (with each host call it sends on, and when the call ends): they count toward
+   * the call's cap and the plugin's minute like those the server answered. Only an increase counts.
+   */
+  noteLocalCalls(ctx: HostCallContext, total: number): void {
+    const usage = this.usageOf(ctx);
+    if (!Number.isSafeInteger(total) || total <= usage.localReported) return;
+    const added = total - usage.localReported;
+    usage.localReported = total;
+    usage.calls += added;
+    this.window.add(ctx.plugin, added, 0);
+  }
+
+  /** Host calls the plugin may still make in its current minute (what a sandbox process may answer itself). */
+  minuteCallsLeft(plugin: string): number {
+    return Math.max(0, this.limits.hostCallsPerMinute - this.window.usage(plugin).calls);
+  }
+
+  /**
+   * `count` host calls the sandbox process refused itself by the count caps (it answers config
+   * reads locally, host-api/config-snapshot.ts): audited as if refused here — the first of a call
+   * (or of the plugin's minute) in a record, the rest counted into the record written later.
+   */
+  recordLocalRefusals(ctx: HostCallContext, capability: string, rule: 'host.calls-per-call' | 'host.calls-per-minute', count: number): void {
+    if (!Number.isSafeInteger(count) || count <= 0) return;
+    const name = String(capability).slice(0, 80);
+    const message = rule === 'host.calls-per-call' ? callsPerCallRefusal(name, ctx.plugin, ctx.method, this.limits) : callsPerMinuteRefusal(name, ctx.plugin, this.limits);
+    const usage = this.usageOf(ctx);
+    this.refuse(ctx, usage, name, { rule, message });
+    if (count === 1) return;
+    // The others only add to counts, as a refusal after the recorded one does (refuse): no loop.
+    const counts = MINUTE_RULES.has(rule) ? this.minuteRefusals.get(ctx.plugin)?.unrecorded : usage.unrecorded;
+    if (!counts) return;
+    counts.set(rule, (counts.get(rule) ?? 0) + count - 1);
+    if (!MINUTE_RULES.has(rule)) this.pending.add(ctx);
+    this.updateTimer();
+  }
+
   /** The plugin call has ended: its refusal count, if any, is written now. */
   endCall(ctx: HostCallContext): void {
     if (this.pending.has(ctx)) this.settleCall(ctx);
@@ -203,7 +241,7 @@ export class HostCallCaps {
   private usageOf(ctx: HostCallContext): CallUsage {
     let u = this.usage.get(ctx);
     if (!u) {
-      u = { calls: 0, bytes: 0, inFlight: 0, waiting: [], unrecorded: new Map(), recorded: false };
+      u = { calls: 0, bytes: 0, inFlight: 0, waiting: [], localReported: 0, unrecorded: new Map(), recorded: false };
       this.usage.set(ctx, u);
     }
     return u;

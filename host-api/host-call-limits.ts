@@ -32,6 +32,23 @@ export interface HostCallLimits {
 
 const MiB = 1024 * 1024;
 
+/** The refusal of the per-minute count cap, worded as callsPerCallRefusal's. */
+export function callsPerMinuteRefusal(capability: string, plugin: string, limits: Pick<HostCallLimits, 'hostCallsPerMinute'>): string {
+  return `${String(capability).slice(0, 80)} refused: plugin '${plugin}' has made the ${limits.hostCallsPerMinute} host calls allowed per minute; retry later, or the host's administrator can raise the limit with the server option hostCallsPerMinute`;
+}
+
+/**
+ * The refusal of the per-call count cap, word for word the same whether the server refuses the host
+ * call (host-call-caps.ts) or the sandbox process refuses a read it would answer itself.
+ */
+export function callsPerCallRefusal(capability: string, plugin: string, method: string, limits: Pick<HostCallLimits, 'hostCallsPerCall' | 'cronHostCallsPerRun'>): string {
+  const cron = method === 'cron';
+  const perCall = cron ? limits.cronHostCallsPerRun : limits.hostCallsPerCall;
+  const option = cron ? 'cronHostCallsPerRun' : 'hostCallsPerCall';
+  const inCall = cron ? 'one cron run' : `one call (${method})`;
+  return `${String(capability).slice(0, 80)} refused: plugin '${plugin}' has made the ${perCall} host calls allowed in ${inCall}; the host's administrator can raise the limit with the server option ${option}`;
+}
+
 export const DEFAULT_HOST_CALL_LIMITS: Readonly<HostCallLimits> = Object.freeze({
   hostCallsPerCall: 200,
   cronHostCallsPerRun: 80_000,
