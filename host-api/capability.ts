@@ -36,10 +36,10 @@ export interface HostCallHandler {
    * (config-snapshot.ts); absent: every config.get goes to `handle`.
    */
   readonly configSnapshots?: ConfigSnapshotSource;
-  /** Host calls a plugin may still make this minute: the sandbox process answers no more reads than that. */
-  hostCallsLeftThisMinute?(plugin: string): number;
-  /** Config reads the sandbox process answered in a call so far: they count toward the call's caps. */
-  noteLocalHostCalls?(ctx: HostCallContext, total: number): void;
+  /** Host calls and bytes a plugin may still use this minute: the sandbox process answers no more reads than that. */
+  hostCallsLeftThisMinute?(plugin: string): { calls: number; bytes: number };
+  /** Config reads the sandbox process answered in a call so far, and their bytes: they count toward the call's caps. */
+  noteLocalHostCalls?(ctx: HostCallContext, total: { calls: number; bytes: number }): void;
   /** The call's report of its locally answered config reads (CallStats.configReads), once, when it ended. */
   recordConfigReads?(ctx: HostCallContext, reads: unknown): void;
   /** Removes secret values from text a plugin produced (its error messages). */

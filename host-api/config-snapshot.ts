@@ -16,16 +16,15 @@ import type { ConfigScalar } from '../runtime/manifest/manifest.ts';
 import { configKeys } from '../runtime/manifest/manifest.ts';
 import type { ConfigService, ManifestSource } from './config.ts';
 import type { CapabilitySetSource } from './capability-set.ts';
-import type { HostCallLimits } from './host-call-limits.ts';
+import { SHARED_CAP_RULES } from './host-call-limits.ts';
+import type { HostCallLimits, SharedCapRule } from './host-call-limits.ts';
 
 /** Pushed to the sandbox process of one plugin (protocol.ts `config`). */
 export interface ConfigSnapshot {
   /** Declared, non-secret keys → the value config.get would answer (stored, else default_config, else null). */
   values: Record<string, ConfigScalar>;
-  /** The host-call count caps (hostCallsPerCall, cronHostCallsPerRun, hostCallsPerMinute): local answers count toward them. */
-  maxHostCallsPerCall: number;
-  maxHostCallsPerCronRun: number;
-  maxHostCallsPerMinute: number;
+  /** The host-call caps: local answers count toward the count and byte caps like the server's answers. */
+  limits: HostCallLimits;
   /** The capability set's callback and cron checks: in a call it refuses, nothing is answered locally. */
   callbacks: string[] | null;
   cron: boolean | null;
@@ -35,11 +34,11 @@ export interface ConfigSnapshot {
 export interface ConfigReadStats {
   /** Key → how many times it was answered locally in this call. */
   keys: Record<string, number>;
-  /** Reads refused locally by the count caps, by rule. */
-  refused: { 'host.calls-per-call'?: number; 'host.calls-per-minute'?: number };
+  /** Bytes of those reads' arguments and answers, counted as the server counts a host call's. */
+  bytes: number;
+  /** Reads refused locally by the caps the process shares with the server, by rule. */
+  refused: Partial<Record<SharedCapRule, number>>;
 }
-
-export const LOCAL_REFUSAL_RULES = ['host.calls-per-call', 'host.calls-per-minute'] as const;
 
 export interface ConfigSnapshotSource {
   /** Changes whenever what would be pushed may have changed; compared element by element. */
@@ -54,7 +53,6 @@ export interface ConfigSnapshotSource {
 
 export const CONFIG_GET = 'config.get';
 
-type CountLimits = Pick<HostCallLimits, 'hostCallsPerCall' | 'cronHostCallsPerRun' | 'hostCallsPerMinute'>;
 
 export function sameStamp(a: readonly unknown[] | null | undefined, b: readonly unknown[]): boolean {
   return !!a && a.length === b.length && a.every((x, i) => x === b[i]);
@@ -64,9 +62,9 @@ export class ConfigSnapshots implements ConfigSnapshotSource {
   private readonly config: ConfigService;
   private readonly manifests: ManifestSource;
   private readonly capabilitySets: CapabilitySetSource;
-  private readonly limits: CountLimits;
+  private readonly limits: HostCallLimits;
 
-  constructor(deps: { config: ConfigService; manifests: ManifestSource; capabilitySets: CapabilitySetSource; limits: CountLimits }) {
+  constructor(deps: { config: ConfigService; manifests: ManifestSource; capabilitySets: CapabilitySetSource; limits: HostCallLimits }) {
     this.config = deps.config;
     this.manifests = deps.manifests;
     this.capabilitySets = deps.capabilitySets;
@@ -85,9 +83,7 @@ export class ConfigSnapshots implements ConfigSnapshotSource {
     if (!values) return null;
     return {
       values,
-      maxHostCallsPerCall: this.limits.hostCallsPerCall,
-      maxHostCallsPerCronRun: this.limits.cronHostCallsPerRun,
-      maxHostCallsPerMinute: this.limits.hostCallsPerMinute,
+      limits: { ...this.limits },
       callbacks: set.callbacks ? [...set.callbacks] : null,
       cron: set.cron,
     };
@@ -109,15 +105,16 @@ export class ConfigSnapshots implements ConfigSnapshotSource {
  * the audit log through the report.
  */
 export function checkedReadStats(reads: unknown, shown: Set<string>): ConfigReadStats {
-  const out: ConfigReadStats = { keys: {}, refused: {} };
+  const out: ConfigReadStats = { keys: {}, bytes: 0, refused: {} };
   if (!reads || typeof reads !== 'object') return out;
-  const { keys, refused } = reads as { keys?: unknown; refused?: unknown };
+  const { keys, bytes, refused } = reads as { keys?: unknown; bytes?: unknown; refused?: unknown };
   const count = (n: unknown) => (Number.isSafeInteger(n) && (n as number) > 0 ? n as number : 0);
   if (keys && typeof keys === 'object') {
     for (const [key, n] of Object.entries(keys as Record<string, unknown>)) if (shown.has(key) && count(n)) out.keys[key] = count(n);
   }
+  out.bytes = count(bytes);
   if (refused && typeof refused === 'object') {
-    for (const rule of LOCAL_REFUSAL_RULES) if (count((refused as Record<string, unknown>)[rule])) out.refused[rule] = count((refused as Record<string, unknown>)[rule]);
+    for (const rule of SHARED_CAP_RULES) if (count((refused as Record<string, unknown>)[rule])) out.refused[rule] = count((refused as Record<string, unknown>)[rule]);
   }
   return out;
 }

@@ -18,7 +18,8 @@ import type { PluginLog } from './log.ts';
 import type { Scrubber } from '../runtime/secrets/scrubber.ts';
 import type { HostCallHandler, HostCallReply } from './capability.ts';
 import type { ConfigSnapshotSource } from './config-snapshot.ts';
-import { CONFIG_GET, LOCAL_REFUSAL_RULES, checkedReadStats } from './config-snapshot.ts';
+import { CONFIG_GET, checkedReadStats } from './config-snapshot.ts';
+import { SHARED_CAP_RULES } from './host-call-limits.ts';
 
 export interface HostApiDeps {
   capabilities: Capability[];
@@ -125,7 +126,7 @@ export function createHostApi(deps: HostApiDeps): HostApi {
       const reads = checkedReadStats(raw, shown);
       const entries = Object.entries(reads.keys);
       const answered = entries.reduce((sum, [, n]) => sum + n, 0);
-      deps.caps.noteLocalCalls(ctx, answered);
+      deps.caps.noteLocalCalls(ctx, { calls: answered, bytes: reads.bytes });
       if (entries.length > 0) {
         const record = {
           plugin: ctx.plugin, actor: `plugin:${ctx.plugin}`, callId: ctx.callId, capability: CONFIG_GET, decision: 'allowed' as const, rule: null,
@@ -136,9 +137,9 @@ export function createHostApi(deps: HostApiDeps): HostApi {
         else deps.audit.record(record);
       }
       // Refused by the count caps in the sandbox process: audited by the caps, as their own refusals.
-      for (const rule of LOCAL_REFUSAL_RULES) deps.caps.recordLocalRefusals(ctx, CONFIG_GET, rule, reads.refused[rule] ?? 0);
+      for (const rule of SHARED_CAP_RULES) deps.caps.recordLocalRefusals(ctx, CONFIG_GET, rule, reads.refused[rule] ?? 0);
     },
-    hostCallsLeftThisMinute: (plugin) => deps.caps.minuteCallsLeft(plugin),
+    hostCallsLeftThisMinute: (plugin) => deps.caps.minuteLeft(plugin),
     recordLocalCalls(ctx, localCalls) {
       // Reported once, when the plugin call has ended: the caps' refusal count is written now.
       deps.caps.endCall(ctx);

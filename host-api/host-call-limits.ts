@@ -32,21 +32,31 @@ export interface HostCallLimits {
 
 const MiB = 1024 * 1024;
 
-/** The refusal of the per-minute count cap, worded as callsPerCallRefusal's. */
-export function callsPerMinuteRefusal(capability: string, plugin: string, limits: Pick<HostCallLimits, 'hostCallsPerMinute'>): string {
-  return `${String(capability).slice(0, 80)} refused: plugin '${plugin}' has made the ${limits.hostCallsPerMinute} host calls allowed per minute; retry later, or the host's administrator can raise the limit with the server option hostCallsPerMinute`;
-}
+/** The caps a sandbox process applies too, to the config reads it answers itself (config-snapshot.ts). */
+export type SharedCapRule = 'host.calls-per-call' | 'host.calls-per-minute' | 'host.bytes-per-call' | 'host.bytes-per-minute';
+export const SHARED_CAP_RULES: readonly SharedCapRule[] = ['host.calls-per-call', 'host.calls-per-minute', 'host.bytes-per-call', 'host.bytes-per-minute'];
 
 /**
- * The refusal of the per-call count cap, word for word the same whether the server refuses the host
- * call (host-call-caps.ts) or the sandbox process refuses a read it would answer itself.
+ * The refusal of one of those caps, word for word the same whether the server refuses the host call
+ * (host-call-caps.ts) or the sandbox process refuses a read it would answer itself. `usedBytes`:
+ * bytes exchanged so far in the call (bytes-per-call) or the minute (bytes-per-minute); `moreBytes`:
+ * what the refused call would add.
  */
-export function callsPerCallRefusal(capability: string, plugin: string, method: string, limits: Pick<HostCallLimits, 'hostCallsPerCall' | 'cronHostCallsPerRun'>): string {
-  const cron = method === 'cron';
-  const perCall = cron ? limits.cronHostCallsPerRun : limits.hostCallsPerCall;
-  const option = cron ? 'cronHostCallsPerRun' : 'hostCallsPerCall';
-  const inCall = cron ? 'one cron run' : `one call (${method})`;
-  return `${String(capability).slice(0, 80)} refused: plugin '${plugin}' has made the ${perCall} host calls allowed in ${inCall}; the host's administrator can raise the limit with the server option ${option}`;
+export function capRefusal(rule: SharedCapRule, at: { capability: string; plugin: string; method: string; usedBytes?: number; moreBytes?: number }, limits: HostCallLimits): string {
+  const name = String(at.capability).slice(0, 80);
+  const who = `plugin '${at.plugin}'`;
+  const cron = at.method === 'cron';
+  const inCall = cron ? 'one cron run' : `one call (${at.method})`;
+  switch (rule) {
+    case 'host.calls-per-call':
+      return `${name} refused: ${who} has made the ${cron ? limits.cronHostCallsPerRun : limits.hostCallsPerCall} host calls allowed in ${inCall}; the host's administrator can raise the limit with the server option ${cron ? 'cronHostCallsPerRun' : 'hostCallsPerCall'}`;
+    case 'host.calls-per-minute':
+      return `${name} refused: ${who} has made the ${limits.hostCallsPerMinute} host calls allowed per minute; retry later, or the host's administrator can raise the limit with the server option hostCallsPerMinute`;
+    case 'host.bytes-per-call':
+      return `${name} refused: ${who} has exchanged ${at.usedBytes ?? 0} bytes of host-call arguments and results in ${inCall}, and ${at.moreBytes ?? 0} more would pass the ${cron ? limits.cronHostCallBytesPerRun : limits.hostCallBytesPerCall}-byte limit; the host's administrator can raise it with the server option ${cron ? 'cronHostCallBytesPerRun' : 'hostCallBytesPerCall'}`;
+    case 'host.bytes-per-minute':
+      return `${name} refused: ${who} has exchanged ${at.usedBytes ?? 0} bytes of host-call arguments and results in the last minute, and ${at.moreBytes ?? 0} more would pass the ${limits.hostCallBytesPerMinute}-byte limit; retry later, or the host's administrator can raise it with the server option hostCallBytesPerMinute`;
+  }
 }
 
 export const DEFAULT_HOST_CALL_LIMITS: Readonly<HostCallLimits> = Object.freeze({

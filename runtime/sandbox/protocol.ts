@@ -140,8 +140,8 @@ export type ToSandbox =
   | { t: 'load'; id: number; plugin: string; callId: string; code: string; codeSha256: string; cachedData: string | null; setup: IsolateSetup; limits: PluginLimits; engine: EngineName }
   | { t: 'unload'; id: number; plugin: string }
   | { t: 'manifest'; id: number; code: string; cpuMs: number }
-  /** minuteHostCallsLeft: the plugin's per-minute host-call budget left, which local config reads may use (none: no local reads). */
-  | { t: 'invoke'; id: number; plugin: string; callId: string; method: string; args: unknown; wallMs: number; cpuMs?: number; minuteHostCallsLeft?: number }
+  /** minuteLeft: what the plugin's minute caps leave, which local config reads may use (absent: no local reads). */
+  | { t: 'invoke'; id: number; plugin: string; callId: string; method: string; args: unknown; wallMs: number; cpuMs?: number; minuteLeft?: { calls: number; bytes: number } }
   | { t: 'hostResult'; hostCallId: number; ok: boolean; value: unknown }
   /** The plugin's non-secret config values to answer from, or null: answer none (sent before the next invoke). */
   | { t: 'config'; plugin: string; snapshot: ConfigSnapshot | null }
@@ -151,9 +151,10 @@ export type FromSandbox =
   | { t: 'ready'; pid: number; node: string; isolatedVm: string }
   | { t: 'reply'; id: number; ok: true; value: unknown; stats?: CallStats }
   | { t: 'reply'; id: number; ok: false; error: SandboxFailure; stats?: CallStats }
-  | { t: 'respond'; callId: string; response: CallbackResponse }
-  /** localReads: config reads this call's sandbox process answered itself so far (they count toward the caps). */
-  | { t: 'hostCall'; hostCallId: number; plugin: string; callId: string; capability: string; args: unknown; localReads?: number }
+  /** localReads as in hostCall: a callback's answer can reach its caller before the call ends and reports them. */
+  | { t: 'respond'; callId: string; response: CallbackResponse; localReads?: { calls: number; bytes: number } }
+  /** localReads: config reads this call's sandbox process answered itself so far, and their bytes (they count toward the caps). */
+  | { t: 'hostCall'; hostCallId: number; plugin: string; callId: string; capability: string; args: unknown; localReads?: { calls: number; bytes: number } }
   | { t: 'log'; plugin: string; callId: string; level: 'debug' | 'info' | 'warn' | 'error'; text: string }
   | { t: 'fault'; plugin: string; kind: FailureKind; message: string };
 

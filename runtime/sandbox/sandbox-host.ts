@@ -87,6 +87,8 @@ export class SandboxHost {
       onRespond: (msg) => {
         const call = this.calls.get(msg.callId);
         if (!call || call.plugin.process !== self() || !call.onRespond) return;
+        // Charged before the answer goes out: the caller's next call must see this one's reads.
+        if (msg.localReads && typeof msg.localReads === 'object') options.handler.noteLocalHostCalls?.(call.ctx, msg.localReads);
         // As for results (scrubResult): an answer too large to scrub quickly is a failed answer.
         call.onRespond(holdsMoreThan(msg.response, MAX_RESULT_VALUES) ? { status: 500, headers: {}, body: '' } : this.scrubOwn(call.plugin.key, msg.response));
       },
@@ -309,9 +311,9 @@ export class SandboxHost {
         return { ok: false, callId, ctx, stats: null, error: { kind: 'throttled', retryInMs: 1000, message: `plugin '${key}' is busy: ${key}.${label} waited until ${remainingMs} ms of its ${wallMs} ms deadline were left; nothing ran` } };
       }
       const localReads = await this.configPush.beforeCall(key);
-      const minuteHostCallsLeft = localReads ? this.options.handler.hostCallsLeftThisMinute?.(key) : undefined;
+      const minuteLeft = localReads ? this.options.handler.hostCallsLeftThisMinute?.(key) : undefined;
       const reply = await this.request(plugin.process, {
-        t: 'invoke', plugin: key, callId, method, args, wallMs: remainingMs, ...(options.cpuMs ? { cpuMs: options.cpuMs } : {}), ...(minuteHostCallsLeft !== undefined ? { minuteHostCallsLeft } : {}),
+        t: 'invoke', plugin: key, callId, method, args, wallMs: remainingMs, ...(options.cpuMs ? { cpuMs: options.cpuMs } : {}), ...(minuteLeft ? { minuteLeft } : {}),
       }, remainingMs, `${key}.${label}`, key);
       if (reply.stats) {
         if (reply.stats.configReads) this.options.handler.recordConfigReads?.(ctx, reply.stats.configReads);
@@ -386,7 +388,7 @@ export class SandboxHost {
     return { ...error, message: scrub(error.message), ...(error.thrown ? { thrown: { ...error.thrown, message: scrub(error.thrown.message) } } : {}) };
   }
 
-  private onHostCall(from: SandboxProcess, msg: { hostCallId: number; plugin: string; callId: string; capability: string; args: unknown; localReads?: number }): void {
+  private onHostCall(from: SandboxProcess, msg: { hostCallId: number; plugin: string; callId: string; capability: string; args: unknown; localReads?: { calls: number; bytes: number } }): void {
     const call = this.calls.get(msg.callId);
     // The plugin identity comes from our own call table, checked against the process the message
     // came from: a sandbox process cannot speak for a plugin it does not host.
@@ -396,7 +398,7 @@ export class SandboxHost {
     }
     call.ctx.counters.hostCalls++;
     // Reads the process answered itself count toward the call's caps before this call is admitted.
-    if (msg.localReads) this.options.handler.noteLocalHostCalls?.(call.ctx, msg.localReads);
+    if (msg.localReads && typeof msg.localReads === 'object') this.options.handler.noteLocalHostCalls?.(call.ctx, msg.localReads);
     if (msg.capability === 'http.request') call.ctx.counters.requestsStarted++;
     this.options.handler.handle(call.ctx, msg.capability, msg.args).then(
       (reply) => from.sendHostResult(msg.hostCallId, reply.ok, reply.ok ? reply.value : reply.error),

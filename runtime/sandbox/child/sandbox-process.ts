@@ -17,18 +17,32 @@ let hostCallSeq = 0;
 /** Non-secret config values the server pushed, answered here without a round trip. */
 const configReads = new LocalConfigReads();
 
+/** Local answers waiting to resume their plugin, in the order they were made. */
+const localAnswers: { hostCallId: number; ok: boolean; value: unknown }[] = [];
+/**
+ * Answers resumed per turn of the event loop: a plugin making 20 000 reads at once does not hold
+ * this process (and the other plugins in it) for all of them in one turn, as the server's answers,
+ * arriving in socket-sized batches, never did.
+ */
+const LOCAL_ANSWERS_PER_TURN = 256;
+
+function resumeLocalAnswers(): void {
+  for (const answer of localAnswers.splice(0, LOCAL_ANSWERS_PER_TURN)) hostCallOwners.get(answer.hostCallId)?.resume(answer.hostCallId, answer.ok, answer.value);
+  if (localAnswers.length > 0) setImmediate(resumeLocalAnswers);
+}
+
 /**
  * A host call leaves for the server unless it is a config read this process may answer; then the
- * plugin is resumed on the next turn of the event loop, as it would be by the server's answer
+ * plugin is resumed on a later turn of the event loop, as it would be by the server's answer
  * (never from inside the engine's callback that made the call).
  */
 function sendHostCall(plugin: string, hostCallId: number, callId: string, capability: string, args: unknown): void {
-  const local = configReads.answer(plugin, callId, capability, args);
+  const local = configReads.answer(plugin, callId, hostCallId, capability, args);
   if (local) {
-    setImmediate(() => hostCallOwners.get(hostCallId)?.resume(hostCallId, local.ok, local.value));
+    if (localAnswers.push({ hostCallId, ok: local.ok, value: local.value }) === 1) setImmediate(resumeLocalAnswers);
     return;
   }
-  const localReads = configReads.answeredIn(callId);
+  const localReads = configReads.answeredSoFar(callId);
   channel.send({ t: 'hostCall', hostCallId, plugin, callId, capability, args, ...(localReads ? { localReads } : {}) });
 }
 
@@ -41,7 +55,10 @@ function hooksFor(plugin: string): IsolateHooks {
     },
     sendHostCall: (hostCallId, callId, capability, args) => sendHostCall(plugin, hostCallId, callId, capability, args),
     sendLog: (callId, level, text) => channel.send({ t: 'log', plugin, callId, level, text }),
-    sendRespond: (callId, response) => channel.send({ t: 'respond', callId, response }),
+    sendRespond: (callId, response) => {
+      const localReads = configReads.answeredSoFar(callId);
+      channel.send({ t: 'respond', callId, response, ...(localReads ? { localReads } : {}) });
+    },
     sendFault: (kind, message) => channel.send({ t: 'fault', plugin, kind, message }),
   };
 }
@@ -82,7 +99,7 @@ function handle(msg: ToSandbox): void {
         channel.send({ t: 'reply', id: msg.id, ok: false, error: { kind: 'not_loaded', message: `plugin '${msg.plugin}' is not loaded in this sandbox process` } });
         return;
       }
-      const counted = configReads.begin(msg.plugin, msg.callId, msg.method, msg.args, msg.minuteHostCallsLeft);
+      const counted = configReads.begin(msg.plugin, msg.callId, msg.method, msg.args, msg.minuteLeft);
       void isolate.invoke(msg.callId, msg.method, msg.args, msg.wallMs, msg.cpuMs).then((outcome) => {
         const reads = counted ? configReads.end(msg.callId) : undefined;
         if (reads) outcome.stats.configReads = reads;
@@ -102,6 +119,7 @@ function handle(msg: ToSandbox): void {
       configReads.set(msg.plugin, msg.snapshot);
       return;
     case 'hostResult':
+      configReads.result(msg.hostCallId, msg.ok, msg.value);
       hostCallOwners.get(msg.hostCallId)?.resume(msg.hostCallId, msg.ok, msg.value);
       return;
     case 'manifest': {
