@@ -26,8 +26,8 @@ interface CallReads {
   /** Reads answered here and their bytes. */
   answered: number;
   answeredBytes: number;
-  /** What the plugin's minute caps left when the call started (the server's window). */
-  minuteLeft: { calls: number; bytes: number };
+  /** What the plugin's minute caps left when the call started (the server's window); null: not told, answer nothing here. */
+  minuteLeft: { calls: number; bytes: number } | null;
   keys: Map<string, number>;
   refused: Partial<Record<SharedCapRule, number>>;
   /** Host calls of this call sent to the server and not answered yet. */
@@ -63,7 +63,7 @@ export class LocalConfigReads {
     if (this.calls.has(callId)) return false;
     const label = method === 'callback' ? `callback:${String((args as { name?: unknown } | null)?.name)}` : method;
     // Without the server's minute budget, nothing is answered here (every read goes to the server).
-    const left = { calls: finite(minuteLeft?.calls), bytes: finite(minuteLeft?.bytes) };
+    const left = minuteLeft && typeof minuteLeft === 'object' ? { calls: finite(minuteLeft.calls), bytes: finite(minuteLeft.bytes) } : null;
     this.calls.set(callId, {
       plugin, method: label, forwarded: 0, forwardedBytes: 0, answered: 0, answeredBytes: 0, minuteLeft: left, keys: new Map(), refused: {}, waiting: new Set(), countRefusals: new Map(),
     });
@@ -91,11 +91,12 @@ export class LocalConfigReads {
     const key = (args as { key?: unknown } | null)?.key;
     const limits = held?.snapshot.limits;
     const argBytes = limits ? jsonBytes(args, limits.hostCallArgBytes) : 0;
-    if (!call || call.plugin !== plugin || !held || !limits || capability !== CONFIG_GET || !allows(held.snapshot, call)
+    if (!call || call.plugin !== plugin || !held || !limits || !call.minuteLeft || capability !== CONFIG_GET || !allows(held.snapshot, call)
       || typeof key !== 'string' || key.length === 0 || key.length > 64 || !held.values.has(key) || argBytes > limits.hostCallArgBytes) {
       if (call) this.forward(call, hostCallId, args, limits?.hostCallArgBytes);
       return null;
     }
+    const minuteLeft = call.minuteLeft;
     const cron = call.method === 'cron';
     const made = call.answered + call.forwarded;
     const used = call.answeredBytes + call.forwardedBytes;
@@ -103,14 +104,14 @@ export class LocalConfigReads {
     let rule: SharedCapRule | null = null;
     let usedBytes = 0;
     if (made >= (cron ? limits.cronHostCallsPerRun : limits.hostCallsPerCall)) rule = 'host.calls-per-call';
-    else if (made >= call.minuteLeft.calls) rule = 'host.calls-per-minute';
+    else if (made >= minuteLeft.calls) rule = 'host.calls-per-minute';
     else if (used + argBytes > (cron ? limits.cronHostCallBytesPerRun : limits.hostCallBytesPerCall)) {
       rule = 'host.bytes-per-call';
       usedBytes = used;
-    } else if (used + argBytes > call.minuteLeft.bytes) {
+    } else if (used + argBytes > minuteLeft.bytes) {
       rule = 'host.bytes-per-minute';
       // As the server words it: the minute's bytes so far, of which this call's are the part seen here.
-      usedBytes = limits.hostCallBytesPerMinute - call.minuteLeft.bytes + used;
+      usedBytes = limits.hostCallBytesPerMinute - minuteLeft.bytes + used;
     }
     if (rule) {
       call.refused[rule] = (call.refused[rule] ?? 0) + 1;
