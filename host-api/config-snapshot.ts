@@ -63,6 +63,7 @@ export class ConfigSnapshots implements ConfigSnapshotSource {
   private readonly manifests: ManifestSource;
   private readonly capabilitySets: CapabilitySetSource;
   private readonly limits: HostCallLimits;
+  private readonly shownByManifest = new WeakMap<object, Set<string>>();
 
   constructor(deps: { config: ConfigService; manifests: ManifestSource; capabilitySets: CapabilitySetSource; limits: HostCallLimits }) {
     this.config = deps.config;
@@ -95,7 +96,14 @@ export class ConfigSnapshots implements ConfigSnapshotSource {
 
   shownKeys(plugin: string): Set<string> {
     const manifest = this.manifests.manifestOf(plugin);
-    return new Set(manifest ? configKeys(manifest).filter((k) => !k.secret).map((k) => k.key) : []);
+    if (!manifest) return new Set();
+    // Asked once per call that read anything: worked out once per manifest (never changed in place).
+    let keys = this.shownByManifest.get(manifest);
+    if (!keys) {
+      keys = new Set(configKeys(manifest).filter((k) => !k.secret).map((k) => k.key));
+      this.shownByManifest.set(manifest, keys);
+    }
+    return keys;
   }
 }
 

@@ -36,18 +36,26 @@ export class ConfigPush {
   }
 
   /**
-   * Before a call of `key` is dispatched: the process holds the current values when this resolves.
-   * True when it holds values to answer from (the invoke then carries the minute's budget).
+   * Before a call of `key` is dispatched: the process holds the current values once this returns
+   * (or resolves). True when it holds values to answer from (the invoke then carries the minute's
+   * budget). Synchronous when nothing needs pushing, which is every call but the first after a
+   * change: a promise hop per call is part of what a call costs (bench/).
    */
-  async beforeCall(key: string): Promise<boolean> {
+  beforeCall(key: string): boolean | Promise<boolean> {
     const source = this.source;
     if (!source) return false;
+    const at = this.loadedAt(key);
+    if (!at || !at.loaded) return false; // the invoke fails as not loaded; nothing to answer for
+    const last = this.pushed.get(key);
+    if (last && last.generation === at.generation && last.loads === at.loads && sameStamp(last.stamp, source.stampOf(key)) && Date.now() - last.at < this.maxAgeMs) return last.held;
+    return this.push(key, source);
+  }
+
+  private async push(key: string, source: ConfigSnapshotSource): Promise<boolean> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const at = this.loadedAt(key);
-      if (!at || !at.loaded) return false; // the invoke fails as not loaded; nothing to answer for
+      if (!at || !at.loaded) return false;
       const stamp = source.stampOf(key);
-      const last = this.pushed.get(key);
-      if (last && last.generation === at.generation && last.loads === at.loads && sameStamp(last.stamp, stamp) && Date.now() - last.at < this.maxAgeMs) return last.held;
       let snapshot;
       try {
         snapshot = await source.snapshotOf(key);

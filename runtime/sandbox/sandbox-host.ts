@@ -310,7 +310,8 @@ export class SandboxHost {
         plugin.breaker.cancelTrial();
         return { ok: false, callId, ctx, stats: null, error: { kind: 'throttled', retryInMs: 1000, message: `plugin '${key}' is busy: ${key}.${label} waited until ${remainingMs} ms of its ${wallMs} ms deadline were left; nothing ran` } };
       }
-      const localReads = await this.configPush.beforeCall(key);
+      const pushing = this.configPush.beforeCall(key);
+      const localReads = typeof pushing === 'boolean' ? pushing : await pushing;
       const minuteLeft = localReads ? this.options.handler.hostCallsLeftThisMinute?.(key) : undefined;
       const reply = await this.request(plugin.process, {
         t: 'invoke', plugin: key, callId, method, args, wallMs: remainingMs, ...(options.cpuMs ? { cpuMs: options.cpuMs } : {}), ...(minuteLeft ? { minuteLeft } : {}),
