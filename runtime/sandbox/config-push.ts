@@ -31,7 +31,8 @@ export class ConfigPush {
   constructor(source: ConfigSnapshotSource | undefined, options: { enabled: boolean; maxAgeMs: number }, loadedAt: (key: string) => LoadedAt | null) {
     this.loadedAt = loadedAt;
     this.source = options.enabled ? source : undefined;
-    this.maxAgeMs = options.maxAgeMs;
+    // Anything but a finite, positive age (a typo in the options) reads before every call: never staler.
+    this.maxAgeMs = Number.isFinite(options.maxAgeMs) && options.maxAgeMs > 0 ? options.maxAgeMs : 0;
     this.unsubscribe = this.source?.onChange((key) => this.drop(key)) ?? (() => {});
   }
 

@@ -174,6 +174,7 @@ export async function createHost(given: ServerOptions, extras: HostExtras = {}):
     handler: hostApi.api,
     groups: options.sandboxGroups,
     limits: { rssMb: options.pluginRssMb },
+    configSnapshotMaxAgeMs: options.configSnapshotMaxAgeMs,
     gate: {
       cpuMsPerWindow: options.pluginCpuMsPerWindow, cpuWindowMs: options.pluginCpuWindowMs,
       maxConcurrentCalls: options.pluginMaxConcurrentCalls, maxQueuedCalls: options.pluginMaxQueuedCalls,
