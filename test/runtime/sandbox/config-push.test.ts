@@ -91,14 +91,23 @@ describe('invalidation: a change is seen by the very next call', () => {
   it('a write during a call: reads after it in the same call see the new value (the drop is sent at once)', async () => {
     const h = await probeHost();
     await h.run(`return await read('mode');`);
+    // The plugin says (a log line) when its first read is answered, then reads until the value changes.
     const call = h.run(`
       const first = await read('mode');
-      await new Promise((r) => setTimeout(r, 300));
-      return { first, second: await read('mode') };`);
-    await new Promise((r) => setTimeout(r, 100));
+      console.log('first read done');
+      for (let i = 0; i < 150; i++) {
+        const now = await read('mode');
+        if (now.value !== first.value) return { first, then: now };
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return { first, then: 'unchanged' };`);
+    for (let i = 0; i < 300; i++) {
+      await h.local.host.pluginLog.flush();
+      if ((await h.local.store.queryPluginLog({ plugin: 'probe' })).some((l) => l.text === 'first read done')) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
     await h.local.host.config.set('probe', 'mode', 'mid-call');
-    const { value } = await call;
-    expect(value).toEqual({ first: { value: 'test' }, second: { value: 'mid-call' } });
+    expect((await call).value).toEqual({ first: { value: 'test' }, then: { value: 'mid-call' } });
   });
 
   it('a write by another server on the same store is read again once the pushed values are older than configSnapshotMaxAgeMs', async () => {
