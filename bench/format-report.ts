@@ -53,7 +53,9 @@ function detailTables(d: BenchReport['details'], table: Table, line: (text: stri
   if (d.call) {
     const c = d.call;
     const f = c.floor;
-    const labels: Record<CallVariant, string> = { bare: 'no host call', config: '1 cacheable config.get', secret: '1 secret read', txRead: '1 tx read' };
+    const labels: Record<CallVariant, string> = {
+      bare: 'no host call', config: '1 cacheable config.get', configServer: '1 cacheable config.get, local answers off', secret: '1 secret read', txRead: '1 tx read',
+    };
     table(`Per-call cost, µs (${c.iterations} calls each, sequential, interleaved)`,
       ['', 'p50', 'p90', 'p99', '÷ JSON floor', '÷ raw floor', 'in process p50', 'server CPU µs', 'sandbox CPU µs'], [
         ['floor: raw bytes, 2 Node processes on a pipe', fmt(f.raw.p50), fmt(f.raw.p90), fmt(f.raw.p99), '', '1.00', '', '', ''],

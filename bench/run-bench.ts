@@ -73,12 +73,15 @@ export interface BenchFigures {
   /** A sandboxed getFields (p50) ÷ the JSON round-trip floor: no host call, one cacheable config.get, one secret read, one tx read. */
   call_ratio_bare: number | null;
   call_ratio_config: number | null;
+  /** The same call with local config answers off (every read to the server): the figure before them. */
+  call_ratio_config_server: number | null;
   call_ratio_secret: number | null;
   call_ratio_tx_read: number | null;
   call_us_p50_tx_read: number | null;
   /** Server CPU per sandboxed call, µs. */
   call_server_cpu_us_bare: number | null;
   call_server_cpu_us_config: number | null;
+  call_server_cpu_us_config_server: number | null;
   call_server_cpu_us_secret: number | null;
   call_server_cpu_us_tx_read: number | null;
   webhook_throughput_ratio: number | null;
@@ -291,11 +294,13 @@ export function figuresOf(d: Details): BenchFigures {
     round_trip_floor_json_us_p50: d.call?.floor.json.p50 ?? null,
     call_ratio_bare: v?.bare.ratioToFloor ?? null,
     call_ratio_config: v?.config.ratioToFloor ?? null,
+    call_ratio_config_server: v?.configServer.ratioToFloor ?? null,
     call_ratio_secret: v?.secret.ratioToFloor ?? null,
     call_ratio_tx_read: v?.txRead.ratioToFloor ?? null,
     call_us_p50_tx_read: v?.txRead.sandboxed.p50 ?? null,
     call_server_cpu_us_bare: v?.bare.cpuUs.server ?? null,
     call_server_cpu_us_config: v?.config.cpuUs.server ?? null,
+    call_server_cpu_us_config_server: v?.configServer.cpuUs.server ?? null,
     call_server_cpu_us_secret: v?.secret.cpuUs.server ?? null,
     call_server_cpu_us_tx_read: v?.txRead.cpuUs.server ?? null,
     webhook_throughput_ratio: d.webhook?.hostCalls.ratio ?? null,

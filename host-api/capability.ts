@@ -1,6 +1,7 @@
 // What every host capability looks like. A capability module (config.ts, http.ts, ...) exports one
 // or more Capability objects; dispatch.ts runs each call through parse → invoke and writes exactly
 // one audit record per call, whatever the outcome.
+import type { ConfigSnapshotSource } from './config-snapshot.ts';
 
 import type { CapabilityFailureCode, HostCallErrorCode, PolicyRule } from '../runtime/errors.ts';
 
@@ -32,6 +33,17 @@ export interface HostCallHandler {
   log(plugin: string, callId: string, level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
   /** Sandbox-process services used during a call (crypto, timers), recorded with the call. */
   recordLocalCalls?(ctx: HostCallContext, localCalls: Record<string, number>): void;
+  /**
+   * The non-secret config values a plugin's sandbox process may answer by itself
+   * (config-snapshot.ts); absent: every config.get goes to `handle`.
+   */
+  readonly configSnapshots?: ConfigSnapshotSource;
+  /** Host calls and bytes a plugin may still use this minute: the sandbox process answers no more reads than that. */
+  hostCallsLeftThisMinute?(plugin: string): { calls: number; bytes: number };
+  /** Config reads the sandbox process answered in a call so far, and their bytes: they count toward the call's caps. */
+  noteLocalHostCalls?(ctx: HostCallContext, total: { calls: number; bytes: number }): void;
+  /** The call's report of its locally answered config reads (CallStats.configReads), once, when it ended. */
+  recordConfigReads?(ctx: HostCallContext, reads: unknown): void;
   /** Removes secret values from text a plugin produced (its error messages). */
   scrub?(text: string): string;
   /**

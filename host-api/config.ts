@@ -42,6 +42,9 @@ export class ConfigService {
   private readonly box: SecretBox;
   private readonly scrubber: Scrubber;
   private readonly manifests: ManifestSource;
+  /** Bumped by every write of a plugin's config (config-snapshot.ts compares it). */
+  private readonly versions = new Map<string, number>();
+  private readonly listeners = new Set<(plugin: string) => void>();
 
   constructor(deps: { store: Pick<Store, 'getConfig' | 'listConfig' | 'setConfig'>; box: SecretBox; scrubber: Scrubber; manifests: ManifestSource }) {
     this.store = deps.store;
@@ -100,16 +103,61 @@ export class ConfigService {
     }
     const text = value === null ? '' : String(value);
     if (text.length > MAX_CONFIG_VALUE_LENGTH) throw new CapabilityArgumentError('set-config-payout', 'value', `is longer than ${MAX_CONFIG_VALUE_LENGTH} characters`);
-    if (secret) {
-      if (text !== '' && text.length < MIN_SCRUBBED_SECRET_LENGTH) {
-        throw new PolicyDenied('config.secret-too-short', secretTooShort(plugin, key, text.length));
+    if (secret && text !== '' && text.length < MIN_SCRUBBED_SECRET_LENGTH) {
+      throw new PolicyDenied('config.secret-too-short', secretTooShort(plugin, key, text.length));
+    }
+    try {
+      if (secret) {
+        this.scrubber.add(text, `${plugin}.${key}`);
+        await this.store.setConfig({ plugin, key, secret: true, value: this.box.seal(text, `${plugin}.${key}`) });
+      } else {
+        await this.store.setConfig({ plugin, key, secret: false, value: text });
       }
-      this.scrubber.add(text, `${plugin}.${key}`);
-      await this.store.setConfig({ plugin, key, secret: true, value: this.box.seal(text, `${plugin}.${key}`) });
-    } else {
-      await this.store.setConfig({ plugin, key, secret: false, value: text });
+    } finally {
+      // Even a write that failed may have reached the store: what was pushed is dropped either way.
+      this.changed(plugin);
     }
     return { secret };
+  }
+
+  /** How many times this plugin's config was written since the server started. */
+  versionOf(plugin: string): number {
+    return this.versions.get(plugin) ?? 0;
+  }
+
+  /** Told right after each write of a plugin's config (the sandbox host drops what it pushed). */
+  onChange(listener: (plugin: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(plugin: string): void {
+    this.versions.set(plugin, this.versionOf(plugin) + 1);
+    for (const listener of this.listeners) listener(plugin);
+  }
+
+  /**
+   * The non-secret values config.get would answer, read in one query: pushed to the plugin's
+   * sandbox process (config-snapshot.ts). Left out, so that the server answers them as before: a
+   * secret key, a key too long for config.get, a value the store keeps sealed (a key that was a
+   * secret in an earlier version), and any value holding a known secret (an administrator who
+   * pasted a credential into a shown field): the sandbox process never holds a secret.
+   * Null for a plugin with no manifest.
+   */
+  async shownValues(plugin: string): Promise<Record<string, ConfigScalar> | null> {
+    const manifest = this.manifests.manifestOf(plugin);
+    if (!manifest) return null;
+    const stored = new Map((await this.store.listConfig(plugin)).map((e) => [e.key, e]));
+    const values: Record<string, ConfigScalar> = Object.create(null);
+    for (const { key, secret } of configKeys(manifest)) {
+      if (secret || key.length === 0 || key.length > 64) continue;
+      const entry = stored.get(key);
+      if (entry?.secret) continue;
+      const value = entry ? entry.value : Object.hasOwn(manifest.default_config, key) ? manifest.default_config[key] : null;
+      if (typeof value === 'string' && this.scrubber.scrub(value) !== value) continue;
+      values[key] = value;
+    }
+    return values;
   }
 
   /** What the admin page may show: secrets masked, always. */

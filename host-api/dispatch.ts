@@ -17,6 +17,9 @@ import type { CapabilitySetGate } from './capability-set.ts';
 import type { PluginLog } from './log.ts';
 import type { Scrubber } from '../runtime/secrets/scrubber.ts';
 import type { HostCallHandler, HostCallReply } from './capability.ts';
+import type { ConfigSnapshotSource } from './config-snapshot.ts';
+import { CONFIG_GET, checkedReadStats } from './config-snapshot.ts';
+import { SHARED_CAP_RULES } from './host-call-limits.ts';
 
 export interface HostApiDeps {
   capabilities: Capability[];
@@ -31,6 +34,8 @@ export interface HostApiDeps {
   onInternalError?: (capability: string, err: unknown) => void;
   /** Folds the audit records of idle cron runs (idle-cron-audit.ts); without it every call is recorded. */
   idleCron?: IdleCronAudit;
+  /** Non-secret config values the sandbox process may answer itself; without it, none. */
+  configSnapshots?: ConfigSnapshotSource;
 }
 
 export interface HostApi extends HostCallHandler {
@@ -110,6 +115,31 @@ export function createHostApi(deps: HostApiDeps): HostApi {
     log(plugin, callId, level, text) {
       deps.pluginLog.write(plugin, callId, level, text);
     },
+    configSnapshots: deps.configSnapshots,
+    noteLocalHostCalls(ctx, total) {
+      deps.caps.noteLocalCalls(ctx, total);
+    },
+    recordConfigReads(ctx, raw) {
+      // One record per plugin call for the reads its sandbox process answered: keys and counts,
+      // never values (there is nothing secret among them, but the log is not a config history).
+      const shown = deps.configSnapshots?.shownKeys(ctx.plugin) ?? new Set<string>();
+      const reads = checkedReadStats(raw, shown);
+      const entries = Object.entries(reads.keys);
+      const answered = entries.reduce((sum, [, n]) => sum + n, 0);
+      deps.caps.noteLocalCalls(ctx, { calls: answered, bytes: reads.bytes });
+      if (entries.length > 0) {
+        const record = {
+          plugin: ctx.plugin, actor: `plugin:${ctx.plugin}`, callId: ctx.callId, capability: CONFIG_GET, decision: 'allowed' as const, rule: null,
+          summary: `${ctx.method}: answered in the sandbox process: ${entries.map(([k, n]) => `key=${k}×${n}`).join(', ')}`, durationMs: 0,
+        };
+        // An idle cron run that only read its config is folded like one whose reads the server answered.
+        if (deps.idleCron) deps.idleCron.record(ctx, { ...record, at: new Date().toISOString() });
+        else deps.audit.record(record);
+      }
+      // Refused by the count caps in the sandbox process: audited by the caps, as their own refusals.
+      for (const rule of SHARED_CAP_RULES) deps.caps.recordLocalRefusals(ctx, CONFIG_GET, rule, reads.refused[rule] ?? 0);
+    },
+    hostCallsLeftThisMinute: (plugin) => deps.caps.minuteLeft(plugin),
     recordLocalCalls(ctx, localCalls) {
       // Reported once, when the plugin call has ended: the caps' refusal count is written now.
       deps.caps.endCall(ctx);

@@ -12,7 +12,8 @@
 // per 60 s, the refusals in between counted in the next one.
 import type { HostCallContext } from './capability.ts';
 import type { AuditLog } from './audit.ts';
-import { MinuteWindow, checkHostCallLimits, jsonBytes } from './host-call-limits.ts';
+import { MinuteWindow, capRefusal, checkHostCallLimits, jsonBytes } from './host-call-limits.ts';
+import type { SharedCapRule } from './host-call-limits.ts';
 import type { HostCallLimits } from './host-call-limits.ts';
 
 export type HostCapRule =
@@ -38,6 +39,8 @@ interface CallUsage {
   /** Host calls of this plugin call running now, and those waiting for a turn. */
   inFlight: number;
   waiting: (() => void)[];
+  /** Config reads the sandbox process answered itself and their bytes, as last reported (counted in `calls`, `bytes`). */
+  localReported: { calls: number; bytes: number };
   /** Refusals since the one that was recorded, by rule; written when the call ends. */
   unrecorded: Map<HostCapRule, number>;
   recorded: boolean;
@@ -85,17 +88,14 @@ export class HostCallCaps {
     const usage = this.usageOf(ctx);
     const cron = ctx.method === 'cron';
     const perCall = cron ? this.limits.cronHostCallsPerRun : this.limits.hostCallsPerCall;
-    const perCallOption = cron ? 'cronHostCallsPerRun' : 'hostCallsPerCall';
     const name = String(capability).slice(0, 80);
-    const who = `plugin '${ctx.plugin}'`;
-    const inCall = cron ? 'one cron run' : `one call (${ctx.method})`;
 
     let refusal: HostCapRefusal | null = null;
     let bytes = 0;
     if (usage.calls >= perCall) {
-      refusal = { rule: 'host.calls-per-call', message: `${name} refused: ${who} has made the ${perCall} host calls allowed in ${inCall}; the host's administrator can raise the limit with the server option ${perCallOption}` };
+      refusal = { rule: 'host.calls-per-call', message: capRefusal('host.calls-per-call', { capability: name, plugin: ctx.plugin, method: ctx.method }, this.limits) };
     } else if (this.window.usage(ctx.plugin).calls >= this.limits.hostCallsPerMinute) {
-      refusal = { rule: 'host.calls-per-minute', message: `${name} refused: ${who} has made the ${this.limits.hostCallsPerMinute} host calls allowed per minute; retry later, or the host's administrator can raise the limit with the server option hostCallsPerMinute` };
+      refusal = { rule: 'host.calls-per-minute', message: capRefusal('host.calls-per-minute', { capability: name, plugin: ctx.plugin, method: ctx.method }, this.limits) };
     } else {
       bytes = jsonBytes(args, this.limits.hostCallArgBytes);
       if (bytes > this.limits.hostCallArgBytes) {
@@ -129,17 +129,14 @@ export class HostCallCaps {
   }
 
   private meetByteBudgets(ctx: HostCallContext, usage: CallUsage, name: string, bytes: number): HostCapRefusal | null {
-    const cron = ctx.method === 'cron';
-    const bytesPerCall = cron ? this.limits.cronHostCallBytesPerRun : this.limits.hostCallBytesPerCall;
-    const bytesOption = cron ? 'cronHostCallBytesPerRun' : 'hostCallBytesPerCall';
-    const who = `plugin '${ctx.plugin}'`;
-    const inCall = cron ? 'one cron run' : `one call (${ctx.method})`;
+    const bytesPerCall = ctx.method === 'cron' ? this.limits.cronHostCallBytesPerRun : this.limits.hostCallBytesPerCall;
     const minuteBytes = this.window.usage(ctx.plugin).bytes;
+    const at = { capability: name, plugin: ctx.plugin, method: ctx.method, moreBytes: bytes };
     let refusal: HostCapRefusal | null = null;
     if (usage.bytes + bytes > bytesPerCall) {
-      refusal = { rule: 'host.bytes-per-call', message: `${name} refused: ${who} has exchanged ${usage.bytes} bytes of host-call arguments and results in ${inCall}, and ${bytes} more would pass the ${bytesPerCall}-byte limit; the host's administrator can raise it with the server option ${bytesOption}` };
+      refusal = { rule: 'host.bytes-per-call', message: capRefusal('host.bytes-per-call', { ...at, usedBytes: usage.bytes }, this.limits) };
     } else if (minuteBytes + bytes > this.limits.hostCallBytesPerMinute) {
-      refusal = { rule: 'host.bytes-per-minute', message: `${name} refused: ${who} has exchanged ${minuteBytes} bytes of host-call arguments and results in the last minute, and ${bytes} more would pass the ${this.limits.hostCallBytesPerMinute}-byte limit; retry later, or the host's administrator can raise it with the server option hostCallBytesPerMinute` };
+      refusal = { rule: 'host.bytes-per-minute', message: capRefusal('host.bytes-per-minute', { ...at, usedBytes: minuteBytes }, this.limits) };
     }
     if (refusal) {
       this.done(ctx);
@@ -165,6 +162,49 @@ export class HostCallCaps {
     const bytes = jsonBytes(value, Number.MAX_SAFE_INTEGER);
     this.usageOf(ctx).bytes += bytes;
     this.window.add(ctx.plugin, 0, bytes);
+  }
+
+  /**
+   * Host calls the sandbox process answered itself in this call (config reads) and their bytes,
+   * totals so far as it reports them (with each host call it sends on, and when the call ends):
+   * they count toward the call's caps and the plugin's minute like those the server answered.
+   * Only an increase counts.
+   */
+  noteLocalCalls(ctx: HostCallContext, total: { calls: number; bytes: number }): void {
+    const usage = this.usageOf(ctx);
+    const calls = Number.isSafeInteger(total.calls) ? Math.max(0, total.calls - usage.localReported.calls) : 0;
+    const bytes = Number.isSafeInteger(total.bytes) ? Math.max(0, total.bytes - usage.localReported.bytes) : 0;
+    usage.localReported = { calls: usage.localReported.calls + calls, bytes: usage.localReported.bytes + bytes };
+    usage.calls += calls;
+    usage.bytes += bytes;
+    if (calls || bytes) this.window.add(ctx.plugin, calls, bytes);
+  }
+
+  /** What the plugin may still use of its current minute (what a sandbox process may answer itself). */
+  minuteLeft(plugin: string): { calls: number; bytes: number } {
+    const used = this.window.usage(plugin);
+    return { calls: Math.max(0, this.limits.hostCallsPerMinute - used.calls), bytes: Math.max(0, this.limits.hostCallBytesPerMinute - used.bytes) };
+  }
+
+  /**
+   * `count` host calls the sandbox process refused itself by a cap it shares with the server (it
+   * answers config reads locally, host-api/config-snapshot.ts): audited as if refused here — the
+   * first of a call (or of the plugin's minute) in a record, the rest counted into the record
+   * written later.
+   */
+  recordLocalRefusals(ctx: HostCallContext, capability: string, rule: SharedCapRule, count: number): void {
+    if (!Number.isSafeInteger(count) || count <= 0) return;
+    const name = String(capability).slice(0, 80);
+    const usage = this.usageOf(ctx);
+    const usedBytes = MINUTE_RULES.has(rule) ? this.window.usage(ctx.plugin).bytes : usage.bytes;
+    this.refuse(ctx, usage, name, { rule, message: capRefusal(rule, { capability: name, plugin: ctx.plugin, method: ctx.method, usedBytes }, this.limits) });
+    if (count === 1) return;
+    // The others only add to counts, as a refusal after the recorded one does (refuse): no loop.
+    const counts = MINUTE_RULES.has(rule) ? this.minuteRefusals.get(ctx.plugin)?.unrecorded : usage.unrecorded;
+    if (!counts) return;
+    counts.set(rule, (counts.get(rule) ?? 0) + count - 1);
+    if (!MINUTE_RULES.has(rule)) this.pending.add(ctx);
+    this.updateTimer();
   }
 
   /** The plugin call has ended: its refusal count, if any, is written now. */
@@ -203,7 +243,7 @@ export class HostCallCaps {
   private usageOf(ctx: HostCallContext): CallUsage {
     let u = this.usage.get(ctx);
     if (!u) {
-      u = { calls: 0, bytes: 0, inFlight: 0, waiting: [], unrecorded: new Map(), recorded: false };
+      u = { calls: 0, bytes: 0, inFlight: 0, waiting: [], localReported: { calls: 0, bytes: 0 }, unrecorded: new Map(), recorded: false };
       this.usage.set(ctx, u);
     }
     return u;

@@ -32,6 +32,33 @@ export interface HostCallLimits {
 
 const MiB = 1024 * 1024;
 
+/** The caps a sandbox process applies too, to the config reads it answers itself (config-snapshot.ts). */
+export type SharedCapRule = 'host.calls-per-call' | 'host.calls-per-minute' | 'host.bytes-per-call' | 'host.bytes-per-minute';
+export const SHARED_CAP_RULES: readonly SharedCapRule[] = ['host.calls-per-call', 'host.calls-per-minute', 'host.bytes-per-call', 'host.bytes-per-minute'];
+
+/**
+ * The refusal of one of those caps, word for word the same whether the server refuses the host call
+ * (host-call-caps.ts) or the sandbox process refuses a read it would answer itself. `usedBytes`:
+ * bytes exchanged so far in the call (bytes-per-call) or the minute (bytes-per-minute); `moreBytes`:
+ * what the refused call would add.
+ */
+export function capRefusal(rule: SharedCapRule, at: { capability: string; plugin: string; method: string; usedBytes?: number; moreBytes?: number }, limits: HostCallLimits): string {
+  const name = String(at.capability).slice(0, 80);
+  const who = `plugin '${at.plugin}'`;
+  const cron = at.method === 'cron';
+  const inCall = cron ? 'one cron run' : `one call (${at.method})`;
+  switch (rule) {
+    case 'host.calls-per-call':
+      return `${name} refused: ${who} has made the ${cron ? limits.cronHostCallsPerRun : limits.hostCallsPerCall} host calls allowed in ${inCall}; the host's administrator can raise the limit with the server option ${cron ? 'cronHostCallsPerRun' : 'hostCallsPerCall'}`;
+    case 'host.calls-per-minute':
+      return `${name} refused: ${who} has made the ${limits.hostCallsPerMinute} host calls allowed per minute; retry later, or the host's administrator can raise the limit with the server option hostCallsPerMinute`;
+    case 'host.bytes-per-call':
+      return `${name} refused: ${who} has exchanged ${at.usedBytes ?? 0} bytes of host-call arguments and results in ${inCall}, and ${at.moreBytes ?? 0} more would pass the ${cron ? limits.cronHostCallBytesPerRun : limits.hostCallBytesPerCall}-byte limit; the host's administrator can raise it with the server option ${cron ? 'cronHostCallBytesPerRun' : 'hostCallBytesPerCall'}`;
+    case 'host.bytes-per-minute':
+      return `${name} refused: ${who} has exchanged ${at.usedBytes ?? 0} bytes of host-call arguments and results in the last minute, and ${at.moreBytes ?? 0} more would pass the ${limits.hostCallBytesPerMinute}-byte limit; retry later, or the host's administrator can raise it with the server option hostCallBytesPerMinute`;
+  }
+}
+
 export const DEFAULT_HOST_CALL_LIMITS: Readonly<HostCallLimits> = Object.freeze({
   hostCallsPerCall: 200,
   cronHostCallsPerRun: 80_000,

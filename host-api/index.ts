@@ -8,6 +8,7 @@ import type { SecretBox } from '../runtime/secrets/secret-box.ts';
 import { AuditLog } from './audit.ts';
 import { ConfigService, configCapability } from './config.ts';
 import type { ManifestSource } from './config.ts';
+import { ConfigSnapshots } from './config-snapshot.ts';
 import { IdleCronAudit } from './idle-cron-audit.ts';
 import { CapabilitySetGate } from './capability-set.ts';
 import type { CapabilitySetSource } from './capability-set.ts';
@@ -65,6 +66,7 @@ export function buildHostApi(o: HostApiOptions): HostApiParts {
   const api = createHostApi({
     audit, pluginLog, caps, capabilitySet, scrubber: o.scrubber, onInternalError: o.onInternalError,
     idleCron: new IdleCronAudit(audit),
+    configSnapshots: new ConfigSnapshots({ config, manifests: o.manifests, capabilitySets: o.capabilitySets, limits: caps.limits }),
     capabilities: [
       configCapability(config),
       createHttpCapability({

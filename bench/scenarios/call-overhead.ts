@@ -3,7 +3,10 @@
 // sandbox channel (lib/round-trip-floor.ts; raw bytes and JSON frames).
 // Variants of getFields (fixtures/benchpay/index.js), each making at most one host call:
 //  - bare: none (server → sandbox process → isolate and back);
-//  - config: config.get of a shown key, which the sandbox may answer itself once it has it;
+//  - config: config.get of a shown key, answered in the sandbox process from the values the server
+//    pushed (design.md §5);
+//  - configServer: the same call on a second host with those local answers switched off
+//    (localConfigReads: false): every read crosses to the server, as before they existed;
 //  - secret: config.get of a secret: answered by the server every time;
 //  - txRead: one payout-tx read (db.OrderPayoutTxs.findOne): answered by the store every time;
 //  - dispatch: the config host call alone, in process (policy + implementation + audit, no bridge).
@@ -31,9 +34,9 @@ export interface CallOverheadOptions {
   engine?: EngineName;
 }
 
-export const CALL_VARIANTS = ['bare', 'config', 'secret', 'txRead'] as const;
+export const CALL_VARIANTS = ['bare', 'config', 'configServer', 'secret', 'txRead'] as const;
 export type CallVariant = typeof CALL_VARIANTS[number];
-const XML: Record<CallVariant, string> = { bare: 'NOHOST', config: 'HOSTCALL', secret: 'SECRET', txRead: 'TXREAD' };
+const XML: Record<CallVariant, string> = { bare: 'NOHOST', config: 'HOSTCALL', configServer: 'HOSTCALL', secret: 'SECRET', txRead: 'TXREAD' };
 
 export interface CallVariantResult {
   /** Latency per call, µs. */
@@ -62,24 +65,28 @@ const TX = 'bench-call-tx';
 export async function benchCallOverhead(o: CallOverheadOptions): Promise<CallOverheadResult> {
   // The bench makes far more host calls a minute than one plugin may (hostCallsPerMinute): it
   // measures their cost, not the caps.
-  const local = await openLocalHost({ storeUrl: 'sqlite::memory:', hostCallLimits: { hostCallsPerMinute: 100_000_000, hostCallBytesPerMinute: 100_000_000_000 }, sandbox: { engine: o.engine } });
+  const hostCallLimits = { hostCallsPerMinute: 100_000_000, hostCallBytesPerMinute: 100_000_000_000 };
+  const local = await openLocalHost({ storeUrl: 'sqlite::memory:', hostCallLimits, sandbox: { engine: o.engine } });
+  const serverOnly = await openLocalHost({ storeUrl: 'sqlite::memory:', hostCallLimits, sandbox: { engine: o.engine, localConfigReads: false } });
   const rawFloor = await startRawFloor();
   const jsonFloor = await startJsonFloor();
   try {
     await local.load(BENCHPAY_DIR, { ...BENCH_SECRETS });
+    await serverOnly.load(BENCHPAY_DIR, { ...BENCH_SECRETS });
     const order = await local.store.createOrder(benchOrder('benchpay', '100.00'));
     await local.store.insertPayoutTx({ order: order._id, transaction: TX, payoutModule: 'benchpay', active: true, amount: '100.00', currency: 'UAH', to: '411111******1111', note: null, attemptId: null });
     const platform = storePlatform({ store: local.store, config: local.host.config, buildIpn: (ord, status) => buildIpn(ord, status, { maxAttempts: 1 }) }, 'benchpay');
     const loaded = loadPlatformPlugin({ pluginDir: BENCHPAY_DIR, platform: platform.modules, env: { API_URL: 'http://127.0.0.1:3000/' } });
     const inProcess = inProcessInvoke(new Map([['benchpay', { loaded, host: platform.host }]]));
     const sandboxed = local.sandbox.invoke.bind(local.sandbox);
+    const sandboxedServerOnly = serverOnly.sandbox.invoke.bind(serverOnly.sandbox);
     // A fresh call context each time, as each plugin call has: one shared context would reach the
     // per-call host-call cap (hostCallsPerCall) after 200 calls.
     const dispatch = () => local.host.api.handle({ plugin: 'benchpay', callId: 'bench-dispatch', method: 'getFields', deadline: Date.now() + 3_600_000, counters: newCounters() }, 'config.get', { key: 'apiKey' });
 
     const runs: Record<string, () => Promise<unknown>> = { floorRaw: rawFloor.roundTrip, floorJson: jsonFloor.roundTrip, dispatch };
     for (const v of CALL_VARIANTS) {
-      runs[`sb.${v}`] = () => sandboxed('benchpay', 'getFields', ['en', XML[v]]);
+      runs[`sb.${v}`] = () => (v === 'configServer' ? sandboxedServerOnly : sandboxed)('benchpay', 'getFields', ['en', XML[v]]);
       runs[`ip.${v}`] = () => inProcess('benchpay', 'getFields', ['en', XML[v]]);
     }
     // Sanity: every plugin variant answers its one field before anything is timed (a variant whose
@@ -110,7 +117,7 @@ export async function benchCallOverhead(o: CallOverheadOptions): Promise<CallOve
       const c = stop();
       return { server: round(c.selfUs / o.iterations, 1), other: c.otherUs === null ? null : round(c.otherUs / o.iterations, 1) };
     };
-    const sandboxPid = local.sandbox.processOf('benchpay')?.pid ?? null;
+    const sandboxPid = (v: CallVariant) => (v === 'configServer' ? serverOnly : local).sandbox.processOf('benchpay')?.pid ?? null;
     const us = (name: string) => scaled(summarize(samples[name]), 1000);
     const floor = { raw: us('floorRaw'), json: us('floorJson') };
     const floorCpu = await cpuOf(jsonFloor.roundTrip, jsonFloor.pid);
@@ -118,7 +125,7 @@ export async function benchCallOverhead(o: CallOverheadOptions): Promise<CallOve
     for (const v of CALL_VARIANTS) {
       const sb = us(`sb.${v}`);
       const ip = us(`ip.${v}`);
-      const cpuSb = await cpuOf(runs[`sb.${v}`], sandboxPid);
+      const cpuSb = await cpuOf(runs[`sb.${v}`], sandboxPid(v));
       const cpuIp = await cpuOf(runs[`ip.${v}`], null);
       variants[v] = {
         sandboxed: sb, inProcess: ip,
@@ -132,5 +139,6 @@ export async function benchCallOverhead(o: CallOverheadOptions): Promise<CallOve
     await rawFloor.close();
     await jsonFloor.close();
     await local.close();
+    await serverOnly.close();
   }
 }

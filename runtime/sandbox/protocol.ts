@@ -1,6 +1,9 @@
 // Messages between the server and a sandbox process. The sandbox process holds no secrets at rest
 // and no database handle: everything it needs for a call arrives here, and everything a plugin
-// asks of the host leaves here as a `hostCall` for the server to police.
+// asks of the host leaves here as a `hostCall` for the server to police — except the plugin's
+// non-secret config reads, which the server pushes (`config`) and the process answers itself,
+// counting and reporting them with the call (host-api/config-snapshot.ts).
+import type { ConfigReadStats, ConfigSnapshot } from '../../host-api/config-snapshot.ts';
 
 export interface PluginLimits {
   /** V8 heap limit of the plugin's isolate. */
@@ -107,6 +110,8 @@ export interface CallStats {
   /** Sandbox-process services used during the call (crypto.hmac: 3, timer: 1, …), for the audit log. */
   localCalls: Record<string, number>;
   logLinesDropped: number;
+  /** config.get reads the sandbox process answered itself (by key) or refused at the per-call cap. */
+  configReads?: ConfigReadStats;
 }
 
 export interface CallbackRequest {
@@ -135,16 +140,21 @@ export type ToSandbox =
   | { t: 'load'; id: number; plugin: string; callId: string; code: string; codeSha256: string; cachedData: string | null; setup: IsolateSetup; limits: PluginLimits; engine: EngineName }
   | { t: 'unload'; id: number; plugin: string }
   | { t: 'manifest'; id: number; code: string; cpuMs: number }
-  | { t: 'invoke'; id: number; plugin: string; callId: string; method: string; args: unknown; wallMs: number; cpuMs?: number }
+  /** minuteLeft: what the plugin's minute caps leave, which local config reads may use (absent: no local reads). */
+  | { t: 'invoke'; id: number; plugin: string; callId: string; method: string; args: unknown; wallMs: number; cpuMs?: number; minuteLeft?: { calls: number; bytes: number } }
   | { t: 'hostResult'; hostCallId: number; ok: boolean; value: unknown }
+  /** The plugin's non-secret config values to answer from, or null: answer none (sent before the next invoke). */
+  | { t: 'config'; plugin: string; snapshot: ConfigSnapshot | null }
   | { t: 'stats'; id: number };
 
 export type FromSandbox =
   | { t: 'ready'; pid: number; node: string; isolatedVm: string }
   | { t: 'reply'; id: number; ok: true; value: unknown; stats?: CallStats }
   | { t: 'reply'; id: number; ok: false; error: SandboxFailure; stats?: CallStats }
-  | { t: 'respond'; callId: string; response: CallbackResponse }
-  | { t: 'hostCall'; hostCallId: number; plugin: string; callId: string; capability: string; args: unknown }
+  /** localReads as in hostCall: a callback's answer can reach its caller before the call ends and reports them. */
+  | { t: 'respond'; callId: string; response: CallbackResponse; localReads?: { calls: number; bytes: number } }
+  /** localReads: config reads this call's sandbox process answered itself so far, and their bytes (they count toward the caps). */
+  | { t: 'hostCall'; hostCallId: number; plugin: string; callId: string; capability: string; args: unknown; localReads?: { calls: number; bytes: number } }
   | { t: 'log'; plugin: string; callId: string; level: 'debug' | 'info' | 'warn' | 'error'; text: string }
   | { t: 'fault'; plugin: string; kind: FailureKind; message: string };
 

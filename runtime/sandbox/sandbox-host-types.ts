@@ -44,6 +44,18 @@ export interface SandboxHostOptions {
   breaker?: Partial<BreakerOptions>;
   /** CPU budget for evaluating configure.js. */
   manifestCpuMs?: number;
+  /**
+   * Let each plugin's sandbox process answer its non-secret config reads from values the server
+   * pushes (handler.configSnapshots; design.md §5). Default true; false sends every read to the
+   * server (the bench measures both).
+   */
+  localConfigReads?: boolean;
+  /**
+   * How old pushed config values may be before a call reads them again from the store, in ms:
+   * writes through this server are pushed at once, but a write by another server on the same
+   * store is seen only by reading. Default 1000; 0 reads them before every call.
+   */
+  configSnapshotMaxAgeMs?: number;
 }
 
 export interface ProcessHealth { name: string; pid: number | null; restarts: number; rssBytes: number | null; plugins: string[] }

@@ -10,6 +10,7 @@ import { newCounters } from '../../host-api/capability.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import { PluginGate } from './plugin-gate.ts';
 import { ProcessPlacement } from './placement.ts';
+import { ConfigPush } from './config-push.ts';
 import { attributeFailure, culpritOf } from './crash-attribution.ts';
 import { newCallId } from './call-ids.ts';
 import { BUSY_NICE, SANDBOX_NICE } from './process-usage.ts';
@@ -36,6 +37,8 @@ interface RegisteredPlugin {
   description: PluginDescription | null;
   lastLoad: LoadResult | null;
   engine: EngineName;
+  /** Successful loads of this registration: a push of config values belongs to one (config-push.ts). */
+  loads: number;
 }
 type LoadOutcome = { ok: true } | { ok: false; error: SandboxFailure };
 
@@ -59,11 +62,20 @@ export class SandboxHost {
   private readonly manifestCache = new Map<string, unknown>();
   /** The configure.js evaluation in progress (readManifest sends one at a time). */
   private manifestTurn: Promise<unknown> = Promise.resolve();
+  private readonly configPush: ConfigPush;
+  /** Loads so far, of every plugin: each load gets its own number (RegisteredPlugin.loads). */
+  private loadCount = 0;
   readonly limits: PluginLimits;
 
   constructor(options: SandboxHostOptions) {
     this.options = options;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.configPush = new ConfigPush(options.handler.configSnapshots, { enabled: options.localConfigReads ?? true, maxAgeMs: options.configSnapshotMaxAgeMs ?? 1000 }, (key) => {
+      const plugin = this.plugins.get(key);
+      if (!plugin) return null;
+      const generation = plugin.process.generation;
+      return { process: plugin.process, generation, loads: plugin.loads, loaded: plugin.loadedGeneration === generation && plugin.process.running };
+    });
     this.placement = new ProcessPlacement({ groups: options.groups, supervisor: options.supervisor }, (self) => ({
       onHostCall: (msg) => this.onHostCall(self(), msg),
       // As for host calls (onHostCall): a sandbox process speaks only for the plugins it hosts, so
@@ -75,6 +87,8 @@ export class SandboxHost {
       onRespond: (msg) => {
         const call = this.calls.get(msg.callId);
         if (!call || call.plugin.process !== self() || !call.onRespond) return;
+        // Charged before the answer goes out: the caller's next call must see this one's reads.
+        if (msg.localReads && typeof msg.localReads === 'object') options.handler.noteLocalHostCalls?.(call.ctx, msg.localReads);
         // As for results (scrubResult): an answer too large to scrub quickly is a failed answer.
         call.onRespond(holdsMoreThan(msg.response, MAX_RESULT_VALUES) ? { status: 500, headers: {}, body: '' } : this.scrubOwn(call.plugin.key, msg.response));
       },
@@ -151,7 +165,7 @@ export class SandboxHost {
       process: previous?.process ?? this.placement.place(bundle.key),
       breaker: previous?.breaker ?? new CircuitBreaker(this.options.breaker),
       gate: previous?.gate ?? new PluginGate(this.options.gate),
-      loadedGeneration: -1, loading: null, description: null, lastLoad: null, engine,
+      loadedGeneration: -1, loading: null, description: null, lastLoad: null, engine, loads: 0,
     };
     this.plugins.set(bundle.key, plugin);
     this.updateRssLimit(plugin.process);
@@ -169,6 +183,7 @@ export class SandboxHost {
     const plugin = this.plugins.get(key);
     if (!plugin) return;
     this.plugins.delete(key);
+    this.configPush.forget(key);
     plugin.gate.close();
     if (plugin.loadedGeneration === plugin.process.generation && plugin.process.running) {
       await this.request(plugin.process, { t: 'unload', plugin: key }, 5000, `${key} unload`, null);
@@ -225,6 +240,9 @@ export class SandboxHost {
         plugin.lastLoad = result;
         plugin.description = result.description;
         plugin.loadedGeneration = plugin.process.generation;
+        // The load dropped whatever config values the process held for the plugin.
+        plugin.loads = ++this.loadCount;
+        this.configPush.forget(plugin.key);
         return { ok: true };
       } finally {
         ctx.ended = true;
@@ -292,8 +310,14 @@ export class SandboxHost {
         plugin.breaker.cancelTrial();
         return { ok: false, callId, ctx, stats: null, error: { kind: 'throttled', retryInMs: 1000, message: `plugin '${key}' is busy: ${key}.${label} waited until ${remainingMs} ms of its ${wallMs} ms deadline were left; nothing ran` } };
       }
-      const reply = await this.request(plugin.process, { t: 'invoke', plugin: key, callId, method, args, wallMs: remainingMs, ...(options.cpuMs ? { cpuMs: options.cpuMs } : {}) }, remainingMs, `${key}.${label}`, key);
+      const pushing = this.configPush.beforeCall(key);
+      const localReads = typeof pushing === 'boolean' ? pushing : await pushing;
+      const minuteLeft = localReads ? this.options.handler.hostCallsLeftThisMinute?.(key) : undefined;
+      const reply = await this.request(plugin.process, {
+        t: 'invoke', plugin: key, callId, method, args, wallMs: remainingMs, ...(options.cpuMs ? { cpuMs: options.cpuMs } : {}), ...(minuteLeft ? { minuteLeft } : {}),
+      }, remainingMs, `${key}.${label}`, key);
       if (reply.stats) {
+        if (reply.stats.configReads) this.options.handler.recordConfigReads?.(ctx, reply.stats.configReads);
         this.options.handler.recordLocalCalls?.(ctx, reply.stats.localCalls);
         if (!this.placement.exclusive(plugin.process)) plugin.gate.charge(reply.stats.cpuMs);
       }
@@ -365,7 +389,7 @@ export class SandboxHost {
     return { ...error, message: scrub(error.message), ...(error.thrown ? { thrown: { ...error.thrown, message: scrub(error.thrown.message) } } : {}) };
   }
 
-  private onHostCall(from: SandboxProcess, msg: { hostCallId: number; plugin: string; callId: string; capability: string; args: unknown }): void {
+  private onHostCall(from: SandboxProcess, msg: { hostCallId: number; plugin: string; callId: string; capability: string; args: unknown; localReads?: { calls: number; bytes: number } }): void {
     const call = this.calls.get(msg.callId);
     // The plugin identity comes from our own call table, checked against the process the message
     // came from: a sandbox process cannot speak for a plugin it does not host.
@@ -374,6 +398,8 @@ export class SandboxHost {
       return;
     }
     call.ctx.counters.hostCalls++;
+    // Reads the process answered itself count toward the call's caps before this call is admitted.
+    if (msg.localReads && typeof msg.localReads === 'object') this.options.handler.noteLocalHostCalls?.(call.ctx, msg.localReads);
     if (msg.capability === 'http.request') call.ctx.counters.requestsStarted++;
     this.options.handler.handle(call.ctx, msg.capability, msg.args).then(
       (reply) => from.sendHostResult(msg.hostCallId, reply.ok, reply.ok ? reply.value : reply.error),
@@ -449,6 +475,7 @@ export class SandboxHost {
   }
 
   async close(): Promise<void> {
+    this.configPush.close();
     for (const p of this.plugins.values()) p.gate.close();
     await this.placement.close();
   }

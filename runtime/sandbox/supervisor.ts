@@ -14,6 +14,7 @@ import { childEntry } from './child-entry.ts';
 import { SANDBOX_NICE, preferForOomKill, readUsage, setNice } from './process-usage.ts';
 import type { ProcessUsage } from './process-usage.ts';
 import type { FromSandbox, SandboxFailure, ToSandbox, CallStats, FailureKind } from './protocol.ts';
+import type { ConfigSnapshot } from '../../host-api/config-snapshot.ts';
 
 const READY_TIMEOUT_MS = 15_000;
 
@@ -287,6 +288,16 @@ export class SandboxProcess {
         resolve({ ok: false, error: { kind: 'bad_request', message: `${what}: the arguments could not be handed to the sandbox (${(err as Error)?.message ?? err}); nothing ran` } });
       }
     });
+  }
+
+  /** A plugin's config values to answer from (null: none); ordered before any later request. */
+  sendConfig(plugin: string, snapshot: ConfigSnapshot | null): boolean {
+    try {
+      return this.channel?.send({ t: 'config', plugin, snapshot }) ?? false;
+    } catch {
+      // Too large to frame (values are capped far below the frame limit): answer none locally.
+      return this.channel?.send({ t: 'config', plugin, snapshot: null }) ?? false;
+    }
   }
 
   sendHostResult(hostCallId: number, ok: boolean, value: unknown): void {

@@ -176,6 +176,7 @@ export async function createHost(given: ServerOptions, extras: HostExtras = {}):
     groups: options.sandboxGroups,
     limits: { rssMb: options.pluginRssMb },
     engine: options.engine,
+    configSnapshotMaxAgeMs: options.configSnapshotMaxAgeMs,
     gate: {
       cpuMsPerWindow: options.pluginCpuMsPerWindow, cpuWindowMs: options.pluginCpuWindowMs,
       maxConcurrentCalls: options.pluginMaxConcurrentCalls, maxQueuedCalls: options.pluginMaxQueuedCalls,

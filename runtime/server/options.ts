@@ -64,6 +64,12 @@ export interface ServerOptions extends HostCallLimits {
   pluginMaxQueuedCalls: number;
   /** Resident memory of a plugin's sandbox process; over it the process is killed and the plugin paused. */
   pluginRssMb: number;
+  /**
+   * Shown config values a plugin's sandbox process answers from are read again from the store
+   * when older than this (design.md §5): writes through this server reach the next call at once,
+   * a write by another server sharing the store within this. 0: read before every call.
+   */
+  configSnapshotMaxAgeMs: number;
   /** Wall-clock deadlines, per kind of plugin call. */
   transferWallMs: number;
   callbackWallMs: number;
@@ -169,6 +175,7 @@ export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): Se
     pluginMaxConcurrentCalls: 8,
     pluginMaxQueuedCalls: 32,
     pluginRssMb: 256,
+    configSnapshotMaxAgeMs: 1_000,
     transferWallMs: 60_000,
     callbackWallMs: 10_000,
     cronWallMs: 120_000,

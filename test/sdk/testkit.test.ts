@@ -147,9 +147,11 @@ describe('test kit: an SDK-format plugin with a scripted fake provider', () => {
     const denied = await kit.transfer({ outAmount: '5' });
     expect(denied).toMatchObject({ ok: false, requestsSent: 0 });
     const records = await kit.audit({ callId: denied.callId });
-    expect(records.map((r) => r.capability)).toEqual(['config.get', 'http.request']);
+    // The config read was answered in the sandbox process and is audited when the call ends, after the request.
+    expect(records.map((r) => r.capability)).toEqual(['http.request', 'config.get']);
+    expect(records[1].summary).toContain('answered in the sandbox process: key=apiUrl×1');
     // http.secret-origin or http.loopback, whichever rule the egress policy checks first.
-    expect(records[1]).toMatchObject({ capability: 'http.request', decision: 'denied', rule: expect.stringMatching(/^http\.(secret-origin|loopback)$/) });
+    expect(records[0]).toMatchObject({ capability: 'http.request', decision: 'denied', rule: expect.stringMatching(/^http\.(secret-origin|loopback)$/) });
   });
 
   it('refuses a plugin that cannot be loaded, with the reason', async () => {

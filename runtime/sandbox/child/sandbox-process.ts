@@ -8,11 +8,43 @@ import { PluginIsolate } from './plugin-isolate.ts';
 import { LoadFailure } from './load-failure.ts';
 import type { IsolateHooks } from './plugin-isolate.ts';
 import { extractManifest } from './manifest-isolate.ts';
+import { LocalConfigReads } from './config-snapshot.ts';
 
 const channel = new FramedChannel<FromSandbox, ToSandbox>(new net.Socket({ fd: 3, readable: true, writable: true }));
 const isolates = new Map<string, PluginIsolate>();
 const hostCallOwners = new Map<number, PluginIsolate>();
 let hostCallSeq = 0;
+/** Non-secret config values the server pushed, answered here without a round trip. */
+const configReads = new LocalConfigReads();
+
+/** Local answers waiting to resume their plugin, in the order they were made. */
+const localAnswers: { hostCallId: number; ok: boolean; value: unknown }[] = [];
+/**
+ * Answers resumed per turn of the event loop: a plugin making 20 000 reads at once does not hold
+ * this process (and the other plugins in it) for all of them in one turn, as the server's answers,
+ * arriving in socket-sized batches, never did.
+ */
+const LOCAL_ANSWERS_PER_TURN = 256;
+
+function resumeLocalAnswers(): void {
+  for (const answer of localAnswers.splice(0, LOCAL_ANSWERS_PER_TURN)) hostCallOwners.get(answer.hostCallId)?.resume(answer.hostCallId, answer.ok, answer.value);
+  if (localAnswers.length > 0) setImmediate(resumeLocalAnswers);
+}
+
+/**
+ * A host call leaves for the server unless it is a config read this process may answer; then the
+ * plugin is resumed on a later turn of the event loop, as it would be by the server's answer
+ * (never from inside the engine's callback that made the call).
+ */
+function sendHostCall(plugin: string, hostCallId: number, callId: string, capability: string, args: unknown): void {
+  const local = configReads.answer(plugin, callId, hostCallId, capability, args);
+  if (local) {
+    if (localAnswers.push({ hostCallId, ok: local.ok, value: local.value }) === 1) setImmediate(resumeLocalAnswers);
+    return;
+  }
+  const localReads = configReads.answeredSoFar(callId);
+  channel.send({ t: 'hostCall', hostCallId, plugin, callId, capability, args, ...(localReads ? { localReads } : {}) });
+}
 
 function hooksFor(plugin: string): IsolateHooks {
   return {
@@ -21,9 +53,12 @@ function hooksFor(plugin: string): IsolateHooks {
       if (owner) hostCallOwners.set(id, owner);
       else hostCallOwners.delete(id);
     },
-    sendHostCall: (hostCallId, callId, capability, args) => channel.send({ t: 'hostCall', hostCallId, plugin, callId, capability, args }),
+    sendHostCall: (hostCallId, callId, capability, args) => sendHostCall(plugin, hostCallId, callId, capability, args),
     sendLog: (callId, level, text) => channel.send({ t: 'log', plugin, callId, level, text }),
-    sendRespond: (callId, response) => channel.send({ t: 'respond', callId, response }),
+    sendRespond: (callId, response) => {
+      const localReads = configReads.answeredSoFar(callId);
+      channel.send({ t: 'respond', callId, response, ...(localReads ? { localReads } : {}) });
+    },
     sendFault: (kind, message) => channel.send({ t: 'fault', plugin, kind, message }),
   };
 }
@@ -31,6 +66,7 @@ function hooksFor(plugin: string): IsolateHooks {
 function handle(msg: ToSandbox): void {
   switch (msg.t) {
     case 'load': {
+      configReads.drop(msg.plugin);
       isolates.get(msg.plugin)?.dispose('isolate_reset', 'the plugin is being reloaded');
       if (msg.engine !== 'isolated-vm') {
         isolates.delete(msg.plugin);
@@ -52,6 +88,7 @@ function handle(msg: ToSandbox): void {
       return;
     }
     case 'unload':
+      configReads.drop(msg.plugin);
       isolates.get(msg.plugin)?.dispose('isolate_reset', 'the plugin was unloaded');
       isolates.delete(msg.plugin);
       channel.send({ t: 'reply', id: msg.id, ok: true, value: null });
@@ -62,7 +99,10 @@ function handle(msg: ToSandbox): void {
         channel.send({ t: 'reply', id: msg.id, ok: false, error: { kind: 'not_loaded', message: `plugin '${msg.plugin}' is not loaded in this sandbox process` } });
         return;
       }
+      const counted = configReads.begin(msg.plugin, msg.callId, msg.method, msg.args, msg.minuteLeft);
       void isolate.invoke(msg.callId, msg.method, msg.args, msg.wallMs, msg.cpuMs).then((outcome) => {
+        const reads = counted ? configReads.end(msg.callId) : undefined;
+        if (reads) outcome.stats.configReads = reads;
         try {
           if (outcome.ok) channel.send({ t: 'reply', id: msg.id, ok: true, value: outcome.value, stats: outcome.stats });
           else channel.send({ t: 'reply', id: msg.id, ok: false, error: outcome.error, stats: outcome.stats });
@@ -75,7 +115,11 @@ function handle(msg: ToSandbox): void {
       });
       return;
     }
+    case 'config':
+      configReads.set(msg.plugin, msg.snapshot);
+      return;
     case 'hostResult':
+      configReads.result(msg.hostCallId, msg.ok, msg.value);
       hostCallOwners.get(msg.hostCallId)?.resume(msg.hostCallId, msg.ok, msg.value);
       return;
     case 'manifest': {

@@ -2,7 +2,10 @@
 // attack was one anonymous webhook delivery making 20 000 config.get calls. The caps come from the
 // server options (per-call caps left at their defaults, hostCallsPerMinute set here), the audit
 // rows are counted in the server's own SQLite file, and a second plugin's webhook is served fully
-// while the first is at its per-minute cap.
+// while the first is at its per-minute cap. apiKey is a shown key: its reads are answered in the
+// sandbox process (host-api/config-snapshot.ts), which applies the same caps with the same words
+// and reports the reads and refusals with the call: one allowed record per call names the key and
+// the count; the refusals are audited by the caps as before.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -85,7 +88,7 @@ async function auditRows(plugin: string) {
   await host.hostApi.audit.flush();
   const db = new DatabaseSync(path.join(dataDir, 'store.db'), { readOnly: true });
   try {
-    return db.prepare('SELECT capability, decision, rule, callId FROM audit_log WHERE plugin = ?').all(plugin) as { capability: string; decision: string; rule: string | null; callId: string | null }[];
+    return db.prepare('SELECT capability, decision, rule, callId, summary FROM audit_log WHERE plugin = ?').all(plugin) as { capability: string; decision: string; rule: string | null; callId: string | null; summary: string }[];
   } finally {
     db.close();
   }
@@ -112,7 +115,7 @@ describe('an anonymous webhook delivery making 20 000 config.get', () => {
       first: "config.get refused: plugin 'flood' has made the 200 host calls allowed in one call (callback:notify); the host's administrator can raise the limit with the server option hostCallsPerCall",
     });
     const rows = await auditRowsAfter('flood', 1);
-    expect(rows.filter((r) => r.decision === 'allowed')).toHaveLength(200);
+    expect(rows.filter((r) => r.decision === 'allowed').map((r) => [r.capability, r.summary])).toEqual([['config.get', 'callback:notify: answered in the sandbox process: key=apiKey×200']]);
     expect(rows.filter((r) => r.decision === 'denied').map((r) => [r.capability, r.rule])).toEqual([
       ['config.get', 'host.calls-per-call'], ['host.caps', 'host.calls-per-call'],
     ]);
@@ -127,15 +130,20 @@ describe('an anonymous webhook delivery making 20 000 config.get', () => {
 
     const other = await deliver('bystander', 'ping');
     expect(other).toEqual({ ok: 6, refused: 0 });
-    const otherRows = await auditRows('bystander');
-    expect(otherRows.map((r) => r.decision)).toEqual(['allowed', 'allowed', 'allowed', 'allowed', 'allowed', 'allowed']);
+    // Written when the call ends, a moment after res.end sent the answer.
+    let otherRows = await auditRows('bystander');
+    for (let i = 0; i < 100 && otherRows.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      otherRows = await auditRows('bystander');
+    }
+    expect(otherRows.map((r) => [r.decision, r.summary])).toEqual([['allowed', 'callback:ping: answered in the sandbox process: key=apiKey×6']]);
 
-    // 7 deliveries, 140 000 host calls asked: 1 000 answered (one row each), two rows for each
-    // delivery refused by the per-call cap, one for the plugin's per-minute refusals.
+    // 7 deliveries, 140 000 host calls asked: 1 000 answered (one row for each delivery that read),
+    // two rows for each delivery refused by the per-call cap, one for the plugin's per-minute refusals.
     const rows = await auditRowsAfter('flood', 5);
-    expect(rows.filter((r) => r.decision === 'allowed')).toHaveLength(HOST_CALLS_PER_MINUTE);
+    expect(rows.filter((r) => r.decision === 'allowed')).toHaveLength(HOST_CALLS_PER_MINUTE / 200);
     expect(rows.filter((r) => r.rule === 'host.calls-per-call')).toHaveLength(5 * 2);
     expect(rows.filter((r) => r.rule === 'host.calls-per-minute')).toHaveLength(1);
-    expect(rows).toHaveLength(HOST_CALLS_PER_MINUTE + 11);
+    expect(rows).toHaveLength(HOST_CALLS_PER_MINUTE / 200 + 11);
   });
 });
