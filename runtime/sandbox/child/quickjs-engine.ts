@@ -9,6 +9,7 @@
 //  - CPU: the interrupt handler compares this thread's CPU time with the call's budget;
 //  - a trap, an abort or a host stack overflow inside the module fails this plugin only.
 import fs from 'node:fs';
+import v8 from 'node:v8';
 import { createRequire } from 'node:module';
 import { RELEASE_SYNC, newQuickJSWASMModuleFromVariant, newVariant } from 'quickjs-emscripten';
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule, VmCallResult } from 'quickjs-emscripten';
@@ -49,6 +50,22 @@ function compiledQuickJS(): Promise<WasmModule> {
   return compiled;
 }
 
+/**
+ * The process's cap on WebAssembly memories (supervisor.ts starts sandbox processes with
+ * --wasm-max-mem-pages=1, a second layer under the prelude's removal of WebAssembly from
+ * isolated-vm contexts). A QuickJS plugin's own memory needs more: the cap is raised to the largest
+ * QuickJS maximum in this process, never further (SECURITY.md, "The QuickJS engine").
+ */
+let wasmPageCap = (() => {
+  const flag = process.execArgv.map((a) => /^--wasm-max-mem-pages=(\d+)$/.exec(a)).find(Boolean);
+  return flag ? Number(flag[1]) : Infinity;
+})();
+function allowWasmPages(pages: number): void {
+  if (pages <= wasmPageCap) return;
+  v8.setFlagsFromString(`--wasm-max-mem-pages=${pages}`);
+  wasmPageCap = pages;
+}
+
 function threadCpuMs(): number {
   const used = process.threadCpuUsage();
   return (used.user + used.system) / 1000;
@@ -79,6 +96,7 @@ export class QuickJSEngine extends CallBook {
 
   static async create(key: string, limits: PluginLimits, hooks: IsolateHooks): Promise<QuickJSEngine> {
     const maxPages = Math.max(INITIAL_PAGES, Math.ceil(((limits.memoryMb + ENGINE_BASE_MB) * 1024 * 1024) / PAGE_BYTES));
+    allowWasmPages(maxPages);
     const memory = new wasm.Memory({ initial: INITIAL_PAGES, maximum: maxPages });
     const module = await newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmModule: compiledQuickJS, wasmMemory: memory as never }));
     return new QuickJSEngine(key, limits, hooks, module, memory, maxPages * PAGE_BYTES);
