@@ -35,6 +35,8 @@ const ENGINE_BASE_MB = 16;
 const MAX_STACK_BYTES = 256 * 1024;
 
 const ENTRY_NAMES: readonly EntryName[] = ['load', 'invoke', 'resume', 'forget'];
+/** Promise jobs run between two looks at the budget (a job is a few hundred ns to a few µs). */
+const JOBS_PER_BATCH = 256;
 
 // The host's WebAssembly API (the project's TypeScript lib has no DOM types for it).
 interface WasmMemory { readonly buffer: ArrayBuffer; grow(pages: number): number }
@@ -131,10 +133,16 @@ export class QuickJSEngine extends CallBook {
     this.timed(callId, () => this.budgeted(this.remainingCpu(callId), () => this.evaluate(HARDEN_SOURCE, 'prelude:///harden.js')));
     const entries = this.timed(callId, () => this.budgeted(this.remainingCpu(callId), () => {
       const factory = this.unwrap(ctx.evalCode(BRIDGE_FUNCTION_SOURCE, 'prelude:///bridge.js'));
+      // After a breach nothing the plugin still runs reaches the host: QuickJS turns the
+      // interruption into a rejection inside async code, which the prelude would report as the
+      // plugin's own failure (measured), or the plugin could go on calling the host. Each
+      // callback also looks at the budget: the interrupt handler runs every few thousand
+      // operations, and a loop of host calls (8 MB hashed per call) is few operations.
+      const refused = JSON.stringify({ ok: false, error: { message: 'the plugin breached a limit' } });
       const args = [
-        ctx.newFunction('syncCall', (name, argsJson) => ctx.newString(this.callbacks.syncCall(this.text(name), this.text(argsJson)))),
-        ctx.newFunction('startAsync', (cid, name, argsJson) => ctx.newString(this.callbacks.startAsync(this.text(cid), this.text(name), this.text(argsJson)))),
-        ctx.newFunction('report', (kind, cid, json) => { this.callbacks.report(this.text(kind), this.text(cid), this.text(json)); }),
+        ctx.newFunction('syncCall', (name, argsJson) => ctx.newString(this.shouldInterrupt() ? refused : this.callbacks.syncCall(this.text(name), this.text(argsJson)))),
+        ctx.newFunction('startAsync', (cid, name, argsJson) => ctx.newString(this.shouldInterrupt() ? refused : this.callbacks.startAsync(this.text(cid), this.text(name), this.text(argsJson)))),
+        ctx.newFunction('report', (kind, cid, json) => { if (!this.shouldInterrupt()) this.callbacks.report(this.text(kind), this.text(cid), this.text(json)); }),
         ctx.newString(setupJson),
       ];
       try {
@@ -169,17 +177,28 @@ export class QuickJSEngine extends CallBook {
       const value = this.unwrap(result);
       const text = ctx.typeof(value) === 'string' ? ctx.getString(value) : undefined;
       value.dispose();
-      // Promise continuations the entry queued run now, inside the same budget, as V8's
-      // microtasks run before isolated-vm's applySync returns.
-      if (this.runtime) {
-        const jobs = this.runtime.executePendingJobs();
-        if (jobs.error) {
-          jobs.error.dispose();
-          throw this.breach ? new QuickJSBreach(this.breach) : new Error('a promise job failed outside the prelude');
-        }
-      }
+      this.runJobs();
       return text;
     });
+  }
+
+  /**
+   * Promise continuations the entry queued run now, inside the same budget, as V8's microtasks
+   * run before isolated-vm's applySync returns. In batches, with the budget checked between them:
+   * a reaction job swallows QuickJS's interruption as a rejection, so a chain of jobs that
+   * rejects into itself would otherwise never end.
+   */
+  private runJobs(): void {
+    for (;;) {
+      if (!this.runtime || this.shouldInterrupt()) return;
+      const jobs = this.runtime.executePendingJobs(JOBS_PER_BATCH);
+      if (jobs.error) {
+        jobs.error.dispose();
+        if (!this.breach) throw new Error('a promise job failed outside the prelude');
+        return;
+      }
+      if (jobs.value < JOBS_PER_BATCH) return;
+    }
   }
 
   /** Runs `section` with the interrupt handler set to cut it after `cpuMs` of this thread's CPU. */
@@ -192,6 +211,7 @@ export class QuickJSEngine extends CallBook {
     try {
       const value = section();
       if (this.growthRefused) throw new QuickJSBreach('memory_limit');
+      if (this.breach) throw new QuickJSBreach(this.breach);
       return value;
     } catch (err) {
       if (err instanceof QuickJSBreach) throw err;
@@ -205,6 +225,7 @@ export class QuickJSEngine extends CallBook {
     }
   }
 
+  /** The interrupt handler: whether the running section is over its budget or memory (sets `breach`). */
   private shouldInterrupt(): boolean {
     if (this.isDisposed) return true;
     if (this.cutAtCpuMs === null) return false;
