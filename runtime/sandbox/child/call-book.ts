@@ -58,6 +58,8 @@ export abstract class CallBook implements PluginEngine {
   private readonly calls = new Map<string, LiveCall>();
   private loaded = false;
   private disposed = false;
+  /** The timed section running now: a call that ends inside it is charged its CPU so far. */
+  private section: { callId: string | null; before: number } | null = null;
 
   constructor(key: string, limits: PluginLimits, hooks: IsolateHooks) {
     this.key = key;
@@ -192,7 +194,10 @@ export abstract class CallBook implements PluginEngine {
   }
 
   private statsOf(call: LiveCall): CallStats {
-    return { cpuMs: call.cpuUsedMs, wallMs: performance.now() - call.startedAt, localCalls: call.localCalls, logLinesDropped: call.logDropped };
+    // A call that reports its result inside a section (most do: the result is reported before the
+    // entry returns) was charged nothing for that section yet.
+    const running = this.section?.callId === call.callId && !this.disposed && this.engineAlive() ? this.cpuClockMs() - this.section.before : 0;
+    return { cpuMs: call.cpuUsedMs + running, wallMs: performance.now() - call.startedAt, localCalls: call.localCalls, logLinesDropped: call.logDropped };
   }
 
   /** CPU the call may still use in its next timed section, in whole ms (at least 1). */
@@ -210,6 +215,8 @@ export abstract class CallBook implements PluginEngine {
     // The process's own CPU count from the kernel: isolated-vm's cpuTime runs on while the
     // process is not scheduled, so only this one tells a busy machine from a busy plugin.
     const processCpuBefore = process.cpuUsage();
+    const outer = this.section;
+    this.section = { callId, before };
     try {
       return section();
     } catch (err) {
@@ -247,6 +254,7 @@ export abstract class CallBook implements PluginEngine {
       if (isLoad) throw new LoadFailure(kind, reason, overloaded);
       return undefined;
     } finally {
+      this.section = outer;
       if (!this.disposed && this.engineAlive()) {
         const call = callId ? this.calls.get(callId) : undefined;
         if (call) call.cpuUsedMs += this.cpuClockMs() - before;
