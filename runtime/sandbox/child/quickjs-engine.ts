@@ -6,7 +6,10 @@
 //    setMemoryLimit is NOT enforced by this build (a 64 MB limit let 200 MB of strings through;
 //    without a maximum a loop of 1 MB appends grew the memory to 1.1 GB), so the maximum is the
 //    bound: an allocation past it fails, and the engine counts a refused growth as a breach;
-//  - CPU: the interrupt handler compares this thread's CPU time with the call's budget;
+//  - CPU: the interrupt handler cuts a section when the call's remaining budget has passed on
+//    the wall clock, as isolated-vm's timeout does (so a cut is bounded in wall time, and one on a
+//    machine too busy to run the plugin is told apart by the call book's overload rule); the call
+//    is charged this thread's CPU time;
 //  - a trap, an abort or a host stack overflow inside the module fails this plugin only.
 import fs from 'node:fs';
 import v8 from 'node:v8';
@@ -90,8 +93,8 @@ export class QuickJSEngine extends CallBook {
   private readonly memory: WasmMemory;
   private readonly maxBytes: number;
   private entries: Record<EntryName, QuickJSHandle> | null = null;
-  /** Thread CPU time (ms) at which the running entry is interrupted; null outside entries. */
-  private cutAtCpuMs: number | null = null;
+  /** performance.now() at which the running section is interrupted; null outside sections. */
+  private cutAt: number | null = null;
   private breach: Breach | null = null;
   /** The module refused to grow past its maximum: the plugin wanted more memory than it may have. */
   private growthRefused = false;
@@ -201,12 +204,12 @@ export class QuickJSEngine extends CallBook {
     }
   }
 
-  /** Runs `section` with the interrupt handler set to cut it after `cpuMs` of this thread's CPU. */
+  /** Runs `section` with the interrupt handler set to cut it once `cpuMs` have passed. */
   private budgeted<T>(cpuMs: number, section: () => T): T {
-    const outer = this.cutAtCpuMs;
-    const cut = threadCpuMs() + cpuMs;
+    const outer = this.cutAt;
+    const cut = performance.now() + cpuMs;
     // A section entered from inside another (the prelude's `forget` from a report) keeps the outer cut.
-    this.cutAtCpuMs = outer === null ? cut : Math.min(outer, cut);
+    this.cutAt = outer === null ? cut : Math.min(outer, cut);
     if (outer === null) this.breach = null;
     try {
       const value = section();
@@ -221,16 +224,16 @@ export class QuickJSEngine extends CallBook {
       // module: its state is unknown, so the call book disposes it; no other plugin shares it.
       throw new Error(`the QuickJS engine failed (${String((err as Error)?.message ?? err)})`);
     } finally {
-      this.cutAtCpuMs = outer;
+      this.cutAt = outer;
     }
   }
 
   /** The interrupt handler: whether the running section is over its budget or memory (sets `breach`). */
   private shouldInterrupt(): boolean {
     if (this.isDisposed) return true;
-    if (this.cutAtCpuMs === null) return false;
+    if (this.cutAt === null) return false;
     if (this.growthRefused) this.breach = 'memory_limit';
-    else if (threadCpuMs() >= this.cutAtCpuMs) this.breach = 'cpu_limit';
+    else if (performance.now() >= this.cutAt) this.breach = 'cpu_limit';
     return this.breach !== null;
   }
 
@@ -259,6 +262,7 @@ export class QuickJSEngine extends CallBook {
     return handle && ctx && ctx.typeof(handle) === 'string' ? ctx.getString(handle) : '';
   }
 
+  /** What a call is charged: this thread's CPU time (the cut above is on the wall clock). */
   protected cpuClockMs(): number {
     return threadCpuMs();
   }

@@ -1,4 +1,4 @@
-// isolated-vm's CPU timer counts wall-clock time (QuickJS's counts CPU time: its counterpart below): on a machine too busy to run the isolate, it cuts
+// isolated-vm's CPU timer counts wall-clock time: on a machine too busy to run the isolate, it cuts
 // a call that used little CPU. Such a cut is the machine's fault, not the plugin's: the call fails
 // (cpu_limit, saying why), but no breaker fault is charged, so a busy machine pauses no plugin.
 // The busy machine is made exact here: the plugin's process is stopped (SIGSTOP) for longer than
@@ -7,9 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
 import { writePlugin } from '../../helpers/plugin-fixture.ts';
 import { registerDir, startSandbox } from '../../helpers/sandbox.ts';
-import { ON_QUICKJS } from '../../helpers/engine.ts';
 
-const SPINS = `module.exports = class { async getFields() { for (;;) {} } };`;
+const SPINS = `module.exports = class { async getFields() { for (;;) {} } async transfer() { return 'loaded'; } };`;
 
 let host: SandboxHost;
 beforeAll(async () => {
@@ -34,22 +33,11 @@ describe('a CPU limit that fired on a busy machine', () => {
     expect(host.health().plugins['spins-on'].recentFaults).toBe(1);
   });
 
-  it.runIf(ON_QUICKJS)('QuickJS counterpart: its CPU limit counts the thread\'s CPU time, so a stopped process does not fire it early: the call is cut only at its full budget, and charged', async () => {
+  it('is not charged to the plugin', async () => {
     const before = host.health().plugins['spins-on'].recentFaults;
-    const pid = host.processOf('spins-on')?.pid as number;
-    const call = host.invoke('spins-on', 'getFields', []);
-    await new Promise((r) => setTimeout(r, 60));
-    process.kill(pid, 'SIGSTOP');
-    await new Promise((r) => setTimeout(r, 1500)); // what fired isolated-vm's timer on wall time
-    process.kill(pid, 'SIGCONT');
-    const r = await call;
-    expect(r).toMatchObject({ ok: false, error: { kind: 'cpu_limit', message: expect.not.stringMatching(/too busy/) } });
-    expect(host.health().plugins['spins-on'].recentFaults).toBe(before + 1);
-  });
-
-  const wallClockTimer = ON_QUICKJS ? ' (skipped on QuickJS: its CPU limit is not a wall-clock timer)' : '';
-  it.skipIf(ON_QUICKJS)(`is not charged to the plugin${wallClockTimer}`, async () => {
-    const before = host.health().plugins['spins-on'].recentFaults;
+    // The cut before disposed the plugin: load it again first, so that the stop below falls inside
+    // the spinning call and not inside a load (a QuickJS load takes longer than 60 ms).
+    expect(await host.invoke('spins-on', 'transfer', [{}])).toMatchObject({ ok: true, value: 'loaded' });
     const pid = host.processOf('spins-on')?.pid as number;
     const call = host.invoke('spins-on', 'getFields', []);
     await new Promise((r) => setTimeout(r, 60));
@@ -65,7 +53,7 @@ describe('a CPU limit that fired on a busy machine', () => {
     expect(host.health().plugins['spins-on'].recentFaults).toBe(before);
   });
 
-  it.skipIf(ON_QUICKJS)(`a trial call cut that way frees the trial: the breaker does not wait for it for ever${wallClockTimer}`, async () => {
+  it('a trial call cut that way frees the trial: the breaker does not wait for it for ever', async () => {
     const { host: trialHost } = await startSandbox({ limits: { cpuMsPerCall: 600, wallMsPerCall: 8000 }, breaker: { threshold: 1, cooldownMs: 100 } });
     try {
       expect((await registerDir(trialHost, writePlugin('trial-spins', { 'index.js': SPINS }))).ok).toBe(true);
