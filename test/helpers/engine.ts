@@ -25,6 +25,19 @@ export function installTestEngine(): void {
   const register = SandboxHost.prototype.register;
   SandboxHost.prototype.register = function registerOnTestEngine(this: SandboxHost, bundle, setup, limits, engine) {
     const hostDefault = (this as unknown as { options: { engine?: EngineName } }).options.engine;
-    return register.call(this, bundle, setup, limits, engine ?? hostDefault ?? TEST_ENGINE);
+    const chosen = engine ?? hostDefault ?? TEST_ENGINE;
+    if (chosen !== TEST_ENGINE) loadedElsewhere.add(`${bundle.key} on ${chosen}`);
+    return register.call(this, bundle, setup, limits, chosen);
   };
+}
+
+const loadedElsewhere = new Set<string>();
+
+/**
+ * The plugins this test file registered on another engine than TEST_ENGINE. The matrix's setup
+ * file fails a file that has any: a suite that passes "on quickjs" must have run there (a server
+ * host that names every plugin's engine itself needs TEST_ENGINE in its options).
+ */
+export function pluginsOffTestEngine(): string[] {
+  return [...loadedElsewhere];
 }
