@@ -11,6 +11,7 @@ const ENGINE_MATRIX = [
   'test/runtime/sandbox/overload.test.ts',
   'test/runtime/sandbox/prelude/bridge.test.ts',
   'test/security/security.test.ts',
+  'test/security/engine-hardening.test.ts',
   'test/plugins/billpay.test.ts',
   'test/runtime/sdk/sdk-format.test.ts',
   'test/runtime/server/e2e-payout.test.ts',
