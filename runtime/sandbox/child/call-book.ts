@@ -222,6 +222,12 @@ export abstract class CallBook implements PluginEngine {
     } catch (err) {
       const message = String((err as Error)?.message ?? err);
       const isLoad = callId !== null && this.calls.get(callId)?.method === 'load';
+      // A section entered from inside this one (the prelude's `forget` from a report) breached and
+      // disposed the engine already: its fault was reported once.
+      if (this.disposed) {
+        if (isLoad) throw new LoadFailure('load_failed', `plugin '${this.key}' was disposed while loading`);
+        return undefined;
+      }
       const breach = this.breachOf(err);
       let kind: FailureKind;
       let reason: string;
