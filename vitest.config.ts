@@ -1,5 +1,26 @@
 import { defineConfig } from 'vitest/config';
 
+// The conformance matrix (design.md §5): these suites run once per engine, the engine a parameter
+// (PAYOUT_SANDBOX_TEST_ENGINE, test/helpers/engine.ts), never a copy. The isolated-vm project runs
+// every suite; the quickjs project runs the ones that load plugins: the sandbox core, the hostile
+// corpus, the example plugins, the payout flow end to end, and the host API as plugins reach it
+// (≈75 s more).
+const ENGINE_MATRIX = [
+  'test/runtime/sandbox/test-engine.test.ts',
+  'test/runtime/sandbox/isolation.test.ts',
+  'test/runtime/sandbox/sandbox-host.test.ts',
+  'test/runtime/sandbox/overload.test.ts',
+  'test/runtime/sandbox/prelude/bridge.test.ts',
+  'test/security/security.test.ts',
+  'test/security/engine-hardening.test.ts',
+  'test/plugins/billpay.test.ts',
+  'test/runtime/sdk/sdk-format.test.ts',
+  'test/runtime/server/e2e-payout.test.ts',
+  'test/runtime/payouts/in-flight-request.test.ts',
+  'test/host-api/http.test.ts',
+  'test/runtime/ipn/*.test.ts',
+];
+
 // isolated-vm must be loaded with --no-node-snapshot; forks (not threads) so each test file
 // gets a real process whose flags we control, and so a V8 abort cannot take down the runner.
 export default defineConfig({
@@ -9,8 +30,25 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // Plugins' own tests too, so `npx vitest run plugins/<key>/test/plugin.test.ts` finds its file.
-    include: ['test/**/*.test.ts', 'plugins/*/test/**/*.test.ts'],
-    exclude: ['test/browser/**', 'node_modules/**'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'isolated-vm',
+          // Plugins' own tests too, so `npx vitest run plugins/<key>/test/plugin.test.ts` finds its file.
+          include: ['test/**/*.test.ts', 'plugins/*/test/**/*.test.ts'],
+          exclude: ['test/browser/**', 'node_modules/**'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'quickjs',
+          include: ENGINE_MATRIX,
+          env: { PAYOUT_SANDBOX_TEST_ENGINE: 'quickjs' },
+          setupFiles: ['test/helpers/engine-setup.ts'],
+        },
+      },
+    ],
   },
 });

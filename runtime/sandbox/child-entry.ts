@@ -28,7 +28,9 @@ export function childEntry(): Promise<string> {
 }
 
 async function build(): Promise<string> {
-  const isolatedVm = createRequire(CHILD_SOURCE).resolve('isolated-vm');
+  const fromProject = createRequire(CHILD_SOURCE);
+  const isolatedVm = fromProject.resolve('isolated-vm');
+  const quickjs = fromProject.resolve('quickjs-emscripten');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payout-sandbox-child-'));
   fs.chmodSync(dir, 0o700);
   process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -43,9 +45,13 @@ async function build(): Promise<string> {
     logLevel: 'silent',
     define: { 'import.meta.url': JSON.stringify(pathToFileURL(CHILD_SOURCE).href) },
     plugins: [{
-      name: 'isolated-vm-from-the-project',
-      // The native addon stays outside the bundle, loaded from the project's own install.
-      setup(b) { b.onResolve({ filter: /^isolated-vm$/ }, () => ({ path: isolatedVm, external: true })); },
+      name: 'engines-from-the-project',
+      // The native addon, and QuickJS with the WebAssembly file beside its loader, stay outside
+      // the bundle, loaded from the project's own install.
+      setup(b) {
+        b.onResolve({ filter: /^isolated-vm$/ }, () => ({ path: isolatedVm, external: true }));
+        b.onResolve({ filter: /^quickjs-emscripten$/ }, () => ({ path: quickjs, external: true }));
+      },
     }],
   });
   return outfile;

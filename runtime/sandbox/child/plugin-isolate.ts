@@ -1,181 +1,100 @@
-// One plugin's isolate inside the sandbox process: creation, the timed entry points, the calls in
-// flight and their limits. Any breach (CPU, memory, deadline) disposes the isolate and fails every
-// call in it; the server reloads it on the next call.
+// The isolated-vm engine: one plugin's V8 isolate inside the sandbox process. The calls in flight
+// and their limits are the call book's (call-book.ts); this file creates the context, runs the
+// prelude and the bundle with V8's code cache, and enters the prelude under isolated-vm's
+// timeout. A memory breach is isolated-vm's own memoryLimit, which disposes the isolate.
 import ivm from 'isolated-vm';
-import { loadCpuMs } from '../protocol.ts';
-import { MAX_RESULT_VALUES, holdsMoreThan } from '../result-values.ts';
-import type {
-  CallStats, CallbackResponse, FailureKind, IsolateSetup, LoadResult, PluginLimits, SandboxFailure,
-} from '../protocol.ts';
-import { runLocalService } from './local-services.ts';
+import type { PluginLimits } from '../protocol.ts';
+import { CallBook } from './call-book.ts';
+import type { Breach, EntryArg, EntryName } from './call-book.ts';
+import type { IsolateHooks } from './engine.ts';
 import { BRIDGE_FUNCTION_SOURCE, HARDEN_SOURCE, WEB_GLOBALS_SOURCE, compilePrelude } from './prelude-scripts.ts';
-import { LoadFailure, loadWrapped } from './load-failure.ts';
-import { normaliseDescription, normaliseLogLine, normaliseResponse, normaliseThrown } from './plugin-reports.ts';
-import { MAX_TIMERS_PER_CALL, clampDelay } from '../../../host-api/timers.ts';
+import { loadWrapped } from './load-failure.ts';
 
-const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
+// Kept for the modules that imported them from here before the engine interface existed.
+export type { CallOutcome, IsolateHooks } from './engine.ts';
 
-export interface IsolateHooks {
-  nextHostCallId(): number;
-  routeHostCall(hostCallId: number, owner: PluginIsolate | null): void;
-  sendHostCall(hostCallId: number, callId: string, capability: string, args: unknown): void;
-  sendLog(callId: string, level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
-  sendRespond(callId: string, response: CallbackResponse): void;
-  sendFault(kind: FailureKind, message: string): void;
-}
-
-export type CallOutcome =
-  | { ok: true; value: unknown; stats: CallStats }
-  | { ok: false; error: SandboxFailure; stats: CallStats };
-
-interface LiveCall {
-  callId: string;
-  method: string;
-  /** CPU this call may use; cron sweeps get more than a single call (ServerOptions.cronCpuMs). */
-  cpuBudgetMs: number;
-  startedAt: number;
-  cpuUsedMs: number;
-  deadline: NodeJS.Timeout | null;
-  settle: (outcome: CallOutcome) => void;
-  hostCalls: Set<number>;
-  timers: Map<number, NodeJS.Timeout>;
-  localCalls: Record<string, number>;
-  logLines: number;
-  logDropped: number;
-}
-
-type Reply = { ok: true; [k: string]: unknown } | { ok: false; error: { message: string; code?: string } };
-const replyJson = (reply: Reply) => JSON.stringify(reply);
-
-/**
- * A CPU timer that fires before the call used this share of its budget fired on wall time alone:
- * the process got less than a fifth of a core meanwhile (measured: 25 % of one at load 7 on 2
- * cores). Low on purpose: a plugin that burns its budget on a merely busy machine is still charged.
- */
-const OVERLOAD_SHARE = 0.2;
-
-export class PluginIsolate {
-  readonly key: string;
-  private readonly limits: PluginLimits;
-  private readonly hooks: IsolateHooks;
+export class PluginIsolate extends CallBook {
+  readonly engine = 'isolated-vm' as const;
   private isolate: ivm.Isolate;
   private context: ivm.Context | null = null;
-  private entry: { load: ivm.Reference; invoke: ivm.Reference; resume: ivm.Reference; forget: ivm.Reference } | null = null;
-  private readonly calls = new Map<string, LiveCall>();
-  private disposed = false;
+  private entries: Record<EntryName, ivm.Reference> | null = null;
 
   constructor(key: string, limits: PluginLimits, hooks: IsolateHooks) {
-    this.key = key;
-    this.limits = limits;
-    this.hooks = hooks;
+    super(key, limits, hooks);
     this.isolate = new ivm.Isolate({ memoryLimit: limits.memoryMb });
   }
 
-  get isDisposed(): boolean {
-    return this.disposed;
-  }
-
-  /** Creates the context, runs the prelude and the plugin bundle, constructs the plugin class. */
-  load(callId: string, code: string, cachedData: string | null, setup: IsolateSetup): LoadResult {
-    const started = performance.now();
-    const call = this.openCall(callId, 'load', this.limits.wallMsPerCall, () => {});
-    try {
-      const context = this.isolate.createContextSync();
-      this.context = context;
-      const callbacks = [
-        new ivm.Callback((name: string, argsJson: string) => this.onSyncCall(name, argsJson)),
-        new ivm.Callback((cid: string, name: string, argsJson: string) => this.onStartAsync(cid, name, argsJson)),
-        new ivm.Callback((kind: string, cid: string, json: string) => this.onReport(kind, cid, json)),
-        JSON.stringify(setup),
-      ];
-      const harden = compilePrelude(this.isolate, 'harden', HARDEN_SOURCE);
-      this.timed(callId, () => harden.runSync(context, { timeout: this.remainingCpu(callId) }));
-      harden.release();
-      const bridge = compilePrelude(this.isolate, 'bridge', BRIDGE_FUNCTION_SOURCE);
-      const entries = this.timed(callId, () => {
-        const factory = bridge.runSync(context, { timeout: this.remainingCpu(callId), reference: true }) as ivm.Reference;
-        try {
-          return factory.applySync(undefined, callbacks, { timeout: this.remainingCpu(callId), result: { reference: true } });
-        } finally {
-          factory.release();
-        }
-      }) as ivm.Reference;
-      bridge.release();
-      const get = (name: string) => entries.getSync(name, { reference: true }) as ivm.Reference;
-      this.entry = { load: get('load'), invoke: get('invoke'), resume: get('resume'), forget: get('forget') };
-      const webGlobals = compilePrelude(this.isolate, 'web-globals', WEB_GLOBALS_SOURCE);
-      this.timed(callId, () => webGlobals.runSync(context, { timeout: this.remainingCpu(callId) }));
-      webGlobals.release();
-
-      // The bundle runs inside a trusted try/catch so that a value it throws at load time is
-      // described by the prelude inside a timed call, never copied out by isolated-vm.
-      const script = this.isolate.compileScriptSync(loadWrapped(code), {
-        filename: `plugin:///${this.key}/bundle.js`,
-        ...(cachedData ? { cachedData: new ivm.ExternalCopy(toArrayBuffer(Buffer.from(cachedData, 'base64'))) } : { produceCachedData: true }),
-      }) as ivm.Script & { cachedDataRejected?: boolean; cachedData?: ivm.ExternalCopy<ArrayBuffer> };
-      const cacheAccepted = cachedData !== null && script.cachedDataRejected !== true;
-      const produced = script.cachedData ? Buffer.from(script.cachedData.copy()).toString('base64') : null;
-      this.timed(callId, () => script.runSync(context, { timeout: this.remainingCpu(callId) }));
-      script.release();
-
-      const loaded = JSON.parse(this.timed(callId, () => this.entry!.load.applySync(undefined, [callId], { timeout: this.remainingCpu(callId) })) as string);
-      if (loaded?.ok !== true) throw new LoadFailure('load_failed', normaliseThrown(loaded?.error).message);
-      return { description: normaliseDescription(loaded.value), cachedData: produced, cacheAccepted, loadMs: performance.now() - started };
-    } finally {
-      this.closeCall(call);
-    }
-  }
-
-  invoke(callId: string, method: string, args: unknown, wallMs: number, cpuMs?: number): Promise<CallOutcome> {
-    return new Promise((settle) => {
-      if (this.disposed || !this.entry) {
-        settle({ ok: false, error: { kind: 'not_loaded', message: `plugin '${this.key}' is not loaded` }, stats: emptyStats() });
-        return;
-      }
-      if (this.calls.has(callId)) {
-        settle({ ok: false, error: { kind: 'bad_result', message: `call ${callId} is already running` }, stats: emptyStats() });
-        return;
-      }
-      let argsJson: string;
+  protected setUp(callId: string, code: string, cachedData: string | null, setupJson: string): { cachedData: string | null; cacheAccepted: boolean } {
+    const context = this.isolate.createContextSync();
+    this.context = context;
+    const callbacks = [
+      new ivm.Callback((name: string, argsJson: string) => this.callbacks.syncCall(name, argsJson)),
+      new ivm.Callback((cid: string, name: string, argsJson: string) => this.callbacks.startAsync(cid, name, argsJson)),
+      new ivm.Callback((kind: string, cid: string, json: string) => this.callbacks.report(kind, cid, json)),
+      setupJson,
+    ];
+    const harden = compilePrelude(this.isolate, 'harden', HARDEN_SOURCE);
+    this.timed(callId, () => harden.runSync(context, { timeout: this.remainingCpu(callId) }));
+    harden.release();
+    const bridge = compilePrelude(this.isolate, 'bridge', BRIDGE_FUNCTION_SOURCE);
+    const entries = this.timed(callId, () => {
+      const factory = bridge.runSync(context, { timeout: this.remainingCpu(callId), reference: true }) as ivm.Reference;
       try {
-        argsJson = JSON.stringify(args ?? null);
-      } catch (err) {
-        // Arguments this process cannot re-serialise (nested deeper than its stack allows) fail
-        // this call before it opens; thrown here they would leave a call open until its deadline.
-        settle({ ok: false, error: { kind: 'bad_request', message: `the arguments could not be handed to the plugin (${(err as Error)?.message ?? err})` }, stats: emptyStats() });
-        return;
+        return factory.applySync(undefined, callbacks, { timeout: this.remainingCpu(callId), result: { reference: true } });
+      } finally {
+        factory.release();
       }
-      this.openCall(callId, method, wallMs, settle, cpuMs);
-      this.timed(callId, () => this.entry!.invoke.applySync(undefined, [callId, method, argsJson], { timeout: this.remainingCpu(callId) }));
-    });
+    }) as ivm.Reference;
+    bridge.release();
+    const get = (name: string) => entries.getSync(name, { reference: true }) as ivm.Reference;
+    this.entries = { load: get('load'), invoke: get('invoke'), resume: get('resume'), forget: get('forget') };
+    const webGlobals = compilePrelude(this.isolate, 'web-globals', WEB_GLOBALS_SOURCE);
+    this.timed(callId, () => webGlobals.runSync(context, { timeout: this.remainingCpu(callId) }));
+    webGlobals.release();
+
+    // The bundle runs inside a trusted try/catch so that a value it throws at load time is
+    // described by the prelude inside a timed call, never copied out by isolated-vm.
+    const script = this.isolate.compileScriptSync(loadWrapped(code), {
+      filename: `plugin:///${this.key}/bundle.js`,
+      ...(cachedData ? { cachedData: new ivm.ExternalCopy(toArrayBuffer(Buffer.from(cachedData, 'base64'))) } : { produceCachedData: true }),
+    }) as ivm.Script & { cachedDataRejected?: boolean; cachedData?: ivm.ExternalCopy<ArrayBuffer> };
+    const cacheAccepted = cachedData !== null && script.cachedDataRejected !== true;
+    const produced = script.cachedData ? Buffer.from(script.cachedData.copy()).toString('base64') : null;
+    this.timed(callId, () => script.runSync(context, { timeout: this.remainingCpu(callId) }));
+    script.release();
+    return { cachedData: produced, cacheAccepted };
   }
 
-  /** Delivers a host call's result with a timed call, so the plugin's continuation is timed too. */
-  resume(hostCallId: number, ok: boolean, value: unknown): void {
-    const call = this.callOfHostCall(hostCallId);
-    this.hooks.routeHostCall(hostCallId, null);
-    if (!call || this.disposed || !this.entry) return;
-    call.hostCalls.delete(hostCallId);
-    const payload = JSON.stringify(value ?? null);
-    this.timed(call.callId, () => this.entry!.resume.applySync(undefined, [hostCallId, ok, payload], { timeout: this.remainingCpu(call.callId) }));
+  protected enter(entry: EntryName, args: EntryArg[], cpuMs: number): string | undefined {
+    if (!this.entries) return undefined;
+    return this.entries[entry].applySync(undefined, args, { timeout: cpuMs }) as string | undefined;
+  }
+
+  /** isolated-vm's CPU time of the isolate. */
+  protected cpuClockMs(): number {
+    return Number(this.isolate.cpuTime) / 1e6;
+  }
+
+  protected breachOf(err: unknown): Breach | null {
+    const message = String((err as Error)?.message ?? err);
+    // isolated-vm's timeout counts wall-clock time (call-book.ts tells an overloaded machine apart).
+    if (/timed out/i.test(message)) return 'cpu_limit';
+    if (/memory limit/i.test(message) || this.isolate.isDisposed) return 'memory_limit';
+    return null;
+  }
+
+  protected engineAlive(): boolean {
+    return !this.isolate.isDisposed;
   }
 
   heapStats(): { used: number; limit: number; external: number } {
-    if (this.disposed) return { used: 0, limit: 0, external: 0 };
+    if (this.isDisposed) return { used: 0, limit: 0, external: 0 };
     const h = this.isolate.getHeapStatisticsSync();
     return { used: h.used_heap_size, limit: h.heap_size_limit, external: h.externally_allocated_size };
   }
 
-  dispose(kind: FailureKind, message: string, culprit: string | null = null, extra: Pick<SandboxFailure, 'overloaded'> = {}): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    for (const call of [...this.calls.values()]) {
-      const failure: SandboxFailure = call.callId === culprit
-        ? { kind, message, ...extra }
-        : { kind: 'isolate_reset', message: `plugin '${this.key}' was reset because another call breached a limit (${message})` };
-      this.finishCall(call, { ok: false, error: failure, stats: this.statsOf(call) });
-    }
-    this.entry = null;
+  protected release(): void {
+    this.entries = null;
     this.context = null;
     try {
       this.isolate.dispose();
@@ -183,218 +102,6 @@ export class PluginIsolate {
       // already disposed by isolated-vm after a memory-limit breach
     }
   }
-
-  // ---- calls in flight ------------------------------------------------------------------------
-  private openCall(callId: string, method: string, wallMs: number, settle: (o: CallOutcome) => void, cpuMs?: number): LiveCall {
-    const call: LiveCall = {
-      callId, method, cpuBudgetMs: method === 'load' ? loadCpuMs(this.limits) : cpuMs ?? this.limits.cpuMsPerCall, startedAt: performance.now(), cpuUsedMs: 0, deadline: null, settle,
-      hostCalls: new Set(), timers: new Map(), localCalls: {}, logLines: 0, logDropped: 0,
-    };
-    call.deadline = setTimeout(() => {
-      this.hooks.sendFault('deadline', `${method} exceeded its ${wallMs} ms deadline`);
-      this.dispose('deadline', `${method} did not finish within its ${wallMs} ms deadline`, callId);
-    }, wallMs);
-    this.calls.set(callId, call);
-    return call;
-  }
-
-  private finishCall(call: LiveCall, outcome: CallOutcome): void {
-    if (!this.calls.has(call.callId)) return;
-    this.closeCall(call);
-    call.settle(outcome);
-  }
-
-  private closeCall(call: LiveCall): void {
-    this.calls.delete(call.callId);
-    if (call.deadline) clearTimeout(call.deadline);
-    for (const t of call.timers.values()) clearTimeout(t);
-    for (const id of call.hostCalls) this.hooks.routeHostCall(id, null);
-    if (!this.disposed && this.entry && call.hostCalls.size + call.timers.size > 0) {
-      // Drop the plugin's waiters for this call without running any of its code.
-      this.timed(null, () => this.entry!.forget.applySync(undefined, [call.callId], { timeout: 50 }));
-    }
-  }
-
-  private callOfHostCall(hostCallId: number): LiveCall | undefined {
-    for (const call of this.calls.values()) if (call.hostCalls.has(hostCallId)) return call;
-    return undefined;
-  }
-
-  private statsOf(call: LiveCall): CallStats {
-    return { cpuMs: call.cpuUsedMs, wallMs: performance.now() - call.startedAt, localCalls: call.localCalls, logLinesDropped: call.logDropped };
-  }
-
-  private remainingCpu(callId: string | null): number {
-    const call = callId ? this.calls.get(callId) : undefined;
-    const budget = call ? call.cpuBudgetMs : this.limits.cpuMsPerCall;
-    const left = budget - (call ? call.cpuUsedMs : 0);
-    return Math.max(1, Math.ceil(left));
-  }
-
-  /** Runs one section inside the isolate, charges its CPU time to the call, and turns a breach into a disposal. */
-  private timed<T>(callId: string | null, section: () => T): T | undefined {
-    if (this.disposed) return undefined;
-    const before = this.isolate.cpuTime;
-    // The process's own CPU count from the kernel: isolated-vm's cpuTime runs on while the
-    // process is not scheduled, so only this one tells a busy machine from a busy plugin.
-    const processCpuBefore = process.cpuUsage();
-    try {
-      return section();
-    } catch (err) {
-      const message = String((err as Error)?.message ?? err);
-      const isLoad = callId !== null && this.calls.get(callId)?.method === 'load';
-      let kind: FailureKind;
-      let reason: string;
-      let overloaded = false;
-      if (/timed out/i.test(message)) {
-        kind = 'cpu_limit';
-        reason = `the plugin used more than ${this.limits.cpuMsPerCall} ms of CPU in one call`;
-        // isolated-vm's timeout counts wall-clock time. On a machine too busy to give the isolate
-        // its CPU, it fires before the plugin used its budget: the call is cut all the same, but
-        // the fault is the machine's, not the plugin's (sandbox-host.ts charges no fault for it).
-        const call = callId ? this.calls.get(callId) : undefined;
-        const spent = process.cpuUsage(processCpuBefore);
-        const usedMs = (call?.cpuUsedMs ?? 0) + (spent.user + spent.system) / 1000;
-        const budgetMs = call ? call.cpuBudgetMs : this.limits.cpuMsPerCall;
-        if (usedMs < budgetMs * OVERLOAD_SHARE) {
-          overloaded = true;
-          reason = `the call was cut by its CPU timer after only ${Math.round(usedMs)} ms of CPU (its budget is ${budgetMs} ms): the machine was too busy to run it; not counted as the plugin's fault`;
-        }
-      } else if (/memory limit/i.test(message) || this.isolate.isDisposed) {
-        kind = 'memory_limit';
-        reason = `the plugin exceeded its ${this.limits.memoryMb} MB memory limit`;
-      } else if (isLoad) {
-        throw new LoadFailure('load_failed', message);
-      } else {
-        kind = 'plugin_error';
-        reason = `sandbox bridge error: ${message}`;
-      }
-      this.hooks.sendFault(kind, reason);
-      this.dispose(kind, reason, callId, overloaded ? { overloaded: true } : {});
-      if (isLoad) throw new LoadFailure(kind, reason, overloaded);
-      return undefined;
-    } finally {
-      if (!this.disposed && !this.isolate.isDisposed) {
-        const used = Number(this.isolate.cpuTime - before) / 1e6;
-        const call = callId ? this.calls.get(callId) : undefined;
-        if (call) call.cpuUsedMs += used;
-      }
-    }
-  }
-
-  // ---- the three Callbacks the prelude holds -------------------------------------------------
-  private onSyncCall(name: string, argsJson: string): string {
-    try {
-      const value = runLocalService(String(name), JSON.parse(String(argsJson)));
-      return replyJson({ ok: true, value });
-    } catch (err) {
-      return replyJson({ ok: false, error: { message: String((err as Error)?.message ?? err) } });
-    } finally {
-      this.countLocal(name);
-    }
-  }
-
-  private countLocal(name: string): void {
-    // Attributed to every call in flight would double count; the most recent one is the best guess.
-    const call = [...this.calls.values()].at(-1);
-    if (call) call.localCalls[name] = (call.localCalls[name] ?? 0) + 1;
-  }
-
-  private onStartAsync(callId: string, name: string, argsJson: string): string {
-    const call = this.calls.get(String(callId));
-    if (!call) {
-      return replyJson({ ok: false, error: { code: 'NO_CALL', message: `${name}: host calls are only possible while the host is calling the plugin (no call in progress)` } });
-    }
-    if (typeof argsJson !== 'string' || argsJson.length > this.limits.maxPayloadBytes) {
-      return replyJson({ ok: false, error: { code: 'TOO_LARGE', message: `${name}: arguments larger than ${this.limits.maxPayloadBytes} bytes` } });
-    }
-    const hostCallId = this.hooks.nextHostCallId();
-    if (name === 'timer') {
-      if (call.timers.size >= MAX_TIMERS_PER_CALL) {
-        return replyJson({ ok: false, error: { code: 'TOO_MANY_TIMERS', message: `more than ${MAX_TIMERS_PER_CALL} timers in one call` } });
-      }
-      const ms = clampDelay(JSON.parse(argsJson)?.ms);
-      call.hostCalls.add(hostCallId);
-      call.timers.set(hostCallId, setTimeout(() => {
-        call.timers.delete(hostCallId);
-        this.resume(hostCallId, true, null);
-      }, ms));
-      this.hooks.routeHostCall(hostCallId, this);
-      call.localCalls.timer = (call.localCalls.timer ?? 0) + 1;
-      return replyJson({ ok: true, id: hostCallId });
-    }
-    let args: unknown;
-    try {
-      args = JSON.parse(argsJson);
-    } catch {
-      return replyJson({ ok: false, error: { message: `${name}: arguments are not JSON` } });
-    }
-    call.hostCalls.add(hostCallId);
-    this.hooks.routeHostCall(hostCallId, this);
-    this.hooks.sendHostCall(hostCallId, call.callId, String(name), args);
-    return replyJson({ ok: true, id: hostCallId });
-  }
-
-  private onReport(kind: string, callId: string, json: string): void {
-    try {
-      this.handleReport(String(kind), String(callId), json);
-    } catch (err) {
-      this.hooks.sendFault('plugin_error', `malformed report from the prelude: ${(err as Error).message}`);
-    }
-  }
-
-  private handleReport(kind: string, callId: string, json: string): void {
-    const call = this.calls.get(String(callId));
-    if (kind === 'cancel') {
-      const hostCallId = Number(JSON.parse(json));
-      const timer = call?.timers.get(hostCallId);
-      if (call && timer) {
-        clearTimeout(timer);
-        call.timers.delete(hostCallId);
-        call.hostCalls.delete(hostCallId);
-        this.hooks.routeHostCall(hostCallId, null);
-      }
-      return;
-    }
-    if (!call) return; // a report for a call that already ended (or never was) changes nothing
-    if (typeof json !== 'string') return;
-    if (kind === 'log') {
-      if (call.logLines >= this.limits.maxLogLinesPerCall) {
-        call.logDropped++;
-        return;
-      }
-      const line = normaliseLogLine(JSON.parse(json));
-      if (!line) return;
-      call.logLines++;
-      const level = LOG_LEVELS.has(line.level) ? (line.level as 'info') : 'info';
-      this.hooks.sendLog(call.callId, level, line.text);
-      return;
-    }
-    if (json.length > this.limits.maxPayloadBytes) {
-      this.finishCall(call, { ok: false, error: { kind: 'bad_result', message: `the plugin returned ${json.length} bytes; the limit is ${this.limits.maxPayloadBytes}` }, stats: this.statsOf(call) });
-      return;
-    }
-    if (kind === 'respond') {
-      const response = JSON.parse(json);
-      // Refused here too (the server checks again): a refused result never costs the server
-      // the memory and time of decoding it.
-      this.hooks.sendRespond(call.callId, holdsMoreThan(response, MAX_RESULT_VALUES) ? { status: 500, headers: {}, body: '' } : normaliseResponse(response));
-    } else if (kind === 'done') {
-      const value = JSON.parse(json);
-      if (holdsMoreThan(value, MAX_RESULT_VALUES)) {
-        this.finishCall(call, { ok: false, error: { kind: 'bad_result', message: `the plugin returned more than ${MAX_RESULT_VALUES} values (strings, numbers, keys, arrays and objects together); the limit keeps the server's scrubbing of a result short` }, stats: this.statsOf(call) });
-        return;
-      }
-      this.finishCall(call, { ok: true, value, stats: this.statsOf(call) });
-    } else if (kind === 'failed') {
-      const thrown = normaliseThrown(JSON.parse(json));
-      this.finishCall(call, { ok: false, error: { kind: 'plugin_error', message: thrown.message, thrown }, stats: this.statsOf(call) });
-    }
-  }
-}
-
-function emptyStats(): CallStats {
-  return { cpuMs: 0, wallMs: 0, localCalls: {}, logLinesDropped: 0 };
 }
 
 function toArrayBuffer(buf: Buffer): ArrayBuffer {

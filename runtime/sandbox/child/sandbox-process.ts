@@ -4,15 +4,18 @@ import net from 'node:net';
 import { createRequire } from 'node:module';
 import { FramedChannel } from '../channel.ts';
 import type { FromSandbox, IsolateStats, ToSandbox } from '../protocol.ts';
-import { PluginIsolate } from './plugin-isolate.ts';
 import { LoadFailure } from './load-failure.ts';
-import type { IsolateHooks } from './plugin-isolate.ts';
+import { createEngine } from './engine.ts';
+import type { IsolateHooks, PluginEngine } from './engine.ts';
 import { extractManifest } from './manifest-isolate.ts';
 import { LocalConfigReads } from './config-snapshot.ts';
 
 const channel = new FramedChannel<FromSandbox, ToSandbox>(new net.Socket({ fd: 3, readable: true, writable: true }));
-const isolates = new Map<string, PluginIsolate>();
-const hostCallOwners = new Map<number, PluginIsolate>();
+const isolates = new Map<string, PluginEngine>();
+/** Loads under way (an engine is being created): a newer load or an unload of the plugin supersedes them. */
+const loading = new Map<string, number>();
+let loadSeq = 0;
+const hostCallOwners = new Map<number, PluginEngine>();
 let hostCallSeq = 0;
 /** Non-secret config values the server pushed, answered here without a round trip. */
 const configReads = new LocalConfigReads();
@@ -68,27 +71,40 @@ function handle(msg: ToSandbox): void {
     case 'load': {
       configReads.drop(msg.plugin);
       isolates.get(msg.plugin)?.dispose('isolate_reset', 'the plugin is being reloaded');
-      if (msg.engine !== 'isolated-vm') {
-        isolates.delete(msg.plugin);
-        channel.send({ t: 'reply', id: msg.id, ok: false, error: { kind: 'load_failed', message: `engine '${msg.engine}' is not available in this sandbox process` } });
-        return;
-      }
-      const isolate = new PluginIsolate(msg.plugin, msg.limits, hooksFor(msg.plugin));
-      try {
-        const value = isolate.load(msg.callId, msg.code, msg.cachedData, msg.setup);
-        isolates.set(msg.plugin, isolate);
-        channel.send({ t: 'reply', id: msg.id, ok: true, value });
-      } catch (err) {
-        isolate.dispose('load_failed', 'load failed');
-        isolates.delete(msg.plugin);
+      isolates.delete(msg.plugin);
+      const load = ++loadSeq;
+      loading.set(msg.plugin, load);
+      const fail = (err: unknown) => {
         const kind = err instanceof LoadFailure ? err.kind : 'load_failed';
         const overloaded = err instanceof LoadFailure && err.overloaded ? { overloaded: true } : {};
         channel.send({ t: 'reply', id: msg.id, ok: false, error: { kind, message: String((err as Error)?.message ?? err), ...overloaded } });
-      }
+      };
+      createEngine(msg.engine, msg.plugin, msg.limits, hooksFor(msg.plugin)).then((engine) => {
+        if (loading.get(msg.plugin) !== load) {
+          engine.dispose('isolate_reset', 'the plugin was reloaded or unloaded while its engine was starting');
+          fail(new LoadFailure('isolate_reset', `plugin '${msg.plugin}' was reloaded or unloaded while its engine was starting`));
+          return;
+        }
+        loading.delete(msg.plugin);
+        try {
+          const value = engine.load(msg.callId, msg.code, msg.cachedData, msg.setup);
+          isolates.set(msg.plugin, engine);
+          channel.send({ t: 'reply', id: msg.id, ok: true, value });
+        } catch (err) {
+          engine.dispose('load_failed', 'load failed');
+          fail(err);
+        }
+      }, (err) => {
+        if (loading.get(msg.plugin) === load) loading.delete(msg.plugin);
+        fail(err);
+      }).catch(() => {
+        // Only a send on a closed channel throws here: the server is gone and shutdown() runs.
+      });
       return;
     }
     case 'unload':
       configReads.drop(msg.plugin);
+      loading.delete(msg.plugin);
       isolates.get(msg.plugin)?.dispose('isolate_reset', 'the plugin was unloaded');
       isolates.delete(msg.plugin);
       channel.send({ t: 'reply', id: msg.id, ok: true, value: null });
@@ -160,6 +176,7 @@ function shutdown(): void {
   shuttingDown = true;
   for (const isolate of isolates.values()) isolate.dispose('isolate_reset', 'the sandbox process is shutting down');
   isolates.clear();
+  loading.clear();
   hostCallOwners.clear();
   channel.close();
 }

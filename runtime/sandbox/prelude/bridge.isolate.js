@@ -199,7 +199,10 @@ const host = freeze(record({
     report('log', currentCall, stringify(line));
   },
 }));
-const constant = (value) => ({ value, enumerable: false, writable: false, configurable: false });
+// A getter, not a read-only value: QuickJS lets Object.defineProperty give a non-writable,
+// non-configurable data property of the global object a new value (measured); a non-configurable
+// accessor it cannot change on either engine.
+const constant = (value) => ({ get: () => value, enumerable: false, configurable: false });
 defineProperty(globalThis, '__ps_host', constant(host));
 // The bundle runs as `try { bundle } catch (thrown) { __ps_load_failed(thrown); }`. A property the
 // plugin could define first (a setter that throws a Proxy) would let its value escape the script to

@@ -8,7 +8,7 @@ import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
 import { writePlugin } from '../../helpers/plugin-fixture.ts';
 import { registerDir, startSandbox } from '../../helpers/sandbox.ts';
 
-const SPINS = `module.exports = class { async getFields() { for (;;) {} } };`;
+const SPINS = `module.exports = class { async getFields() { for (;;) {} } async transfer() { return 'loaded'; } };`;
 
 let host: SandboxHost;
 beforeAll(async () => {
@@ -35,6 +35,9 @@ describe('a CPU limit that fired on a busy machine', () => {
 
   it('is not charged to the plugin', async () => {
     const before = host.health().plugins['spins-on'].recentFaults;
+    // The cut before disposed the plugin: load it again first, so that the stop below falls inside
+    // the spinning call and not inside a load (a QuickJS load takes longer than 60 ms).
+    expect(await host.invoke('spins-on', 'transfer', [{}])).toMatchObject({ ok: true, value: 'loaded' });
     const pid = host.processOf('spins-on')?.pid as number;
     const call = host.invoke('spins-on', 'getFields', []);
     await new Promise((r) => setTimeout(r, 60));

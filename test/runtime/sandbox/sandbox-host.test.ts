@@ -254,9 +254,20 @@ describe('sandbox core: order field validation runs inside the isolate', () => {
   });
 });
 
+describe('sandbox core: a call is charged the CPU it used', () => {
+  it('including the section it ended in (most calls end in their first: it was charged 0 before)', async () => {
+    await register('burns-50', { 'index.js': `module.exports = class { async getFields(ms) { const t = Date.now(); while (Date.now() - t < Number(ms)) {} return 'burnt'; } };` });
+    const burnt = await host.invoke('burns-50', 'getFields', [50]);
+    expect(burnt).toMatchObject({ ok: true, value: 'burnt' });
+    expect(burnt.stats?.cpuMs).toBeGreaterThan(0);
+  });
+});
+
 describe('sandbox core: a call can be given its own CPU budget (cron sweeps)', () => {
   it('the default budget stops a long computation; a larger one for that call lets it finish', async () => {
-    await register('long-cpu', { 'index.js': `module.exports = class { async getFields() { const t = Date.now(); while (Date.now() - t < 500) {} return 'finished'; } async transfer() {} };` });
+    // 1.5 s of wall time against a 300 ms budget: cut on either engine's clock (QuickJS counts
+    // the thread's CPU time) unless the machine gave the process under a fifth of a core.
+    await register('long-cpu', { 'index.js': `module.exports = class { async getFields() { const t = Date.now(); while (Date.now() - t < 1500) {} return 'finished'; } async transfer() {} };` });
     expect(await host.invoke('long-cpu', 'getFields', [])).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
     expect(await host.invoke('long-cpu', 'getFields', [], { cpuMs: 3000 })).toMatchObject({ ok: true, value: 'finished' });
   });

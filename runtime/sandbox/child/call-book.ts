@@ -1,0 +1,385 @@
+// The engine-independent half of a plugin's engine: the calls in flight and their limits (CPU
+// budget across a call's timed sections, wall-clock deadline, timers, host calls, log lines,
+// result size), the three callbacks the prelude holds, and what a breach does (dispose the engine,
+// fail every call in it; the server reloads it on the next call). An engine (plugin-isolate.ts,
+// quickjs-engine.ts) supplies only: set up the context with the prelude and bundle, enter the
+// prelude with a CPU budget, its CPU clock, what a breach looks like, memory stats, release.
+import { loadCpuMs } from '../protocol.ts';
+import { MAX_RESULT_VALUES, holdsMoreThan } from '../result-values.ts';
+import type {
+  CallStats, EngineName, FailureKind, IsolateSetup, LoadResult, PluginLimits, SandboxFailure,
+} from '../protocol.ts';
+import type { CallOutcome, IsolateHooks, PluginEngine } from './engine.ts';
+import { runLocalService } from './local-services.ts';
+import { LoadFailure } from './load-failure.ts';
+import { normaliseDescription, normaliseLogLine, normaliseResponse, normaliseThrown } from './plugin-reports.ts';
+import { MAX_TIMERS_PER_CALL, clampDelay } from '../../../host-api/timers.ts';
+
+const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
+
+/** The prelude's entry points (bridge.isolate.js / plugin-calls.isolate.js). */
+export type EntryName = 'load' | 'invoke' | 'resume' | 'forget';
+/** Only strings, numbers and booleans cross into the prelude. */
+export type EntryArg = string | number | boolean;
+/** A limit the engine saw breached inside a timed section. */
+export type Breach = 'cpu_limit' | 'memory_limit';
+
+interface LiveCall {
+  callId: string;
+  method: string;
+  /** CPU this call may use; cron sweeps get more than a single call (ServerOptions.cronCpuMs). */
+  cpuBudgetMs: number;
+  startedAt: number;
+  cpuUsedMs: number;
+  deadline: NodeJS.Timeout | null;
+  settle: (outcome: CallOutcome) => void;
+  hostCalls: Set<number>;
+  timers: Map<number, NodeJS.Timeout>;
+  localCalls: Record<string, number>;
+  logLines: number;
+  logDropped: number;
+}
+
+type Reply = { ok: true; [k: string]: unknown } | { ok: false; error: { message: string; code?: string } };
+const replyJson = (reply: Reply) => JSON.stringify(reply);
+
+/**
+ * A CPU timer that fires before the call used this share of its budget fired on wall time alone:
+ * the process got less than a fifth of a core meanwhile (measured: 25 % of one at load 7 on 2
+ * cores). Low on purpose: a plugin that burns its budget on a merely busy machine is still charged.
+ */
+const OVERLOAD_SHARE = 0.2;
+
+export abstract class CallBook implements PluginEngine {
+  readonly key: string;
+  abstract readonly engine: EngineName;
+  protected readonly limits: PluginLimits;
+  protected readonly hooks: IsolateHooks;
+  private readonly calls = new Map<string, LiveCall>();
+  private loaded = false;
+  private disposed = false;
+  /** The timed section running now: a call that ends inside it is charged its CPU so far. */
+  private section: { callId: string | null; before: number } | null = null;
+
+  constructor(key: string, limits: PluginLimits, hooks: IsolateHooks) {
+    this.key = key;
+    this.limits = limits;
+    this.hooks = hooks;
+  }
+
+  // ---- what an engine supplies -------------------------------------------------------------
+  /**
+   * Creates the context, runs the prelude (harden, the bridge with `callbacks` and the setup JSON
+   * as its $0..$3, web-globals) and the wrapped bundle, each through `this.timed(callId, …)`.
+   */
+  protected abstract setUp(callId: string, code: string, cachedData: string | null, setupJson: string): { cachedData: string | null; cacheAccepted: boolean };
+  /** Calls a prelude entry, its microtasks included, cut after `cpuMs` of CPU; returns a string result or undefined. */
+  protected abstract enter(entry: EntryName, args: EntryArg[], cpuMs: number): string | undefined;
+  /** The CPU clock a call is charged by, in ms. */
+  protected abstract cpuClockMs(): number;
+  /** Whether an error thrown out of a timed section is a limit's breach; anything else fails the plugin too. */
+  protected abstract breachOf(err: unknown): Breach | null;
+  /** Whether the engine itself is still usable (isolated-vm disposes an isolate on a memory breach). */
+  protected abstract engineAlive(): boolean;
+  /** Frees the engine; called once, after every call in flight was failed. */
+  protected abstract release(): void;
+  abstract heapStats(): { used: number; limit: number; external: number };
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** The callbacks the prelude holds as $0..$2: sync local call, start async host call, report. */
+  protected readonly callbacks = {
+    syncCall: (name: string, argsJson: string): string => this.onSyncCall(name, argsJson),
+    startAsync: (callId: string, name: string, argsJson: string): string => this.onStartAsync(callId, name, argsJson),
+    report: (kind: string, callId: string, json: string): void => this.onReport(kind, callId, json),
+  };
+
+  load(callId: string, code: string, cachedData: string | null, setup: IsolateSetup): LoadResult {
+    const started = performance.now();
+    const call = this.openCall(callId, 'load', this.limits.wallMsPerCall, () => {});
+    try {
+      const cache = this.setUp(callId, code, cachedData, JSON.stringify(setup));
+      this.loaded = true;
+      const loaded = JSON.parse(this.timed(callId, () => this.enter('load', [callId], this.remainingCpu(callId))) ?? 'null');
+      if (loaded?.ok !== true) throw new LoadFailure('load_failed', normaliseThrown(loaded?.error).message);
+      return { description: normaliseDescription(loaded.value), cachedData: cache.cachedData, cacheAccepted: cache.cacheAccepted, loadMs: performance.now() - started };
+    } finally {
+      this.closeCall(call);
+    }
+  }
+
+  invoke(callId: string, method: string, args: unknown, wallMs: number, cpuMs?: number): Promise<CallOutcome> {
+    return new Promise((settle) => {
+      if (this.disposed || !this.loaded) {
+        settle({ ok: false, error: { kind: 'not_loaded', message: `plugin '${this.key}' is not loaded` }, stats: emptyStats() });
+        return;
+      }
+      if (this.calls.has(callId)) {
+        settle({ ok: false, error: { kind: 'bad_result', message: `call ${callId} is already running` }, stats: emptyStats() });
+        return;
+      }
+      let argsJson: string;
+      try {
+        argsJson = JSON.stringify(args ?? null);
+      } catch (err) {
+        // Arguments this process cannot re-serialise (nested deeper than its stack allows) fail
+        // this call before it opens; thrown here they would leave a call open until its deadline.
+        settle({ ok: false, error: { kind: 'bad_request', message: `the arguments could not be handed to the plugin (${(err as Error)?.message ?? err})` }, stats: emptyStats() });
+        return;
+      }
+      this.openCall(callId, method, wallMs, settle, cpuMs);
+      this.timed(callId, () => this.enter('invoke', [callId, method, argsJson], this.remainingCpu(callId)));
+    });
+  }
+
+  /** Delivers a host call's result with a timed call, so the plugin's continuation is timed too. */
+  resume(hostCallId: number, ok: boolean, value: unknown): void {
+    const call = this.callOfHostCall(hostCallId);
+    this.hooks.routeHostCall(hostCallId, null);
+    if (!call || this.disposed || !this.loaded) return;
+    call.hostCalls.delete(hostCallId);
+    const payload = JSON.stringify(value ?? null);
+    this.timed(call.callId, () => this.enter('resume', [hostCallId, ok, payload], this.remainingCpu(call.callId)));
+  }
+
+  dispose(kind: FailureKind, message: string, culprit: string | null = null, extra: Pick<SandboxFailure, 'overloaded'> = {}): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const call of [...this.calls.values()]) {
+      const failure: SandboxFailure = call.callId === culprit
+        ? { kind, message, ...extra }
+        : { kind: 'isolate_reset', message: `plugin '${this.key}' was reset because another call breached a limit (${message})` };
+      this.finishCall(call, { ok: false, error: failure, stats: this.statsOf(call) });
+    }
+    this.loaded = false;
+    this.release();
+  }
+
+  // ---- calls in flight ------------------------------------------------------------------------
+  private openCall(callId: string, method: string, wallMs: number, settle: (o: CallOutcome) => void, cpuMs?: number): LiveCall {
+    const call: LiveCall = {
+      callId, method, cpuBudgetMs: method === 'load' ? loadCpuMs(this.limits) : cpuMs ?? this.limits.cpuMsPerCall, startedAt: performance.now(), cpuUsedMs: 0, deadline: null, settle,
+      hostCalls: new Set(), timers: new Map(), localCalls: {}, logLines: 0, logDropped: 0,
+    };
+    call.deadline = setTimeout(() => {
+      this.hooks.sendFault('deadline', `${method} exceeded its ${wallMs} ms deadline`);
+      this.dispose('deadline', `${method} did not finish within its ${wallMs} ms deadline`, callId);
+    }, wallMs);
+    this.calls.set(callId, call);
+    return call;
+  }
+
+  private finishCall(call: LiveCall, outcome: CallOutcome): void {
+    if (!this.calls.has(call.callId)) return;
+    this.closeCall(call);
+    call.settle(outcome);
+  }
+
+  private closeCall(call: LiveCall): void {
+    this.calls.delete(call.callId);
+    if (call.deadline) clearTimeout(call.deadline);
+    for (const t of call.timers.values()) clearTimeout(t);
+    for (const id of call.hostCalls) this.hooks.routeHostCall(id, null);
+    if (!this.disposed && this.loaded && call.hostCalls.size + call.timers.size > 0) {
+      // Drop the plugin's waiters for this call without running any of its code.
+      this.timed(null, () => this.enter('forget', [call.callId], 50));
+    }
+  }
+
+  private callOfHostCall(hostCallId: number): LiveCall | undefined {
+    for (const call of this.calls.values()) if (call.hostCalls.has(hostCallId)) return call;
+    return undefined;
+  }
+
+  private statsOf(call: LiveCall): CallStats {
+    // A call that reports its result inside a section (most do: the result is reported before the
+    // entry returns) was charged nothing for that section yet.
+    const running = this.section?.callId === call.callId && !this.disposed && this.engineAlive() ? this.cpuClockMs() - this.section.before : 0;
+    return { cpuMs: call.cpuUsedMs + running, wallMs: performance.now() - call.startedAt, localCalls: call.localCalls, logLinesDropped: call.logDropped };
+  }
+
+  /** CPU the call may still use in its next timed section, in whole ms (at least 1). */
+  protected remainingCpu(callId: string | null): number {
+    const call = callId ? this.calls.get(callId) : undefined;
+    const budget = call ? call.cpuBudgetMs : this.limits.cpuMsPerCall;
+    const left = budget - (call ? call.cpuUsedMs : 0);
+    return Math.max(1, Math.ceil(left));
+  }
+
+  /** Runs one section inside the engine, charges its CPU time to the call, and turns a breach into a disposal. */
+  protected timed<T>(callId: string | null, section: () => T): T | undefined {
+    if (this.disposed) return undefined;
+    const before = this.cpuClockMs();
+    // The process's own CPU count from the kernel: isolated-vm's cpuTime runs on while the
+    // process is not scheduled, so only this one tells a busy machine from a busy plugin.
+    const processCpuBefore = process.cpuUsage();
+    const outer = this.section;
+    this.section = { callId, before };
+    try {
+      return section();
+    } catch (err) {
+      const message = String((err as Error)?.message ?? err);
+      const isLoad = callId !== null && this.calls.get(callId)?.method === 'load';
+      // A section entered from inside this one (the prelude's `forget` from a report) breached and
+      // disposed the engine already: its fault was reported once.
+      if (this.disposed) {
+        if (isLoad) throw new LoadFailure('load_failed', `plugin '${this.key}' was disposed while loading`);
+        return undefined;
+      }
+      const breach = this.breachOf(err);
+      let kind: FailureKind;
+      let reason: string;
+      let overloaded = false;
+      if (breach === 'cpu_limit') {
+        kind = 'cpu_limit';
+        reason = `the plugin used more than ${this.limits.cpuMsPerCall} ms of CPU in one call`;
+        // A CPU timer on wall-clock time (isolated-vm's) fires early on a machine too busy to
+        // give the plugin its CPU: the call is cut all the same, but the fault is the machine's,
+        // not the plugin's (sandbox-host.ts charges no fault for it).
+        const call = callId ? this.calls.get(callId) : undefined;
+        const spent = process.cpuUsage(processCpuBefore);
+        const usedMs = (call?.cpuUsedMs ?? 0) + (spent.user + spent.system) / 1000;
+        const budgetMs = call ? call.cpuBudgetMs : this.limits.cpuMsPerCall;
+        if (usedMs < budgetMs * OVERLOAD_SHARE) {
+          overloaded = true;
+          reason = `the call was cut by its CPU timer after only ${Math.round(usedMs)} ms of CPU (its budget is ${budgetMs} ms): the machine was too busy to run it; not counted as the plugin's fault`;
+        }
+      } else if (breach === 'memory_limit') {
+        kind = 'memory_limit';
+        reason = `the plugin exceeded its ${this.limits.memoryMb} MB memory limit`;
+      } else if (isLoad) {
+        throw new LoadFailure('load_failed', message);
+      } else {
+        kind = 'plugin_error';
+        reason = `sandbox bridge error: ${message}`;
+      }
+      this.hooks.sendFault(kind, reason);
+      this.dispose(kind, reason, callId, overloaded ? { overloaded: true } : {});
+      if (isLoad) throw new LoadFailure(kind, reason, overloaded);
+      return undefined;
+    } finally {
+      this.section = outer;
+      if (!this.disposed && this.engineAlive()) {
+        const call = callId ? this.calls.get(callId) : undefined;
+        if (call) call.cpuUsedMs += this.cpuClockMs() - before;
+      }
+    }
+  }
+
+  // ---- the three callbacks the prelude holds -------------------------------------------------
+  private onSyncCall(name: string, argsJson: string): string {
+    try {
+      const value = runLocalService(String(name), JSON.parse(String(argsJson)));
+      return replyJson({ ok: true, value });
+    } catch (err) {
+      return replyJson({ ok: false, error: { message: String((err as Error)?.message ?? err) } });
+    } finally {
+      this.countLocal(name);
+    }
+  }
+
+  private countLocal(name: string): void {
+    // Attributed to every call in flight would double count; the most recent one is the best guess.
+    const call = [...this.calls.values()].at(-1);
+    if (call) call.localCalls[name] = (call.localCalls[name] ?? 0) + 1;
+  }
+
+  private onStartAsync(callId: string, name: string, argsJson: string): string {
+    const call = this.calls.get(String(callId));
+    if (!call) {
+      return replyJson({ ok: false, error: { code: 'NO_CALL', message: `${name}: host calls are only possible while the host is calling the plugin (no call in progress)` } });
+    }
+    if (typeof argsJson !== 'string' || argsJson.length > this.limits.maxPayloadBytes) {
+      return replyJson({ ok: false, error: { code: 'TOO_LARGE', message: `${name}: arguments larger than ${this.limits.maxPayloadBytes} bytes` } });
+    }
+    const hostCallId = this.hooks.nextHostCallId();
+    if (name === 'timer') {
+      if (call.timers.size >= MAX_TIMERS_PER_CALL) {
+        return replyJson({ ok: false, error: { code: 'TOO_MANY_TIMERS', message: `more than ${MAX_TIMERS_PER_CALL} timers in one call` } });
+      }
+      const ms = clampDelay(JSON.parse(argsJson)?.ms);
+      call.hostCalls.add(hostCallId);
+      call.timers.set(hostCallId, setTimeout(() => {
+        call.timers.delete(hostCallId);
+        this.resume(hostCallId, true, null);
+      }, ms));
+      this.hooks.routeHostCall(hostCallId, this);
+      call.localCalls.timer = (call.localCalls.timer ?? 0) + 1;
+      return replyJson({ ok: true, id: hostCallId });
+    }
+    let args: unknown;
+    try {
+      args = JSON.parse(argsJson);
+    } catch {
+      return replyJson({ ok: false, error: { message: `${name}: arguments are not JSON` } });
+    }
+    call.hostCalls.add(hostCallId);
+    this.hooks.routeHostCall(hostCallId, this);
+    this.hooks.sendHostCall(hostCallId, call.callId, String(name), args);
+    return replyJson({ ok: true, id: hostCallId });
+  }
+
+  private onReport(kind: string, callId: string, json: string): void {
+    try {
+      this.handleReport(String(kind), String(callId), json);
+    } catch (err) {
+      this.hooks.sendFault('plugin_error', `malformed report from the prelude: ${(err as Error).message}`);
+    }
+  }
+
+  private handleReport(kind: string, callId: string, json: string): void {
+    const call = this.calls.get(String(callId));
+    if (kind === 'cancel') {
+      const hostCallId = Number(JSON.parse(json));
+      const timer = call?.timers.get(hostCallId);
+      if (call && timer) {
+        clearTimeout(timer);
+        call.timers.delete(hostCallId);
+        call.hostCalls.delete(hostCallId);
+        this.hooks.routeHostCall(hostCallId, null);
+      }
+      return;
+    }
+    if (!call) return; // a report for a call that already ended (or never was) changes nothing
+    if (typeof json !== 'string') return;
+    if (kind === 'log') {
+      if (call.logLines >= this.limits.maxLogLinesPerCall) {
+        call.logDropped++;
+        return;
+      }
+      const line = normaliseLogLine(JSON.parse(json));
+      if (!line) return;
+      call.logLines++;
+      const level = LOG_LEVELS.has(line.level) ? (line.level as 'info') : 'info';
+      this.hooks.sendLog(call.callId, level, line.text);
+      return;
+    }
+    if (json.length > this.limits.maxPayloadBytes) {
+      this.finishCall(call, { ok: false, error: { kind: 'bad_result', message: `the plugin returned ${json.length} bytes; the limit is ${this.limits.maxPayloadBytes}` }, stats: this.statsOf(call) });
+      return;
+    }
+    if (kind === 'respond') {
+      const response = JSON.parse(json);
+      // Refused here too (the server checks again): a refused result never costs the server
+      // the memory and time of decoding it.
+      this.hooks.sendRespond(call.callId, holdsMoreThan(response, MAX_RESULT_VALUES) ? { status: 500, headers: {}, body: '' } : normaliseResponse(response));
+    } else if (kind === 'done') {
+      const value = JSON.parse(json);
+      if (holdsMoreThan(value, MAX_RESULT_VALUES)) {
+        this.finishCall(call, { ok: false, error: { kind: 'bad_result', message: `the plugin returned more than ${MAX_RESULT_VALUES} values (strings, numbers, keys, arrays and objects together); the limit keeps the server's scrubbing of a result short` }, stats: this.statsOf(call) });
+        return;
+      }
+      this.finishCall(call, { ok: true, value, stats: this.statsOf(call) });
+    } else if (kind === 'failed') {
+      const thrown = normaliseThrown(JSON.parse(json));
+      this.finishCall(call, { ok: false, error: { kind: 'plugin_error', message: thrown.message, thrown }, stats: this.statsOf(call) });
+    }
+  }
+}
+
+
+function emptyStats(): CallStats {
+  return { cpuMs: 0, wallMs: 0, localCalls: {}, logLinesDropped: 0 };
+}

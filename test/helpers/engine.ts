@@ -1,0 +1,43 @@
+// The engine the sandbox suites run on: the suites are a conformance matrix (vitest.config.ts runs
+// the listed files once per engine), so the engine is a parameter, never a copy of a suite.
+import { ENGINES } from '../../runtime/sandbox/protocol.ts';
+import type { EngineName } from '../../runtime/sandbox/protocol.ts';
+import { SandboxHost } from '../../runtime/sandbox/sandbox-host.ts';
+
+function readTestEngine(): EngineName {
+  const given = process.env.PAYOUT_SANDBOX_TEST_ENGINE;
+  if (given === undefined || given === '') return 'isolated-vm';
+  if (!(ENGINES as readonly string[]).includes(given)) {
+    throw new Error(`PAYOUT_SANDBOX_TEST_ENGINE is '${given}'; set it to one of: ${ENGINES.join(', ')}`);
+  }
+  return given as EngineName;
+}
+
+export const TEST_ENGINE: EngineName = readTestEngine();
+export const ON_QUICKJS = TEST_ENGINE === 'quickjs';
+
+/**
+ * Makes TEST_ENGINE the engine of every plugin registered without an explicit one, whoever built
+ * the SandboxHost (the test helpers, the server host, a suite of its own). An explicit engine, or one
+ * the SandboxHost was built with (a test of the per-plugin choice), is kept.
+ */
+export function installTestEngine(): void {
+  const register = SandboxHost.prototype.register;
+  SandboxHost.prototype.register = function registerOnTestEngine(this: SandboxHost, bundle, setup, limits, engine) {
+    const hostDefault = (this as unknown as { options: { engine?: EngineName } }).options.engine;
+    const chosen = engine ?? hostDefault ?? TEST_ENGINE;
+    if (chosen !== TEST_ENGINE) loadedElsewhere.add(`${bundle.key} on ${chosen}`);
+    return register.call(this, bundle, setup, limits, chosen);
+  };
+}
+
+const loadedElsewhere = new Set<string>();
+
+/**
+ * The plugins this test file registered on another engine than TEST_ENGINE. The matrix's setup
+ * file fails a file that has any: a suite that passes "on quickjs" must have run there (a server
+ * host that names every plugin's engine itself needs TEST_ENGINE in its options).
+ */
+export function pluginsOffTestEngine(): string[] {
+  return [...loadedElsewhere];
+}
