@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // The conformance matrix (design.md §5): these suites run once per engine, the engine a parameter
-// (PAYOUT_SANDBOX_TEST_ENGINE, test/helpers/engine.ts), never a copy. The isolated-vm project runs
+// (PAYOUT_SANDBOX_ENGINE, test/helpers/engine.ts), never a copy. The isolated-vm project runs
 // every suite; the quickjs project runs the ones that load plugins: the sandbox core, the hostile
 // corpus, the example plugins, the payout flow end to end, and the host API as plugins reach it
 // (≈75 s more).
@@ -45,7 +45,7 @@ export default defineConfig({
         test: {
           name: 'quickjs',
           include: ENGINE_MATRIX,
-          env: { PAYOUT_SANDBOX_TEST_ENGINE: 'quickjs' },
+          env: { PAYOUT_SANDBOX_ENGINE: 'quickjs' },
           setupFiles: ['test/helpers/engine-setup.ts'],
         },
       },

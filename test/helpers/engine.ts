@@ -5,10 +5,10 @@ import type { EngineName } from '../../runtime/sandbox/protocol.ts';
 import { SandboxHost } from '../../runtime/sandbox/sandbox-host.ts';
 
 function readTestEngine(): EngineName {
-  const given = process.env.PAYOUT_SANDBOX_TEST_ENGINE;
+  const given = process.env.PAYOUT_SANDBOX_ENGINE;
   if (given === undefined || given === '') return 'isolated-vm';
   if (!(ENGINES as readonly string[]).includes(given)) {
-    throw new Error(`PAYOUT_SANDBOX_TEST_ENGINE is '${given}'; set it to one of: ${ENGINES.join(', ')}`);
+    throw new Error(`PAYOUT_SANDBOX_ENGINE is '${given}'; set it to one of: ${ENGINES.join(', ')}`);
   }
   return given as EngineName;
 }

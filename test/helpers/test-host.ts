@@ -9,6 +9,7 @@ import { createHost } from '../../runtime/server/host.ts';
 import type { Host, HostExtras } from '../../runtime/server/host.ts';
 import { buildApp } from '../../runtime/server/app.ts';
 import { defaultServerOptions } from '../../runtime/server/options.ts';
+import { TEST_ENGINE } from './engine.ts';
 import type { ServerOptions } from '../../runtime/server/options.ts';
 import { startFakeProvider } from '../../runtime/demo/fake-provider.ts';
 import type { FakeProvider, FakeProviderOptions } from '../../runtime/demo/fake-provider.ts';
@@ -42,7 +43,7 @@ export async function startTestHost(overrides: Partial<ServerOptions> = {}, extr
   const options = defaultServerOptions({
     port, dataDir, dbUrl: `sqlite:${path.join(dataDir, 'store.db')}`, adminToken: ADMIN_TOKEN, pluginsDir: path.resolve('plugins'),
     publicUrl: `http://127.0.0.1:${port}/`, allowLoopbackGrants: true, ipnLoopbackOrigins: [new URL(merchant.url).origin],
-    sweepIntervalMs: 200, transferWallMs: 3000, callbackWallMs: 3000, ...overrides,
+    sweepIntervalMs: 200, transferWallMs: 3000, callbackWallMs: 3000, engine: TEST_ENGINE, ...overrides,
   });
   const host = await createHost(options, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), ...extras });
   await host.start();
