@@ -1,5 +1,5 @@
-// Keep-alive connections for plugin requests, one pool per plugin (design.md §9: every request
-// still passes the whole guard first). What keeps reuse as strict as a fresh connection:
+// Keep-alive connections for plugin requests, one pool per plugin. Every request still passes the
+// whole guard first (grant, rate caps, DNS check); what keeps reuse as strict as a fresh connection:
 //   - a pool belongs to one plugin: no plugin can use, exhaust or observe another's connections;
 //   - a connection serves one origin (scheme, host, port: so one TLS name) and stays pinned to the
 //     address it was opened to; a request reuses it only when that address is among the answers
