@@ -256,7 +256,7 @@ function checkPluginGrant(plugin: string, grants: NormalGrant[], t: Target, meth
  * dropped from the front, so a request costs O(1) however many the window holds (a filter over
  * every start of the last minute made each request of a large sweep cost more than the one before).
  */
-class MinuteWindow {
+export class RequestWindow {
   private readonly hits = new Map<string, { starts: number[]; head: number }>();
   private readonly limit: number;
   private readonly now: () => number;
@@ -303,7 +303,7 @@ export function createHttpCapability(options: HttpCapabilityOptions): Capability
     const limits: PoolLimits = { ...DEFAULT_POOL_LIMITS, ...options.pool };
     env.pools = new ConnectionPools(limits, (t, conn) => connectionClient(env, 'http.request', t, conn, true, limits.idleMs));
   }
-  const perMinute = new MinuteWindow(caps.maxRequestsPerMinute, options.now ?? Date.now);
+  const perMinute = new RequestWindow(caps.maxRequestsPerMinute, options.now ?? Date.now);
   // Keyed by the call's counters object: it lives exactly as long as the call.
   const startedPerCall = new WeakMap<CallCounters, number>();
   // The call's one beforeFirstRequest: concurrent requests of a call all wait for the same one.
@@ -474,7 +474,7 @@ export function createServerEgress(options: ServerEgressOptions = {}): ServerEgr
   const caps: EgressCaps = { ...DEFAULT_SERVER_CAPS, ...options.caps };
   const env = buildEnv(caps, options);
   const label = options.label ?? 'egress';
-  const perMinute = new MinuteWindow(caps.maxRequestsPerMinute, options.now ?? Date.now);
+  const perMinute = new RequestWindow(caps.maxRequestsPerMinute, options.now ?? Date.now);
   const loopbacks = new Map<string, AddressInfo>();
   for (const o of options.allowLoopbackOrigins ?? []) {
     const g = toNormalGrant({ origin: o, pathPrefix: null, methods: null });
