@@ -45,6 +45,8 @@ export class ConfigService {
   /** Bumped by every write of a plugin's config (config-snapshot.ts compares it). */
   private readonly versions = new Map<string, number>();
   private readonly listeners = new Set<(plugin: string) => void>();
+  /** Per `<plugin>.<key>`: the last envelope opened and its plaintext (see read()). */
+  private readonly opened = new Map<string, { envelope: string; plain: string }>();
 
   constructor(deps: { store: Pick<Store, 'getConfig' | 'listConfig' | 'setConfig'>; box: SecretBox; scrubber: Scrubber; manifests: ManifestSource }) {
     this.store = deps.store;
@@ -88,8 +90,18 @@ export class ConfigService {
     const stored = await this.store.getConfig(plugin, key);
     if (!stored) return Object.hasOwn(manifest.default_config, key) ? manifest.default_config[key] : null;
     if (!secret) return stored.value;
-    const plain = this.box.open(stored.value, `${plugin}.${key}`);
-    this.scrubber.add(plain, `${plugin}.${key}`);
+    const field = `${plugin}.${key}`;
+    // Opening an envelope (AES-GCM) cost more than the rest of a secret read. The last opening of
+    // each field is kept with the exact envelope it came from: the store is still read every time,
+    // and any other envelope (a new value, a re-seal, a tampered row) is opened, and checked, anew.
+    const memo = this.opened.get(field);
+    let plain: string;
+    if (memo && memo.envelope === stored.value) plain = memo.plain;
+    else {
+      plain = this.box.open(stored.value, field);
+      this.opened.set(field, { envelope: stored.value, plain });
+    }
+    this.scrubber.add(plain, field);
     // Stored before the minimum existed, or written straight into the store: not used, ever.
     if (plain !== '' && plain.length < MIN_SCRUBBED_SECRET_LENGTH) throw new PolicyDenied('config.secret-too-short', secretTooShort(plugin, key, plain.length));
     return plain;

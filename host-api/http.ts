@@ -32,6 +32,7 @@ import {
   guardedRequest,
   defaultResolver,
   defaultConnector,
+  connectionClient,
   Refusal,
   type EgressCaps,
   type EgressEnv,
@@ -40,8 +41,10 @@ import {
   type Resolver,
   type Connector,
 } from './http/egress.ts';
+import { ConnectionPools, DEFAULT_POOL_LIMITS, type PoolLimits } from './http/connection-pool.ts';
 
-export type { HttpRequestArgs, EgressCaps, EgressResponse, Resolver, Connector };
+export type { HttpRequestArgs, EgressCaps, EgressResponse, Resolver, Connector, PoolLimits };
+export { DEFAULT_POOL_LIMITS };
 export { ALLOWED_METHODS };
 export { classifyAddress, parseTarget } from './http/address-policy.ts';
 
@@ -111,6 +114,11 @@ export interface HttpCapabilityOptions {
   scrubForPlugin?: (plugin: string, text: string) => string;
   /** Requests one call may make; defaults to caps.maxRequestsPerCall (cron sweeps need more). */
   requestsPerCall?: (ctx: HostCallContext) => number;
+  /**
+   * Keep-alive connections, one pool per plugin (host-api/http/connection-pool.ts), within these
+   * bounds (DEFAULT_POOL_LIMITS for what is left out). false: one connection per request.
+   */
+  pool?: Partial<PoolLimits> | false;
 }
 
 interface NormalGrant {
@@ -243,9 +251,13 @@ function checkPluginGrant(plugin: string, grants: NormalGrant[], t: Target, meth
   }
 }
 
-/** Sliding 60-second window of request starts per key. */
-class MinuteWindow {
-  private readonly hits = new Map<string, number[]>();
+/**
+ * Sliding 60-second window of request starts per key. Starts are kept oldest first and expired ones
+ * dropped from the front, so a request costs O(1) however many the window holds (a filter over
+ * every start of the last minute made each request of a large sweep cost more than the one before).
+ */
+export class RequestWindow {
+  private readonly hits = new Map<string, { starts: number[]; head: number }>();
   private readonly limit: number;
   private readonly now: () => number;
   constructor(limit: number, now: () => number) {
@@ -256,15 +268,20 @@ class MinuteWindow {
     const t = this.now();
     // Server mode keys by destination origin, so keys come and go; drop idle ones now and then.
     if (this.hits.size > 10_000) {
-      for (const [k, v] of this.hits) if (v.length === 0 || t - v[v.length - 1] >= 60_000) this.hits.delete(k);
+      for (const [k, v] of this.hits) if (v.head === v.starts.length || t - v.starts[v.starts.length - 1] >= 60_000) this.hits.delete(k);
     }
-    const recent = (this.hits.get(key) ?? []).filter((x) => t - x < 60_000);
-    if (recent.length >= this.limit) {
-      this.hits.set(key, recent);
-      return false;
+    let w = this.hits.get(key);
+    if (!w) {
+      w = { starts: [], head: 0 };
+      this.hits.set(key, w);
     }
-    recent.push(t);
-    this.hits.set(key, recent);
+    while (w.head < w.starts.length && t - w.starts[w.head] >= 60_000) w.head++;
+    if (w.head > 1024 && w.head * 2 > w.starts.length) {
+      w.starts = w.starts.slice(w.head);
+      w.head = 0;
+    }
+    if (w.starts.length - w.head >= this.limit) return false;
+    w.starts.push(t);
     return true;
   }
 }
@@ -282,7 +299,11 @@ function buildEnv(caps: EgressCaps, o: { resolve?: Resolver; connect?: Connector
 export function createHttpCapability(options: HttpCapabilityOptions): Capability<HttpRequestArgs, HttpResponseResult> {
   const caps: EgressCaps = { ...DEFAULT_HTTP_CAPS, ...options.caps };
   const env = buildEnv(caps, options);
-  const perMinute = new MinuteWindow(caps.maxRequestsPerMinute, options.now ?? Date.now);
+  if (options.pool !== false) {
+    const limits: PoolLimits = { ...DEFAULT_POOL_LIMITS, ...options.pool };
+    env.pools = new ConnectionPools(limits, (t, conn) => connectionClient(env, 'http.request', t, conn, true, limits.idleMs));
+  }
+  const perMinute = new RequestWindow(caps.maxRequestsPerMinute, options.now ?? Date.now);
   // Keyed by the call's counters object: it lives exactly as long as the call.
   const startedPerCall = new WeakMap<CallCounters, number>();
   // The call's one beforeFirstRequest: concurrent requests of a call all wait for the same one.
@@ -346,6 +367,7 @@ export function createHttpCapability(options: HttpCapabilityOptions): Capability
 
       const gate: Gate = {
         label: 'http.request',
+        poolOwner: ctx.plugin,
         loopbackFor: (t) => loopbacks.get(t.origin) ?? null,
         loopbackOrigins: () => [...loopbacks.keys()],
         checkGrant: (t, method) => checkPluginGrant(ctx.plugin, grants, t, method),
@@ -452,7 +474,7 @@ export function createServerEgress(options: ServerEgressOptions = {}): ServerEgr
   const caps: EgressCaps = { ...DEFAULT_SERVER_CAPS, ...options.caps };
   const env = buildEnv(caps, options);
   const label = options.label ?? 'egress';
-  const perMinute = new MinuteWindow(caps.maxRequestsPerMinute, options.now ?? Date.now);
+  const perMinute = new RequestWindow(caps.maxRequestsPerMinute, options.now ?? Date.now);
   const loopbacks = new Map<string, AddressInfo>();
   for (const o of options.allowLoopbackOrigins ?? []) {
     const g = toNormalGrant({ origin: o, pathPrefix: null, methods: null });

@@ -9,10 +9,9 @@
 // costs no fsync: the file store's fsync per tx would swamp both figures alike, and a second run
 // on the same store would see the first one's rows), holding exactly the N txs it sweeps; the two
 // variants alternate which goes first, `repeats` times per size, and the median per variant is
-// reported for every size. The in-process plugin's HTTP client (fetch) keeps its connection to
-// the provider alive; the sandboxed plugin's requests go through the host's egress guard, which
-// opens one connection per request (host-api/http/egress.ts): that connect is part of what the
-// host adds, and counted so.
+// reported for every size. Both keep their connections to the provider alive: the in-process
+// plugin's HTTP client (fetch), and the host's egress guard for the sandboxed one (a keep-alive
+// pool per plugin, host-api/http/connection-pool.ts).
 // The host's caps are raised for the bench (cronRequestsPerRun, httpRequestsPerMinute,
 // cronWallMs, the host-call caps of a cron run and per minute), and the plugin's 50 ms pause between polls is removed (bench/lib/fixtures.ts).
 import { startProviderProcess } from '../lib/provider.ts';

@@ -1,16 +1,20 @@
 // The guarded request engine shared by plugin requests (http.request) and server-originated ones
 // (merchant IPN). Per hop: vet the URL, ask the gate (grants, rate caps), check the literal or every
-// DNS answer, connect to the checked address only (pinned), re-check the socket's remote address,
+// DNS answer, connect to a checked address only (pinned), re-check the socket's remote address,
 // then send. Redirects are followed here, by hand, so every hop goes through the same checks.
 //
-// One undici Client per hop, destroyed afterwards: no connection is reused across plugins or across
-// DNS checks (a pooled socket would skip the pin and the remote-address check), and the global
-// dispatcher, with whatever proxy the environment configures, is never involved.
+// Plugin requests reuse keep-alive connections from their plugin's own pool (connection-pool.ts):
+// a connection is reused only for the same origin and only while its address is among the answers
+// this very request resolved and checked, and any socket it opens goes through the same pinned,
+// checked connector. Server-originated requests (no pool owner) use one connection per hop,
+// closed afterwards. The global dispatcher, with whatever proxy the environment configures, is
+// never involved.
 
 import { Client, buildConnector } from 'undici';
 import type { Socket } from 'node:net';
 import { PolicyDenied, CapabilityError } from '../capability.ts';
 import type { PolicyRule } from '../../runtime/errors.ts';
+import { Connection, type ConnectionPools, type ConnectionUse } from './connection-pool.ts';
 import {
   parseTarget,
   classifyAddress,
@@ -82,6 +86,8 @@ export interface Gate {
    * Absent (plugins, IPN): private addresses are refused like every non-public one.
    */
   privateNetworkAllowed?(target: Target): boolean;
+  /** Whose keep-alive pool serves this request (the plugin); absent: one connection per hop. */
+  poolOwner?: string;
 }
 
 export interface EgressEnv {
@@ -89,6 +95,8 @@ export interface EgressEnv {
   connect: Connector;
   caps: EgressCaps;
   userAgent: string;
+  /** Keep-alive pools, for gates that name a pool owner. */
+  pools?: ConnectionPools;
 }
 
 export interface EgressRequest {
@@ -338,19 +346,33 @@ async function sendHop(
   maxResponseBytes: number,
   signal: AbortSignal,
 ): Promise<HopResult> {
-  const client = new Client(`${t.scheme}://${hostForUrl(t.host, t.hostKind)}:${t.port}`, {
-    connect: pinnedConnector(env, gate, t, pins, signal),
-    allowH2: false,
-    pipelining: 1,
-  });
+  const use: ConnectionUse = {
+    pins,
+    signal,
+    counted: false,
+    onSocket: (pin, remote) => {
+      const refusal = checkRemote(gate, t, pin, remote);
+      if (refusal) return refusal;
+      if (signal.aborted) return new Error('aborted');
+      countSent(use, gate);
+      return null;
+    },
+  };
+  const owner = gate.poolOwner;
+  const pools = owner === undefined ? undefined : env.pools;
+  const conn = pools ? await pools.acquire(owner!, t, use) : new Connection(t.origin, use, (c) => connectionClient(env, gate.label, t, c, false));
+  // A kept connection is already connected and checked: the request is handed to it now. (Should
+  // its socket be gone, the connector opens a new one to the same, just re-checked, address.)
+  if (conn.address !== null) countSent(use, gate);
+  let reusable = false;
   try {
-    const res = await client.request({
+    const res = await conn.client.request({
       path: `${t.pathname}${t.search}`,
       method: method as 'GET',
       headers: { ...headers, 'user-agent': env.userAgent, 'accept-encoding': 'identity' },
       body,
       signal,
-      reset: true,
+      reset: !pools,
     });
     const flat = flattenResponseHeaders(res.headers);
     if (REDIRECTS.has(res.statusCode) && flat.location !== undefined) {
@@ -372,25 +394,54 @@ async function sendHop(
       }
       chunks.push(chunk as Buffer);
     }
+    // Only a response read to its end leaves the connection ready for the next request.
+    reusable = !signal.aborted;
     return { status: res.statusCode, statusText: res.statusText ?? '', headers: flat, body: Buffer.concat(chunks, total) };
   } finally {
-    client.destroy().catch(() => {});
+    if (pools) pools.release(owner!, conn, reusable);
+    else conn.destroy();
   }
 }
 
+/** Counts the request once as handed to a connected, checked socket. */
+function countSent(use: ConnectionUse, gate: Gate): void {
+  if (use.counted) return;
+  use.counted = true;
+  gate.onSent();
+}
+
+/** The undici Client behind one connection: HTTP/1.1, one request at a time, our pinned connector. */
+export function connectionClient(env: EgressEnv, label: string, t: Target, conn: Connection, keepAlive: boolean, idleMs = 4_000): Client {
+  return new Client(`${t.scheme}://${hostForUrl(t.host, t.hostKind)}:${t.port}`, {
+    connect: pinnedConnector(env, label, t, conn),
+    allowH2: false,
+    pipelining: 1,
+    ...(keepAlive ? { keepAliveTimeout: idleMs, keepAliveMaxTimeout: idleMs } : {}),
+  });
+}
+
 /**
- * Wraps the connector so it is only ever asked for a checked address, then verifies where the socket
- * actually went before undici may write to it. The second check is the one that holds if anything
- * below us (a connector that resolves again, an OS-level rewrite) disobeys the pin.
+ * Wraps the connector so it is only ever asked for an address the current request checked (a
+ * pinned connection: only its own address, and only if the request checked it again), then
+ * verifies where the socket actually went before undici may write to it. The second check is the
+ * one that holds if anything below us (a connector that resolves again, an OS-level rewrite)
+ * disobeys the pin.
  */
-function pinnedConnector(env: EgressEnv, gate: Gate, t: Target, pins: AddressInfo[], signal: AbortSignal): Connector {
+function pinnedConnector(env: EgressEnv, label: string, t: Target, conn: Connection): Connector {
   const timeoutMs = env.caps.connectTimeoutMs;
   return (opts, callback) => {
+    const use = conn.use;
+    const pins = conn.candidates();
+    if (!use || pins.length === 0) {
+      callback(new Refusal('http.remote-address', `${t.origin}: a kept connection may reconnect only to its own address, checked again by the request using it; nothing was sent`), null);
+      return;
+    }
+    const signal = use.signal;
     let i = 0;
     const attempt = (): void => {
       const pin = pins[i];
       let settled = false;
-      const guard = setTimeout(() => finish(new CapabilityError('connect_timeout', `${gate.label}: connecting to ${t.origin} (${pin.address}) timed out after ${timeoutMs} ms`), null), timeoutMs);
+      const guard = setTimeout(() => finish(new CapabilityError('connect_timeout', `${label}: connecting to ${t.origin} (${pin.address}) timed out after ${timeoutMs} ms`), null), timeoutMs);
       guard.unref();
       const finish = (err: Error | null, socket: Socket | null): void => {
         if (settled) {
@@ -404,18 +455,13 @@ function pinnedConnector(env: EgressEnv, gate: Gate, t: Target, pins: AddressInf
           callback(err ?? new Error('connector returned no socket'), null);
           return;
         }
-        const refusal = checkRemote(gate, t, pin, socket.remoteAddress);
+        const refusal = use.onSocket(pin, socket.remoteAddress);
         if (refusal) {
           socket.destroy();
           callback(refusal, null);
           return;
         }
-        if (signal.aborted) {
-          socket.destroy();
-          callback(new Error('aborted'), null);
-          return;
-        }
-        gate.onSent();
+        conn.address = pin.address;
         callback(null, socket);
       };
       try {

@@ -35,12 +35,17 @@ export class FramedChannel<Out, In> {
   send(message: Out): boolean {
     if (this.closed) return false;
     const started = performance.now();
-    const body = Buffer.from(JSON.stringify(message), 'utf8');
+    const json = JSON.stringify(message);
+    // Encoded straight into the frame: no intermediate buffer and copy per message.
+    const length = Buffer.byteLength(json, 'utf8');
+    if (length > MAX_FRAME_BYTES) {
+      this.busyMs += performance.now() - started;
+      throw new Error(`sandbox channel: a message of ${length} bytes exceeds the ${MAX_FRAME_BYTES}-byte frame limit`);
+    }
+    const frame = Buffer.allocUnsafe(4 + length);
+    frame.writeUInt32LE(length, 0);
+    frame.write(json, 4, 'utf8');
     this.busyMs += performance.now() - started;
-    if (body.length > MAX_FRAME_BYTES) throw new Error(`sandbox channel: a message of ${body.length} bytes exceeds the ${MAX_FRAME_BYTES}-byte frame limit`);
-    const frame = Buffer.allocUnsafe(4 + body.length);
-    frame.writeUInt32LE(body.length, 0);
-    body.copy(frame, 4);
     // Frames sent in the same tick (host results answered together, replies of concurrent calls)
     // leave in one writev: each write wakes the other process, and a wake-up costs more than the
     // frame itself (bench/: webhook throughput).

@@ -98,6 +98,8 @@ export interface SandboxFailure {
   thrown?: ThrownByPlugin;
   /** throttled / circuit_open: when the plugin may be called again. */
   retryInMs?: number;
+  /** load only: the process does not hold the bundle the load named without its code; nothing ran. */
+  bundleMissing?: boolean;
   /** The fault was already charged to the plugin's breaker (or is nobody's): do not count it again. */
   charged?: boolean;
   /** Cut by a limit on a machine too busy to give the plugin its share: not the plugin's fault. */
@@ -137,7 +139,11 @@ export interface PluginDescription {
 }
 
 export type ToSandbox =
-  | { t: 'load'; id: number; plugin: string; callId: string; code: string; codeSha256: string; cachedData: string | null; setup: IsolateSetup; limits: PluginLimits; engine: EngineName }
+  /**
+   * `code` null: the process was sent this exact code (sha256) before and keeps it (sandbox-process.ts);
+   * should it no longer hold it, it answers `bundleMissing` and the server sends the code.
+   */
+  | { t: 'load'; id: number; plugin: string; callId: string; code: string | null; codeSha256: string; cachedData: string | null; setup: IsolateSetup; limits: PluginLimits; engine: EngineName }
   | { t: 'unload'; id: number; plugin: string }
   | { t: 'manifest'; id: number; code: string; cpuMs: number }
   /** minuteLeft: what the plugin's minute caps leave, which local config reads may use (absent: no local reads). */

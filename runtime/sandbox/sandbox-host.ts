@@ -60,6 +60,11 @@ export class SandboxHost {
   // engine versions: cached data is trusted input to V8 (design.md §10, CVE-2022-39266).
   private readonly codeCache = new Map<string, string>();
   private readonly manifestCache = new Map<string, unknown>();
+  /**
+   * The bundles (sha256 of the code) each sandbox process was sent in its current generation: a
+   * reload of the same code sends only the hash, not ~200 KB of JSON-escaped code again.
+   */
+  private readonly bundlesSent = new WeakMap<SandboxProcess, { generation: number; shas: Set<string> }>();
   /** The configure.js evaluation in progress (readManifest sends one at a time). */
   private manifestTurn: Promise<unknown> = Promise.resolve();
   private readonly configPush: ConfigPush;
@@ -230,10 +235,19 @@ export class SandboxHost {
       const callId = newCallId();
       const ctx = this.openContext(plugin, callId, 'load', plugin.limits.wallMsPerCall);
       try {
-        const reply = await this.request(plugin.process, {
-          t: 'load', plugin: plugin.key, callId, code: plugin.bundle.code, codeSha256: plugin.bundle.sha256,
+        const proc = plugin.process;
+        let sent = this.bundlesSent.get(proc);
+        if (!sent || sent.generation !== proc.generation) this.bundlesSent.set(proc, (sent = { generation: proc.generation, shas: new Set() }));
+        const load = (withCode: boolean) => this.request(proc, {
+          t: 'load', plugin: plugin.key, callId, code: withCode ? plugin.bundle.code : null, codeSha256: plugin.bundle.sha256,
           cachedData: this.codeCache.get(cacheKey) ?? null, setup: plugin.setup, limits: plugin.limits, engine: plugin.engine,
         }, loadCpuMs(plugin.limits) + 2000, `${plugin.key} load`, plugin.key);
+        let reply = await load(!sent.shas.has(plugin.bundle.sha256));
+        if (!reply.ok && reply.error.bundleMissing) {
+          sent.shas.delete(plugin.bundle.sha256);
+          reply = await load(true);
+        }
+        if (reply.ok) sent.shas.add(plugin.bundle.sha256);
         if (!reply.ok) return { ok: false, error: this.scrubFailure(attributeFailure(plugin.key, this.placement.pluginsIn(plugin.process), reply, ctx.counters.requestsStarted)) };
         const result = reply.value as LoadResult;
         if (result.cachedData) this.codeCache.set(cacheKey, result.cachedData);

@@ -4,7 +4,7 @@ import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
 import { newId } from './ids.ts';
 import { isoAt } from './records.ts';
-import { fromRow, insertSql, migrate, toParams } from './sqlite-schema.ts';
+import { fromRow, migrate, q, toParams } from './sqlite-schema.ts';
 import type { TableSpec } from './sqlite-schema.ts';
 import type { SqlParam } from './sqlite-tx-sql.ts';
 
@@ -18,6 +18,12 @@ export interface SqliteStoreOptions {
 type Row = Record<string, unknown>;
 const SQLITE_BUSY = 5;
 const STATEMENT_CACHE_SIZE = 256;
+const MAX_ROWS_PER_INSERT = 32;
+
+function insertRowsSql(spec: TableSpec, rows: number): string {
+  const row = `(${spec.columns.map(() => '?').join(', ')})`;
+  return `INSERT INTO ${spec.table} (${spec.columns.map(q).join(', ')}) VALUES ${Array(rows).fill(row).join(', ')}`;
+}
 
 export class SqliteConnection {
   readonly file: string;
@@ -83,10 +89,25 @@ export class SqliteConnection {
     return this.stmt(sql).all(...params).map((row) => fromRow<R>(spec, row));
   }
 
+  /**
+   * Rows in multi-row INSERTs of 32, 16, … 1 rows (so at most six statement shapes per table): a
+   * statement per row cost the audit log's batch writer a crossing into SQLite per host call.
+   */
   protected insertBatch(spec: TableSpec, records: object[]): void {
     if (records.length === 0) return;
-    const sql = insertSql(spec);
-    this.write(() => { for (const r of records) this.run(sql, toParams(spec, { _id: newId(this.now()), ...r })); });
+    this.write(() => {
+      let at = 0;
+      for (let rows = MAX_ROWS_PER_INSERT; rows >= 1; rows >>= 1) {
+        for (; records.length - at >= rows; at += rows) {
+          const params: SqlParam[] = [];
+          for (let i = at; i < at + rows; i++) {
+            const row = toParams(spec, { _id: newId(this.now()), ...records[i] });
+            for (const c of spec.columns) params.push(row[c]);
+          }
+          this.run(insertRowsSql(spec, rows), ...params);
+        }
+      }
+    });
   }
 
   /** BEGIN IMMEDIATE ... COMMIT around `work`, which must stay synchronous (no await inside). */

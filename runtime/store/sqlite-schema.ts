@@ -163,6 +163,20 @@ CREATE TABLE plugin_engines (
   "plugin" TEXT PRIMARY KEY, "engine" TEXT NOT NULL, "chosenBy" TEXT NOT NULL, "chosenAt" TEXT NOT NULL
 ) STRICT;
 `,
+}, {
+  version: 8,
+  name: 'payout tx lookups by order or transaction stay indexed when they also filter on active',
+  // With ("payoutModule", "order") and ("payoutModule", "active", "createdAt") both matching two
+  // equality terms, SQLite took the active index for `order = ? AND active = ?` (updateHistory's
+  // live-payout check, every plugin's findOne({ order, active: true })) and read every active tx
+  // of the plugin: O(N) per settled tx, O(N²) per sweep. A third column makes the selective index
+  // the better match.
+  sql: `
+DROP INDEX payout_txs_by_order;
+CREATE INDEX payout_txs_by_order ON payout_txs ("payoutModule", "order", "active");
+DROP INDEX payout_txs_by_transaction;
+CREATE INDEX payout_txs_by_transaction ON payout_txs ("payoutModule", "transaction", "active");
+`,
 }];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -66,3 +66,40 @@ describe('minimum secret length', () => {
     expect(scrubber.scrub(`x ${short} y`)).toMatch(/^x \[redacted:acme(sdk)?\.apiKey\] y$/);
   });
 });
+
+describe('opened secrets are kept only with the envelope they came from', () => {
+  const first = 'first-secret-value-0123456789';
+  const second = 'second-secret-value-987654321';
+  const countOpens = (): { n: number } => {
+    const count = { n: 0 };
+    const open = box.open.bind(box);
+    box.open = (envelope: string, field: string) => {
+      count.n++;
+      return open(envelope, field);
+    };
+    return count;
+  };
+
+  it('reading the same stored secret again does not decrypt it again (positive control for what follows)', async () => {
+    await service.set('acme', 'apiKey', first);
+    const opens = countOpens();
+    expect(await service.get('acme', 'apiKey')).toBe(first);
+    expect(await service.get('acme', 'apiKey')).toBe(first);
+    expect(opens.n).toBe(1);
+  });
+
+  it('a changed value is read anew at once, and is what the scrubber removes', async () => {
+    await service.set('acme', 'apiKey', first);
+    expect(await service.get('acme', 'apiKey')).toBe(first);
+    await service.set('acme', 'apiKey', second);
+    expect(await service.readForHost('acme', 'apiKey')).toBe(second);
+    expect(scrubber.scrub(`echo ${second}`)).not.toContain(second);
+  });
+
+  it('an envelope replaced in the store behind the service (moved from another field) is opened, and refused, at the next read', async () => {
+    await service.set('acme', 'apiKey', first);
+    expect(await service.get('acme', 'apiKey')).toBe(first);
+    await store.setConfig({ plugin: 'acme', key: 'apiKey', secret: true, value: box.seal(second, 'other.apiKey') });
+    await expect(service.get('acme', 'apiKey')).rejects.toThrow(/could not be decrypted/);
+  });
+});

@@ -66,9 +66,31 @@ function hooksFor(plugin: string): IsolateHooks {
   };
 }
 
+/**
+ * The last bundles this process was sent, by the server's sha256 of the plugin's exact code
+ * (bundle-plugin.ts): a reload of the same code arrives as that hash only. Bounded; a load naming
+ * a bundle no longer held is answered `bundleMissing` and the server sends the code.
+ */
+const bundles = new Map<string, string>();
+const MAX_BUNDLES_KEPT = 8;
+
+function bundleCode(msg: Extract<ToSandbox, { t: 'load' }>): string | null {
+  const code = msg.code ?? bundles.get(msg.codeSha256);
+  if (code === undefined) return null;
+  bundles.delete(msg.codeSha256);
+  bundles.set(msg.codeSha256, code);
+  if (bundles.size > MAX_BUNDLES_KEPT) bundles.delete(bundles.keys().next().value!);
+  return code;
+}
+
 function handle(msg: ToSandbox): void {
   switch (msg.t) {
     case 'load': {
+      const code = bundleCode(msg);
+      if (code === null) {
+        channel.send({ t: 'reply', id: msg.id, ok: false, error: { kind: 'not_loaded', message: `bundle ${msg.codeSha256.slice(0, 12)} is not held by this process`, bundleMissing: true } });
+        return;
+      }
       configReads.drop(msg.plugin);
       isolates.get(msg.plugin)?.dispose('isolate_reset', 'the plugin is being reloaded');
       isolates.delete(msg.plugin);
@@ -87,7 +109,7 @@ function handle(msg: ToSandbox): void {
         }
         loading.delete(msg.plugin);
         try {
-          const value = engine.load(msg.callId, msg.code, msg.cachedData, msg.setup);
+          const value = engine.load(msg.callId, code, msg.cachedData, msg.setup);
           isolates.set(msg.plugin, engine);
           channel.send({ t: 'reply', id: msg.id, ok: true, value });
         } catch (err) {

@@ -110,3 +110,18 @@ describe('frames from a plugin at its payload limit', () => {
     expect(copies.bytes()).toBeLessThanOrEqual(2 * 2 * 12 * 1024 * 1024 + 1024 * 1024);
   }, 60_000);
 });
+
+describe('sending', () => {
+  it('frames multi-byte text, a lone surrogate and many messages of one tick exactly as the receiver reads them', async () => {
+    const stream = new PassThrough();
+    const sender = new FramedChannel<unknown, unknown>(stream as unknown as Duplex);
+    const sent = [{ text: 'é😀ü' }, { lone: '\ud800', n: 1 }, 'x'.repeat(70_000), { nested: [{ a: 'ß' }] }];
+    const wire: Buffer[] = [];
+    stream.on('data', (c: Buffer) => wire.push(c));
+    for (const m of sent) sender.send(m);
+    await new Promise((r) => setImmediate(r));
+    const bytes = Buffer.concat(wire);
+    expect(bytes.equals(Buffer.concat(sent.map(frameOf)))).toBe(true);
+    sender.close();
+  });
+});

@@ -153,6 +153,19 @@ export function registerRecordsContract(f: Fixture): void {
     expect(await store.queryAudit({})).toHaveLength(4);
   });
 
+  test('a large audit batch (not a multiple of any insert size) keeps every record, each field and its own id', async () => {
+    const store = await f.open();
+    const n = 101;
+    const batch: NewAuditRecord[] = Array.from({ length: n }, (_, i) => ({
+      at: iso(T0 + i), plugin: i % 2 ? 'alpha' : null, actor: i % 2 ? 'plugin:alpha' : 'admin', callId: i % 3 ? `call-${i}` : null,
+      capability: `cap-${i}`, decision: i % 5 ? 'allowed' : 'denied', rule: i % 5 ? null : `rule-${i}`, summary: `record ${i}`, durationMs: i / 4,
+    }));
+    await store.appendAudit(batch);
+    const back = (await store.queryAudit({ limit: 1000 })).reverse();
+    expect(back.map(({ _id, ...r }) => r)).toEqual(batch);
+    expect(new Set(back.map((r) => r._id)).size).toBe(n);
+  });
+
   test('webhook inbox records a delivery as received, finishes it, and lists newest first', async () => {
     const store = await f.open();
     const base = {
