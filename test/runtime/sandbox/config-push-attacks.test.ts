@@ -107,3 +107,34 @@ describe('a shared sandbox group: one plugin\'s values are never another\'s', ()
     expect(await shared.run('alpha', `return await read('mode');`)).toEqual({ value: 'alpha-mode' });
   });
 });
+
+describe('a value that becomes a secret after it was pushed', () => {
+  const answeredLocally = async (h: Awaited<ReturnType<typeof twoPlugins>>, callIdOf: string) => {
+    await h.local.host.audit.flush();
+    const rows = await h.local.store.queryAudit({ plugin: 'alpha', limit: 50 });
+    return rows.filter((r) => r.callId === callIdOf).some((r) => r.summary.includes('answered in the sandbox process: key=alphaOnly'));
+  };
+  const readAlphaOnly = async (h: Awaited<ReturnType<typeof twoPlugins>>) => {
+    const r = await h.local.sandbox.invoke('alpha', 'getFields', ['en', READ + `return await read('alphaOnly');`]);
+    if (!r.ok) throw new Error(r.error.message);
+    return { value: r.value, local: await answeredLocally(h, r.callId) };
+  };
+  const PASTED = 'pasted-credential-QWERTYUIOPzxcvbnm';
+
+  it('another plugin\'s secret set to a value alpha shows: alpha\'s process stops answering it (the server does), from the very next call', async () => {
+    const h = await twoPlugins();
+    await h.local.host.config.set('alpha', 'alphaOnly', PASTED);
+    expect(await readAlphaOnly(h)).toEqual({ value: { value: PASTED }, local: true });
+    await h.local.host.config.set('beta', 'apiSecret', PASTED);
+    // The server still answers alpha its own shown value, as before the feature; only the process no longer holds it.
+    expect(await readAlphaOnly(h)).toEqual({ value: { value: PASTED }, local: false });
+  });
+
+  it('positive control: another plugin\'s secret set to anything else leaves alpha\'s answers local', async () => {
+    const h = await twoPlugins();
+    await h.local.host.config.set('alpha', 'alphaOnly', PASTED);
+    expect(await readAlphaOnly(h)).toEqual({ value: { value: PASTED }, local: true });
+    await h.local.host.config.set('beta', 'apiSecret', 'other-value-MNBVCXZlkjhgfdsa-9876');
+    expect(await readAlphaOnly(h)).toEqual({ value: { value: PASTED }, local: true });
+  });
+});
