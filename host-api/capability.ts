@@ -38,8 +38,11 @@ export interface HostCallHandler {
    * (config-snapshot.ts); absent: every config.get goes to `handle`.
    */
   readonly configSnapshots?: ConfigSnapshotSource;
-  /** Host calls and bytes a plugin may still use this minute: the sandbox process answers no more reads than that. */
-  hostCallsLeftThisMinute?(plugin: string): { calls: number; bytes: number };
+  /**
+   * The share of its plugin's minute a call starting now may use for reads its sandbox process
+   * answers itself (host-call-caps.ts grantMinute); held for that call until it ends.
+   */
+  hostCallsLeftThisMinute?(ctx: HostCallContext): { calls: number; bytes: number };
   /** Config reads the sandbox process answered in a call so far, and their bytes: they count toward the call's caps. */
   noteLocalHostCalls?(ctx: HostCallContext, total: { calls: number; bytes: number }): void;
   /** The call's report of its locally answered config reads (CallStats.configReads), once, when it ended. */

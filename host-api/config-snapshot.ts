@@ -45,8 +45,11 @@ export interface ConfigSnapshotSource {
   stampOf(plugin: string): readonly unknown[];
   /** The values to push, or null: nothing may be answered locally for this plugin. */
   snapshotOf(plugin: string): Promise<ConfigSnapshot | null>;
-  /** Told right after any config value of a plugin was written. Returns the unsubscribe. */
-  onChange(listener: (plugin: string) => void): () => void;
+  /**
+   * Told right after any config value of a plugin was written; `secret` when it was a secret (a
+   * value any plugin shows may hold it now). Returns the unsubscribe.
+   */
+  onChange(listener: (plugin: string, secret: boolean) => void): () => void;
   /** The keys a snapshot of this plugin may hold now (to check a sandbox process's report). */
   shownKeys(plugin: string): Set<string>;
 }
@@ -74,7 +77,8 @@ export class ConfigSnapshots implements ConfigSnapshotSource {
 
   stampOf(plugin: string): readonly unknown[] {
     // The manifest and the set are replaced, never changed in place, when a plugin is (re)loaded.
-    return [this.manifests.manifestOf(plugin), this.capabilitySets.capabilitySetOf(plugin), this.config.versionOf(plugin)];
+    // A secret newly known anywhere (another plugin's, a stored one loaded now) may be in a value pushed before.
+    return [this.manifests.manifestOf(plugin), this.capabilitySets.capabilitySetOf(plugin), this.config.versionOf(plugin), this.config.knownSecrets()];
   }
 
   async snapshotOf(plugin: string): Promise<ConfigSnapshot | null> {
@@ -90,7 +94,7 @@ export class ConfigSnapshots implements ConfigSnapshotSource {
     };
   }
 
-  onChange(listener: (plugin: string) => void): () => void {
+  onChange(listener: (plugin: string, secret: boolean) => void): () => void {
     return this.config.onChange(listener);
   }
 

@@ -44,7 +44,7 @@ export class ConfigService {
   private readonly manifests: ManifestSource;
   /** Bumped by every write of a plugin's config (config-snapshot.ts compares it). */
   private readonly versions = new Map<string, number>();
-  private readonly listeners = new Set<(plugin: string) => void>();
+  private readonly listeners = new Set<(plugin: string, secret: boolean) => void>();
   /** Per `<plugin>.<key>`: the last envelope opened and its plaintext (see read()). */
   private readonly opened = new Map<string, { envelope: string; plain: string }>();
 
@@ -127,7 +127,7 @@ export class ConfigService {
       }
     } finally {
       // Even a write that failed may have reached the store: what was pushed is dropped either way.
-      this.changed(plugin);
+      this.changed(plugin, secret);
     }
     return { secret };
   }
@@ -137,15 +137,27 @@ export class ConfigService {
     return this.versions.get(plugin) ?? 0;
   }
 
-  /** Told right after each write of a plugin's config (the sandbox host drops what it pushed). */
-  onChange(listener: (plugin: string) => void): () => void {
+  /**
+   * Told right after each write of a plugin's config (the sandbox host drops what it pushed);
+   * `secret` when a secret was written, which any plugin's shown value may hold.
+   */
+  onChange(listener: (plugin: string, secret: boolean) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  private changed(plugin: string): void {
+  private changed(plugin: string, secret: boolean): void {
     this.versions.set(plugin, this.versionOf(plugin) + 1);
-    for (const listener of this.listeners) listener(plugin);
+    for (const listener of this.listeners) listener(plugin, secret);
+  }
+
+  /**
+   * How many secret values the scrubber knows. It grows when a secret becomes known by any path (a
+   * write, a read, a plugin loaded with stored secrets), after which any plugin's pushed values may
+   * hold one: the push stamp (config-snapshot.ts) includes it.
+   */
+  knownSecrets(): number {
+    return this.scrubber.size;
   }
 
   /**

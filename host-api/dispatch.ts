@@ -139,7 +139,7 @@ export function createHostApi(deps: HostApiDeps): HostApi {
       // Refused by the count caps in the sandbox process: audited by the caps, as their own refusals.
       for (const rule of SHARED_CAP_RULES) deps.caps.recordLocalRefusals(ctx, CONFIG_GET, rule, reads.refused[rule] ?? 0);
     },
-    hostCallsLeftThisMinute: (plugin) => deps.caps.minuteLeft(plugin),
+    hostCallsLeftThisMinute: (ctx) => deps.caps.grantMinute(ctx),
     recordLocalCalls(ctx, localCalls) {
       // Reported once, when the plugin call has ended: the caps' refusal count is written now.
       deps.caps.endCall(ctx);

@@ -53,6 +53,13 @@ interface MinuteRefusals {
 
 const SETTLE_EVERY_MS = 1_000;
 
+/**
+ * The most bytes of its plugin's minute one call is granted for reads its sandbox process answers
+ * itself: a grant unused is held from the plugin's other calls until the call ends, so grants stay
+ * small (config values are at most 8 KB); a call needing more sends its reads to the server.
+ */
+const MAX_GRANT_BYTES = 1024 * 1024;
+
 export class HostCallCaps {
   readonly limits: Readonly<HostCallLimits>;
   private readonly audit: Pick<AuditLog, 'record'>;
@@ -63,6 +70,8 @@ export class HostCallCaps {
   /** Calls with refusals not yet written; settled when the call ends. */
   private readonly pending = new Set<HostCallContext>();
   private readonly minuteRefusals = new Map<string, MinuteRefusals>();
+  /** Per plugin: the minute shares granted to calls in progress (grantMinute), until they end. */
+  private readonly grants = new Map<string, Map<HostCallContext, { calls: number; bytes: number }>>();
   private timer: NodeJS.Timeout | null = null;
   private settling = false;
 
@@ -94,7 +103,7 @@ export class HostCallCaps {
     let bytes = 0;
     if (usage.calls >= perCall) {
       refusal = { rule: 'host.calls-per-call', message: capRefusal('host.calls-per-call', { capability: name, plugin: ctx.plugin, method: ctx.method }, this.limits) };
-    } else if (this.window.usage(ctx.plugin).calls >= this.limits.hostCallsPerMinute) {
+    } else if (this.window.usage(ctx.plugin).calls + this.heldByOthers(ctx).calls >= this.limits.hostCallsPerMinute) {
       refusal = { rule: 'host.calls-per-minute', message: capRefusal('host.calls-per-minute', { capability: name, plugin: ctx.plugin, method: ctx.method }, this.limits) };
     } else {
       bytes = jsonBytes(args, this.limits.hostCallArgBytes);
@@ -135,7 +144,7 @@ export class HostCallCaps {
     let refusal: HostCapRefusal | null = null;
     if (usage.bytes + bytes > bytesPerCall) {
       refusal = { rule: 'host.bytes-per-call', message: capRefusal('host.bytes-per-call', { ...at, usedBytes: usage.bytes }, this.limits) };
-    } else if (minuteBytes + bytes > this.limits.hostCallBytesPerMinute) {
+    } else if (minuteBytes + this.heldByOthers(ctx).bytes + bytes > this.limits.hostCallBytesPerMinute) {
       refusal = { rule: 'host.bytes-per-minute', message: capRefusal('host.bytes-per-minute', { ...at, usedBytes: minuteBytes }, this.limits) };
     }
     if (refusal) {
@@ -180,10 +189,57 @@ export class HostCallCaps {
     if (calls || bytes) this.window.add(ctx.plugin, calls, bytes);
   }
 
-  /** What the plugin may still use of its current minute (what a sandbox process may answer itself). */
+  /** What the plugin may still use of its current minute. */
   minuteLeft(plugin: string): { calls: number; bytes: number } {
     const used = this.window.usage(plugin);
     return { calls: Math.max(0, this.limits.hostCallsPerMinute - used.calls), bytes: Math.max(0, this.limits.hostCallBytesPerMinute - used.bytes) };
+  }
+
+  /**
+   * The share of its plugin's minute a call starting now may use for reads its sandbox process
+   * answers itself. The sandbox process hears of another call's reads only when that call reports
+   * them, so calls running at once were each told the whole minute was left and together answered
+   * that many times over. A share is held for its call until the call ends: what other calls have
+   * been granted and not yet reported is neither granted again nor admitted by the server. Shares
+   * are small (one call's count cap, a quarter of the minute for a cron run, MAX_GRANT_BYTES), so
+   * calls running at once hold little of a minute; a call past its share sends its reads to the
+   * server, which has the last word.
+   */
+  grantMinute(ctx: HostCallContext): { calls: number; bytes: number } {
+    const left = this.minuteLeft(ctx.plugin);
+    const held = this.heldByOthers(ctx);
+    // A cron run may make more host calls than a minute holds: its share is a quarter of the minute
+    // at most, so the plugin's callbacks running beside a long run are still served.
+    const share = ctx.method === 'cron'
+      ? Math.min(this.limits.cronHostCallsPerRun, Math.max(this.limits.hostCallsPerCall, Math.floor(this.limits.hostCallsPerMinute / 4)))
+      : this.limits.hostCallsPerCall;
+    const grant = {
+      calls: Math.max(0, Math.min(left.calls - held.calls, share)),
+      bytes: Math.max(0, Math.min(left.bytes - held.bytes, MAX_GRANT_BYTES)),
+    };
+    let open = this.grants.get(ctx.plugin);
+    if (!open) this.grants.set(ctx.plugin, open = new Map());
+    open.set(ctx, grant);
+    return grant;
+  }
+
+  /** Shares granted to the plugin's other calls in progress and not yet used (as reported); forgets ended calls. */
+  private heldByOthers(ctx: HostCallContext): { calls: number; bytes: number } {
+    const open = this.grants.get(ctx.plugin);
+    const held = { calls: 0, bytes: 0 };
+    if (!open) return held;
+    for (const [other, grant] of open) {
+      if (other.ended) {
+        open.delete(other);
+        continue;
+      }
+      if (other === ctx) continue;
+      const used = this.usage.get(other)?.localReported ?? { calls: 0, bytes: 0 };
+      held.calls += Math.max(0, grant.calls - used.calls);
+      held.bytes += Math.max(0, grant.bytes - used.bytes);
+    }
+    if (open.size === 0) this.grants.delete(ctx.plugin);
+    return held;
   }
 
   /**

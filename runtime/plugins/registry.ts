@@ -24,6 +24,7 @@ import { hashFolder } from '../install/content-hash.ts';
 import type { LoadedPlugin, LoadOptions } from './load-plugin.ts';
 import { CapabilitySets } from './capability-sets.ts';
 import { snapshotServedFiles } from './served-files.ts';
+import { KeyedTurns } from './keyed-turns.ts';
 import type { ResolvedEngine } from './engine-choice.ts';
 import type { ServedFiles } from './served-files.ts';
 
@@ -62,6 +63,8 @@ export class PluginRegistry {
   private readonly entries = new Map<string, PluginEntry>();
   private readonly manifests = new Map<string, PluginManifest>();
   private readonly capabilitySets = new CapabilitySets();
+  /** A plugin's loads run one at a time: two at once (a reload beside an engine switch) end as the slower one says. */
+  private readonly loads = new KeyedTurns();
 
   constructor(options: RegistryOptions) {
     this.options = options;
@@ -102,7 +105,11 @@ export class PluginRegistry {
     return out;
   }
 
-  async load(dir: string): Promise<PluginEntry> {
+  load(dir: string): Promise<PluginEntry> {
+    return this.loads.run(path.basename(path.resolve(dir)), () => this.loadNow(dir));
+  }
+
+  private async loadNow(dir: string): Promise<PluginEntry> {
     const key = path.basename(path.resolve(dir));
     const loadedAt = new Date().toISOString();
     let engine: ResolvedEngine | null = null;

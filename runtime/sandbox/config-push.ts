@@ -33,7 +33,12 @@ export class ConfigPush {
     this.source = options.enabled ? source : undefined;
     // Anything but a finite, positive age (a typo in the options) reads before every call: never staler.
     this.maxAgeMs = Number.isFinite(options.maxAgeMs) && options.maxAgeMs > 0 ? options.maxAgeMs : 0;
-    this.unsubscribe = this.source?.onChange((key) => this.drop(key)) ?? (() => {});
+    // A secret written may be held in any plugin's pushed values (pasted into a field it shows):
+    // every process drops them, not only the writer's.
+    this.unsubscribe = this.source?.onChange((key, secret) => {
+      if (secret) for (const other of [...this.pushed.keys()]) if (other !== key) this.drop(other);
+      this.drop(key);
+    }) ?? (() => {});
   }
 
   /**

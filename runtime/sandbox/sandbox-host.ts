@@ -326,7 +326,7 @@ export class SandboxHost {
       }
       const pushing = this.configPush.beforeCall(key);
       const localReads = typeof pushing === 'boolean' ? pushing : await pushing;
-      const minuteLeft = localReads ? this.options.handler.hostCallsLeftThisMinute?.(key) : undefined;
+      const minuteLeft = localReads ? this.options.handler.hostCallsLeftThisMinute?.(ctx) : undefined;
       const reply = await this.request(plugin.process, {
         t: 'invoke', plugin: key, callId, method, args, wallMs: remainingMs, ...(options.cpuMs ? { cpuMs: options.cpuMs } : {}), ...(minuteLeft ? { minuteLeft } : {}),
       }, remainingMs, `${key}.${label}`, key);

@@ -188,4 +188,32 @@ describe('HostCallCaps over time', () => {
     expect(await waiting).toMatchObject({ rule: 'host.call-ended' });
     expect(records).toHaveLength(0);
   });
+
+  it('minute shares for local reads: calls running at once share the minute, the server admits none of what is held, an ended call gives its share back', () => {
+    const c = caps({ hostCallsPerMinute: 10, hostCallsPerCall: 6 });
+    const first = call('p');
+    const second = call('p');
+    const third = call('p');
+    // At most one call's count cap each, and never more than the minute holds in all.
+    expect(c.grantMinute(first).calls).toBe(6);
+    expect(c.grantMinute(second).calls).toBe(4);
+    expect(c.grantMinute(third).calls).toBe(0);
+    // The third call's reads go to the server: nothing is left that the others do not hold.
+    expect(ask(c, third)).toBe('host.calls-per-minute');
+    // Reported reads move from the share to the window; unused shares are still held.
+    c.noteLocalCalls(first, { calls: 2, bytes: 0 });
+    expect(ask(c, third)).toBe('host.calls-per-minute');
+    // The first call ends having used 2 of its 6: the 4 it did not use are admitted again.
+    first.ended = true;
+    expect([1, 2, 3, 4, 5].map(() => ask(c, third))).toEqual(['ok', 'ok', 'ok', 'ok', 'host.calls-per-minute']);
+    // Positive control: another plugin's minute is its own.
+    expect(c.grantMinute(call('q')).calls).toBe(6);
+  });
+
+  it('a cron run\'s share is a quarter of the minute at most, so callbacks beside a long cron run are served', () => {
+    const c = caps({ hostCallsPerCall: 200, cronHostCallsPerRun: 80_000, hostCallsPerMinute: 12_000 });
+    expect(c.grantMinute(call('p', 'cron'))).toEqual({ calls: 3_000, bytes: 1024 * 1024 });
+    expect(c.grantMinute(call('p'))).toEqual({ calls: 200, bytes: 1024 * 1024 });
+    expect(ask(c, call('p'))).toBe('ok');
+  });
 });

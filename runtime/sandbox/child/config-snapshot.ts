@@ -26,8 +26,12 @@ interface CallReads {
   /** Reads answered here and their bytes. */
   answered: number;
   answeredBytes: number;
-  /** What the plugin's minute caps left when the call started (the server's window); null: not told, answer nothing here. */
+  /** The call's share of the plugin's minute (the server's grant); null: not told, answer nothing here. */
   minuteLeft: { calls: number; bytes: number } | null;
+  /** The server's refusal of one of this call's host calls by a minute cap: past its share, reads get it here too. */
+  minuteClosed: { rule: SharedCapRule; answer: LocalAnswer } | null;
+  /** The read past its share sent to the server and not answered yet (one at a time). */
+  probe: number | null;
   keys: Map<string, number>;
   refused: Partial<Record<SharedCapRule, number>>;
   /** Host calls of this call sent to the server and not answered yet. */
@@ -65,7 +69,7 @@ export class LocalConfigReads {
     // Without the server's minute budget, nothing is answered here (every read goes to the server).
     const left = minuteLeft && typeof minuteLeft === 'object' ? { calls: finite(minuteLeft.calls), bytes: finite(minuteLeft.bytes) } : null;
     this.calls.set(callId, {
-      plugin, method: label, forwarded: 0, forwardedBytes: 0, answered: 0, answeredBytes: 0, minuteLeft: left, keys: new Map(), refused: {}, waiting: new Set(), countRefusals: new Map(),
+      plugin, method: label, forwarded: 0, forwardedBytes: 0, answered: 0, answeredBytes: 0, minuteLeft: left, minuteClosed: null, probe: null, keys: new Map(), refused: {}, waiting: new Set(), countRefusals: new Map(),
     });
     return true;
   }
@@ -108,10 +112,21 @@ export class LocalConfigReads {
     else if (used + argBytes > (cron ? limits.cronHostCallBytesPerRun : limits.hostCallBytesPerCall)) {
       rule = 'host.bytes-per-call';
       usedBytes = used;
-    } else if (used + argBytes > minuteLeft.bytes) {
-      rule = 'host.bytes-per-minute';
-      // As the server words it: the minute's bytes so far, of which this call's are the part seen here.
-      usedBytes = limits.hostCallBytesPerMinute - minuteLeft.bytes + used;
+    } else if (used + argBytes > minuteLeft.bytes) rule = 'host.bytes-per-minute';
+    // Past its share of the minute the server decides (it has seen every call's reads by then); once
+    // it refuses one of the call's host calls by a minute cap, so does this process, in its words.
+    // One read past the share at a time goes to the server: a flood fired at once is refused here
+    // meanwhile, as the server would refuse it at the cap, not sent on read by read.
+    if (rule === 'host.calls-per-minute' || rule === 'host.bytes-per-minute') {
+      if (call.minuteClosed) {
+        call.refused[call.minuteClosed.rule] = (call.refused[call.minuteClosed.rule] ?? 0) + 1;
+        return call.minuteClosed.answer;
+      }
+      if (call.probe === null || rule === 'host.bytes-per-minute') {
+        if (rule === 'host.calls-per-minute') call.probe = hostCallId;
+        this.forward(call, hostCallId, args, limits.hostCallArgBytes);
+        return null;
+      }
     }
     if (rule) {
       call.refused[rule] = (call.refused[rule] ?? 0) + 1;
@@ -147,6 +162,11 @@ export class LocalConfigReads {
     if (!call) return;
     this.waitingFor.delete(hostCallId);
     call.waiting.delete(hostCallId);
+    if (call.probe === hostCallId) call.probe = null;
+    const refusal = ok ? null : value as { rule?: unknown; message?: unknown; code?: unknown } | null;
+    if (refusal && (refusal.rule === 'host.calls-per-minute' || refusal.rule === 'host.bytes-per-minute') && !call.minuteClosed) {
+      call.minuteClosed = { rule: refusal.rule, answer: { ok: false, value: { message: String(refusal.message), code: String(refusal.code), rule: refusal.rule } } };
+    }
     const charged = ok ? value : (value as { response?: unknown } | null)?.response;
     if (charged !== null && charged !== undefined) call.forwardedBytes += jsonBytes(charged, Number.MAX_SAFE_INTEGER);
   }

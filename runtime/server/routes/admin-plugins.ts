@@ -12,6 +12,7 @@ import type { PluginEntry } from '../../plugins/registry.ts';
 import { ENGINES } from '../../sandbox/protocol.ts';
 import { isEngineName } from '../../plugins/engine-choice.ts';
 import { errorMessage } from '../../errors.ts';
+import { KeyedTurns } from '../../plugins/keyed-turns.ts';
 
 function adminAudit(host: Host, capability: string, plugin: string | null, summary: string, decision: 'allowed' | 'denied' = 'allowed', rule: string | null = null) {
   host.hostApi.audit.record({ plugin, actor: 'admin', callId: null, capability, decision, rule, summary, durationMs: 0 });
@@ -69,6 +70,9 @@ export async function adminPluginRoutes(plain: FastifyInstance, opts: { host: Ho
   const { host } = opts;
   // Request data is typed by each route's schema (the same schema validates it and documents it).
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
+  // A plugin's engine switches one at a time: each reads the choice to go back to, and one started
+  // while another's refused engine was stored took that for the choice to restore.
+  const engineSwitches = new KeyedTurns();
 
   app.post('/api/admin/merchant-and-payout/set-config-payout', {
     schema: {
@@ -171,32 +175,36 @@ export async function adminPluginRoutes(plain: FastifyInstance, opts: { host: Ho
       params: KeyParams, body: Type.Object({ engine: Type.Union([Type.String(), Type.Null()]) }),
     },
   }, async (request) => {
-    const e = entryOr404(host, request.params.key);
+    const { key } = entryOr404(host, request.params.key);
     const { engine } = request.body;
     if (engine !== null && !isEngineName(engine)) {
-      adminAudit(host, 'admin.plugin.engine', e.key, `${String(engine).slice(0, 40)}: no such engine`, 'denied', 'engine');
+      adminAudit(host, 'admin.plugin.engine', key, `${String(engine).slice(0, 40)}: no such engine`, 'denied', 'engine');
       throw new HttpError(400, errorMessage('ENGINE_UNKNOWN', { engines: ENGINES.join(', ') }), 'engine', 'ENGINE_UNKNOWN');
     }
-    const before = await host.store.getPluginEngineChoice(e.key);
-    const was = e.engine?.name ?? host.sandbox.engineOf(e.key) ?? host.options.engine;
-    if (engine === null) await host.store.clearPluginEngineChoice(e.key);
-    else await host.store.setPluginEngineChoice({ plugin: e.key, engine, chosenBy: 'admin' });
-    const next = await host.registry.load(e.dir);
-    host.sandbox.resetBreaker(e.key);
-    const target = next.engine?.name ?? engine ?? host.options.engine;
-    if (next.status === 'active' || e.status !== 'active') {
-      adminAudit(host, 'admin.plugin.engine', e.key, `${was} -> ${target}${engine === null ? ' (choice cleared, options decide)' : ''}${next.status === 'active' ? '' : `; not loaded: ${next.error?.message}`}`);
-      return pluginSummary(host, next);
-    }
-    // It ran before and does not run on the new engine: payouts must not stop because of a switch,
-    // so the previous choice comes back and the plugin is loaded as it was.
-    if (before) await host.store.setPluginEngineChoice({ plugin: before.plugin, engine: before.engine, chosenBy: before.chosenBy });
-    else await host.store.clearPluginEngineChoice(e.key);
-    const restored = await host.registry.load(e.dir);
-    const reason = host.scrubber.scrub(next.error?.message ?? 'unknown reason');
-    adminAudit(host, 'admin.plugin.engine', e.key, `${was} -> ${target} refused, kept on ${was}: ${reason}`, 'denied', 'engine load');
-    const kept = restored.status === 'active' ? was : `${was} (which now refuses it too: ${restored.error?.message})`;
-    throw new HttpError(422, `${errorMessage('ENGINE_LOAD_FAILED', { engine: target, kept })}: ${reason}`, 'engine', 'ENGINE_LOAD_FAILED');
+    // The entry as it is when this switch's turn comes (the one before may have changed it).
+    return engineSwitches.run(key, async () => {
+      const e = entryOr404(host, key);
+      const before = await host.store.getPluginEngineChoice(e.key);
+      const was = e.engine?.name ?? host.sandbox.engineOf(e.key) ?? host.options.engine;
+      if (engine === null) await host.store.clearPluginEngineChoice(e.key);
+      else await host.store.setPluginEngineChoice({ plugin: e.key, engine, chosenBy: 'admin' });
+      const next = await host.registry.load(e.dir);
+      host.sandbox.resetBreaker(e.key);
+      const target = next.engine?.name ?? engine ?? host.options.engine;
+      if (next.status === 'active' || e.status !== 'active') {
+        adminAudit(host, 'admin.plugin.engine', e.key, `${was} -> ${target}${engine === null ? ' (choice cleared, options decide)' : ''}${next.status === 'active' ? '' : `; not loaded: ${next.error?.message}`}`);
+        return pluginSummary(host, next);
+      }
+      // It ran before and does not run on the new engine: payouts must not stop because of a switch,
+      // so the previous choice comes back and the plugin is loaded as it was.
+      if (before) await host.store.setPluginEngineChoice({ plugin: before.plugin, engine: before.engine, chosenBy: before.chosenBy });
+      else await host.store.clearPluginEngineChoice(e.key);
+      const restored = await host.registry.load(e.dir);
+      const reason = host.scrubber.scrub(next.error?.message ?? 'unknown reason');
+      adminAudit(host, 'admin.plugin.engine', e.key, `${was} -> ${target} refused, kept on ${was}: ${reason}`, 'denied', 'engine load');
+      const kept = restored.status === 'active' ? was : `${was} (which now refuses it too: ${restored.error?.message})`;
+      throw new HttpError(422, `${errorMessage('ENGINE_LOAD_FAILED', { engine: target, kept })}: ${reason}`, 'engine', 'ENGINE_LOAD_FAILED');
+    });
   });
 
   app.post('/api/admin/plugins/:key/cron/run', { schema: { tags: ['admin'], params: KeyParams } }, async (request) => {

@@ -52,8 +52,21 @@ describe('what is answered in the process', () => {
     reloaded.reads.drop('p');
     expect(reloaded.ask('config.get', { key: 'mode' })).toBeNull();
     expect(withCall('getFields', [], snapshot(), null).ask('config.get', { key: 'mode' })).toBeNull();
-    // The budget used up is a refusal in the server's words.
-    expect(withCall('getFields', [], snapshot(), { calls: 0, bytes: 1_000 }).ask('config.get', { key: 'mode' })).toMatchObject({ ok: false, value: { rule: 'host.calls-per-minute' } });
+  });
+
+  it('past its share of the minute a read goes to the server, until the server refuses one by a minute cap; then it is refused here in the server\'s words', () => {
+    const spent = withCall('getFields', [], snapshot(), { calls: 1, bytes: 1_000 });
+    expect(spent.ask('config.get', { key: 'mode' })).toEqual({ ok: true, value: 'test' }); // positive control: within the share
+    expect(spent.ask('config.get', { key: 'mode' })).toBeNull();
+    // One at a time: while that read is at the server, another past the share is refused here.
+    expect(spent.ask('config.get', { key: 'mode' })).toMatchObject({ ok: false, value: { rule: 'host.calls-per-minute' } });
+    // Any other answer to it (here another cap) does not close the minute: the next read goes to the server.
+    spent.reads.result(2, false, { message: 'mode refused', code: 'HOST_DENIED', rule: 'host.bytes-per-call' });
+    expect(spent.ask('config.get', { key: 'mode' })).toBeNull();
+    const serverWords = { message: "config.get refused: plugin 'p' has made the 12000 host calls allowed per minute; retry later", code: 'HOST_DENIED', rule: 'host.calls-per-minute' };
+    spent.reads.result(4, false, serverWords);
+    expect(spent.ask('config.get', { key: 'mode' })).toEqual({ ok: false, value: serverWords });
+    expect(spent.reads.end('c1')).toMatchObject({ keys: { mode: 1 }, refused: { 'host.calls-per-minute': 2 } });
   });
 
   it('the capability set\'s call checks: a callback the approved version lacks, a cron it lacks', () => {
