@@ -212,12 +212,14 @@ describe('per-plugin isolation', () => {
   });
 
   it('a call that waited for its turn runs only for what is left of its own deadline', async () => {
-    const running = [0, 1].map(() => host.invoke('waits', 'getFields', ['en', 500]));
-    const queued = host.invoke('waits', 'getFields', ['en', 400], { wallMs: 700 });
+    // The queued call waits ~1000 ms of its 1200 ms for a turn, so its 400 ms of work cannot fit;
+    // with its turn at once the same call has 800 ms to spare, even on a loaded machine.
+    const running = [0, 1].map(() => host.invoke('waits', 'getFields', ['en', 1000]));
+    const queued = host.invoke('waits', 'getFields', ['en', 400], { wallMs: 1200 });
     expect(await queued).toMatchObject({ ok: false, error: { kind: 'deadline' } });
     for (const r of await Promise.all(running)) expect(r.ok).toBe(true);
     // Positive control: the same call with its turn at once finishes within the same deadline.
-    expect(await host.invoke('waits', 'getFields', ['en', 400], { wallMs: 700 })).toMatchObject({ ok: true });
+    expect(await host.invoke('waits', 'getFields', ['en', 400], { wallMs: 1200 })).toMatchObject({ ok: true });
   });
 
   it('the watchdog kills only the hung plugin\'s process', async () => {

@@ -95,9 +95,16 @@ function peakRssMb(key: string): number {
 
 describe('QuickJS engine: memory', () => {
   it('control: a plugin under its limit keeps what it allocates', async () => {
-    expect(await host.invoke('hoards', 'getFields', ['strings', 16])).toMatchObject({ ok: true, value: 16 });
-    expect(await host.invoke('hoards', 'getFields', ['buffers', 16])).toMatchObject({ ok: true, value: 16 });
-    expect(await host.invoke('appends', 'getFields', ['en', 8])).toMatchObject({ ok: true, value: 8 << 20 });
+    // A cut the machine caused (the section's wall clock ran out while the process got under a
+    // fifth of a core: error.overloaded) says nothing about memory: such a call is tried again.
+    const unlessOverloaded = async (key: string, args: unknown[]) => {
+      let r = await host.invoke(key, 'getFields', args);
+      for (let i = 0; i < 3 && !r.ok && r.error.overloaded; i++) r = await host.invoke(key, 'getFields', args);
+      return r;
+    };
+    expect(await unlessOverloaded('hoards', ['strings', 16])).toMatchObject({ ok: true, value: 16 });
+    expect(await unlessOverloaded('hoards', ['buffers', 16])).toMatchObject({ ok: true, value: 16 });
+    expect(await unlessOverloaded('appends', ['en', 8])).toMatchObject({ ok: true, value: 8 << 20 });
   });
 
   it('holding 1 MB strings or buffers past the limit is a memory_limit breach; the process stays small', async () => {
