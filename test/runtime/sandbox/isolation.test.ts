@@ -214,7 +214,12 @@ describe('per-plugin isolation', () => {
   it('a call that waited for its turn runs only for what is left of its own deadline', async () => {
     const running = [0, 1].map(() => host.invoke('waits', 'getFields', ['en', 500]));
     const queued = host.invoke('waits', 'getFields', ['en', 400], { wallMs: 700 });
-    expect(await queued).toMatchObject({ ok: false, error: { kind: 'deadline' } });
+    // Cut at what was left of its deadline, or, when its turn came with too little left to start
+    // (the running calls end late on a loaded machine), refused without running: never granted a
+    // fresh 700 ms, in which its 400 ms would finish.
+    const waited = await queued;
+    expect(waited.ok).toBe(false);
+    if (!waited.ok) expect([waited.error.kind, waited.error.message]).toEqual(waited.error.kind === 'throttled' ? ['throttled', expect.stringMatching(/waited until -?\d+ ms of its 700 ms deadline were left; nothing ran/)] : ['deadline', expect.any(String)]);
     for (const r of await Promise.all(running)) expect(r.ok).toBe(true);
     // Positive control: the same call with its turn at once finishes within the same deadline.
     expect(await host.invoke('waits', 'getFields', ['en', 400], { wallMs: 700 })).toMatchObject({ ok: true });
