@@ -660,10 +660,16 @@ export const sandboxCases: Case[] = [
     name: '10,000 console lines in one call: at most 200 are kept',
     attack: 'console.log 10,000 times in one call',
     async run(env) {
-      const before = (await logOf(env, 'loud')).length;
-      await env.value(JSON.stringify({ lines: 10_000, text: 'FLOOD-CALL' }), 'loud');
-      const kept = (await logOf(env, 'loud')).length - before;
-      return all([[kept <= 200, `${kept} lines kept`]]);
+      // A call cut on a machine too busy to run it (overloaded: under a fifth of its CPU budget
+      // used) decides nothing: tried again, counting from before the new call.
+      for (let attempt = 1; ; attempt++) {
+        const before = (await logOf(env, 'loud')).length;
+        const r = await env.run(JSON.stringify({ lines: 10_000, text: 'FLOOD-CALL' }), 'loud');
+        if (!r.ok && r.error.overloaded && attempt < 3) continue;
+        if (!r.ok) return through(`the call failed: ${r.error.kind}: ${r.error.message}`);
+        const kept = (await logOf(env, 'loud')).length - before;
+        return all([[kept <= 200, `${kept} lines kept`]]);
+      }
     },
   },
   {
