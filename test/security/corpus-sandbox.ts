@@ -531,9 +531,16 @@ export const sandboxCases: Case[] = [
     name: 'a setInterval(0) storm is cut by the CPU limit without stalling the host',
     attack: '999 zero-delay intervals doing work, while the call waits 3 s',
     async run(env) {
-      const { value: r, gapMs } = await maxEventLoopGap(() => timed(() => env.run(`for (let i = 0; i < 999; i++) setInterval(() => { let x = 0; for (let j = 0; j < 20000; j++) x += j; }, 0);
-        await new Promise((r) => setTimeout(r, 3000)); return 'survived';`, 'bomber')));
-      return all([[cut(r.value, r.ms, WALL_MS, ['cpu_limit']).through === false, cut(r.value, r.ms, WALL_MS, ['cpu_limit']).detail], [gapMs < 500, `the host's event loop stalled for ${Math.round(gapMs)} ms`]]);
+      const { value: r, stallMs, wallGapMs } = await maxEventLoopGap(() => env.run(`for (let i = 0; i < 999; i++) setInterval(() => { let x = 0; for (let j = 0; j < 20000; j++) x += j; }, 0);
+        await new Promise((r) => setTimeout(r, 3000)); return 'survived';`, 'bomber'));
+      // No bound on the clock: on a loaded machine the storm gets its CPU budget late. Its own
+      // deadline may even come first; that counts only if the storm had not had its budget yet.
+      const kind = r.ok ? null : r.error.kind;
+      const cpuMs = r.stats?.cpuMs ?? Infinity;
+      return all([
+        [kind === 'cpu_limit' || (kind === 'deadline' && cpuMs < CPU_MS), r.ok ? `the call finished normally with ${JSON.stringify(r.value).slice(0, 120)}` : `the call failed with ${kind} after ${Math.round(cpuMs)} ms of CPU (budget ${CPU_MS} ms)`],
+        [stallMs < 500, `the host's event loop was busy ${Math.round(stallMs)} ms without turning (largest gap ${Math.round(wallGapMs)} ms)`],
+      ]);
     },
   },
   {
@@ -653,10 +660,16 @@ export const sandboxCases: Case[] = [
     name: '10,000 console lines in one call: at most 200 are kept',
     attack: 'console.log 10,000 times in one call',
     async run(env) {
-      const before = (await logOf(env, 'loud')).length;
-      await env.value(JSON.stringify({ lines: 10_000, text: 'FLOOD-CALL' }), 'loud');
-      const kept = (await logOf(env, 'loud')).length - before;
-      return all([[kept <= 200, `${kept} lines kept`]]);
+      // A call cut on a machine too busy to run it (overloaded: under a fifth of its CPU budget
+      // used) decides nothing: tried again, counting from before the new call.
+      for (let attempt = 1; ; attempt++) {
+        const before = (await logOf(env, 'loud')).length;
+        const r = await env.run(JSON.stringify({ lines: 10_000, text: 'FLOOD-CALL' }), 'loud');
+        if (!r.ok && r.error.overloaded && attempt < 3) continue;
+        if (!r.ok) return through(`the call failed: ${r.error.kind}: ${r.error.message}`);
+        const kept = (await logOf(env, 'loud')).length - before;
+        return all([[kept <= 200, `${kept} lines kept`]]);
+      }
     },
   },
   {

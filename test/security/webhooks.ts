@@ -140,8 +140,8 @@ export const callbackCases: Case[] = [
     name: 'callback: a handler spinning on the CPU is cut; the server keeps answering meanwhile',
     attack: 'for (;;) {} in a webhook handler',
     async run(env) {
-      const { value: r, gapMs } = await maxEventLoopGap(() => env.http('POST', cb('spin'), ''));
-      return all([[r.status >= 500, `answered ${r.status}`], [gapMs < 500, `the server's event loop stalled ${Math.round(gapMs)} ms`]]);
+      const { value: r, stallMs, wallGapMs } = await maxEventLoopGap(() => env.http('POST', cb('spin'), ''));
+      return all([[r.status >= 500, `answered ${r.status}`], [stallMs < 500, `the server's event loop was busy ${Math.round(stallMs)} ms without turning (largest gap ${Math.round(wallGapMs)} ms)`]]);
     },
   },
 ];
@@ -251,12 +251,12 @@ export const webhookCases: Case[] = [
     attack: `${WEBHOOK_RATE + 30} deliveries to one plugin as fast as possible`,
     async run(env) {
       const n = WEBHOOK_RATE + 30;
-      const { value: answers, gapMs } = await maxEventLoopGap(() => Promise.all(Array.from({ length: n }, () => env.http('POST', '/payout_call/floody/ok/', 'x=1', { 'content-type': 'application/x-www-form-urlencoded' }))));
+      const { value: answers, stallMs } = await maxEventLoopGap(() => Promise.all(Array.from({ length: n }, () => env.http('POST', '/payout_call/floody/ok/', 'x=1', { 'content-type': 'application/x-www-form-urlencoded' }))));
       const by = (s: number) => answers.filter((r) => r.status === s).length;
       const other = await env.http('POST', cb('ok'), 'x=1', { 'content-type': 'application/x-www-form-urlencoded' });
       counts['429'] = `${by(429)} of ${n} refused, ${by(200)} served`;
       return all([[by(200) <= WEBHOOK_RATE && by(429) >= n - WEBHOOK_RATE, `200×${by(200)}, 429×${by(429)}`], [answers.every((r) => r.status === 200 || r.status === 429), 'other answers during the flood'],
-        [other.status === 200, `another plugin got ${other.status}`], [gapMs < 1000, `event loop stalled ${Math.round(gapMs)} ms`]]);
+        [other.status === 200, `another plugin got ${other.status}`], [stallMs < 1000, `the event loop was busy ${Math.round(stallMs)} ms without turning`]]);
     },
   },
   {
@@ -368,7 +368,7 @@ export const webhookCases: Case[] = [
     async run(env) {
       const route = await env.t.admin('POST', '/api/admin/routes', { fromXml: 'USDTTRC20', toXml: 'REDOS', outSymbol: 'UAH', rate: '1', minAmount: '1', maxAmount: '100', payoutPlugin: 'hooky', autoPayout: false, active: true });
       const t0 = performance.now();
-      const { value: r, gapMs } = await maxEventLoopGap(async () => {
+      const { value: r, stallMs } = await maxEventLoopGap(async () => {
         const pending = env.http('POST', '/api/public/exchanger/order/create', { routeId: route.json.route._id, amount: '10', agreement: true, toValues: [{ key: 'account', value: `${'a'.repeat(40)}!` }] });
         const health = await env.http('GET', '/healthz');
         return { order: await pending, health };
@@ -376,7 +376,7 @@ export const webhookCases: Case[] = [
       const ms = performance.now() - t0;
       counts.redos = `order answered ${r.order.status} after ${Math.round(ms)} ms; /healthz meanwhile ${r.health.status}`;
       return all([[r.order.status === 503 || r.order.status === 422, `answered ${r.order.status}`], [ms < GET_FIELDS_WALL_MS + 2000, `took ${Math.round(ms)} ms`],
-        [r.health.status === 200 && gapMs < 500, `the server stalled ${Math.round(gapMs)} ms`]]);
+        [r.health.status === 200 && stallMs < 500, `the server was busy ${Math.round(stallMs)} ms without turning`]]);
     },
   },
 ];

@@ -55,11 +55,20 @@ function toWire(v, inFilter, depth) {
 
 // ---- where the plugin made the call --------------------------------------------------------------
 const STACK_POSITION = /bundle\.js:(\d+):(\d+)/;
+const STACK_POSITIONS = /bundle\.js:(\d+):(\d+)/g;
+const ErrorCtor = Error;
 
+// V8 (isolated-vm) cuts the stack at `fn`, so its first frame is the caller. QuickJS has no
+// Error.captureStackTrace: the whole stack is kept (`whole`), and whereIs takes its first frame
+// that is one of the plugin's own lines (the shim's frames are not in the table).
 function callerOf(fn) {
   const holder = {};
   try {
-    if (typeof Error.captureStackTrace === 'function') Error.captureStackTrace(holder, fn);
+    if (typeof ErrorCtor.captureStackTrace === 'function') ErrorCtor.captureStackTrace(holder, fn);
+    else {
+      holder.stack = new ErrorCtor().stack;
+      holder.whole = true;
+    }
   } catch (e) {
     // No position: the refusal is still reported, without file:line.
   }
@@ -93,11 +102,23 @@ function whereIs(holder) {
   } catch (e) {
     return null;
   }
-  const m = STACK_POSITION.exec(stack);
-  const table = m && sourceLines();
+  const table = sourceLines();
   if (!table) return null;
-  const line = Number(m[1]) - table.offset;
-  const column = Number(m[2]) - 1;
+  if (!holder.whole) {
+    const m = STACK_POSITION.exec(stack);
+    return m ? pluginLineAt(table, Number(m[1]), Number(m[2])) : null;
+  }
+  for (const m of stack.matchAll(STACK_POSITIONS)) {
+    const where = pluginLineAt(table, Number(m[1]), Number(m[2]));
+    if (where) return where;
+  }
+  return null;
+}
+
+/** The plugin's file:line at a bundle position, or null when the position is not the plugin's code. */
+function pluginLineAt(table, bundleLine, bundleColumn) {
+  const line = bundleLine - table.offset;
+  const column = bundleColumn - 1;
   let found = null;
   for (const e of table.entries) {
     if (e[0] < line) continue;

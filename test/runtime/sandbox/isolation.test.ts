@@ -216,7 +216,12 @@ describe('per-plugin isolation', () => {
     // with its turn at once the same call has 800 ms to spare, even on a loaded machine.
     const running = [0, 1].map(() => host.invoke('waits', 'getFields', ['en', 1000]));
     const queued = host.invoke('waits', 'getFields', ['en', 400], { wallMs: 1200 });
-    expect(await queued).toMatchObject({ ok: false, error: { kind: 'deadline' } });
+    // Cut at what was left of its deadline, or, when its turn came with too little left to start
+    // (the running calls end late on a loaded machine), refused without running: never granted a
+    // fresh 1200 ms, in which its 400 ms would finish.
+    const waited = await queued;
+    expect(waited.ok).toBe(false);
+    if (!waited.ok) expect([waited.error.kind, waited.error.message]).toEqual(waited.error.kind === 'throttled' ? ['throttled', expect.stringMatching(/waited until -?\d+ ms of its 1200 ms deadline were left; nothing ran/)] : ['deadline', expect.any(String)]);
     for (const r of await Promise.all(running)) expect(r.ok).toBe(true);
     // Positive control: the same call with its turn at once finishes within the same deadline.
     expect(await host.invoke('waits', 'getFields', ['en', 400], { wallMs: 1200 })).toMatchObject({ ok: true });

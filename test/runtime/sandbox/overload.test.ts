@@ -3,12 +3,51 @@
 // (cpu_limit, saying why), but no breaker fault is charged, so a busy machine pauses no plugin.
 // The busy machine is made exact here: the plugin's process is stopped (SIGSTOP) for longer than
 // the call's CPU budget, so the timer fires on wall time while the isolate used almost no CPU.
+// The stop must fall inside the spinning call: the process is stopped once it has used some CPU
+// since the call was sent (an idle sandbox process uses none), i.e. once it spins. A fixed wait
+// instead stopped it, on a loaded machine, before the call had begun, and the call then spun its
+// whole budget. (A log line from the plugin cannot say it: it leaves only when the call ends.)
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
 import { writePlugin } from '../../helpers/plugin-fixture.ts';
 import { registerDir, startSandbox } from '../../helpers/sandbox.ts';
 
-const SPINS = `module.exports = class { async getFields() { for (;;) {} } async transfer() { return 'loaded'; } };`;
+/** CPU time a process has used, all its threads (Linux: /proc/<pid>/stat, in clock ticks of 10 ms). */
+function processCpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of the line; fields[0] here is field 3.
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Enough CPU to be spinning, well under the fifth of the 600 ms budget that counts as overload. */
+const SPINNING_CPU_MS = 30;
+
+/**
+ * Starts a spinning call and stops the plugin's process once the call spins, for longer than its
+ * CPU budget of 600 ms; returns the call's outcome.
+ */
+async function spinWhileStopped(host: SandboxHost, key: string) {
+  const pid = host.processOf(key)?.pid as number;
+  const idle = processCpuMs(pid);
+  const call = host.invoke(key, 'getFields', []);
+  // Bounded by the call itself: if it ends before it is seen spinning, the stop is skipped and the
+  // outcome (charged) fails the test.
+  let ended = false;
+  void call.finally(() => { ended = true; });
+  while (!ended && processCpuMs(pid) - idle < SPINNING_CPU_MS) await new Promise((r) => setTimeout(r, 2));
+  if (!ended) {
+    process.kill(pid, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 1500)); // far past the 600 ms timer, almost no CPU used
+    process.kill(pid, 'SIGCONT');
+  }
+  return call;
+}
+
+const SPINS = `module.exports = class {
+  async getFields() { for (;;) {} }
+  async transfer() { return 'loaded'; }
+};`;
 
 let host: SandboxHost;
 beforeAll(async () => {
@@ -35,16 +74,9 @@ describe('a CPU limit that fired on a busy machine', () => {
 
   it('is not charged to the plugin', async () => {
     const before = host.health().plugins['spins-on'].recentFaults;
-    // The cut before disposed the plugin: load it again first, so that the stop below falls inside
-    // the spinning call and not inside a load (a QuickJS load takes longer than 60 ms).
+    // The cut before disposed the plugin: load it again first, so that its process is the one stopped.
     expect(await host.invoke('spins-on', 'transfer', [{}])).toMatchObject({ ok: true, value: 'loaded' });
-    const pid = host.processOf('spins-on')?.pid as number;
-    const call = host.invoke('spins-on', 'getFields', []);
-    await new Promise((r) => setTimeout(r, 60));
-    process.kill(pid, 'SIGSTOP');
-    await new Promise((r) => setTimeout(r, 1500)); // far past the 600 ms timer, almost no CPU used
-    process.kill(pid, 'SIGCONT');
-    const r = await call;
+    const r = await spinWhileStopped(host, 'spins-on');
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.error.kind).toBe('cpu_limit');
@@ -60,13 +92,7 @@ describe('a CPU limit that fired on a busy machine', () => {
       const breaker = (trialHost as unknown as { plugins: Map<string, { breaker: { trip(k: string, m: string): void } }> }).plugins.get('trial-spins')!.breaker;
       breaker.trip('test', 'opened by the test');
       await new Promise((r) => setTimeout(r, 150)); // half-open: the next call is the trial
-      const pid = trialHost.processOf('trial-spins')?.pid as number;
-      const trial = trialHost.invoke('trial-spins', 'getFields', []);
-      await new Promise((r) => setTimeout(r, 60));
-      process.kill(pid, 'SIGSTOP');
-      await new Promise((r) => setTimeout(r, 1500));
-      process.kill(pid, 'SIGCONT');
-      const cut = await trial;
+      const cut = await spinWhileStopped(trialHost, 'trial-spins');
       expect(cut).toMatchObject({ ok: false, error: { kind: 'cpu_limit', message: expect.stringMatching(/too busy/) } });
       // Not refused as circuit_open: a new trial is let through (and decides for itself).
       const next = await trialHost.invoke('trial-spins', 'getFields', []);
