@@ -176,6 +176,11 @@ export interface LoadResult {
   cachedData: string | null;
   cacheAccepted: boolean;
   loadMs: number;
+  /**
+   * Wall-clock ms of the load's parts in the sandbox process, in order: context, prelude, library
+   * (the shared script), compile (the plugin's own code), run, construct. For the bench's trace.
+   */
+  phases?: Record<string, number>;
 }
 
 export interface IsolateStats {

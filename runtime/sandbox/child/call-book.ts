@@ -62,10 +62,21 @@ export abstract class CallBook implements PluginEngine {
   /** The timed section running now: a call that ends inside it is charged its CPU so far. */
   private section: { callId: string | null; before: number } | null = null;
 
+  /** Wall-clock ms of each part of the last load (LoadResult.phases: the bench's start-up trace). */
+  private phases: Record<string, number> = {};
+  private phaseStarted = 0;
+
   constructor(key: string, limits: PluginLimits, hooks: IsolateHooks) {
     this.key = key;
     this.limits = limits;
     this.hooks = hooks;
+  }
+
+  /** Ends the load part running since the last one (or since the load began) as `name`. */
+  protected phase(name: string): void {
+    const now = performance.now();
+    this.phases[name] = Math.round((now - this.phaseStarted) * 1000) / 1000;
+    this.phaseStarted = now;
   }
 
   // ---- what an engine supplies -------------------------------------------------------------
@@ -99,13 +110,19 @@ export abstract class CallBook implements PluginEngine {
 
   load(callId: string, code: string, cachedData: string | null, setup: IsolateSetup, library: LibrarySource | null = null): LoadResult {
     const started = performance.now();
+    this.phases = {};
+    this.phaseStarted = started;
     const call = this.openCall(callId, 'load', this.limits.wallMsPerCall, () => {});
     try {
       const cache = this.setUp(callId, code, cachedData, JSON.stringify(setup), library);
       this.loaded = true;
       const loaded = JSON.parse(this.timed(callId, () => this.enter('load', [callId], this.remainingCpu(callId))) ?? 'null');
+      this.phase('construct');
       if (loaded?.ok !== true) throw new LoadFailure('load_failed', normaliseThrown(loaded?.error).message);
-      return { description: normaliseDescription(loaded.value), cachedData: cache.cachedData, cacheAccepted: cache.cacheAccepted, loadMs: performance.now() - started };
+      return {
+        description: normaliseDescription(loaded.value), cachedData: cache.cachedData, cacheAccepted: cache.cacheAccepted,
+        loadMs: performance.now() - started, phases: this.phases,
+      };
     } finally {
       this.closeCall(call);
     }

@@ -29,6 +29,7 @@ export class PluginIsolate extends CallBook {
   protected setUp(callId: string, code: string, cachedData: string | null, setupJson: string, library: LibrarySource | null): { cachedData: string | null; cacheAccepted: boolean } {
     const context = this.isolate.createContextSync();
     this.context = context;
+    this.phase('context');
     const callbacks = [
       new ivm.Callback((name: string, argsJson: string) => this.callbacks.syncCall(name, argsJson)),
       new ivm.Callback((cid: string, name: string, argsJson: string) => this.callbacks.startAsync(cid, name, argsJson)),
@@ -53,6 +54,7 @@ export class PluginIsolate extends CallBook {
     const webGlobals = compilePrelude(this.isolate, 'web-globals', WEB_GLOBALS_SOURCE);
     this.timed(callId, () => webGlobals.runSync(context, { timeout: this.remainingCpu(callId) }));
     webGlobals.release();
+    this.phase('prelude');
 
     // The shared library: this context's own evaluation of it, before any plugin code runs here,
     // compiled from this process's code cache (a never-seen plugin compiles only its own code).
@@ -61,16 +63,19 @@ export class PluginIsolate extends CallBook {
       this.timed(callId, () => libraryScript.runSync(context, { timeout: this.remainingCpu(callId) }));
       libraryScript.release();
     }
+    this.phase('library');
     // The bundle runs inside a trusted try/catch so that a value it throws at load time is
     // described by the prelude inside a timed call, never copied out by isolated-vm.
     const script = this.isolate.compileScriptSync(loadWrapped(code), {
       filename: `plugin:///${this.key}/bundle.js`,
       ...(cachedData ? { cachedData: new ivm.ExternalCopy(toArrayBuffer(Buffer.from(cachedData, 'base64'))) } : { produceCachedData: true }),
     }) as ivm.Script & { cachedDataRejected?: boolean; cachedData?: ivm.ExternalCopy<ArrayBuffer> };
+    this.phase('compile');
     const cacheAccepted = cachedData !== null && script.cachedDataRejected !== true;
     const produced = script.cachedData ? Buffer.from(script.cachedData.copy()).toString('base64') : null;
     this.timed(callId, () => script.runSync(context, { timeout: this.remainingCpu(callId) }));
     script.release();
+    this.phase('run');
     return { cachedData: produced, cacheAccepted };
   }
 
