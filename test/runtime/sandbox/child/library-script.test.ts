@@ -107,6 +107,28 @@ describe('the shared library in a process shared by plugins', () => {
     expect(again.ok, again.ok ? '' : again.error.message).toBe(true);
     expect(await answer('forged')).toBe(UNTOUCHED);
   });
+
+  it('a load naming a library the process does not hold is answered "missing", and the server sends it', async () => {
+    let once = true;
+    tamper = (msg) => {
+      if (!once || !msg.library) return msg;
+      once = false;
+      return { ...msg, library: { sha256: 'f'.repeat(64), source: null } };
+    };
+    loads.length = 0;
+    try {
+      await host.unregister('late');
+      const r = await registerDir(host, writePlugin('late', { 'index.js': plugin('') }));
+      expect(r.ok, r.ok ? '' : r.error.message).toBe(true);
+    } finally {
+      tamper = null;
+    }
+    expect(loads.map((m) => ({ sha: m.library!.sha256.slice(0, 4), withText: m.library!.source !== null }))).toEqual([
+      { sha: 'ffff', withText: false },
+      { sha: loads[1].library!.sha256.slice(0, 4), withText: true },
+    ]);
+    expect(await answer('late')).toBe(UNTOUCHED);
+  });
 });
 
 describe.skipIf(ON_QUICKJS)('the library code cache (isolated-vm; QuickJS has none)', () => {
