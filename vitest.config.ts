@@ -10,6 +10,7 @@ import { defineConfig } from 'vitest/config';
 const ENGINE_MATRIX = [
   'test/runtime/sandbox/test-engine.test.ts',
   'test/runtime/sandbox/isolation.test.ts',
+  'test/runtime/sandbox/child/library-script.test.ts',
   'test/runtime/sandbox/sandbox-host.test.ts',
   'test/runtime/sandbox/overload.test.ts',
   'test/runtime/sandbox/prelude/bridge.test.ts',

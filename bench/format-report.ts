@@ -93,6 +93,8 @@ function detailTables(d: BenchReport['details'], table: Table, line: (text: stri
     line(`sandbox process start (spawn → ready): ${fmt(s.sandboxProcessStartMs)} ms; a new plugin's first load in its own process (the default) = ` +
       `process start + cold = ${fmt(s.processStartPlusColdMs)} ms (measured: ${fmt(s.coldOwnProcess.totalMs)} ms)`);
     line(`unloading a plugin (reloads pay it too): ${fmt(s.unloadMs)} ms; code cache accepted: ${s.codeCacheAccepted}`);
+    const parts = (x: StartupResult['cold']) => Object.entries(x.loadPhases ?? {}).map(([k, v]) => `${k} ${fmt(v)}`).join(', ') || '—';
+    line(`load inside the sandbox process, ms (median): cold: ${parts(s.cold)}; warm: ${parts(s.warm)}`);
   }
   if (d.density) {
     const models = [d.density.processPerPlugin, d.density.sharedGroup];

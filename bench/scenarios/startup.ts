@@ -47,6 +47,8 @@ export interface Stages {
   initCronMs: number;
   firstCallMs: number;
   totalMs: number;
+  /** The load stage's parts inside the sandbox process (LoadResult.phases), ms. */
+  loadPhases: Record<string, number>;
 }
 
 export interface StartupResult {
@@ -97,13 +99,18 @@ async function startPlugin(local: LocalHost, dir: string, cached: PluginBundle |
   const t5 = performance.now();
   return {
     bundle, cacheAccepted: registered.load.cacheAccepted,
-    stages: { bundleMs: cached ? 0 : t1 - t0, manifestMs: t2 - t1, loadMs: t3 - t2, initCronMs: t4 - t3, firstCallMs: t5 - t4, totalMs: t5 - t0 },
+    stages: {
+      bundleMs: cached ? 0 : t1 - t0, manifestMs: t2 - t1, loadMs: t3 - t2, initCronMs: t4 - t3, firstCallMs: t5 - t4, totalMs: t5 - t0,
+      loadPhases: registered.load.phases ?? {},
+    },
   };
 }
 
 function medianStages(all: Stages[]): Stages {
-  const pick = (k: keyof Stages) => round(median(all.map((s) => s[k])), 2);
-  return { bundleMs: pick('bundleMs'), manifestMs: pick('manifestMs'), loadMs: pick('loadMs'), initCronMs: pick('initCronMs'), firstCallMs: pick('firstCallMs'), totalMs: pick('totalMs') };
+  const pick = (k: Exclude<keyof Stages, 'loadPhases'>) => round(median(all.map((s) => s[k])), 2);
+  const phaseNames = [...new Set(all.flatMap((s) => Object.keys(s.loadPhases)))];
+  const loadPhases = Object.fromEntries(phaseNames.map((p) => [p, round(median(all.map((s) => s.loadPhases[p] ?? 0)), 2)]));
+  return { bundleMs: pick('bundleMs'), manifestMs: pick('manifestMs'), loadMs: pick('loadMs'), initCronMs: pick('initCronMs'), firstCallMs: pick('firstCallMs'), totalMs: pick('totalMs'), loadPhases };
 }
 
 export async function benchStartup(o: StartupOptions): Promise<StartupResult> {

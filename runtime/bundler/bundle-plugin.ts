@@ -8,7 +8,8 @@ import * as esbuild from 'esbuild';
 import { PluginRejected, PluginRejectedMany } from '../plugin-errors.ts';
 import { decideRequire, GLOBAL_INJECTS, HOST_MODULES, SHIM_DIR, isAllowedLibraryFile } from './host-modules.ts';
 import type { HostModuleId } from './host-modules.ts';
-import { ISOLATE_SCRIPT_OPTIONS, LIBRARY_GLOBAL, libraryBundle, libraryStub } from './library-bundle.ts';
+import { ISOLATE_SCRIPT_OPTIONS, LIBRARY_GLOBAL, libraryBundle, libraryScript, libraryStub } from './library-bundle.ts';
+import type { LibraryScript } from './library-bundle.ts';
 import { locatePluginFiles } from './plugin-files.ts';
 import type { PluginFiles } from './plugin-files.ts';
 import { scanSources } from './source-scan.ts';
@@ -26,7 +27,16 @@ const MAX_SOURCE_FILE_BYTES = 2 * 1024 * 1024;
 export interface PluginBundle {
   key: string;
   files: PluginFiles;
+  /** The whole script the plugin runs: the library (when it uses one) followed by `ownCode`. */
   code: string;
+  /**
+   * The shared library part of `code` (library-bundle.ts), the same for every plugin of this
+   * server process, or null when the plugin requires no provided module. The sandbox loads it as
+   * a script of its own, held and compiled once per sandbox process (design.md §5).
+   */
+  library: LibraryScript | null;
+  /** The plugin's own part of `code`: what follows the library. */
+  ownCode: string;
   configureCode: string;
   /** Maps bundle lines back to plugin files, for refusals and stack traces. */
   sourceMap: string;
@@ -252,8 +262,16 @@ export async function bundlePlugin(pluginDir: string): Promise<PluginBundle> {
 async function bundleFresh(pluginDir: string): Promise<PluginBundle> {
   const files = locatePluginFiles(pluginDir);
   const usedHostModules = new Set<HostModuleId>();
-  const configure = await build(files, 'configure', CONFIGURE_GLOBAL, new Set());
-  const main = await build(files, 'main', BUNDLE_GLOBAL, usedHostModules);
+  // esbuild runs both builds at once in its service; configure.js's refusal is still the one
+  // reported when both fail, as when they ran one after the other.
+  const [configureBuilt, mainBuilt] = await Promise.allSettled([
+    build(files, 'configure', CONFIGURE_GLOBAL, new Set()),
+    build(files, 'main', BUNDLE_GLOBAL, usedHostModules),
+  ]);
+  if (configureBuilt.status === 'rejected') throw configureBuilt.reason;
+  if (mainBuilt.status === 'rejected') throw mainBuilt.reason;
+  const configure = configureBuilt.value;
+  const main = mainBuilt.value;
   const sourceMap = main.outputFiles.find((f) => f.path.endsWith('.map'))!.text;
   const bundled = main.outputFiles.find((f) => f.path.endsWith('.js'))!.text;
   // Platform plugins get the line table their db shim uses to name the plugin line of a refused
@@ -262,7 +280,8 @@ async function bundleFresh(pluginDir: string): Promise<PluginBundle> {
   // The provided modules come first, once for all plugins (library-bundle.ts); the refusals above
   // and the source map concern the plugin's own part only.
   const withLibrary = async (script: string) => (script.includes(LIBRARY_GLOBAL) ? `${await libraryBundle()}\n${script}` : script);
-  const code = await withLibrary(own);
+  const library = own.includes(LIBRARY_GLOBAL) ? await libraryScript() : null;
+  const code = library ? `${library.source}\n${own}` : own;
   // An SDK plugin's manifest is read by evaluating its module, which requires the SDK runtime.
   const configureCode = await withLibrary(configure.outputFiles.find((f) => f.path.endsWith('.js'))!.text);
   if (code.length > MAX_BUNDLE_BYTES) {
@@ -273,5 +292,5 @@ async function bundleFresh(pluginDir: string): Promise<PluginBundle> {
     .map((p) => path.relative(fs.realpathSync(files.dir), p.slice('plugin:'.length)));
   const sha256 = crypto.createHash('sha256').update(code).update('\0').update(configureCode).digest('hex');
   const scan = scanSources(files, inputs, usedHostModules);
-  return { key: files.key, files, code, configureCode, sourceMap, sha256, inputs, scan };
+  return { key: files.key, files, code, library, ownCode: own, configureCode, sourceMap, sha256, inputs, scan };
 }

@@ -6,6 +6,7 @@
 // (`module.exports = __ps_lib.axios()`), and the script the isolate runs is this library followed
 // by the plugin's bundle (bundle-plugin.ts). What a plugin may require is still decided by
 // host-modules.ts, per plugin, at bundle time.
+import crypto from 'node:crypto';
 import * as esbuild from 'esbuild';
 import { HOST_MODULES } from './host-modules.ts';
 import type { HostModuleId } from './host-modules.ts';
@@ -25,12 +26,27 @@ export const ISOLATE_SCRIPT_OPTIONS = {
   logLevel: 'silent',
 } as const satisfies esbuild.BuildOptions;
 
-let built: Promise<string> | null = null;
+/** The library script and the sha256 of its exact text (what a sandbox process keeps it by). */
+export interface LibraryScript {
+  source: string;
+  sha256: string;
+}
+
+let built: Promise<LibraryScript> | null = null;
 
 /** The library script, built on first use and kept for the life of the process. */
-export function libraryBundle(): Promise<string> {
-  if (!built) built = build().catch((err) => { built = null; throw err; });
+export function libraryScript(): Promise<LibraryScript> {
+  if (!built) {
+    built = build()
+      .then((source) => ({ source, sha256: crypto.createHash('sha256').update(source).digest('hex') }))
+      .catch((err) => { built = null; throw err; });
+  }
   return built;
+}
+
+/** The library script's text. */
+export async function libraryBundle(): Promise<string> {
+  return (await libraryScript()).source;
 }
 
 /** The source of the stub module that stands for host module `id` in a plugin's bundle. */

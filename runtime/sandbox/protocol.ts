@@ -140,10 +140,16 @@ export interface PluginDescription {
 
 export type ToSandbox =
   /**
-   * `code` null: the process was sent this exact code (sha256) before and keeps it (sandbox-process.ts);
-   * should it no longer hold it, it answers `bundleMissing` and the server sends the code.
+   * `code` is the plugin's own part of its bundle; `library` the shared library script that runs
+   * before it in the plugin's context (null: the plugin uses none). Either text null: the process
+   * was sent this exact text (sha256) before and keeps it (sandbox-process.ts); should it no longer
+   * hold it, it answers `bundleMissing` and the server sends both. `cachedData` is for `code` only.
    */
-  | { t: 'load'; id: number; plugin: string; callId: string; code: string | null; codeSha256: string; cachedData: string | null; setup: IsolateSetup; limits: PluginLimits; engine: EngineName }
+  | {
+      t: 'load'; id: number; plugin: string; callId: string; code: string | null; codeSha256: string;
+      library: { source: string | null; sha256: string } | null;
+      cachedData: string | null; setup: IsolateSetup; limits: PluginLimits; engine: EngineName;
+    }
   | { t: 'unload'; id: number; plugin: string }
   | { t: 'manifest'; id: number; code: string; cpuMs: number }
   /** minuteLeft: what the plugin's minute caps leave, which local config reads may use (absent: no local reads). */
@@ -170,6 +176,11 @@ export interface LoadResult {
   cachedData: string | null;
   cacheAccepted: boolean;
   loadMs: number;
+  /**
+   * Wall-clock ms of the load's parts in the sandbox process, in order: context, prelude, library
+   * (the shared script), compile (the plugin's own code), run, construct. For the bench's trace.
+   */
+  phases?: Record<string, number>;
 }
 
 export interface IsolateStats {

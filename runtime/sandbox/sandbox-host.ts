@@ -238,16 +238,25 @@ export class SandboxHost {
         const proc = plugin.process;
         let sent = this.bundlesSent.get(proc);
         if (!sent || sent.generation !== proc.generation) this.bundlesSent.set(proc, (sent = { generation: proc.generation, shas: new Set() }));
-        const load = (withCode: boolean) => this.request(proc, {
-          t: 'load', plugin: plugin.key, callId, code: withCode ? plugin.bundle.code : null, codeSha256: plugin.bundle.sha256,
+        const { library } = plugin.bundle;
+        // The library (the same for every plugin) and the plugin's own code are each sent once per
+        // process generation; after that the load names them by hash.
+        const load = (withCode: boolean, withLibrary: boolean) => this.request(proc, {
+          t: 'load', plugin: plugin.key, callId, code: withCode ? plugin.bundle.ownCode : null, codeSha256: plugin.bundle.sha256,
+          library: library ? { source: withLibrary ? library.source : null, sha256: library.sha256 } : null,
           cachedData: this.codeCache.get(cacheKey) ?? null, setup: plugin.setup, limits: plugin.limits, engine: plugin.engine,
         }, loadCpuMs(plugin.limits) + 2000, `${plugin.key} load`, plugin.key);
-        let reply = await load(!sent.shas.has(plugin.bundle.sha256));
+        const librarySent = library ? sent.shas.has(library.sha256) : true;
+        let reply = await load(!sent.shas.has(plugin.bundle.sha256), !librarySent);
         if (!reply.ok && reply.error.bundleMissing) {
           sent.shas.delete(plugin.bundle.sha256);
-          reply = await load(true);
+          if (library) sent.shas.delete(library.sha256);
+          reply = await load(true, true);
         }
-        if (reply.ok) sent.shas.add(plugin.bundle.sha256);
+        if (reply.ok) {
+          sent.shas.add(plugin.bundle.sha256);
+          if (library) sent.shas.add(library.sha256);
+        }
         if (!reply.ok) return { ok: false, error: this.scrubFailure(attributeFailure(plugin.key, this.placement.pluginsIn(plugin.process), reply, ctx.counters.requestsStarted)) };
         const result = reply.value as LoadResult;
         if (result.cachedData) this.codeCache.set(cacheKey, result.cachedData);

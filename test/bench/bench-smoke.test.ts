@@ -28,6 +28,7 @@ interface Goal { goal: string; engine: string; target: string; value: number | n
 interface EngineColumn { engine: string; unavailable: string | null; missing: Record<string, string>; figures: Record<string, number | null> }
 
 interface Details {
+  startup: { cold: { loadMs: number; loadPhases: Record<string, number> }; warm: { loadPhases: Record<string, number> } };
   sweep: { repeats: number; points: { txs: number; runs: { sandboxed: number[]; inProcess: number[] }; overheadPctOfProvider: number | null }[] };
   density: { processPerPlugin: { points: { plugins: number; processes: number }[] }; sharedGroup: { points: { plugins: number; processes: number }[] } };
   noisy: {
@@ -109,6 +110,11 @@ describe('payout-sandbox bench --quick --json', () => {
       if (columns[1].unavailable) expect(table.stdout.split('\n').filter((l) => l.includes(`quickjs: not available (${columns[1].unavailable})`)).length).toBeGreaterThanOrEqual(11);
 
       const details = report.details as Details;
+      // Start-up: the load stage split into its parts inside the sandbox process (the trace).
+      for (const stage of [details.startup.cold, details.startup.warm]) {
+        expect(Object.keys(stage.loadPhases)).toEqual(['context', 'prelude', 'library', 'compile', 'run', 'construct']);
+        for (const ms of Object.values(stage.loadPhases)) expect(Number.isFinite(ms) && ms >= 0).toBe(true);
+      }
       // Sweeps: both sizes, each variant run `repeats` times on a fresh store.
       expect(details.sweep.points.map((p) => p.txs)).toEqual([20, 60]);
       for (const p of details.sweep.points) {

@@ -12,6 +12,7 @@ import type {
 import type { CallOutcome, IsolateHooks, PluginEngine } from './engine.ts';
 import { runLocalService } from './local-services.ts';
 import { LoadFailure } from './load-failure.ts';
+import type { LibrarySource } from './library-script.ts';
 import { normaliseDescription, normaliseLogLine, normaliseResponse, normaliseThrown } from './plugin-reports.ts';
 import { MAX_TIMERS_PER_CALL, clampDelay } from '../../../host-api/timers.ts';
 
@@ -61,10 +62,21 @@ export abstract class CallBook implements PluginEngine {
   /** The timed section running now: a call that ends inside it is charged its CPU so far. */
   private section: { callId: string | null; before: number } | null = null;
 
+  /** Wall-clock ms of each part of the last load (LoadResult.phases: the bench's start-up trace). */
+  private phases: Record<string, number> = {};
+  private phaseStarted = 0;
+
   constructor(key: string, limits: PluginLimits, hooks: IsolateHooks) {
     this.key = key;
     this.limits = limits;
     this.hooks = hooks;
+  }
+
+  /** Ends the load part running since the last one (or since the load began) as `name`. */
+  protected phase(name: string): void {
+    const now = performance.now();
+    this.phases[name] = Math.round((now - this.phaseStarted) * 1000) / 1000;
+    this.phaseStarted = now;
   }
 
   // ---- what an engine supplies -------------------------------------------------------------
@@ -72,7 +84,7 @@ export abstract class CallBook implements PluginEngine {
    * Creates the context, runs the prelude (harden, the bridge with `callbacks` and the setup JSON
    * as its $0..$3, web-globals) and the wrapped bundle, each through `this.timed(callId, …)`.
    */
-  protected abstract setUp(callId: string, code: string, cachedData: string | null, setupJson: string): { cachedData: string | null; cacheAccepted: boolean };
+  protected abstract setUp(callId: string, code: string, cachedData: string | null, setupJson: string, library: LibrarySource | null): { cachedData: string | null; cacheAccepted: boolean };
   /** Calls a prelude entry, its microtasks included, cut after `cpuMs` of CPU; returns a string result or undefined. */
   protected abstract enter(entry: EntryName, args: EntryArg[], cpuMs: number): string | undefined;
   /** The CPU clock a call is charged by, in ms. */
@@ -96,15 +108,21 @@ export abstract class CallBook implements PluginEngine {
     report: (kind: string, callId: string, json: string): void => this.onReport(kind, callId, json),
   };
 
-  load(callId: string, code: string, cachedData: string | null, setup: IsolateSetup): LoadResult {
+  load(callId: string, code: string, cachedData: string | null, setup: IsolateSetup, library: LibrarySource | null = null): LoadResult {
     const started = performance.now();
+    this.phases = {};
+    this.phaseStarted = started;
     const call = this.openCall(callId, 'load', this.limits.wallMsPerCall, () => {});
     try {
-      const cache = this.setUp(callId, code, cachedData, JSON.stringify(setup));
+      const cache = this.setUp(callId, code, cachedData, JSON.stringify(setup), library);
       this.loaded = true;
       const loaded = JSON.parse(this.timed(callId, () => this.enter('load', [callId], this.remainingCpu(callId))) ?? 'null');
+      this.phase('construct');
       if (loaded?.ok !== true) throw new LoadFailure('load_failed', normaliseThrown(loaded?.error).message);
-      return { description: normaliseDescription(loaded.value), cachedData: cache.cachedData, cacheAccepted: cache.cacheAccepted, loadMs: performance.now() - started };
+      return {
+        description: normaliseDescription(loaded.value), cachedData: cache.cachedData, cacheAccepted: cache.cacheAccepted,
+        loadMs: performance.now() - started, phases: this.phases,
+      };
     } finally {
       this.closeCall(call);
     }

@@ -5,6 +5,7 @@ import type {
   CallStats, CallbackResponse, EngineName, FailureKind, IsolateSetup, LoadResult, PluginLimits, SandboxFailure,
 } from '../protocol.ts';
 import { LoadFailure } from './load-failure.ts';
+import type { LibrarySource } from './library-script.ts';
 import { PluginIsolate } from './plugin-isolate.ts';
 import { QuickJSEngine } from './quickjs-engine.ts';
 
@@ -26,8 +27,11 @@ export interface PluginEngine {
   readonly key: string;
   readonly engine: EngineName;
   readonly isDisposed: boolean;
-  /** Runs the prelude and the plugin bundle and constructs the plugin; throws LoadFailure. */
-  load(callId: string, code: string, cachedData: string | null, setup: IsolateSetup): LoadResult;
+  /**
+   * Runs the prelude, the shared library (when the plugin uses it) and the plugin's own code, and
+   * constructs the plugin; throws LoadFailure. `cachedData` is for `code` only.
+   */
+  load(callId: string, code: string, cachedData: string | null, setup: IsolateSetup, library: LibrarySource | null): LoadResult;
   invoke(callId: string, method: string, args: unknown, wallMs: number, cpuMs?: number): Promise<CallOutcome>;
   /** Delivers a host call's (or timer's) result to the plugin, inside a timed entry. */
   resume(hostCallId: number, ok: boolean, value: unknown): void;

@@ -9,6 +9,8 @@ import type { Breach, EntryArg, EntryName } from './call-book.ts';
 import type { IsolateHooks } from './engine.ts';
 import { BRIDGE_FUNCTION_SOURCE, HARDEN_SOURCE, WEB_GLOBALS_SOURCE, compilePrelude } from './prelude-scripts.ts';
 import { loadWrapped } from './load-failure.ts';
+import { compileLibrary } from './library-script.ts';
+import type { LibrarySource } from './library-script.ts';
 
 // Kept for the modules that imported them from here before the engine interface existed.
 export type { CallOutcome, IsolateHooks } from './engine.ts';
@@ -24,9 +26,10 @@ export class PluginIsolate extends CallBook {
     this.isolate = new ivm.Isolate({ memoryLimit: limits.memoryMb });
   }
 
-  protected setUp(callId: string, code: string, cachedData: string | null, setupJson: string): { cachedData: string | null; cacheAccepted: boolean } {
+  protected setUp(callId: string, code: string, cachedData: string | null, setupJson: string, library: LibrarySource | null): { cachedData: string | null; cacheAccepted: boolean } {
     const context = this.isolate.createContextSync();
     this.context = context;
+    this.phase('context');
     const callbacks = [
       new ivm.Callback((name: string, argsJson: string) => this.callbacks.syncCall(name, argsJson)),
       new ivm.Callback((cid: string, name: string, argsJson: string) => this.callbacks.startAsync(cid, name, argsJson)),
@@ -51,17 +54,28 @@ export class PluginIsolate extends CallBook {
     const webGlobals = compilePrelude(this.isolate, 'web-globals', WEB_GLOBALS_SOURCE);
     this.timed(callId, () => webGlobals.runSync(context, { timeout: this.remainingCpu(callId) }));
     webGlobals.release();
+    this.phase('prelude');
 
+    // The shared library: this context's own evaluation of it, before any plugin code runs here,
+    // compiled from this process's code cache (a never-seen plugin compiles only its own code).
+    if (library) {
+      const libraryScript = compileLibrary(this.isolate, library, `plugin:///${this.key}/library.js`);
+      this.timed(callId, () => libraryScript.runSync(context, { timeout: this.remainingCpu(callId) }));
+      libraryScript.release();
+    }
+    this.phase('library');
     // The bundle runs inside a trusted try/catch so that a value it throws at load time is
     // described by the prelude inside a timed call, never copied out by isolated-vm.
     const script = this.isolate.compileScriptSync(loadWrapped(code), {
       filename: `plugin:///${this.key}/bundle.js`,
       ...(cachedData ? { cachedData: new ivm.ExternalCopy(toArrayBuffer(Buffer.from(cachedData, 'base64'))) } : { produceCachedData: true }),
     }) as ivm.Script & { cachedDataRejected?: boolean; cachedData?: ivm.ExternalCopy<ArrayBuffer> };
+    this.phase('compile');
     const cacheAccepted = cachedData !== null && script.cachedDataRejected !== true;
     const produced = script.cachedData ? Buffer.from(script.cachedData.copy()).toString('base64') : null;
     this.timed(callId, () => script.runSync(context, { timeout: this.remainingCpu(callId) }));
     script.release();
+    this.phase('run');
     return { cachedData: produced, cacheAccepted };
   }
 

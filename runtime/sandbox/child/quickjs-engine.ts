@@ -22,6 +22,7 @@ import type { Breach, EntryArg, EntryName } from './call-book.ts';
 import type { IsolateHooks } from './engine.ts';
 import { BRIDGE_FUNCTION_SOURCE, HARDEN_SOURCE, WEB_GLOBALS_SOURCE } from './prelude-scripts.ts';
 import { LoadFailure, loadWrapped } from './load-failure.ts';
+import type { LibrarySource } from './library-script.ts';
 
 const PAGE_BYTES = 65536;
 /** The module's declared initial memory (16 MB): its static data, C stack and first heap. */
@@ -131,8 +132,9 @@ export class QuickJSEngine extends CallBook {
     this.context = this.runtime.newContext();
   }
 
-  protected setUp(callId: string, code: string, _cachedData: string | null, setupJson: string): { cachedData: string | null; cacheAccepted: boolean } {
+  protected setUp(callId: string, code: string, _cachedData: string | null, setupJson: string, library: LibrarySource | null): { cachedData: string | null; cacheAccepted: boolean } {
     const ctx = this.context!;
+    this.phase('context');
     this.timed(callId, () => this.budgeted(this.remainingCpu(callId), () => this.evaluate(HARDEN_SOURCE, 'prelude:///harden.js')));
     const entries = this.timed(callId, () => this.budgeted(this.remainingCpu(callId), () => {
       const factory = this.unwrap(ctx.evalCode(BRIDGE_FUNCTION_SOURCE, 'prelude:///bridge.js'));
@@ -159,8 +161,14 @@ export class QuickJSEngine extends CallBook {
     this.entries = Object.fromEntries(ENTRY_NAMES.map((name) => [name, ctx.getProp(entries, name)])) as Record<EntryName, QuickJSHandle>;
     entries.dispose();
     this.timed(callId, () => this.budgeted(this.remainingCpu(callId), () => this.evaluate(WEB_GLOBALS_SOURCE, 'prelude:///web-globals.js')));
+    this.phase('prelude');
+    // The shared library, evaluated anew in this plugin's own runtime (QuickJS has no code cache).
+    if (library) this.timed(callId, () => this.budgeted(this.remainingCpu(callId), () => this.evaluate(library.source, `plugin:///${this.key}/library.js`)));
+    this.phase('library');
     // Wrapped as on isolated-vm: what the bundle throws goes to the prelude, read in a timed entry.
     this.timed(callId, () => this.budgeted(this.remainingCpu(callId), () => this.evaluate(loadWrapped(code), `plugin:///${this.key}/bundle.js`)));
+    // QuickJS compiles and runs in one step.
+    this.phase('run');
     // A code cache is V8's: QuickJS compiles the bundle each load.
     return { cachedData: null, cacheAccepted: false };
   }

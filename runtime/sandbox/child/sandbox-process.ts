@@ -7,6 +7,8 @@ import type { FromSandbox, IsolateStats, ToSandbox } from '../protocol.ts';
 import { LoadFailure } from './load-failure.ts';
 import { createEngine } from './engine.ts';
 import type { IsolateHooks, PluginEngine } from './engine.ts';
+import { libraryFromSource } from './library-script.ts';
+import type { LibrarySource } from './library-script.ts';
 import { extractManifest } from './manifest-isolate.ts';
 import { LocalConfigReads } from './config-snapshot.ts';
 
@@ -83,12 +85,37 @@ function bundleCode(msg: Extract<ToSandbox, { t: 'load' }>): string | null {
   return code;
 }
 
+/**
+ * The shared library scripts this process was sent (one per server build of it; two kept across
+ * a change), by the sha256 of their text as this process computed it: the key of the code cache
+ * the engine compiles them with is never a name the server chose (prelude-scripts.ts).
+ */
+const libraries = new Map<string, LibrarySource>();
+const MAX_LIBRARIES_KEPT = 2;
+
+/** The load's library: `undefined` when it names one this process does not hold. */
+function libraryOf(msg: Extract<ToSandbox, { t: 'load' }>): LibrarySource | null | undefined {
+  if (!msg.library) return null;
+  let library = libraries.get(msg.library.sha256);
+  if (msg.library.source !== null) {
+    library = libraryFromSource(msg.library.source);
+    if (library.sha256 !== msg.library.sha256) throw new LoadFailure('load_failed', `the library script sent does not match its sha256 ${msg.library.sha256.slice(0, 12)}`);
+  }
+  if (!library) return undefined;
+  libraries.delete(library.sha256);
+  libraries.set(library.sha256, library);
+  if (libraries.size > MAX_LIBRARIES_KEPT) libraries.delete(libraries.keys().next().value!);
+  return library;
+}
+
 function handle(msg: ToSandbox): void {
   switch (msg.t) {
     case 'load': {
       const code = bundleCode(msg);
-      if (code === null) {
-        channel.send({ t: 'reply', id: msg.id, ok: false, error: { kind: 'not_loaded', message: `bundle ${msg.codeSha256.slice(0, 12)} is not held by this process`, bundleMissing: true } });
+      const library = libraryOf(msg);
+      if (code === null || library === undefined) {
+        const missing = code === null ? `bundle ${msg.codeSha256.slice(0, 12)}` : `library ${msg.library!.sha256.slice(0, 12)}`;
+        channel.send({ t: 'reply', id: msg.id, ok: false, error: { kind: 'not_loaded', message: `${missing} is not held by this process`, bundleMissing: true } });
         return;
       }
       configReads.drop(msg.plugin);
@@ -109,7 +136,7 @@ function handle(msg: ToSandbox): void {
         }
         loading.delete(msg.plugin);
         try {
-          const value = engine.load(msg.callId, code, msg.cachedData, msg.setup);
+          const value = engine.load(msg.callId, code, msg.cachedData, msg.setup, library);
           isolates.set(msg.plugin, engine);
           channel.send({ t: 'reply', id: msg.id, ok: true, value });
         } catch (err) {
