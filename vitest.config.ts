@@ -5,8 +5,8 @@ import { defineConfig } from 'vitest/config';
 // every suite; the quickjs project runs the ones that load plugins: the sandbox core, the hostile
 // corpus, the example plugins (directly and through the test kit), the payout flow end to end with
 // its sweep, the cron jobs, the webhooks, and the host API as plugins reach it. Left out, with
-// reasons in README.md ("Engine conformance"): V8-only hardening, the crash-injection runs (a
-// server process per kill), and the server's host-call-cap flood (over the RSS cap on quickjs).
+// reasons in README.md ("Engine conformance"): V8-only hardening and the crash-injection runs (a
+// server process per kill).
 const ENGINE_MATRIX = [
   'test/runtime/sandbox/test-engine.test.ts',
   'test/runtime/sandbox/isolation.test.ts',
@@ -34,6 +34,8 @@ const ENGINE_MATRIX = [
   'test/host-api/config-snapshot.test.ts',
   'test/host-api/host-call-caps.test.ts',
   'test/runtime/sandbox/config-push.test.ts',
+  'test/runtime/server/host-call-caps.test.ts',
+  'test/runtime/sandbox/host-call-flood-memory.test.ts',
 ];
 
 // isolated-vm must be loaded with --no-node-snapshot; forks (not threads) so each test file

@@ -19,12 +19,24 @@ import type { ConfigSnapshot } from '../../host-api/config-snapshot.ts';
 const READY_TIMEOUT_MS = 15_000;
 
 /**
- * Flags of every sandbox process. isolated-vm needs --no-node-snapshot. The other two back the
+ * The sandbox process's own V8 young generation, per semi-space (MB). A flood of host calls is a
+ * burst of short-lived host objects (20 000 config.get in one webhook: the answers, the engine's
+ * handles, the prelude's messages); V8 answers a burst by growing its young generation, and keeps
+ * it: measured on QuickJS, new space grew 34 → 67 → 134 MB over five such deliveries while
+ * live objects stayed at 7 MB after a full GC, the process's RSS 167 → 245 MB, past its 256 MB
+ * cap on the third (SECURITY.md, "The QuickJS engine"). Capped, the same floods hold ≈145 MB.
+ * Plugins' own memory is not here (isolates' heaps, QuickJS's linear memory): their limits are theirs.
+ */
+const MAX_SEMI_SPACE_MB = 8;
+
+/**
+ * Flags of every sandbox process. isolated-vm needs --no-node-snapshot. The semi-space cap bounds
+ * the process's own young generation (above). The two others back the
  * prelude's removals (SECURITY.md, *Engine hardening*): V8 installs no SharedArrayBuffer in
  * contexts isolated-vm creates, and a WebAssembly memory cannot pass one 64 KiB page (the child
  * runs as plain JavaScript, child-entry.ts, so Node's own TypeScript stripper needs none).
  */
-export const SANDBOX_NODE_FLAGS = ['--no-node-snapshot', '--enable-sharedarraybuffer-per-context', '--wasm-max-mem-pages=1', '--disable-warning=ExperimentalWarning'];
+export const SANDBOX_NODE_FLAGS = ['--no-node-snapshot', '--enable-sharedarraybuffer-per-context', '--wasm-max-mem-pages=1', '--disable-warning=ExperimentalWarning', `--max-semi-space-size=${MAX_SEMI_SPACE_MB}`];
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type SandboxRequest = DistributiveOmit<Exclude<ToSandbox, { t: 'hostResult' }>, 'id'>;

@@ -19,6 +19,7 @@ import { buildApp } from '../../../runtime/server/app.ts';
 import { defaultServerOptions } from '../../../runtime/server/options.ts';
 import { freePort } from '../../../sdk/harness.ts';
 import { writePlugin, fixtureRoot } from '../../helpers/plugin-fixture.ts';
+import { TEST_ENGINE } from '../../helpers/engine.ts';
 
 const config = (key: string) => `const config = require('../../../modules/config/payout.config.js')('${key}');`;
 
@@ -57,7 +58,7 @@ beforeAll(async () => {
   const port = await freePort();
   host = await createHost(defaultServerOptions({
     port, dataDir, dbUrl: `sqlite:${path.join(dataDir, 'store.db')}`, adminToken: 'caps-test-admin-token-0123456789', pluginsDir: fixtureRoot(),
-    publicUrl: `http://127.0.0.1:${port}/`, sweepIntervalMs: 60_000, hostCallsPerMinute: HOST_CALLS_PER_MINUTE,
+    publicUrl: `http://127.0.0.1:${port}/`, sweepIntervalMs: 60_000, hostCallsPerMinute: HOST_CALLS_PER_MINUTE, engine: TEST_ENGINE,
     // The server's time on 140 000 refused host calls is charged to the plugin's CPU budget; on a
     // busy machine that budget, not the caps under test, would refuse the deliveries first.
     pluginCpuMsPerWindow: 600_000,
