@@ -197,7 +197,8 @@ export class SandboxHost {
         return { ok: false, error: { kind: 'sandbox_unavailable', message: `${plugin.key}: its sandbox process could not be started (${(err as Error)?.message ?? err}); nothing ran` } };
       }
       const versions = plugin.process.versions;
-      const cacheKey = `${plugin.bundle.sha256}:${versions?.node}:${versions?.isolatedVm}`;
+      // The engine is part of the key: V8's cached data is of no use to QuickJS (which makes none).
+      const cacheKey = `${plugin.engine}:${plugin.bundle.sha256}:${versions?.node}:${versions?.isolatedVm}`;
       const callId = newCallId();
       const ctx = this.openContext(plugin, callId, 'load', plugin.limits.wallMsPerCall);
       try {
