@@ -8,7 +8,7 @@ import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
 import type { EngineName } from '../../../runtime/sandbox/protocol.ts';
 import type { SandboxProcess } from '../../../runtime/sandbox/supervisor.ts';
 import { writePlugin } from '../../helpers/plugin-fixture.ts';
-import { startSandbox } from '../../helpers/sandbox.ts';
+import { startSandbox, watchLoads } from '../../helpers/sandbox.ts';
 
 let host: SandboxHost;
 let bundle: PluginBundle;
@@ -16,11 +16,7 @@ let bundle: PluginBundle;
 const loads: { engine: EngineName; withCache: boolean }[] = [];
 
 function watch(proc: SandboxProcess): void {
-  const request = proc.request.bind(proc);
-  proc.request = ((req: Parameters<SandboxProcess['request']>[0], ...rest: unknown[]) => {
-    if (req.t === 'load') loads.push({ engine: req.engine, withCache: req.cachedData !== null });
-    return (request as (...a: unknown[]) => ReturnType<SandboxProcess['request']>)(req, ...rest);
-  }) as SandboxProcess['request'];
+  watchLoads(proc, (req) => loads.push({ engine: req.engine, withCache: req.cachedData !== null }));
 }
 
 async function registerOn(engine: EngineName): Promise<void> {
