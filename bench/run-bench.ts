@@ -189,7 +189,7 @@ function ivmVersion(): string {
 const noDetails = (): Details => ({ call: null, webhook: null, startup: null, density: null, sweep: null, noisy: null });
 
 /** The default engine first: its figures are the headline ones. */
-export function orderEngines(given: EngineName[] | undefined): EngineName[] {
+function orderEngines(given: EngineName[] | undefined): EngineName[] {
   const chosen = new Set<EngineName>(given?.length ? given : ENGINES);
   return [DEFAULT_ENGINE, ...ENGINES.filter((e) => e !== DEFAULT_ENGINE)].filter((e) => chosen.has(e));
 }

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { ENGINE_ENV } from '../plugins/engine-choice.ts';
 import { DEFAULT_ENGINE, ENGINES } from '../sandbox/protocol.ts';
 
-export const ENGINE_FLAG_HELP = `engine to run the plugin on: ${ENGINES.join(' | ')} (default ${ENGINE_ENV} or ${DEFAULT_ENGINE})`;
+const ENGINE_FLAG_HELP = `engine to run the plugin on: ${ENGINES.join(' | ')} (default ${ENGINE_ENV} or ${DEFAULT_ENGINE})`;
 
 /** Adds the flag; its value is checked when the command runs (engineFromFlagOrEnv), in the command's own error line. */
 export function withEngineFlag(command: Command): Command {

@@ -42,11 +42,20 @@ export async function resolveEngine(key: string, settings: EngineSettings): Prom
 /** The environment variable the CLI and the SDK test kit read when no --engine / option is given. */
 export const ENGINE_ENV = 'PAYOUT_SANDBOX_ENGINE';
 
+/**
+ * The engine a mistyped name meant, told apart only by case, spaces, dashes or underscores
+ * ("QuickJS ", "isolated_vm"); null for anything else, so that "v8" is not answered with a guess.
+ */
+export function nearestEngine(text: unknown): EngineName | null {
+  if (typeof text !== 'string') return null;
+  const folded = text.toLowerCase().replace(/[-_ ]/g, '');
+  return ENGINES.find((e) => e.replace(/-/g, '') === folded) ?? null;
+}
+
 /** An engine from text a person typed (a flag, an environment variable); one line naming the engines otherwise. */
 export function parseEngine(text: string, where: string): EngineName {
   if (isEngineName(text)) return text;
-  const lower = text.trim().toLowerCase();
-  const near = ENGINES.find((e) => e.replace(/-/g, '') === lower.replace(/[-_ ]/g, ''));
+  const near = nearestEngine(text);
   throw new Error(`${where} '${text}' is not an engine; use ${ENGINES.join(' or ')}${near ? ` (did you mean ${near}?)` : ''}`);
 }
 

@@ -3,7 +3,6 @@
 // queue (plugin-gate.ts), runs them with a deadline and a circuit breaker, and answers the host
 // calls plugins make — through the HostCallHandler, which is where policy and audit live. A crash
 // is charged to the plugin that caused it, never to a plugin whose call it merely cut.
-import crypto from 'node:crypto';
 import type { PluginBundle } from '../bundler/bundle-plugin.ts';
 import type { HostCallContext } from '../../host-api/capability.ts';
 import { newCounters } from '../../host-api/capability.ts';
@@ -11,10 +10,12 @@ import { CircuitBreaker } from './circuit-breaker.ts';
 import { PluginGate } from './plugin-gate.ts';
 import { ProcessPlacement } from './placement.ts';
 import { ConfigPush } from './config-push.ts';
+import { ManifestReader } from './manifest-reader.ts';
+import { requestProcess } from './process-request.ts';
 import { attributeFailure, culpritOf } from './crash-attribution.ts';
 import { newCallId } from './call-ids.ts';
 import { BUSY_NICE, SANDBOX_NICE } from './process-usage.ts';
-import { MAX_RESULT_VALUES, holdsMoreThan } from './result-values.ts';
+import { scrubAnswer, scrubFailure } from './result-scrub.ts';
 import { DEFAULT_ENGINE, DEFAULT_LIMITS, loadCpuMs } from './protocol.ts';
 import type {
   CallbackResponse, EngineName, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure,
@@ -59,14 +60,12 @@ export class SandboxHost {
   // V8 code cache, produced by our own sandbox processes only and keyed by the exact code and
   // engine versions: cached data is trusted input to V8 (design.md §10, CVE-2022-39266).
   private readonly codeCache = new Map<string, string>();
-  private readonly manifestCache = new Map<string, unknown>();
+  private readonly manifests: ManifestReader;
   /**
    * The bundles (sha256 of the code) each sandbox process was sent in its current generation: a
    * reload of the same code sends only the hash, not ~200 KB of JSON-escaped code again.
    */
   private readonly bundlesSent = new WeakMap<SandboxProcess, { generation: number; shas: Set<string> }>();
-  /** The configure.js evaluation in progress (readManifest sends one at a time). */
-  private manifestTurn: Promise<unknown> = Promise.resolve();
   private readonly configPush: ConfigPush;
   /** Loads so far, of every plugin: each load gets its own number (RegisteredPlugin.loads). */
   private loadCount = 0;
@@ -95,7 +94,8 @@ export class SandboxHost {
         // Charged before the answer goes out: the caller's next call must see this one's reads.
         if (msg.localReads && typeof msg.localReads === 'object') options.handler.noteLocalHostCalls?.(call.ctx, msg.localReads);
         // As for results (scrubResult): an answer too large to scrub quickly is a failed answer.
-        call.onRespond(holdsMoreThan(msg.response, MAX_RESULT_VALUES) ? { status: 500, headers: {}, body: '' } : this.scrubOwn(call.plugin.key, msg.response));
+        const answer = scrubAnswer(options.handler, call.plugin.key, msg.response);
+        call.onRespond(answer.ok ? answer.value as CallbackResponse : { status: 500, headers: {}, body: '' });
       },
       onFault: (msg) => {
         const plugin = this.plugins.get(msg.plugin);
@@ -123,43 +123,17 @@ export class SandboxHost {
         }
       },
     }));
+    this.manifests = new ManifestReader(this.placement, this.limits.rssMb * 1024 * 1024, options.manifestCpuMs ?? 500);
   }
 
   /** Starts the process that evaluates configure.js; plugin processes start when they are registered. */
   async start(): Promise<void> {
-    await this.configureProcess().ensureStarted();
-  }
-
-  /**
-   * The process shared by every plugin's configure.js. It gets the memory cap of one plugin: a
-   * configure.js pushing small arrays passes its isolate's heap limit (as plugin code does,
-   * design.md §5) and grew it past 1 GB before the watchdog's kill.
-   */
-  private configureProcess(): SandboxProcess {
-    const proc = this.placement.manifests();
-    proc.setRssLimit(this.limits.rssMb * 1024 * 1024);
-    return proc;
+    await this.manifests.process().ensureStarted();
   }
 
   /** Evaluates configure.js in a throwaway isolate and returns its plain-data exports. */
-  async readManifest(bundle: PluginBundle): Promise<{ ok: true; value: unknown } | { ok: false; error: SandboxFailure }> {
-    // configure.js runs with no host access at all, so the same code always gives the same
-    // exports: a reload of unchanged code skips the throwaway isolate.
-    const key = crypto.createHash('sha256').update(bundle.configureCode).digest('hex');
-    const cached = this.manifestCache.get(key);
-    if (cached !== undefined) return { ok: true, value: structuredClone(cached) };
-    const cpuMs = this.options.manifestCpuMs ?? 500;
-    // One configure.js at a time: the process evaluates them one after another anyway, and a
-    // crash or a watchdog kill cuts every request sent to it. Sent together, a hostile
-    // configure.js (a loop the isolate's timeout misses, memory over the cap) failed the
-    // configure.js of whichever plugin was being loaded beside it, which was then refused.
-    const turn = this.manifestTurn.then(() => this.request(this.configureProcess(), { t: 'manifest', code: bundle.configureCode, cpuMs }, cpuMs + 1000, `${bundle.key} configure.js`, null));
-    this.manifestTurn = turn;
-    const reply = await turn;
-    if (!reply.ok) return { ok: false, error: reply.error };
-    if (this.manifestCache.size > 500) this.manifestCache.clear();
-    this.manifestCache.set(key, reply.value);
-    return { ok: true, value: structuredClone(reply.value) };
+  readManifest(bundle: PluginBundle): Promise<{ ok: true; value: unknown } | { ok: false; error: SandboxFailure }> {
+    return this.manifests.read(bundle);
   }
 
   /** Registers (or replaces) a plugin and loads it, so that load errors surface now. */
@@ -191,7 +165,7 @@ export class SandboxHost {
     this.configPush.forget(key);
     plugin.gate.close();
     if (plugin.loadedGeneration === plugin.process.generation && plugin.process.running) {
-      await this.request(plugin.process, { t: 'unload', plugin: key }, 5000, `${key} unload`, null);
+      await requestProcess(plugin.process, { t: 'unload', plugin: key }, 5000, `${key} unload`, null);
     }
     await this.placement.remove(key, plugin.process);
     this.updateRssLimit(plugin.process);
@@ -213,14 +187,6 @@ export class SandboxHost {
   }
 
   /** A request to a process that may be starting, restarting or unable to start. */
-  private async request(proc: SandboxProcess, req: Parameters<SandboxProcess['request']>[0], watchdogMs: number, what: string, plugin: string | null): Promise<SandboxReply> {
-    try {
-      return await proc.request(req, watchdogMs, what, plugin);
-    } catch (err) {
-      return { ok: false, error: { kind: 'sandbox_unavailable', message: `${what}: the sandbox process could not be started (${(err as Error)?.message ?? err}); nothing ran` } };
-    }
-  }
-
   private ensureLoaded(plugin: RegisteredPlugin): Promise<LoadOutcome> {
     if (plugin.loadedGeneration !== -1 && plugin.loadedGeneration === plugin.process.generation && plugin.process.running) return Promise.resolve({ ok: true });
     if (plugin.loading) return plugin.loading;
@@ -231,7 +197,8 @@ export class SandboxHost {
         return { ok: false, error: { kind: 'sandbox_unavailable', message: `${plugin.key}: its sandbox process could not be started (${(err as Error)?.message ?? err}); nothing ran` } };
       }
       const versions = plugin.process.versions;
-      const cacheKey = `${plugin.bundle.sha256}:${versions?.node}:${versions?.isolatedVm}`;
+      // The engine is part of the key: V8's cached data is of no use to QuickJS (which makes none).
+      const cacheKey = `${plugin.engine}:${plugin.bundle.sha256}:${versions?.node}:${versions?.isolatedVm}`;
       const callId = newCallId();
       const ctx = this.openContext(plugin, callId, 'load', plugin.limits.wallMsPerCall);
       try {
@@ -241,7 +208,7 @@ export class SandboxHost {
         const { library } = plugin.bundle;
         // The library (the same for every plugin) and the plugin's own code are each sent once per
         // process generation; after that the load names them by hash.
-        const load = (withCode: boolean, withLibrary: boolean) => this.request(proc, {
+        const load = (withCode: boolean, withLibrary: boolean) => requestProcess(proc, {
           t: 'load', plugin: plugin.key, callId, code: withCode ? plugin.bundle.ownCode : null, codeSha256: plugin.bundle.sha256,
           library: library ? { source: withLibrary ? library.source : null, sha256: library.sha256 } : null,
           cachedData: this.codeCache.get(cacheKey) ?? null, setup: plugin.setup, limits: plugin.limits, engine: plugin.engine,
@@ -257,7 +224,7 @@ export class SandboxHost {
           sent.shas.add(plugin.bundle.sha256);
           if (library) sent.shas.add(library.sha256);
         }
-        if (!reply.ok) return { ok: false, error: this.scrubFailure(attributeFailure(plugin.key, this.placement.pluginsIn(plugin.process), reply, ctx.counters.requestsStarted)) };
+        if (!reply.ok) return { ok: false, error: scrubFailure(this.options.handler, attributeFailure(plugin.key, this.placement.pluginsIn(plugin.process), reply, ctx.counters.requestsStarted)) };
         const result = reply.value as LoadResult;
         if (result.cachedData) this.codeCache.set(cacheKey, result.cachedData);
         plugin.lastLoad = result;
@@ -336,7 +303,7 @@ export class SandboxHost {
       const pushing = this.configPush.beforeCall(key);
       const localReads = typeof pushing === 'boolean' ? pushing : await pushing;
       const minuteLeft = localReads ? this.options.handler.hostCallsLeftThisMinute?.(ctx) : undefined;
-      const reply = await this.request(plugin.process, {
+      const reply = await requestProcess(plugin.process, {
         t: 'invoke', plugin: key, callId, method, args, wallMs: remainingMs, ...(options.cpuMs ? { cpuMs: options.cpuMs } : {}), ...(minuteLeft ? { minuteLeft } : {}),
       }, remainingMs, `${key}.${label}`, key);
       if (reply.stats) {
@@ -353,7 +320,7 @@ export class SandboxHost {
         plugin.breaker.recordSuccess();
         return { ok: true, value: result.value, callId, ctx, stats: reply.stats ?? null };
       }
-      const error = this.scrubFailure(attributeFailure(plugin.key, this.placement.pluginsIn(plugin.process), reply, ctx.counters.requestsStarted));
+      const error = scrubFailure(this.options.handler, attributeFailure(plugin.key, this.placement.pluginsIn(plugin.process), reply, ctx.counters.requestsStarted));
       // Cut because the machine was too busy to give the plugin its CPU: the call failed, but the
       // plugin is not paused for it (no breaker fault).
       if (error.overloaded) error.charged = true;
@@ -383,33 +350,14 @@ export class SandboxHost {
     this.options.onCrashCharged?.(plugin.key, info.kind, info.reason);
   }
 
-  /**
-   * scrubOwn of a call's result, its time charged to the plugin as the channel's is (onUsage).
-   * Scrubbing walks every value of the result on the server's thread: about 1 µs a value, so a
-   * 4 MB result of small values held it for 0.4–1.4 s, which the plugin could repeat every call.
-   */
+  /** scrubAnswer of a call's result, its time charged to the plugin as the channel's is (onUsage). */
   private scrubResult(plugin: RegisteredPlugin, value: unknown): { ok: true; value: unknown } | { ok: false; message: string } {
     const started = performance.now();
     try {
-      if (holdsMoreThan(value, MAX_RESULT_VALUES)) {
-        return { ok: false, message: `${plugin.key} returned more than ${MAX_RESULT_VALUES} values (strings, numbers, keys, arrays and objects together); the limit keeps the server's scrubbing of a result short` };
-      }
-      return { ok: true, value: this.scrubOwn(plugin.key, value) };
+      return scrubAnswer(this.options.handler, plugin.key, value);
     } finally {
       if (this.placement.exclusive(plugin.process)) plugin.gate.charge(performance.now() - started);
     }
-  }
-
-  /** A plugin's own secrets out of what it returned or answered (a careless plugin echoes them). */
-  private scrubOwn<T>(plugin: string, value: T): T {
-    return this.options.handler.scrubFor ? this.options.handler.scrubFor(plugin, value) : value;
-  }
-
-  /** A plugin's error text can carry any value it read, secrets included. */
-  private scrubFailure(error: SandboxFailure): SandboxFailure {
-    const scrub = this.options.handler.scrub;
-    if (!scrub) return error;
-    return { ...error, message: scrub(error.message), ...(error.thrown ? { thrown: { ...error.thrown, message: scrub(error.thrown.message) } } : {}) };
   }
 
   private onHostCall(from: SandboxProcess, msg: { hostCallId: number; plugin: string; callId: string; capability: string; args: unknown; localReads?: { calls: number; bytes: number } }): void {
@@ -481,7 +429,7 @@ export class SandboxHost {
     const out = [];
     for (const p of this.placement.all()) {
       if (!p.running) continue;
-      const reply = await this.request(p, { t: 'stats' }, 5000, 'stats', null);
+      const reply = await requestProcess(p, { t: 'stats' }, 5000, 'stats', null);
       if (reply.ok) out.push({ process: p.name, ...(reply.value as { rss: number; isolates: { plugin: string; heapUsedBytes: number }[] }) });
     }
     return out;

@@ -5,6 +5,7 @@
 // the type expected.
 import { defaultServerOptions } from './options.ts';
 import { ENGINES } from '../sandbox/protocol.ts';
+import { isEngineName as isEngine, nearestEngine } from '../plugins/engine-choice.ts';
 import type { ServerOptions } from './options.ts';
 
 /** Options that belong to flags or the start command, not to PAYOUT_SANDBOX_OPTIONS. */
@@ -67,11 +68,10 @@ const KIND_TEXT: Record<Kind, string> = {
   engine: `an engine: ${ENGINES.join(' or ')}`, 'object of engines': `an object of plugin keys to engines, e.g. {"nimbuspay": "${ENGINES[ENGINES.length - 1]}"}`,
 };
 
-const isEngine = (v: unknown): boolean => typeof v === 'string' && (ENGINES as readonly string[]).includes(v);
-
-/** One line for an engine name that is not one: the engines there are, and the nearest. */
+/** One line for an engine name that is not one: the engines there are, and the one meant if it is plain. */
 function badEngine(source: string, where: string, value: unknown): OptionsError {
-  const near = typeof value === 'string' ? `; did you mean '${closestOption(value, [...ENGINES])}'?` : '';
+  const meant = nearestEngine(value);
+  const near = meant ? `; did you mean '${meant}'?` : '';
   return new OptionsError(`${source}: '${where}' must be an engine, one of ${ENGINES.join(', ')}, not ${JSON.stringify(value)}${near}`);
 }
 

@@ -77,6 +77,10 @@ describe('payout-sandbox bench --quick --json', () => {
       expect(columns.map((c) => c.engine)).toEqual(['isolated-vm', 'quickjs']);
       expect(columns[0]).toMatchObject({ unavailable: null, missing: {} });
       for (const key of REQUIRED) expect(columns[0].figures[key]).toBe(report[key]);
+      // QuickJS runs every scenario here: its headline figures are measured, not left out (the
+      // branch below is for an engine that cannot run, which format-engines.test.ts covers).
+      expect(columns[1].unavailable, columns[1].unavailable ?? '').toBeNull();
+      for (const key of REQUIRED) expect(Number.isFinite(columns[1].figures[key]), `quickjs ${key} = ${String(columns[1].figures[key])}`).toBe(true);
       for (const c of columns.filter((x) => x.unavailable)) {
         expect(Object.keys(c.missing).sort()).toEqual(['call', 'density', 'noisy', 'startup', 'sweep', 'webhook']);
         expect(Object.values(c.figures).every((v) => v === null)).toBe(true);

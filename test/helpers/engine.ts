@@ -1,16 +1,13 @@
 // The engine the sandbox suites run on: the suites are a conformance matrix (vitest.config.ts runs
 // the listed files once per engine), so the engine is a parameter, never a copy of a suite.
-import { ENGINES } from '../../runtime/sandbox/protocol.ts';
+import { ENGINE_ENV, parseEngine } from '../../runtime/plugins/engine-choice.ts';
 import type { EngineName } from '../../runtime/sandbox/protocol.ts';
 import { SandboxHost } from '../../runtime/sandbox/sandbox-host.ts';
 
+/** The same variable, read the same way, as the CLI and the SDK test kit; unset means isolated-vm. */
 function readTestEngine(): EngineName {
-  const given = process.env.PAYOUT_SANDBOX_ENGINE;
-  if (given === undefined || given === '') return 'isolated-vm';
-  if (!(ENGINES as readonly string[]).includes(given)) {
-    throw new Error(`PAYOUT_SANDBOX_ENGINE is '${given}'; set it to one of: ${ENGINES.join(', ')}`);
-  }
-  return given as EngineName;
+  const given = process.env[ENGINE_ENV];
+  return given ? parseEngine(given, ENGINE_ENV) : 'isolated-vm';
 }
 
 export const TEST_ENGINE: EngineName = readTestEngine();

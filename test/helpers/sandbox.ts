@@ -4,6 +4,7 @@ import { bundlePlugin } from '../../runtime/bundler/bundle-plugin.ts';
 import { SandboxHost } from '../../runtime/sandbox/sandbox-host.ts';
 import type { HostCallHandler, HostCallReply, SandboxHostOptions } from '../../runtime/sandbox/sandbox-host.ts';
 import type { HostCallContext } from '../../host-api/capability.ts';
+import type { SandboxProcess } from '../../runtime/sandbox/supervisor.ts';
 
 export interface RecordedCall { plugin: string; method: string; capability: string; args: unknown }
 
@@ -31,4 +32,15 @@ export async function startSandbox(options: Partial<SandboxHostOptions> = {}, ha
 export async function registerDir(host: SandboxHost, dir: string) {
   const bundle = await bundlePlugin(dir);
   return host.register(bundle, { pluginKey: bundle.key, env: { API_URL: 'http://127.0.0.1:9/' }, labels: { en: {} } });
+}
+
+type LoadRequest = Extract<Parameters<SandboxProcess['request']>[0], { t: 'load' }>;
+
+/** Calls `seen` with every load request the server sends to `proc` from now on (the request goes on unchanged). */
+export function watchLoads(proc: SandboxProcess, seen: (req: LoadRequest) => void): void {
+  const request = proc.request.bind(proc);
+  proc.request = ((req: Parameters<SandboxProcess['request']>[0], ...rest: unknown[]) => {
+    if (req.t === 'load') seen(req);
+    return (request as (...a: unknown[]) => ReturnType<SandboxProcess['request']>)(req, ...rest);
+  }) as SandboxProcess['request'];
 }

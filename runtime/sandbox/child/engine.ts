@@ -4,7 +4,6 @@
 import type {
   CallStats, CallbackResponse, EngineName, FailureKind, IsolateSetup, LoadResult, PluginLimits, SandboxFailure,
 } from '../protocol.ts';
-import { LoadFailure } from './load-failure.ts';
 import type { LibrarySource } from './library-script.ts';
 import { PluginIsolate } from './plugin-isolate.ts';
 import { QuickJSEngine } from './quickjs-engine.ts';
@@ -40,9 +39,11 @@ export interface PluginEngine {
   dispose(kind: FailureKind, message: string, culprit?: string | null, extra?: Pick<SandboxFailure, 'overloaded'>): void;
 }
 
-/** A new engine for one plugin; QuickJS instantiates a WebAssembly module, hence the promise. */
+/**
+ * A new engine for one plugin; QuickJS instantiates a WebAssembly module, hence the promise. The
+ * server checked the name (options, store, admin route, CLI) and builds this process from the same
+ * source, so no other name arrives here.
+ */
 export async function createEngine(name: EngineName, key: string, limits: PluginLimits, hooks: IsolateHooks): Promise<PluginEngine> {
-  if (name === 'isolated-vm') return new PluginIsolate(key, limits, hooks);
-  if (name === 'quickjs') return QuickJSEngine.create(key, limits, hooks);
-  throw new LoadFailure('load_failed', `engine '${String(name)}' is not known to this sandbox process; use 'isolated-vm' or 'quickjs'`);
+  return name === 'quickjs' ? QuickJSEngine.create(key, limits, hooks) : new PluginIsolate(key, limits, hooks);
 }

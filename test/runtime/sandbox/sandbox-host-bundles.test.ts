@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
 import type { SandboxProcess } from '../../../runtime/sandbox/supervisor.ts';
 import { writePlugin } from '../../helpers/plugin-fixture.ts';
-import { registerDir, startSandbox } from '../../helpers/sandbox.ts';
+import { registerDir, startSandbox, watchLoads } from '../../helpers/sandbox.ts';
 
 const KEYS = Array.from({ length: 10 }, (_, i) => `bundle${i}`);
 let host: SandboxHost;
@@ -27,11 +27,7 @@ async function answer(key: string): Promise<unknown> {
 }
 
 function watch(proc: SandboxProcess): void {
-  const request = proc.request.bind(proc);
-  proc.request = ((req: Parameters<SandboxProcess['request']>[0], ...rest: unknown[]) => {
-    if (req.t === 'load') loads.push({ plugin: req.plugin, withCode: req.code !== null });
-    return (request as (...a: unknown[]) => ReturnType<SandboxProcess['request']>)(req, ...rest);
-  }) as SandboxProcess['request'];
+  watchLoads(proc, (req) => loads.push({ plugin: req.plugin, withCode: req.code !== null }));
 }
 
 beforeAll(async () => {

@@ -41,7 +41,9 @@ describe('server options schema', () => {
     expect(defaultServerOptions().engine).toBe('isolated-vm');
     expect(() => parseOptionsJson('{"engine":"quickJS"}'))
       .toThrow("PAYOUT_SANDBOX_OPTIONS: 'engine' must be an engine, one of isolated-vm, quickjs, not \"quickJS\"; did you mean 'quickjs'?");
-    expect(() => parseOptionsJson('{"engine":"v8"}')).toThrow(/one of isolated-vm, quickjs/);
+    // A name that is no spelling of an engine gets no guess (the nearest by letters would be quickjs).
+    expect(() => parseOptionsJson('{"engine":"v8"}')).toThrow(/one of isolated-vm, quickjs, not "v8"$/);
+    expect(() => parseOptionsJson('{"engine":"isolated_vm"}')).toThrow(/not "isolated_vm"; did you mean 'isolated-vm'\?$/);
     expect(() => parseOptionsJson('{"pluginEngines":{"nimbuspay":"isolatedvm"}}'))
       .toThrow("'pluginEngines.nimbuspay' must be an engine, one of isolated-vm, quickjs, not \"isolatedvm\"; did you mean 'isolated-vm'?");
     expect(() => checkOptions({ pluginEngines: { nimbuspay: 7 } })).toThrow(/'pluginEngines.nimbuspay' must be an engine, one of isolated-vm, quickjs, not 7$/);
