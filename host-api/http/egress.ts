@@ -13,114 +13,15 @@
 import { Client, buildConnector } from 'undici';
 import type { Socket } from 'node:net';
 import { PolicyDenied, CapabilityError } from '../capability.ts';
-import type { PolicyRule } from '../../runtime/errors.ts';
-import { Connection, type ConnectionPools, type ConnectionUse } from './connection-pool.ts';
-import {
-  parseTarget,
-  classifyAddress,
-  normaliseAddress,
-  isLocalhostName,
-  isPrivateNetwork,
-  hostForUrl,
-  type AddressVerdict,
-  type Target,
-  type AddressInfo,
-  type Verdict,
-} from './address-policy.ts';
+import { Connection, type ConnectionUse } from './connection-pool.ts';
+import { parseTarget, hostForUrl, type Target, type AddressInfo, type Verdict } from './address-policy.ts';
+import { Refusal, type Connector, type EgressCaps, type EgressEnv, type EgressRequest, type EgressResponse, type Gate, type Resolver } from './egress-types.ts';
+import { abortable, checkRemote, literalPins, resolvePins } from './address-pins.ts';
 import { headersForCrossOrigin, withoutBodyHeaders, flattenResponseHeaders } from './headers.ts';
 
-export type Resolver = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
-/** undici's connector signature: what `buildConnector()` returns. */
-export type Connector = buildConnector.connector;
-
-export interface EgressCaps {
-  /** TCP (+TLS) connect, per address tried. */
-  connectTimeoutMs: number;
-  /** Whole request: DNS, connect, every redirect hop, reading the body. Also capped by the deadline. */
-  totalTimeoutMs: number;
-  maxRequestBodyBytes: number;
-  /** Reading stops and the request fails once the body passes this. */
-  maxResponseBytes: number;
-  /** Requests (redirect hops included) one plugin call may start. */
-  maxRequestsPerCall: number;
-  /** Per plugin (plugin mode) or per destination origin (server mode), sliding 60 s window. */
-  maxRequestsPerMinute: number;
-  maxRedirects: number;
-}
-
-/** A refusal inside the engine; turned into PolicyDenied with the caller's label at the edge. */
-export class Refusal extends Error {
-  readonly rule: PolicyRule;
-  readonly reason: string;
-  constructor(rule: PolicyRule, reason: string) {
-    super(reason);
-    this.name = 'Refusal';
-    this.rule = rule;
-    this.reason = reason;
-  }
-}
-
-/** The mode-specific part: who may go where. */
-export interface Gate {
-  /** 'http.request' or 'ipn': starts every error message. */
-  label: string;
-  /** The pinned address when `target` is an allowed loopback origin (exact scheme, host, port). */
-  loopbackFor(target: Target): AddressInfo | null;
-  /** Grant check; throws Refusal. */
-  checkGrant(target: Target, method: string): void;
-  /** Rate caps, once per hop before any network use; throws Refusal. */
-  admit(target: Target): void;
-  /**
-   * Awaited once per hop after every check and before any socket is opened for it: a request
-   * that passed the gate is about to leave (a payout records it durably, design.md §6). Throws
-   * Refusal to stop it; nothing is sent then.
-   */
-  beforeSend?(): Promise<void>;
-  /** A request was handed to a connected, checked socket. */
-  onSent(): void;
-  /** Loopback origins this gate allows, for refusal messages. */
-  loopbackOrigins(): string[];
-  /**
-   * An operator-configured origin that may be on a private network (RFC 1918, CGNAT, IPv6 ULA:
-   * an internal package mirror). Never loopback, link-local/metadata or any other range.
-   * Absent (plugins, IPN): private addresses are refused like every non-public one.
-   */
-  privateNetworkAllowed?(target: Target): boolean;
-  /** Whose keep-alive pool serves this request (the plugin); absent: one connection per hop. */
-  poolOwner?: string;
-}
-
-export interface EgressEnv {
-  resolve: Resolver;
-  connect: Connector;
-  caps: EgressCaps;
-  userAgent: string;
-  /** Keep-alive pools, for gates that name a pool owner. */
-  pools?: ConnectionPools;
-}
-
-export interface EgressRequest {
-  method: string;
-  url: string;
-  /** Already sanitised, lower-case names. */
-  headers: Record<string, string>;
-  body: Buffer | null;
-  maxResponseBytes: number;
-  /** Bound for this request (caps, plugin's own timeout); the deadline is applied on top. */
-  timeoutMs: number;
-  /** Epoch ms by which everything must be over. */
-  deadline: number;
-  maxRedirects: number;
-}
-
-export interface EgressResponse {
-  status: number;
-  statusText: string;
-  headers: Record<string, string>;
-  body: Buffer;
-  url: string;
-  redirected: boolean;
-}
+// The types live in egress-types.ts, where-to-connect in address-pins.ts; callers import them here.
+export { Refusal };
+export type { Connector, EgressCaps, EgressEnv, EgressRequest, EgressResponse, Gate, Resolver };
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
@@ -258,73 +159,6 @@ function redirectTarget(current: Target, location: string): Verdict<Target> {
     return { ok: false, rule: 'http.url', reason: 'a relative Location that leaves the origin' };
   }
   return next;
-}
-
-/** The pinned address for a loopback origin or an IP literal (refusing blocked ones); null for names. */
-function literalPins(gate: Gate, t: Target): AddressInfo[] | null {
-  const loop = gate.loopbackFor(t);
-  if (loop) return [loop];
-
-  const loopbackHint = () => {
-    const granted = gate.loopbackOrigins();
-    return granted.length
-      ? ` (loopback origins allowed here: ${granted.join(', ')})`
-      : ' (no loopback origin is allowed here)';
-  };
-
-  if (t.hostKind !== 'name') {
-    const v = classifyAddress(t.host);
-    if (v.ok || allowedPrivate(gate, t, v)) return [{ address: v.address, family: v.family }];
-    if (v.loopback) {
-      throw new Refusal(
-        'http.loopback',
-        `${t.origin}: ${v.address === t.host ? t.host : `${t.host} (${v.address})`} is a loopback address; loopback is reachable only at an origin allowed by that exact address and port${loopbackHint()}`,
-      );
-    }
-    const same = v.address === t.host ? t.host : `${t.host} (${v.address})`;
-    throw new Refusal('http.address', `${t.origin}: ${same} is ${v.detail}; only public addresses may be contacted`);
-  }
-
-  if (isLocalhostName(t.host)) {
-    throw new Refusal(
-      'http.localhost',
-      `${t.origin}: the name ${t.host} is not looked up (the hosts file decides what it means); it is reachable only when that exact origin is allowed by name${loopbackHint()}`,
-    );
-  }
-  return null;
-}
-
-/** A private-network address at an origin the gate allows them for; loopback never counts. */
-function allowedPrivate(gate: Gate, t: Target, v: AddressVerdict): boolean {
-  return isPrivateNetwork(v) && gate.privateNetworkAllowed?.(t) === true;
-}
-
-/** Every DNS answer for a name, each one checked. */
-async function resolvePins(env: EgressEnv, gate: Gate, t: Target, signal: AbortSignal): Promise<AddressInfo[]> {
-  const label = gate.label;
-  let answers: Array<{ address: string; family: number }>;
-  try {
-    answers = await abortable(env.resolve(t.host), signal);
-  } catch (e) {
-    if (signal.aborted) throw e;
-    const code = (e as { code?: unknown })?.code;
-    throw new CapabilityError('dns', `${label}: ${t.host} could not be resolved${typeof code === 'string' ? ` (${code})` : ''}`);
-  }
-  if (!Array.isArray(answers) || answers.length === 0) throw new CapabilityError('dns', `${label}: ${t.host} has no addresses`);
-
-  const pins: AddressInfo[] = [];
-  const listed = answers.map((a) => String(a?.address)).join(', ');
-  // Every answer must pass: the OS or a retry could use any of them, and "one good answer" is how
-  // DNS-based SSRF gets in.
-  for (const a of answers) {
-    const v = classifyAddress(String(a?.address));
-    if (!v.ok && !allowedPrivate(gate, t, v)) {
-      throw new Refusal('http.address', `${t.host} resolves to ${v.address}, which is ${v.detail} (answers: ${listed}); only public addresses may be contacted`);
-    }
-    if (!pins.some((p) => p.address === v.address)) pins.push({ address: v.address, family: v.family });
-  }
-  // IPv4 first: many hosts have no working IPv6 route, and we try the pins one by one.
-  return pins.sort((a, b) => a.family - b.family);
 }
 
 interface HopResult {
@@ -485,41 +319,10 @@ function pinnedConnector(env: EgressEnv, label: string, t: Target, conn: Connect
   };
 }
 
-function checkRemote(gate: Gate, t: Target, pin: AddressInfo, remote: string | undefined): Refusal | null {
-  const n = remote ? normaliseAddress(remote) : null;
-  if (!n || n.address !== pin.address) {
-    return new Refusal(
-      'http.remote-address',
-      `${t.origin}: the connection reached ${remote ?? 'an unknown address'} but ${pin.address} was the address checked (did DNS change between check and connect?); nothing was sent`,
-    );
-  }
-  if (gate.loopbackFor(t)) return null;
-  const v = classifyAddress(n.address);
-  return v.ok || allowedPrivate(gate, t, v) ? null : new Refusal('http.remote-address', `${t.origin}: the connection reached ${n.address}, which is ${v.detail}; nothing was sent`);
-}
-
 /** Drops a response body we will not read; undici reports the abort as an 'error' nobody needs. */
 function discard(body: { on(event: 'error', fn: () => void): unknown; destroy(): unknown }): void {
   body.on('error', () => {});
   body.destroy();
-}
-
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 function networkError(label: string, t: Target, e: unknown): CapabilityError {
