@@ -82,8 +82,14 @@ async function shapesOn(o: WebhookOptions, providerUrl: string, store: 'file' | 
     engine: o.engine,
     // The provider shape makes one outbound request per delivery: the per-plugin cap (1 200 a
     // minute by default) would refuse most of them; likewise its host calls (hostCallsPerMinute).
+    // This scenario measures what a delivery costs, not the per-plugin limits (the noisy-neighbour
+    // scenario and the tests do): the inbox quota (100 000 rows, reached within one memory-store
+    // round) and the plugin's CPU budget (half a core, which a QuickJS plugin reaches at ~1 500
+    // deliveries a second) would otherwise refuse deliveries the in-process run serves, and the
+    // ratio would count refusals, not cost.
     options: {
       httpRequestsPerMinute: 100_000_000, hostCallsPerMinute: 100_000_000, hostCallBytesPerMinute: 100_000_000_000,
+      webhookInboxMaxRows: 100_000_000, webhookInboxMaxBytes: 1024 ** 4, pluginCpuMsPerWindow: 1_000_000_000,
       ...(store === 'memory' ? { dbUrl: 'sqlite::memory:' } : {}),
     },
   });
