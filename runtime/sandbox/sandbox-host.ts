@@ -410,6 +410,11 @@ export class SandboxHost {
     return { kind: 'throttled', retryInMs: refusal.retryInMs, message: `plugin '${key}' is throttled: ${refusal.message}; nothing ran` };
   }
 
+  /** The engine this host was given for plugins registered without one; undefined: DEFAULT_ENGINE. */
+  get configuredEngine(): EngineName | undefined {
+    return this.options.engine;
+  }
+
   /** The engine a registered plugin runs on; null when it is not registered. */
   engineOf(key: string): EngineName | null {
     return this.plugins.get(key)?.engine ?? null;

@@ -21,8 +21,7 @@ export const ON_QUICKJS = TEST_ENGINE === 'quickjs';
 export function installTestEngine(): void {
   const register = SandboxHost.prototype.register;
   SandboxHost.prototype.register = function registerOnTestEngine(this: SandboxHost, bundle, setup, limits, engine) {
-    const hostDefault = (this as unknown as { options: { engine?: EngineName } }).options.engine;
-    const chosen = engine ?? hostDefault ?? TEST_ENGINE;
+    const chosen = engine ?? this.configuredEngine ?? TEST_ENGINE;
     if (chosen !== TEST_ENGINE) loadedElsewhere.add(`${bundle.key} on ${chosen}`);
     return register.call(this, bundle, setup, limits, chosen);
   };
