@@ -56,7 +56,8 @@ const SETTLE_EVERY_MS = 1_000;
 /**
  * The most bytes of its plugin's minute one call is granted for reads its sandbox process answers
  * itself: a grant unused is held from the plugin's other calls until the call ends, so grants stay
- * small (config values are at most 8 KB); a call needing more sends its reads to the server.
+ * small (config values are at most 8 KB); a call needing more sends its reads to the server. A cron
+ * run's share is larger (grantMinute).
  */
 const MAX_GRANT_BYTES = 1024 * 1024;
 
@@ -201,7 +202,7 @@ export class HostCallCaps {
    * them, so calls running at once were each told the whole minute was left and together answered
    * that many times over. A share is held for its call until the call ends: what other calls have
    * been granted and not yet reported is neither granted again nor admitted by the server. Shares
-   * are small (one call's count cap, a quarter of the minute for a cron run, MAX_GRANT_BYTES), so
+   * are small (one call's count cap and MAX_GRANT_BYTES; a quarter of the minute for a cron run), so
    * calls running at once hold little of a minute; a call past its share sends its reads to the
    * server, which has the last word.
    */
@@ -209,13 +210,18 @@ export class HostCallCaps {
     const left = this.minuteLeft(ctx.plugin);
     const held = this.heldByOthers(ctx);
     // A cron run may make more host calls than a minute holds: its share is a quarter of the minute
-    // at most, so the plugin's callbacks running beside a long run are still served.
-    const share = ctx.method === 'cron'
-      ? Math.min(this.limits.cronHostCallsPerRun, Math.max(this.limits.hostCallsPerCall, Math.floor(this.limits.hostCallsPerMinute / 4)))
-      : this.limits.hostCallsPerCall;
+    // at most, so the plugin's callbacks running beside a long run are still served. Bytes alike:
+    // the sandbox process counts the run's host calls sent to the server against its share too, so
+    // a sweep's provider answers used up a 1 MiB share after a few hundred txs, and every read after
+    // that crossed to the server (bench/: sweeps).
+    const cron = ctx.method === 'cron';
+    const share = {
+      calls: cron ? Math.min(this.limits.cronHostCallsPerRun, Math.max(this.limits.hostCallsPerCall, Math.floor(this.limits.hostCallsPerMinute / 4))) : this.limits.hostCallsPerCall,
+      bytes: cron ? Math.min(this.limits.cronHostCallBytesPerRun, Math.max(MAX_GRANT_BYTES, Math.floor(this.limits.hostCallBytesPerMinute / 4))) : MAX_GRANT_BYTES,
+    };
     const grant = {
-      calls: Math.max(0, Math.min(left.calls - held.calls, share)),
-      bytes: Math.max(0, Math.min(left.bytes - held.bytes, MAX_GRANT_BYTES)),
+      calls: Math.max(0, Math.min(left.calls - held.calls, share.calls)),
+      bytes: Math.max(0, Math.min(left.bytes - held.bytes, share.bytes)),
     };
     let open = this.grants.get(ctx.plugin);
     if (!open) this.grants.set(ctx.plugin, open = new Map());

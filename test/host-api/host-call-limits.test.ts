@@ -210,10 +210,28 @@ describe('HostCallCaps over time', () => {
     expect(c.grantMinute(call('q')).calls).toBe(6);
   });
 
-  it('a cron run\'s share is a quarter of the minute at most, so callbacks beside a long cron run are served', () => {
-    const c = caps({ hostCallsPerCall: 200, cronHostCallsPerRun: 80_000, hostCallsPerMinute: 12_000 });
-    expect(c.grantMinute(call('p', 'cron'))).toEqual({ calls: 3_000, bytes: 1024 * 1024 });
-    expect(c.grantMinute(call('p'))).toEqual({ calls: 200, bytes: 1024 * 1024 });
+  it('a cron run\'s share is a quarter of the minute at most, calls and bytes, so callbacks beside a long cron run are served', () => {
+    const MiB = 1024 * 1024;
+    const c = caps({ hostCallsPerCall: 200, cronHostCallsPerRun: 80_000, hostCallsPerMinute: 12_000, hostCallBytesPerMinute: 128 * MiB, cronHostCallBytesPerRun: 128 * MiB });
+    expect(c.grantMinute(call('p', 'cron'))).toEqual({ calls: 3_000, bytes: 32 * MiB });
+    // Any other call: one call's count cap and 1 MiB; what the cron run holds is not granted again.
+    expect(c.grantMinute(call('p'))).toEqual({ calls: 200, bytes: MiB });
     expect(ask(c, call('p'))).toBe('ok');
+    // Bounded by the run's own byte cap, and never below what any call gets.
+    expect(caps({ hostCallBytesPerMinute: 128 * MiB, cronHostCallBytesPerRun: 8 * MiB }).grantMinute(call('p', 'cron')).bytes).toBe(8 * MiB);
+    expect(caps({ hostCallBytesPerMinute: 2 * MiB, cronHostCallBytesPerRun: 128 * MiB }).grantMinute(call('p', 'cron')).bytes).toBe(MiB);
+  });
+
+  it('a cron run\'s byte share is held from the plugin\'s other calls: the minute\'s bytes are never granted twice', () => {
+    const MiB = 1024 * 1024;
+    const c = caps({ hostCallBytesPerMinute: 8 * MiB, cronHostCallBytesPerRun: 128 * MiB });
+    const cron = call('p', 'cron');
+    expect(c.grantMinute(cron).bytes).toBe(2 * MiB);
+    const others = [call('p'), call('p'), call('p'), call('p'), call('p'), call('p'), call('p')];
+    // 8 MiB in the minute: 2 held by the run, then 1 MiB per call until the minute is out.
+    expect(others.map((o) => c.grantMinute(o).bytes / MiB)).toEqual([1, 1, 1, 1, 1, 1, 0]);
+    // The run ends having answered nothing itself: its 2 MiB are granted again.
+    cron.ended = true;
+    expect(c.grantMinute(call('p')).bytes).toBe(MiB);
   });
 });

@@ -229,3 +229,46 @@ describe('errors: whatever the process cannot answer gets the server\'s own word
     expect(a.value).toEqual({ error: { message: "config: plugin 'ghost' is not registered", code: 'HOST_DENIED', rule: 'config.unknown-plugin' } });
   });
 });
+
+describe('long cron runs: local answers last the whole run', () => {
+  // A sweep's host calls to the server (provider answers, tx writes) count against the run's share
+  // of the minute too; with the 1 MiB share every call gets, a sweep's reads crossed to the server
+  // after a few hundred txs. A cron run's share is a quarter of the minute (host-call-caps.ts).
+  const FLOODING = `
+const id_key = __dirname.split('/').slice(-1)[0];
+const config = require('../../../modules/config/payout.config.js')(id_key);
+// 20 host calls of 60 000 characters each go to the server (a key that long is never answered
+// locally; the server refuses it): 1.2 MB of the call's bytes, past the 1 MiB share of any call.
+const flood = async () => { for (let i = 0; i < 20; i++) { try { await globalThis.__ps_host.call('config.get', { key: 'k'.repeat(60000) }); } catch (e) {} } };
+const reads = async () => { for (let i = 0; i < 3; i++) await config.get('mode'); };
+class Flooding {
+  initCron() { return { schedule: '0 0 * * * *', fn: async () => { await flood(); await reads(); return 'swept'; } }; }
+  async getFields() { await flood(); await reads(); return []; }
+  async transfer() { return null; }
+}
+module.exports = Flooding;`;
+
+  it('after 1.2 MB of host calls sent to the server, a cron run still answers shown keys itself; a callback-sized share (the control) does not', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-cfgpush-cron-'));
+    const dbFile = path.join(dir, 'store.db');
+    const local = await openLocalHost({ storeUrl: `sqlite:${dbFile}` });
+    hosts.push({ local, dir });
+    await local.load(writePlugin('flooding', { 'configure.js': CONFIGURE, 'index.js': FLOODING }), { mode: 'test', apiSecret: SECRET });
+    expect(await local.sandbox.invoke('flooding', 'initCron', [])).toMatchObject({ ok: true });
+    const cron = await local.sandbox.invoke('flooding', 'cron', []);
+    const fields = await local.sandbox.invoke('flooding', 'getFields', ['en', 'CARDUAH']);
+    expect(cron).toMatchObject({ ok: true, value: 'swept' });
+    expect(fields).toMatchObject({ ok: true, value: [] });
+    await local.host.audit.flush();
+    const db = new DatabaseSync(dbFile, { readOnly: true });
+    try {
+      const rows = (callId: string) => db.prepare('SELECT capability, summary FROM audit_log WHERE callId = ?').all(callId) as { capability: string; summary: string }[];
+      expect(rows(cron.callId).filter((r) => r.summary.includes('answered in the sandbox process: key=mode×3'))).toHaveLength(1);
+      // Control: the same calls in getFields pass its 1 MiB share, and its reads are the server's, one record each.
+      expect(answeredLocally(rows(fields.callId))).toBe(false);
+      expect(rows(fields.callId).filter((r) => r.summary === 'getFields: key=mode')).toHaveLength(3);
+    } finally {
+      db.close();
+    }
+  });
+});
