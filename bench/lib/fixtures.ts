@@ -17,6 +17,19 @@ export const BENCH_SECRETS = {
   webhookSecret: 'bench-webhook-secret-0123456789',
 } as const;
 
+/**
+ * NimbusPay's credentials for the sweep and the noisy neighbour, shaped like real ones: no piece of
+ * one is part of another. A shown value that holds a piece of a secret (a credential pasted into the
+ * wrong field) is never pushed to the sandbox process (SECURITY.md, *Config reads answered in the
+ * sandbox process*); the earlier 'bench-nimbus-key' shared 'bench-nimbus-' with both secrets, so every
+ * apiKey read crossed to the server, which a real key would not.
+ */
+export const NIMBUS_CREDENTIALS = {
+  apiKey: 'pk_bench_7Qf3LmZ2',
+  apiSecret: 'sk_bench_Xr81vTq0aN4pWc2e',
+  webhookSecret: 'whsec_bench_M5yK0bUj3dR9hL6t',
+} as const;
+
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `ps-bench-${prefix}-`));
 }

@@ -10,7 +10,7 @@
 // latency is pooled per condition. The noisy plugin's answers are counted as its client got them.
 import os from 'node:os';
 import { startProviderProcess } from '../lib/provider.ts';
-import { BURNPAY_DIR, PING_CALLBACK, copyPlugin, nimbusWithPing } from '../lib/fixtures.ts';
+import { BURNPAY_DIR, NIMBUS_CREDENTIALS, PING_CALLBACK, copyPlugin, nimbusWithPing } from '../lib/fixtures.ts';
 import { benchOrder, grant, startBenchHost } from '../lib/bench-host.ts';
 import type { EngineName } from '../../runtime/sandbox/protocol.ts';
 import type { BenchHost } from '../lib/bench-host.ts';
@@ -101,7 +101,7 @@ export interface NoisyNeighbourResult {
 
 const NOISY = 'noisy';
 const QUIET = 'quiet';
-const CREDENTIALS = { apiKey: 'bench-nimbus-key', apiSecret: 'bench-nimbus-api-secret', webhookSecret: 'bench-nimbus-webhook-secret' };
+const CREDENTIALS = NIMBUS_CREDENTIALS;
 const RATE_LIMIT_TEXT = 'too many deliveries';
 
 type Condition = 'alone' | 'flood';

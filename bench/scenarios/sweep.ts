@@ -22,7 +22,7 @@ import { benchOrder, grant, startBenchHost } from '../lib/bench-host.ts';
 import type { EngineName } from '../../runtime/sandbox/protocol.ts';
 import { inProcessInvoke } from '../lib/in-process-invoke.ts';
 import type { InvokeFn } from '../lib/in-process-invoke.ts';
-import { nimbusForSweeps } from '../lib/fixtures.ts';
+import { NIMBUS_CREDENTIALS, nimbusForSweeps } from '../lib/fixtures.ts';
 import { cpuMeter } from '../lib/cpu.ts';
 import { median, round } from '../lib/stats.ts';
 import { DEFAULT_LIMITS } from '../../runtime/sandbox/protocol.ts';
@@ -71,7 +71,7 @@ export interface SweepResult {
 }
 
 const PLUGIN = 'nimbuspay';
-const CREDENTIALS = { apiKey: 'bench-nimbus-key', apiSecret: 'bench-nimbus-api-secret', webhookSecret: 'bench-nimbus-webhook-secret' };
+const CREDENTIALS = NIMBUS_CREDENTIALS;
 
 /** Runs `task` over `items` with at most `limit` in flight. */
 async function pool<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
