@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import v8 from 'node:v8';
 import { createRequire } from 'node:module';
-import { RELEASE_SYNC, newQuickJSWASMModuleFromVariant, newVariant } from 'quickjs-emscripten';
+import type { newVariant } from 'quickjs-emscripten';
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule, VmCallResult } from 'quickjs-emscripten';
 import type { PluginLimits } from '../protocol.ts';
 import { CallBook } from './call-book.ts';
@@ -48,6 +48,13 @@ type WasmModule = Parameters<typeof newVariant>[1] extends { wasmModule?: infer 
 const wasm = (globalThis as unknown as {
   WebAssembly: { Memory: { new (d: { initial: number; maximum: number }): WasmMemory; prototype: WasmMemory }; compile(bytes: Uint8Array): Promise<WasmModule> };
 }).WebAssembly;
+
+/**
+ * quickjs-emscripten, imported by the first QuickJS plugin of the process: a process that runs only
+ * isolated-vm plugins (the default) never loads it, which saves each of them ≈1.5 MB of private
+ * memory and its start-up (bench/: density).
+ */
+let library: Promise<typeof import('quickjs-emscripten')> | null = null;
 
 /** Compiled once per sandbox process: code is shared, memory never is. */
 let compiled: Promise<WasmModule> | null = null;
@@ -104,6 +111,7 @@ export class QuickJSEngine extends CallBook {
     const maxPages = Math.max(INITIAL_PAGES, Math.ceil(((limits.memoryMb + ENGINE_BASE_MB) * 1024 * 1024) / PAGE_BYTES));
     allowWasmPages(maxPages);
     const memory = new wasm.Memory({ initial: INITIAL_PAGES, maximum: maxPages });
+    const { RELEASE_SYNC, newQuickJSWASMModuleFromVariant, newVariant } = await (library ??= import('quickjs-emscripten'));
     const module = await newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmModule: compiledQuickJS, wasmMemory: memory as never }));
     return new QuickJSEngine(key, limits, hooks, module, memory, maxPages * PAGE_BYTES);
   }
