@@ -98,10 +98,11 @@ function detailTables(d: BenchReport['details'], table: Table, line: (text: stri
   }
   if (d.density) {
     const models = [d.density.processPerPlugin, d.density.sharedGroup];
-    table('Density, idle plugins (RSS summed over the plugin sandbox processes; the configure.js process is not counted)',
-      ['model', 'plugins', 'processes', 'RSS MB', 'MB per plugin', 'MB per added plugin', 'heap per isolate MB'],
-      models.flatMap((m) => m.points.map((p) => [m.model, String(p.plugins), String(p.processes), fmt(p.rssMb), fmt(p.perPluginMb, 2), fmt(p.addedPerPluginMb, 2), fmt(p.heapPerIsolateMb, 2)])));
-    line('MB per added plugin: (RSS − RSS at the previous count) / plugins added; from 0 plugins (no plugin process at all) for the first count');
+    table('Density, idle plugins (summed over the plugin sandbox processes; the configure.js process is not counted)',
+      ['model', 'plugins', 'processes', 'RSS MB', 'RSS MB per plugin', 'RSS MB per added plugin', 'PSS MB', 'private MB', 'private MB per added plugin', 'heap per isolate MB'],
+      models.flatMap((m) => m.points.map((p) => [m.model, String(p.plugins), String(p.processes), fmt(p.rssMb), fmt(p.perPluginMb, 2), fmt(p.addedPerPluginMb, 2), fmt(p.pssMb), fmt(p.privateMb), fmt(p.addedPrivatePerPluginMb, 2), fmt(p.heapPerIsolateMb, 2)])));
+    line('per added plugin: (total − total at the previous count) / plugins added; from 0 plugins (no plugin process at all) for the first count');
+    line("RSS counts in every process the Node binary and libraries the machine holds once; PSS splits shared pages among the processes mapping them; private memory is what only that process holds: what one more plugin adds (the goal's figure)");
   }
   if (d.sweep) {
     const s = d.sweep;

@@ -103,6 +103,9 @@ export interface BenchFigures {
   rss_per_plugin_mb: number | null;
   /** The same with every plugin in one shared group. */
   rss_per_plugin_mb_shared_group: number | null;
+  /** As rss_per_plugin_mb in private memory (bench/lib/process-memory.ts); null where the kernel does not report it. */
+  private_per_plugin_mb: number | null;
+  private_per_plugin_mb_shared_group: number | null;
   sweep_ms_per_tx_1k: number | null;
   sweep_ms_per_tx_10k: number | null;
   sweep_in_process_ms_per_tx_1k: number | null;
@@ -317,6 +320,8 @@ export function figuresOf(d: Details): BenchFigures {
     warm_start_rebundled_ms: d.startup?.warmRebundled.totalMs ?? null,
     rss_per_plugin_mb: densityOwn?.addedPerPluginMb ?? null,
     rss_per_plugin_mb_shared_group: densityShared?.addedPerPluginMb ?? null,
+    private_per_plugin_mb: densityOwn?.addedPrivatePerPluginMb ?? null,
+    private_per_plugin_mb_shared_group: densityShared?.addedPrivatePerPluginMb ?? null,
     sweep_ms_per_tx_1k: sweepOf(1000)?.sandboxed.msPerTx ?? null,
     sweep_ms_per_tx_10k: sweepOf(10_000)?.sandboxed.msPerTx ?? null,
     sweep_in_process_ms_per_tx_1k: sweepOf(1000)?.inProcess.msPerTx ?? null,

@@ -16,7 +16,7 @@ const REQUIRED = [
   'round_trip_floor_raw_us_p50', 'round_trip_floor_json_us_p50', 'call_ratio_bare', 'call_ratio_config', 'call_ratio_config_server', 'call_ratio_secret', 'call_ratio_tx_read',
   'call_server_cpu_us_bare', 'call_server_cpu_us_config', 'call_server_cpu_us_config_server', 'call_server_cpu_us_secret', 'call_server_cpu_us_tx_read',
   'webhook_throughput_ratio', 'cold_start_ms', 'esbuild_service_start_ms', 'sandbox_process_start_ms', 'first_plugin_of_server_ms', 'warm_start_ms',
-  'rss_per_plugin_mb', 'rss_per_plugin_mb_shared_group', 'cold_start_own_process_ms',
+  'rss_per_plugin_mb', 'rss_per_plugin_mb_shared_group', 'private_per_plugin_mb', 'private_per_plugin_mb_shared_group', 'cold_start_own_process_ms',
   'noisy_neighbour_p99_ratio', 'noisy_neighbour_quiet_faults', 'noisy_neighbour_quiet_payouts_not_done',
 ];
 

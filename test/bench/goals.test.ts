@@ -15,7 +15,8 @@ function find(goals: ReturnType<typeof computeGoals>, pattern: RegExp) {
 }
 
 const variant = (ratio: number) => ({ ratioToFloor: ratio });
-const densityPoints = (added: Record<number, number>) => ({ points: Object.entries(added).map(([plugins, mb]) => ({ plugins: Number(plugins), addedPerPluginMb: mb })) });
+// Private MB added per plugin as given; RSS 40 MB more (the shared Node binary each process counts).
+const densityPoints = (added: Record<number, number>) => ({ points: Object.entries(added).map(([plugins, mb]) => ({ plugins: Number(plugins), addedPerPluginMb: mb + 40, addedPrivatePerPluginMb: mb })) });
 
 describe('bench goals', () => {
   it('is all null when nothing was measured', () => {
@@ -57,6 +58,14 @@ describe('bench goals', () => {
     expect(find(missing, /file store/)).toMatchObject({ value: null, met: null, unavailable: 'it crashed' });
     // A scenario that was not run at all is "not measured", with no reason.
     expect(find(missing, /never-seen/)).toMatchObject({ value: null, met: null, unavailable: null });
+  });
+
+  it('density goals take private memory, and RSS (named so) only where the kernel did not report private memory', () => {
+    const withoutPrivate = { points: [{ plugins: 10, addedPerPluginMb: 42, addedPrivatePerPluginMb: null }] };
+    const details = { ...none, density: { processPerPlugin: densityPoints({ 10: 2.4 }), sharedGroup: withoutPrivate } } as unknown as Details;
+    const goals = computeGoals(details);
+    expect(find(goals, /at 10 plugins, process per plugin/)).toMatchObject({ goal: expect.stringMatching(/^density: private MB/), value: 2.4, met: true });
+    expect(find(goals, /at 10 plugins, one shared group/)).toMatchObject({ goal: expect.stringMatching(/^density: RSS MB/), value: 42, met: false });
   });
 
   it('takes sweep and density figures at exactly the sizes named, not the nearest one run', () => {
