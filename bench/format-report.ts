@@ -8,6 +8,8 @@ import type { WebhookResult } from './scenarios/webhook.ts';
 import { CALL_VARIANTS } from './scenarios/call-overhead.ts';
 import type { CallVariant } from './scenarios/call-overhead.ts';
 import { formatNoisyNeighbour } from './format-noisy.ts';
+import { SEGMENTS } from './lib/call-segments.ts';
+import type { SegmentSummary } from './lib/call-segments.ts';
 
 const fmt = (v: number | null | undefined, digits = 1) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits));
 
@@ -69,6 +71,17 @@ function detailTables(d: BenchReport['details'], table: Table, line: (text: stri
         ['config.get via the dispatcher only, in process', fmt(c.dispatchOnly.p50), fmt(c.dispatchOnly.p90), fmt(c.dispatchOnly.p99), '', '', '', '', ''],
       ]);
     line('CPU per call from a block of calls of that variant alone (the sandbox process\'s from /proc, 10 ms ticks); the floor\'s "sandbox" is its echo process');
+    if (c.segments) {
+      const seg = c.segments;
+      const cell = (k: CallVariant, f: (s: SegmentSummary) => string) => (seg[k] ? f(seg[k]) : '—');
+      table('Where a sandboxed call\'s time goes, µs (median of traced calls; lib/call-segments.ts)', ['', ...CALL_VARIANTS.map((k) => labels[k])], [
+        ...SEGMENTS.map(([name, label]) => [label, ...CALL_VARIANTS.map((k) => cell(k, (s) => fmt(s.medianUs[name])))]),
+        ['round trips', ...CALL_VARIANTS.map((k) => cell(k, (s) => String(s.roundTrips)))],
+        ['Σ of the medians (channel × round trips) / median total', ...CALL_VARIANTS.map((k) => cell(k, (s) => `${fmt(s.sumOfMediansUs)} / ${fmt(s.medianTotalUs)}`))],
+        ['traced calls', ...CALL_VARIANTS.map((k) => cell(k, (s) => String(s.calls)))],
+      ]);
+      line('Each process marks its own times; a round trip\'s channel cost is what the server waited for that the sandbox process did not spend. Traced calls are not among the timed ones above.');
+    }
   }
   if (d.webhook) {
     const w = d.webhook;

@@ -48,7 +48,7 @@ export interface BenchOptions {
 /** The settings of one run: `full` is what `npm run bench` does, `quick` the smoke-test size. */
 export const PROFILES = {
   full: {
-    call: { iterations: 3000, warmup: 300 },
+    call: { iterations: 3000, warmup: 300, traced: 1000 },
     webhook: { duration: 5, warmup: 1, rounds: 3, connections: 10, withProvider: true, memoryStore: true },
     startup: { processStarts: 3, coldLoads: 5, warmLoads: 5 },
     density: { counts: [1, 10, 50], settleMs: 500 },
@@ -56,7 +56,7 @@ export const PROFILES = {
     noisy: { rounds: 3, phaseS: 12, leadInS: 1, quietRatePerS: 8, floodConnections: 50, burnMs: 850, webhookRatePerMinute: 600 },
   },
   quick: {
-    call: { iterations: 200, warmup: 50 },
+    call: { iterations: 200, warmup: 50, traced: 50 },
     webhook: { duration: 1, warmup: 0, rounds: 1, connections: 4, withProvider: false, memoryStore: false },
     startup: { processStarts: 1, coldLoads: 1, warmLoads: 1 },
     density: { counts: [1, 3], settleMs: 100 },

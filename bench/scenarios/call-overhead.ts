@@ -10,6 +10,9 @@
 //  - secret: config.get of a secret: answered by the server every time;
 //  - txRead: one payout-tx read (db.OrderPayoutTxs.findOne): answered by the store every time;
 //  - dispatch: the config host call alone, in process (policy + implementation + audit, no bridge).
+// Then the trace: `traced` more calls of each sandboxed variant, interleaved, invoked with marks in
+// both processes (InvokeOptions.trace), split into segments (lib/call-segments.ts): where a
+// call's time goes. Traced calls are not among the timed ones.
 // Sandboxed: a real SandboxHost and the real host API over an in-memory SQLite store
 // (openLocalHost). In process: the same plugin folder loaded with bench/in-process, platform
 // modules over the same store (store-platform.ts), called through the stand-in invoke.
@@ -26,10 +29,15 @@ import { startJsonFloor, startRawFloor } from '../lib/round-trip-floor.ts';
 import { round, scaled, summarize } from '../lib/stats.ts';
 import { cpuMeter } from '../lib/cpu.ts';
 import type { Summary } from '../lib/stats.ts';
+import { summarizeSegments } from '../lib/call-segments.ts';
+import type { SegmentSummary } from '../lib/call-segments.ts';
+import type { CallTrace } from '../../runtime/sandbox/sandbox-host-types.ts';
 
 export interface CallOverheadOptions {
   iterations: number;
   warmup: number;
+  /** Traced calls per sandboxed variant, for the per-segment breakdown (0: none). */
+  traced: number;
   /** The engine the sandboxed plugins run on (default: the host's default engine). */
   engine?: EngineName;
 }
@@ -58,6 +66,8 @@ export interface CallOverheadResult {
   variants: Record<CallVariant, CallVariantResult>;
   /** One host call through the dispatcher (policy, implementation, audit), in process, no bridge. */
   dispatchOnly: Summary;
+  /** Where a sandboxed call's time goes, per variant (null: not traced, or no call had the shape). */
+  segments: Record<CallVariant, SegmentSummary | null> | null;
 }
 
 const TX = 'bench-call-tx';
@@ -134,7 +144,8 @@ export async function benchCallOverhead(o: CallOverheadOptions): Promise<CallOve
         cpuUs: { server: cpuSb.server, sandbox: cpuSb.other, inProcess: cpuIp.server },
       };
     }
-    return { iterations: o.iterations, floor: { ...floor, cpuUs: { json: { server: floorCpu.server, echo: floorCpu.other } } }, variants, dispatchOnly: us('dispatch') };
+    const segments = o.traced > 0 ? await traceVariants(o.traced, (v) => (v === 'configServer' ? serverOnly : local).sandbox) : null;
+    return { iterations: o.iterations, floor: { ...floor, cpuUs: { json: { server: floorCpu.server, echo: floorCpu.other } } }, variants, dispatchOnly: us('dispatch'), segments };
   } finally {
     await rawFloor.close();
     await jsonFloor.close();
@@ -142,3 +153,18 @@ export async function benchCallOverhead(o: CallOverheadOptions): Promise<CallOve
     await serverOnly.close();
   }
 }
+
+/** `n` traced calls of each sandboxed variant, interleaved in a rotating order, summarized per variant. */
+async function traceVariants(n: number, hostOf: (v: CallVariant) => { invoke: LocalSandbox['invoke'] }): Promise<Record<CallVariant, SegmentSummary | null>> {
+  const traces = Object.fromEntries(CALL_VARIANTS.map((v) => [v, [] as CallTrace[]])) as Record<CallVariant, CallTrace[]>;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < CALL_VARIANTS.length; j++) {
+      const v = CALL_VARIANTS[(i + j) % CALL_VARIANTS.length];
+      const r = await hostOf(v).invoke('benchpay', 'getFields', ['en', XML[v]], { trace: true });
+      if (r.ok && r.trace) traces[v].push(r.trace);
+    }
+  }
+  return Object.fromEntries(CALL_VARIANTS.map((v) => [v, summarizeSegments(traces[v])])) as Record<CallVariant, SegmentSummary | null>;
+}
+
+type LocalSandbox = Awaited<ReturnType<typeof openLocalHost>>['sandbox'];

@@ -17,6 +17,8 @@ export class FramedChannel<Out, In> {
    * this channel since the last takeBusyMs(): work done for the process at the other end.
    */
   private busyMs = 0;
+  /** When the chunk holding the message being handled arrived (performance.now()): for traced calls. */
+  arrivedAt = 0;
   onMessage: (message: In) => void = () => {};
   onError: (err: Error) => void = () => {};
   onClose: () => void = () => {};
@@ -72,6 +74,7 @@ export class FramedChannel<Out, In> {
   }
 
   private receive(chunk: Buffer): void {
+    this.arrivedAt = performance.now();
     this.buffered.push(chunk);
     this.bufferedBytes += chunk.length;
     while (this.bufferedBytes >= 4) {

@@ -114,7 +114,16 @@ export interface CallStats {
   logLinesDropped: number;
   /** config.get reads the sandbox process answered itself (by key) or refused at the per-call cap. */
   configReads?: ConfigReadStats;
+  /** The sandbox process's marks of a call invoked with `trace` (child/call-trace.ts). */
+  trace?: TraceMark[];
 }
+
+/**
+ * One point of a traced call (bench --trace): what happened, and when, in ms of the clock of the
+ * process that marked it (performance.now()). Only differences within one process are read, so the
+ * two processes' clocks are never compared (bench/lib/call-segments.ts).
+ */
+export type TraceMark = [label: string, at: number];
 
 export interface CallbackRequest {
   method: string;
@@ -153,7 +162,7 @@ export type ToSandbox =
   | { t: 'unload'; id: number; plugin: string }
   | { t: 'manifest'; id: number; code: string; cpuMs: number }
   /** minuteLeft: what the plugin's minute caps leave, which local config reads may use (absent: no local reads). */
-  | { t: 'invoke'; id: number; plugin: string; callId: string; method: string; args: unknown; wallMs: number; cpuMs?: number; minuteLeft?: { calls: number; bytes: number } }
+  | { t: 'invoke'; id: number; plugin: string; callId: string; method: string; args: unknown; wallMs: number; cpuMs?: number; minuteLeft?: { calls: number; bytes: number }; trace?: true }
   | { t: 'hostResult'; hostCallId: number; ok: boolean; value: unknown }
   /** The plugin's non-secret config values to answer from, or null: answer none (sent before the next invoke). */
   | { t: 'config'; plugin: string; snapshot: ConfigSnapshot | null }

@@ -3,16 +3,23 @@
 import type { HostCallContext, HostCallHandler } from '../../host-api/capability.ts';
 import type { BreakerOptions, CircuitBreaker } from './circuit-breaker.ts';
 import type { GateOptions } from './plugin-gate.ts';
-import type { CallStats, CallbackResponse, EngineName, FailureKind, PluginLimits, SandboxFailure } from './protocol.ts';
+import type { CallStats, CallbackResponse, EngineName, FailureKind, PluginLimits, SandboxFailure, TraceMark } from './protocol.ts';
 import type { SupervisorOptions } from './supervisor.ts';
 
 // The handler interface belongs to host-api, the layer below (design.md §2); named here too for
 // the sandbox's callers.
 export type { HostCallHandler, HostCallReply } from '../../host-api/capability.ts';
 
+/** trace: the marks of a call invoked with `trace` (bench --trace), the server's and the sandbox process's. */
 export type InvokeResult =
-  | { ok: true; value: unknown; callId: string; ctx: HostCallContext; stats: CallStats | null }
-  | { ok: false; error: SandboxFailure; callId: string; ctx: HostCallContext; stats: CallStats | null };
+  | { ok: true; value: unknown; callId: string; ctx: HostCallContext; stats: CallStats | null; trace?: CallTrace }
+  | { ok: false; error: SandboxFailure; callId: string; ctx: HostCallContext; stats: CallStats | null; trace?: CallTrace };
+
+/** Each process's marks of one traced call, on its own clock (protocol.ts TraceMark). */
+export interface CallTrace {
+  server: TraceMark[];
+  sandbox: TraceMark[];
+}
 
 export interface InvokeOptions {
   wallMs?: number;
@@ -25,6 +32,11 @@ export interface InvokeOptions {
    * (HostCallContext.beforeFirstRequest); a rejection refuses that request and every later one.
    */
   beforeFirstRequest?: (callId: string) => Promise<void>;
+  /**
+   * Mark where the call's time goes, in both processes (InvokeResult.trace): the bench's per-segment
+   * breakdown (bench --trace). Marks are labels and times only.
+   */
+  trace?: boolean;
 }
 
 export interface SandboxHostOptions {

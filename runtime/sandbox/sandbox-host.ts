@@ -16,6 +16,7 @@ import { attributeFailure, culpritOf } from './crash-attribution.ts';
 import { newCallId } from './call-ids.ts';
 import { BUSY_NICE, SANDBOX_NICE } from './process-usage.ts';
 import { scrubAnswer, scrubFailure } from './result-scrub.ts';
+import { ServerCallTrace } from './call-trace.ts';
 import { DEFAULT_ENGINE, DEFAULT_LIMITS, loadCpuMs } from './protocol.ts';
 import type {
   CallbackResponse, EngineName, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure,
@@ -56,7 +57,7 @@ export class SandboxHost {
   private readonly options: SandboxHostOptions;
   private readonly placement: ProcessPlacement;
   private readonly plugins = new Map<string, RegisteredPlugin>();
-  private readonly calls = new Map<string, { ctx: HostCallContext; plugin: RegisteredPlugin; onRespond?: (r: CallbackResponse) => void }>();
+  private readonly calls = new Map<string, { ctx: HostCallContext; plugin: RegisteredPlugin; onRespond?: (r: CallbackResponse) => void; trace?: ServerCallTrace }>();
   // V8 code cache, produced by our own sandbox processes only and keyed by the exact code and
   // engine versions: cached data is trusted input to V8 (design.md §10, CVE-2022-39266).
   private readonly codeCache = new Map<string, string>();
@@ -242,9 +243,9 @@ export class SandboxHost {
     return plugin.loading;
   }
 
-  private openContext(plugin: RegisteredPlugin, callId: string, method: string, wallMs: number, onRespond?: (r: CallbackResponse) => void): HostCallContext {
+  private openContext(plugin: RegisteredPlugin, callId: string, method: string, wallMs: number, onRespond?: (r: CallbackResponse) => void, trace?: ServerCallTrace): HostCallContext {
     const ctx: HostCallContext = { plugin: plugin.key, callId, method, deadline: Date.now() + wallMs, counters: newCounters() };
-    this.calls.set(callId, { ctx, plugin, onRespond });
+    this.calls.set(callId, { ctx, plugin, onRespond, trace });
     return ctx;
   }
 
@@ -263,7 +264,8 @@ export class SandboxHost {
       return { ok: false, error: { kind: 'not_loaded', message: `no plugin '${key}' is registered` }, callId, ctx, stats: null };
     }
     const wallMs = options.wallMs ?? plugin.limits.wallMsPerCall;
-    const ctx = this.openContext(plugin, callId, label, wallMs, options.onRespond);
+    const trace = options.trace ? new ServerCallTrace() : undefined;
+    const ctx = this.openContext(plugin, callId, label, wallMs, options.onRespond, trace);
     const beforeFirstRequest = options.beforeFirstRequest;
     if (beforeFirstRequest) ctx.beforeFirstRequest = () => beforeFirstRequest(callId);
     let release: (() => void) | null = null;
@@ -303,9 +305,12 @@ export class SandboxHost {
       const pushing = this.configPush.beforeCall(key);
       const localReads = typeof pushing === 'boolean' ? pushing : await pushing;
       const minuteLeft = localReads ? this.options.handler.hostCallsLeftThisMinute?.(ctx) : undefined;
+      trace?.mark('send');
       const reply = await requestProcess(plugin.process, {
-        t: 'invoke', plugin: key, callId, method, args, wallMs: remainingMs, ...(options.cpuMs ? { cpuMs: options.cpuMs } : {}), ...(minuteLeft ? { minuteLeft } : {}),
+        t: 'invoke', plugin: key, callId, method, args, wallMs: remainingMs, ...(options.cpuMs ? { cpuMs: options.cpuMs } : {}), ...(minuteLeft ? { minuteLeft } : {}), ...(trace ? { trace: true as const } : {}),
       }, remainingMs, `${key}.${label}`, key);
+      trace?.replied(reply.arrivedAt, reply.stats);
+      const traced = <T extends InvokeResult>(result: T): T => (trace ? trace.finish(result) : result);
       if (reply.stats) {
         if (reply.stats.configReads) this.options.handler.recordConfigReads?.(ctx, reply.stats.configReads);
         this.options.handler.recordLocalCalls?.(ctx, reply.stats.localCalls);
@@ -315,10 +320,10 @@ export class SandboxHost {
         const result = this.scrubResult(plugin, reply.value);
         if (!result.ok) {
           plugin.breaker.recordFault('bad_result', result.message);
-          return { ok: false, error: { kind: 'bad_result', message: result.message }, callId, ctx, stats: reply.stats ?? null };
+          return traced({ ok: false, error: { kind: 'bad_result', message: result.message }, callId, ctx, stats: reply.stats ?? null });
         }
         plugin.breaker.recordSuccess();
-        return { ok: true, value: result.value, callId, ctx, stats: reply.stats ?? null };
+        return traced({ ok: true, value: result.value, callId, ctx, stats: reply.stats ?? null });
       }
       const error = scrubFailure(this.options.handler, attributeFailure(plugin.key, this.placement.pluginsIn(plugin.process), reply, ctx.counters.requestsStarted));
       // Cut because the machine was too busy to give the plugin its CPU: the call failed, but the
@@ -328,7 +333,7 @@ export class SandboxHost {
       else if (FAULTS.has(error.kind) && !error.charged) plugin.breaker.recordFault(error.kind, error.message);
       else if (!FAULTS.has(error.kind) && error.kind !== 'bad_request') plugin.breaker.recordSuccess();
       if (error.kind !== 'plugin_error' && error.kind !== 'bad_result' && error.kind !== 'bad_request') plugin.loadedGeneration = -1;
-      return { ok: false, error, callId, ctx, stats: reply.stats ?? null };
+      return traced({ ok: false, error, callId, ctx, stats: reply.stats ?? null });
     } finally {
       release?.();
       ctx.ended = true;
@@ -368,12 +373,16 @@ export class SandboxHost {
       from.sendHostResult(msg.hostCallId, false, { message: `${msg.capability}: no call of this plugin is in progress`, code: 'NO_CALL' });
       return;
     }
+    call.trace?.mark('hostArrive', from.arrivedAt);
     call.ctx.counters.hostCalls++;
     // Reads the process answered itself count toward the call's caps before this call is admitted.
     if (msg.localReads && typeof msg.localReads === 'object') this.options.handler.noteLocalHostCalls?.(call.ctx, msg.localReads);
     if (msg.capability === 'http.request') call.ctx.counters.requestsStarted++;
     this.options.handler.handle(call.ctx, msg.capability, msg.args).then(
-      (reply) => from.sendHostResult(msg.hostCallId, reply.ok, reply.ok ? reply.value : reply.error),
+      (reply) => {
+        call.trace?.mark('hostAnswer');
+        from.sendHostResult(msg.hostCallId, reply.ok, reply.ok ? reply.value : reply.error);
+      },
       (err) => from.sendHostResult(msg.hostCallId, false, { message: `${msg.capability} failed: ${(err as Error).message}` }),
     );
   }

@@ -40,9 +40,10 @@ export const SANDBOX_NODE_FLAGS = ['--no-node-snapshot', '--enable-sharedarraybu
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type SandboxRequest = DistributiveOmit<Exclude<ToSandbox, { t: 'hostResult' }>, 'id'>;
+/** arrivedAt: when the reply's frame arrived (performance.now()), for a traced invoke only. */
 export type SandboxReply =
-  | { ok: true; value: unknown; stats?: CallStats }
-  | { ok: false; error: SandboxFailure; stats?: CallStats; crash?: CrashInfo };
+  | { ok: true; value: unknown; stats?: CallStats; arrivedAt?: number }
+  | { ok: false; error: SandboxFailure; stats?: CallStats; crash?: CrashInfo; arrivedAt?: number };
 
 export interface SandboxEvents {
   onHostCall(msg: Extract<FromSandbox, { t: 'hostCall' }>): void;
@@ -72,6 +73,8 @@ interface PendingRequest {
   watchdog: NodeJS.Timeout | null;
   plugin: string | null;
   what: string;
+  /** A traced invoke: its reply says when it arrived. */
+  traced: boolean;
 }
 
 export interface SupervisorOptions {
@@ -263,7 +266,8 @@ export class SandboxProcess {
         if (!p) return;
         this.pending.delete(msg.id);
         if (p.watchdog) clearTimeout(p.watchdog);
-        p.resolve(msg.ok ? { ok: true, value: msg.value, stats: msg.stats } : { ok: false, error: msg.error, stats: msg.stats });
+        const arrived = p.traced ? { arrivedAt: this.arrivedAt } : {};
+        p.resolve(msg.ok ? { ok: true, value: msg.value, stats: msg.stats, ...arrived } : { ok: false, error: msg.error, stats: msg.stats, ...arrived });
         return;
       }
       case 'hostCall': return this.events.onHostCall(msg);
@@ -287,7 +291,7 @@ export class SandboxProcess {
       const watchdog = setTimeout(() => {
         this.kill(`${what} overran its deadline by more than ${this.options.graceMs} ms; the watchdog killed the sandbox process`, 'deadline', plugin);
       }, watchdogMs + this.options.graceMs);
-      this.pending.set(id, { resolve, watchdog, plugin, what });
+      this.pending.set(id, { resolve, watchdog, plugin, what, traced: req.t === 'invoke' && req.trace === true });
       try {
         channel.send({ ...req, id } as ToSandbox);
       } catch (err) {
@@ -310,6 +314,11 @@ export class SandboxProcess {
       // Too large to frame (values are capped far below the frame limit): answer none locally.
       return this.channel?.send({ t: 'config', plugin, snapshot: null }) ?? false;
     }
+  }
+
+  /** When the frame being handled arrived from this process (performance.now()): for traced calls. */
+  get arrivedAt(): number {
+    return this.channel?.arrivedAt ?? performance.now();
   }
 
   sendHostResult(hostCallId: number, ok: boolean, value: unknown): void {

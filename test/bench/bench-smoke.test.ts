@@ -28,6 +28,7 @@ interface Goal { goal: string; engine: string; target: string; value: number | n
 interface EngineColumn { engine: string; unavailable: string | null; missing: Record<string, string>; figures: Record<string, number | null> }
 
 interface Details {
+  call: { segments: Record<string, { calls: number; roundTrips: number; sumOfMediansUs: number; medianTotalUs: number } | null> };
   startup: { cold: { loadMs: number; loadPhases: Record<string, number> }; warm: { loadPhases: Record<string, number> } };
   sweep: { repeats: number; points: { txs: number; runs: { sandboxed: number[]; inProcess: number[] }; overheadPctOfProvider: number | null }[] };
   density: { processPerPlugin: { points: { plugins: number; processes: number }[] }; sharedGroup: { points: { plugins: number; processes: number }[] } };
@@ -114,6 +115,10 @@ describe('payout-sandbox bench --quick --json', () => {
       if (columns[1].unavailable) expect(table.stdout.split('\n').filter((l) => l.includes(`quickjs: not available (${columns[1].unavailable})`)).length).toBeGreaterThanOrEqual(11);
 
       const details = report.details as Details;
+      // Per call: each sandboxed variant traced and split (one round trip, two with a host call to the server).
+      expect(Object.fromEntries(Object.entries(details.call.segments).map(([v, s]) => [v, s && s.calls > 0 ? s.roundTrips : null])))
+        .toEqual({ bare: 1, config: 1, configServer: 2, secret: 2, txRead: 2 });
+      expect(table.stdout).toMatch(/Where a sandboxed call's time goes/);
       // Start-up: the load stage split into its parts inside the sandbox process (the trace).
       for (const stage of [details.startup.cold, details.startup.warm]) {
         expect(Object.keys(stage.loadPhases)).toEqual(['context', 'prelude', 'library', 'compile', 'run', 'construct']);

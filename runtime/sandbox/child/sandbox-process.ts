@@ -11,6 +11,7 @@ import { libraryFromSource } from './library-script.ts';
 import type { LibrarySource } from './library-script.ts';
 import { extractManifest } from './manifest-isolate.ts';
 import { LocalConfigReads } from './config-snapshot.ts';
+import { CallTraces } from './call-trace.ts';
 
 const channel = new FramedChannel<FromSandbox, ToSandbox>(new net.Socket({ fd: 3, readable: true, writable: true }));
 const isolates = new Map<string, PluginEngine>();
@@ -21,6 +22,7 @@ const hostCallOwners = new Map<number, PluginEngine>();
 let hostCallSeq = 0;
 /** Non-secret config values the server pushed, answered here without a round trip. */
 const configReads = new LocalConfigReads();
+const traces = new CallTraces();
 
 /** Local answers waiting to resume their plugin, in the order they were made. */
 const localAnswers: { hostCallId: number; ok: boolean; value: unknown }[] = [];
@@ -48,6 +50,7 @@ function sendHostCall(plugin: string, hostCallId: number, callId: string, capabi
     return;
   }
   const localReads = configReads.answeredSoFar(callId);
+  traces.hostCallSent(callId, hostCallId);
   channel.send({ t: 'hostCall', hostCallId, plugin, callId, capability, args, ...(localReads ? { localReads } : {}) });
 }
 
@@ -164,10 +167,15 @@ function handle(msg: ToSandbox): void {
         channel.send({ t: 'reply', id: msg.id, ok: false, error: { kind: 'not_loaded', message: `plugin '${msg.plugin}' is not loaded in this sandbox process` } });
         return;
       }
+      if (msg.trace) traces.begin(msg.callId, channel.arrivedAt);
       const counted = configReads.begin(msg.plugin, msg.callId, msg.method, msg.args, msg.minuteLeft);
+      traces.mark(msg.callId, 'enter');
       void isolate.invoke(msg.callId, msg.method, msg.args, msg.wallMs, msg.cpuMs).then((outcome) => {
+        traces.mark(msg.callId, 'result');
         const reads = counted ? configReads.end(msg.callId) : undefined;
         if (reads) outcome.stats.configReads = reads;
+        const trace = traces.end(msg.callId);
+        if (trace) outcome.stats.trace = trace;
         try {
           if (outcome.ok) channel.send({ t: 'reply', id: msg.id, ok: true, value: outcome.value, stats: outcome.stats });
           else channel.send({ t: 'reply', id: msg.id, ok: false, error: outcome.error, stats: outcome.stats });
@@ -183,10 +191,13 @@ function handle(msg: ToSandbox): void {
     case 'config':
       configReads.set(msg.plugin, msg.snapshot);
       return;
-    case 'hostResult':
+    case 'hostResult': {
+      const traced = traces.hostCallAnswered(msg.hostCallId, channel.arrivedAt);
       configReads.result(msg.hostCallId, msg.ok, msg.value);
       hostCallOwners.get(msg.hostCallId)?.resume(msg.hostCallId, msg.ok, msg.value);
+      if (traced !== undefined) traces.mark(traced, 'resumed');
       return;
+    }
     case 'manifest': {
       const result = extractManifest(msg.code, msg.cpuMs);
       if (result.ok) channel.send({ t: 'reply', id: msg.id, ok: true, value: result.value });
