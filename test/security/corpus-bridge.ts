@@ -2,10 +2,10 @@
 // getters, toJSON, Proxies and Symbols in results, throws and host-call arguments; huge, deep and
 // cyclic values in both directions; unknown capabilities and sandbox-local services, host-call
 // arguments that are not objects. Each case decides from effects: what the plugin got back, what
-// the host audited, whether the call was cut and the sandbox process survived.
-import { ALICE_CANARY, CPU_MS, MALLORY_SECRET } from './corpus-env.ts';
+// the host audited, whether the call was cut by its own sandbox process and that process survived.
+import { ALICE_CANARY, MALLORY_SECRET } from './corpus-env.ts';
 import type { CorpusEnv } from './corpus-env.ts';
-import { auditOf, cut, timed } from './corpus-probes.ts';
+import { auditOf, cutInProcess } from './corpus-probes.ts';
 import { all, sleep } from './tally.ts';
 import type { SecurityCase } from './tally.ts';
 
@@ -17,24 +17,21 @@ export const bridgeCases: Case[] = [
     name: 'a Proxy result whose traps loop forever is cut by the CPU limit',
     attack: 'returns new Proxy({}, {ownKeys/get: infinite loop}) — the bridge stringifies it inside the timed call',
     async run(env) {
-      const { value: r, ms } = await timed(() => env.run(`return new Proxy({}, { ownKeys() { for (;;) {} }, get() { for (;;) {} }, getOwnPropertyDescriptor() { for (;;) {} } });`));
-      return cut(r, ms, CPU_MS + 2500, ['cpu_limit']);
+      return cutInProcess(env, 'mallory', { kinds: ['cpu_limit'], nearBudget: true }, () => env.run(`return new Proxy({}, { ownKeys() { for (;;) {} }, get() { for (;;) {} }, getOwnPropertyDescriptor() { for (;;) {} } });`));
     },
   },
   {
     name: 'a thrown Proxy whose get trap loops is cut, not read by the host',
     attack: 'throw new Proxy({}, {get: infinite loop}) — design §10 says this can spin forever after the timed section',
     async run(env) {
-      const { value: r, ms } = await timed(() => env.run(`throw new Proxy({}, { get() { for (;;) {} }, getPrototypeOf() { for (;;) {} } });`));
-      return cut(r, ms, CPU_MS + 2500, ['cpu_limit']);
+      return cutInProcess(env, 'mallory', { kinds: ['cpu_limit'], nearBudget: true }, () => env.run(`throw new Proxy({}, { get() { for (;;) {} }, getPrototypeOf() { for (;;) {} } });`));
     },
   },
   {
     name: 'an Error whose message getter loops is cut',
     attack: 'throws an Error with an infinite-loop message getter (and stack getter)',
     async run(env) {
-      const { value: r, ms } = await timed(() => env.run(`const e = new Error('x'); Object.defineProperty(e, 'message', { get() { for (;;) {} } }); Object.defineProperty(e, 'stack', { get() { for (;;) {} } }); throw e;`));
-      return cut(r, ms, CPU_MS + 2500, ['cpu_limit']);
+      return cutInProcess(env, 'mallory', { kinds: ['cpu_limit'], nearBudget: true }, () => env.run(`const e = new Error('x'); Object.defineProperty(e, 'message', { get() { for (;;) {} } }); Object.defineProperty(e, 'stack', { get() { for (;;) {} } }); throw e;`));
     },
   },
   {

@@ -1,10 +1,10 @@
 // Escape and abuse corpus, part 3 of the sandbox: resource limits — work outliving its call,
 // timers, recursion, CPU in the isolate and in host-side services, memory, console floods. A call
-// that breaches a limit must be cut; after every case the host must still serve
-// (corpusStillServing).
-import { CPU_MS, WALL_MS } from './corpus-env.ts';
+// that breaches a limit must be cut by its own sandbox process (corpus-probes.ts, cutInProcess),
+// never by reading a clock; after every case the host must still serve (corpusStillServing).
+import { CPU_MS } from './corpus-env.ts';
 import type { CorpusEnv } from './corpus-env.ts';
-import { auditOf, cut, logOf, timed } from './corpus-probes.ts';
+import { auditOf, cutInProcess, logOf } from './corpus-probes.ts';
 import { all, maxEventLoopGap, sleep, through } from './tally.ts';
 import type { SecurityCase } from './tally.ts';
 
@@ -73,8 +73,11 @@ export const limitCases: Case[] = [
     name: 'a timer with a huge delay cannot stretch a call past its deadline',
     attack: 'awaits setTimeout(fn, 2**40) (and NaN, -1 delays) in a call with an 800 ms deadline',
     async run(env) {
-      const { value: r, ms } = await timed(() => env.run(`setTimeout(() => {}, NaN); setTimeout(() => {}, -1); await new Promise((r) => setTimeout(r, 2 ** 40)); return 'never';`, 'mallory', { wallMs: 800 }));
-      return cut(r, ms, 800 + 1500, ['deadline']);
+      return cutInProcess(env, 'mallory', {
+        kinds: ['deadline'],
+        // Its own deadline, not the plugin's default one (WALL_MS) nor the watchdog's.
+        also: (e) => [[Number(/within its (\d+) ms deadline/.exec(e.message)?.[1]) <= 800, `cut by another deadline than its own 800 ms: ${e.message}`]],
+      }, () => env.run(`setTimeout(() => {}, NaN); setTimeout(() => {}, -1); await new Promise((r) => setTimeout(r, 2 ** 40)); return 'never';`, 'mallory', { wallMs: 800 }));
     },
   },
 
@@ -92,34 +95,34 @@ export const limitCases: Case[] = [
     name: 'an infinite loop is cut by the CPU limit',
     attack: 'for (;;) {}',
     async run(env) {
-      const { value: r, ms } = await timed(() => env.run(`for (;;) {}`, 'bomber'));
-      return cut(r, ms, CPU_MS + 2000, ['cpu_limit']);
+      return cutInProcess(env, 'bomber', { kinds: ['cpu_limit'], nearBudget: true }, () => env.run(`for (;;) {}`, 'bomber'));
     },
   },
   {
     name: 'an infinite loop after an awaited host call is cut (timed resume)',
     attack: 'await config.get(...); for (;;) {}',
     async run(env) {
-      const { value: r, ms } = await timed(() => env.run(`await config.get('apiKey'); for (;;) {}`, 'bomber'));
-      return cut(r, ms, CPU_MS + 2000, ['cpu_limit']);
+      return cutInProcess(env, 'bomber', { kinds: ['cpu_limit'], nearBudget: true }, () => env.run(`await config.get('apiKey'); for (;;) {}`, 'bomber'));
     },
   },
   {
     name: 'a microtask storm is cut by the CPU or the memory limit',
     attack: 'a promise chain that re-queues itself forever',
     async run(env) {
-      const { value: r, ms } = await timed(() => env.run(`const loop = () => Promise.resolve().then(loop); loop(); await new Promise(() => {});`, 'bomber'));
+      const attack = () => env.run(`const loop = () => Promise.resolve().then(loop); loop(); await new Promise(() => {});`, 'bomber');
       // The chain also grows the heap: whichever limit it reaches first ends it (on a busy
       // machine the CPU timer, which counts wall time, can come after the heap limit).
-      return cut(r, ms, CPU_MS + 2000, ['cpu_limit', 'memory_limit']);
+      return cutInProcess(env, 'bomber', { kinds: ['cpu_limit', 'memory_limit'], nearBudget: true }, attack);
     },
   },
   {
     name: 'CPU spent in host-side crypto is bounded per call',
     attack: 'hashes 8 MB with sha512 through the sandbox-local crypto service in an endless loop',
     async run(env) {
-      const { value: r, ms } = await timed(() => env.run(`const big = 'x'.repeat(8 * 1024 * 1024); for (;;) host.callSync('crypto.hash', { alg: 'sha512', data: [{ s: big }], enc: 'hex' });`, 'bomber'));
-      return cut(r, ms, WALL_MS + 2000, ['cpu_limit', 'deadline']);
+      // The hashing runs in the sandbox process outside the isolate's CPU clock, so its deadline
+      // may be what cuts it; cut by the process itself, it ended before the watchdog's kill (its
+      // deadline plus 2 s), the bound this case holds it to.
+      return cutInProcess(env, 'bomber', { kinds: ['cpu_limit', 'deadline'] }, () => env.run(`const big = 'x'.repeat(8 * 1024 * 1024); for (;;) host.callSync('crypto.hash', { alg: 'sha512', data: [{ s: big }], enc: 'hex' });`, 'bomber'));
     },
     timeoutMs: 20_000,
   },
