@@ -20,7 +20,7 @@ const ENGINE_MATRIX = [
   'test/runtime/sdk/sdk-format.test.ts',
   'test/runtime/server/e2e-payout.test.ts',
   'test/runtime/payouts/in-flight-request.test.ts',
-  'test/host-api/http.test.ts',
+  'test/host-api/http/*.test.ts',
   'test/runtime/ipn/*.test.ts',
   'test/runtime/payouts/paused-plugin-server.test.ts',
   'test/runtime/server/payout-admin.test.ts',

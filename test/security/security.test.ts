@@ -14,7 +14,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { corpusStillServing, startCorpusEnv } from './corpus-env.ts';
 import type { CorpusEnv } from './corpus-env.ts';
-import { sandboxCases } from './corpus-sandbox.ts';
+import { escapeCases } from './corpus-escape.ts';
+import { bridgeCases } from './corpus-bridge.ts';
+import { limitCases } from './corpus-limits.ts';
 import { dataCases } from './corpus-data.ts';
 import { bundleCases } from './corpus-bundle.ts';
 import { sdkCases } from './corpus-sdk.ts';
@@ -32,7 +34,7 @@ describe('escape and abuse corpus (sandbox, data, bundle, SDK secrets)', () => {
   let env: CorpusEnv;
   beforeAll(async () => { env = await startCorpusEnv(); }, 60_000);
   afterAll(async () => { await env?.close(); }, 30_000);
-  runCases('corpus', [...sandboxCases, ...dataCases, ...bundleCases, ...sdkCases], () => env, corpusStillServing);
+  runCases('corpus', [...escapeCases, ...bridgeCases, ...limitCases, ...dataCases, ...bundleCases, ...sdkCases], () => env, corpusStillServing);
 });
 
 describe('callback responses and webhook abuse, against a real server', () => {
@@ -81,7 +83,7 @@ describe('summary', () => {
     // A group whose environment failed to start skips its cases: that must fail the suite, not
     // pass it with fewer cases.
     const expected: Record<string, number> = {
-      corpus: sandboxCases.length + dataCases.length + bundleCases.length + sdkCases.length + callbackCases.length,
+      corpus: escapeCases.length + bridgeCases.length + limitCases.length + dataCases.length + bundleCases.length + sdkCases.length + callbackCases.length,
       webhooks: webhookCases.length, ssrf: ssrfCases.length, canaries: canaryCases.length,
     };
     for (const [group, n] of Object.entries(expected)) expect(tally.triedIn(group), `cases tried in ${group}`).toBe(n);
