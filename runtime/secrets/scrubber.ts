@@ -60,6 +60,12 @@ function piecesOf(value: string, label: string, others: Iterable<string>): strin
 interface Compiled {
   /** Per view: one overlapping-match pattern over every piece of every secret, as that view spells them. */
   patterns: Array<{ view: TextView; re: RegExp; labels: Map<string, string> }>;
+  /**
+   * The length of the shortest form in any pattern. No view decodes a text to more characters than
+   * it has (secret-views.ts), so a shorter text holds no form in any view: most keys and short
+   * values of a result are passed without decoding them nine ways.
+   */
+  shortest: number;
 }
 
 function escapeRegExp(s: string): string {
@@ -73,6 +79,7 @@ function compile(secrets: Map<string, string>): Compiled | null {
   // Most views spell pieces the same way (the decoded text is searched for the piece itself): one
   // compiled pattern serves them all. Compiling is what costs (about 1 ms per secret).
   const shared = new Map<string, RegExp>();
+  let shortest = Infinity;
   for (const view of VIEWS) {
     const labels = new Map<string, string>();
     for (const [value, label] of secrets) {
@@ -81,6 +88,7 @@ function compile(secrets: Map<string, string>): Compiled | null {
       }
     }
     if (labels.size === 0) continue;
+    for (const form of labels.keys()) shortest = Math.min(shortest, form.length);
     const alts = [...labels.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp);
     // Consecutive windows of one fragment overlap: redact() restarts one character after each
     // match, so every window is found and their union is the fragment.
@@ -89,11 +97,11 @@ function compile(secrets: Map<string, string>): Compiled | null {
     if (!re) shared.set(source, (re = new RegExp(source, 'g')));
     patterns.push({ view, re, labels });
   }
-  return { patterns };
+  return { patterns, shortest };
 }
 
 function redact(text: string, compiled: Compiled | null): string {
-  if (!compiled || !text) return text;
+  if (!compiled || text.length < compiled.shortest) return text;
   const spans: Array<[number, number, string]> = [];
   for (const { view, re, labels } of compiled.patterns) {
     const decoded = view.decode(text);
