@@ -182,26 +182,29 @@ export class Scrubber {
    * sandbox can be nested thousands deep. Returns a copy; the input is not changed.
    */
   scrubDeepFor<T>(owner: string, value: T): T {
-    if (!this.ownedBy(owner)) return value;
-    if (typeof value === 'string') return this.scrubFor(owner, value) as T;
+    const compiled = this.ownedBy(owner);
+    if (!compiled) return value;
+    if (typeof value === 'string') return redact(value, compiled) as T;
     if (!value || typeof value !== 'object') return value;
     const root: Record<string, unknown> = {};
     const stack: [unknown, object, string | number][] = [[value, root, 'v']];
     while (stack.length) {
       const [src, holder, key] = stack.pop()!;
       let out: unknown = src;
-      if (typeof src === 'string') out = this.scrubFor(owner, src);
+      if (typeof src === 'string') out = redact(src, compiled);
       else if (Array.isArray(src)) {
         const arr: unknown[] = new Array(src.length);
         src.forEach((x, i) => stack.push([x, arr, i]));
         out = arr;
       } else if (src && typeof src === 'object') {
         const obj: Record<string, unknown> = {};
-        for (const [k, x] of Object.entries(src)) stack.push([x, obj, this.scrubFor(owner, k)]);
+        for (const [k, x] of Object.entries(src)) stack.push([x, obj, redact(k, compiled)]);
         out = obj;
       }
-      // defineProperty, not assignment: a "__proto__" key must stay an own property.
-      Object.defineProperty(holder, key, { value: out, writable: true, enumerable: true, configurable: true });
+      // A "__proto__" key must stay an own property: defined, not assigned (which would set the
+      // prototype). Every other key is assigned, several times cheaper, with the same result.
+      if (key === '__proto__') Object.defineProperty(holder, key, { value: out, writable: true, enumerable: true, configurable: true });
+      else (holder as Record<string | number, unknown>)[key] = out;
     }
     return root.v as T;
   }

@@ -58,3 +58,27 @@ describe('scrubber: what it caches follows the set of secrets', () => {
     expect(s.scrubFor('acme', SHORT)).toBe(SHORT);
   });
 });
+
+describe('scrubDeepFor: the copy it returns', () => {
+  it('keeps a "__proto__" key an own property, and every value and key where it was', () => {
+    const s = new Scrubber();
+    s.add(LONG, 'acme.apiKey');
+    const input = JSON.parse(`{"__proto__":{"polluted":"${SHORT}"},"list":["${LONG}",1,null,true],"${LONG}":{"toString":"x"}}`);
+    const out = s.scrubDeepFor('acme', input);
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(Object.hasOwn(out, '__proto__')).toBe(true);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(JSON.parse(JSON.stringify(out))).toEqual(JSON.parse(`{"__proto__":{"polluted":"${SHORT}"},"list":["[redacted:acme.apiKey]",1,null,true],"[redacted:acme.apiKey]":{"toString":"x"}}`));
+    // The input is not changed.
+    expect(input.list[0]).toBe(LONG);
+  });
+
+  it('hands back non-objects and the value itself when the plugin has no secret', () => {
+    const s = new Scrubber();
+    s.add(LONG, 'acme.apiKey');
+    const value = { a: LONG };
+    expect(s.scrubDeepFor('beta', value)).toBe(value);
+    expect(s.scrubDeepFor('acme', 7)).toBe(7);
+    expect(s.scrubDeepFor('acme', LONG)).toBe('[redacted:acme.apiKey]');
+  });
+});
