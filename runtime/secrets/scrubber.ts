@@ -59,7 +59,7 @@ function piecesOf(value: string, label: string, others: Iterable<string>): strin
 
 interface Compiled {
   /** Per view: one overlapping-match pattern over every piece of every secret, as that view spells them. */
-  patterns: Array<{ view: TextView; re: RegExp; labels: Map<string, string> }>;
+  patterns: Array<{ view: TextView; re: RegExp; labels: Map<string, string>; shortest: number }>;
   /**
    * The length of the shortest form in any pattern. No view decodes a text to more characters than
    * it has (secret-views.ts), so a shorter text holds no form in any view: most keys and short
@@ -88,14 +88,16 @@ function compile(secrets: Map<string, string>): Compiled | null {
       }
     }
     if (labels.size === 0) continue;
-    for (const form of labels.keys()) shortest = Math.min(shortest, form.length);
+    let shortestHere = Infinity;
+    for (const form of labels.keys()) shortestHere = Math.min(shortestHere, form.length);
+    shortest = Math.min(shortest, shortestHere);
     const alts = [...labels.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp);
     // Consecutive windows of one fragment overlap: redact() restarts one character after each
     // match, so every window is found and their union is the fragment.
     const source = alts.join('|');
     let re = shared.get(source);
     if (!re) shared.set(source, (re = new RegExp(source, 'g')));
-    patterns.push({ view, re, labels });
+    patterns.push({ view, re, labels, shortest: shortestHere });
   }
   return { patterns, shortest };
 }
@@ -103,7 +105,8 @@ function compile(secrets: Map<string, string>): Compiled | null {
 function redact(text: string, compiled: Compiled | null): string {
   if (!compiled || text.length < compiled.shortest) return text;
   const spans: Array<[number, number, string]> = [];
-  for (const { view, re, labels } of compiled.patterns) {
+  for (const { view, re, labels, shortest } of compiled.patterns) {
+    if (view.mayHold && !view.mayHold(text, shortest)) continue;
     const decoded = view.decode(text);
     if (!decoded) continue;
     re.lastIndex = 0;

@@ -59,6 +59,24 @@ describe('scrubber: what it caches follows the set of secrets', () => {
   });
 });
 
+describe('scrubber: the hex view is searched only where a hex form fits', () => {
+  it('a secret in hex, in either case and mixed, inside other hex digits and text, is redacted; shorter runs pass', () => {
+    const s = new Scrubber();
+    s.add(SHORT, 'acme.apiKey');
+    const h = hex(SHORT);
+    expect(s.scrub(`sig=${h};`)).toBe('sig=[redacted:acme.apiKey];');
+    expect(s.scrub(`sig=${h.toUpperCase()}`)).toBe('sig=[redacted:acme.apiKey]');
+    const mixed = [...h].map((c, i) => (i % 2 ? c.toUpperCase() : c)).join('');
+    expect(s.scrub(`00ff${mixed}00ff`)).toBe('00ff[redacted:acme.apiKey]00ff');
+    // Its pieces too: the hex of half the secret (8 characters, 16 digits) is caught; one digit
+    // less is no form (control), nor is the hex of something else.
+    expect(s.scrub(`x${h.slice(0, 16)}`)).toBe('x[redacted:acme.apiKey]');
+    expect(s.scrub(`x${h.slice(0, 15)}`)).toBe(`x${h.slice(0, 15)}`);
+    const other = hex('pk_0000000000000');
+    expect(s.scrub(`sig=${other}`)).toBe(`sig=${other}`);
+  });
+});
+
 describe('scrubDeepFor: the copy it returns', () => {
   it('keeps a "__proto__" key an own property, and every value and key where it was', () => {
     const s = new Scrubber();
