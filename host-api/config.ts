@@ -47,6 +47,11 @@ export class ConfigService {
   private readonly listeners = new Set<(plugin: string, secret: boolean) => void>();
   /** Per `<plugin>.<key>`: the last envelope opened and its plaintext (see read()). */
   private readonly opened = new Map<string, { envelope: string; plain: string }>();
+  /**
+   * Per manifest: its declared keys, whether each is a secret. Worked out once per manifest (a
+   * reload brings a new one; none is changed in place), not on every read.
+   */
+  private readonly declaredKeys = new WeakMap<PluginManifest, Map<string, boolean>>();
 
   constructor(deps: { store: Pick<Store, 'getConfig' | 'listConfig' | 'setConfig'>; box: SecretBox; scrubber: Scrubber; manifests: ManifestSource }) {
     this.store = deps.store;
@@ -58,12 +63,14 @@ export class ConfigService {
   private declared(plugin: string, key: string): { secret: boolean; manifest: PluginManifest } {
     const manifest = this.manifests.manifestOf(plugin);
     if (!manifest) throw new PolicyDenied('config.unknown-plugin', `config: plugin '${plugin}' is not registered`);
-    const entry = configKeys(manifest).find((k) => k.key === key);
-    if (!entry) {
+    let keys = this.declaredKeys.get(manifest);
+    if (!keys) this.declaredKeys.set(manifest, (keys = new Map(configKeys(manifest).map((k) => [k.key, k.secret]))));
+    const secret = keys.get(key);
+    if (secret === undefined) {
       throw new PolicyDenied('config.undeclared-key',
         `config.get('${key}') refused: '${key}' is not declared in ${plugin}'s configure.js (default_config or required_config)`);
     }
-    return { secret: entry.secret, manifest };
+    return { secret, manifest };
   }
 
   /**

@@ -59,7 +59,13 @@ function piecesOf(value: string, label: string, others: Iterable<string>): strin
 
 interface Compiled {
   /** Per view: one overlapping-match pattern over every piece of every secret, as that view spells them. */
-  patterns: Array<{ view: TextView; re: RegExp; labels: Map<string, string> }>;
+  patterns: Array<{ view: TextView; re: RegExp; labels: Map<string, string>; shortest: number }>;
+  /**
+   * The length of the shortest form in any pattern. No view decodes a text to more characters than
+   * it has (secret-views.ts), so a shorter text holds no form in any view: most keys and short
+   * values of a result are passed without decoding them nine ways.
+   */
+  shortest: number;
 }
 
 function escapeRegExp(s: string): string {
@@ -73,6 +79,7 @@ function compile(secrets: Map<string, string>): Compiled | null {
   // Most views spell pieces the same way (the decoded text is searched for the piece itself): one
   // compiled pattern serves them all. Compiling is what costs (about 1 ms per secret).
   const shared = new Map<string, RegExp>();
+  let shortest = Infinity;
   for (const view of VIEWS) {
     const labels = new Map<string, string>();
     for (const [value, label] of secrets) {
@@ -81,21 +88,25 @@ function compile(secrets: Map<string, string>): Compiled | null {
       }
     }
     if (labels.size === 0) continue;
+    let shortestHere = Infinity;
+    for (const form of labels.keys()) shortestHere = Math.min(shortestHere, form.length);
+    shortest = Math.min(shortest, shortestHere);
     const alts = [...labels.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp);
     // Consecutive windows of one fragment overlap: redact() restarts one character after each
     // match, so every window is found and their union is the fragment.
     const source = alts.join('|');
     let re = shared.get(source);
     if (!re) shared.set(source, (re = new RegExp(source, 'g')));
-    patterns.push({ view, re, labels });
+    patterns.push({ view, re, labels, shortest: shortestHere });
   }
-  return { patterns };
+  return { patterns, shortest };
 }
 
 function redact(text: string, compiled: Compiled | null): string {
-  if (!compiled || !text) return text;
+  if (!compiled || text.length < compiled.shortest) return text;
   const spans: Array<[number, number, string]> = [];
-  for (const { view, re, labels } of compiled.patterns) {
+  for (const { view, re, labels, shortest } of compiled.patterns) {
+    if (view.mayHold && !view.mayHold(text, shortest)) continue;
     const decoded = view.decode(text);
     if (!decoded) continue;
     re.lastIndex = 0;
@@ -174,26 +185,29 @@ export class Scrubber {
    * sandbox can be nested thousands deep. Returns a copy; the input is not changed.
    */
   scrubDeepFor<T>(owner: string, value: T): T {
-    if (!this.ownedBy(owner)) return value;
-    if (typeof value === 'string') return this.scrubFor(owner, value) as T;
+    const compiled = this.ownedBy(owner);
+    if (!compiled) return value;
+    if (typeof value === 'string') return redact(value, compiled) as T;
     if (!value || typeof value !== 'object') return value;
     const root: Record<string, unknown> = {};
     const stack: [unknown, object, string | number][] = [[value, root, 'v']];
     while (stack.length) {
       const [src, holder, key] = stack.pop()!;
       let out: unknown = src;
-      if (typeof src === 'string') out = this.scrubFor(owner, src);
+      if (typeof src === 'string') out = redact(src, compiled);
       else if (Array.isArray(src)) {
         const arr: unknown[] = new Array(src.length);
         src.forEach((x, i) => stack.push([x, arr, i]));
         out = arr;
       } else if (src && typeof src === 'object') {
         const obj: Record<string, unknown> = {};
-        for (const [k, x] of Object.entries(src)) stack.push([x, obj, this.scrubFor(owner, k)]);
+        for (const [k, x] of Object.entries(src)) stack.push([x, obj, redact(k, compiled)]);
         out = obj;
       }
-      // defineProperty, not assignment: a "__proto__" key must stay an own property.
-      Object.defineProperty(holder, key, { value: out, writable: true, enumerable: true, configurable: true });
+      // A "__proto__" key must stay an own property: defined, not assigned (which would set the
+      // prototype). Every other key is assigned, several times cheaper, with the same result.
+      if (key === '__proto__') Object.defineProperty(holder, key, { value: out, writable: true, enumerable: true, configurable: true });
+      else (holder as Record<string | number, unknown>)[key] = out;
     }
     return root.v as T;
   }

@@ -20,6 +20,11 @@ export interface TextView {
   decode(text: string): Decoded | null;
   /** How a piece of a secret reads in this view; `whole` is the entire value (not a fragment). */
   forms(piece: string, whole: boolean): string[];
+  /**
+   * False when the text cannot hold a form of `shortest` characters in this view: a test cheaper
+   * than decoding, for views whose forms use few characters. Absent: always decoded.
+   */
+  mayHold?(text: string, shortest: number): boolean;
 }
 
 const identity = (text: string): Decoded => ({ text, start: (i) => i, end: (i) => i + 1 });
@@ -97,6 +102,18 @@ function unentity(text: string): Decoded | null {
   });
 }
 
+/** Whether the text has a run of at least `n` hex digits (either case): hex forms are nothing else. */
+function hasHexRun(text: string, n: number): boolean {
+  let run = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102)) {
+      if (++run >= n) return true;
+    } else run = 0;
+  }
+  return false;
+}
+
 /** Hex digits in one case, so `DEADbeef` and `deadbeef` read the same; positions do not move. */
 function hexLower(text: string): Decoded | null {
   return /[A-F]/.test(text) ? identity(text.replace(/[A-F]/g, (c) => c.toLowerCase())) : identity(text);
@@ -166,5 +183,7 @@ export const VIEWS: TextView[] = [
   { name: 'escapes-then-percent', decode: (t) => { const once = unescapeString(t); return once && compose(once, unpercent(once.text)); }, forms: (piece) => [utf8Bytes(piece)] },
   { name: 'percent-then-escapes', decode: (t) => { const once = unpercent(t); return once && compose(once, unescapeString(once.text)); }, forms: (piece) => [piece] },
   { name: 'html', decode: unentity, forms: (piece) => [piece] },
-  { name: 'hex', decode: hexLower, forms: (piece) => [Buffer.from(piece, 'utf8').toString('hex')] },
+  // Most texts (log lines, audit summaries, result keys) have no run of hex digits as long as a
+  // hex form: they are not lower-cased and searched again.
+  { name: 'hex', decode: hexLower, forms: (piece) => [Buffer.from(piece, 'utf8').toString('hex')], mayHold: hasHexRun },
 ];

@@ -59,8 +59,10 @@ export class Checker {
   }
   /** Times are stored as canonical ISO-8601 UTC strings so that string order is time order in both stores. */
   time(name: string, v: unknown): string {
-    if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) this.fail(`${name} must be an ISO-8601 time, got ${describe(v)}`);
-    const canonical = new Date(v).toISOString();
+    // Parsed once: new Date(string) parses exactly as Date.parse does.
+    const ms = typeof v === 'string' ? Date.parse(v) : Number.NaN;
+    if (Number.isNaN(ms)) this.fail(`${name} must be an ISO-8601 time, got ${describe(v)}`);
+    const canonical = new Date(ms).toISOString();
     if (canonical.length !== 24) this.fail(`${name} is outside years 0000..9999: ${v}`);
     return canonical;
   }

@@ -103,3 +103,19 @@ describe('opened secrets are kept only with the envelope they came from', () => 
     await expect(service.get('acme', 'apiKey')).rejects.toThrow(/could not be decrypted/);
   });
 });
+
+describe('declared keys', () => {
+  it('follow the manifest the plugin has now: a reload that adds, drops or makes secret a key is obeyed at the next read', async () => {
+    let current: PluginManifest = manifest('platform');
+    const reloading = new ConfigService({ store, box, scrubber, manifests: { manifestOf: (p) => (p === 'acme' ? current : undefined) } });
+    expect(await reloading.get('acme', 'apiUrl')).toBe('https://api.acme.example');
+    await expect(reloading.get('acme', 'region')).rejects.toMatchObject({ rule: 'config.undeclared-key' });
+    await store.setConfig({ plugin: 'acme', key: 'region', secret: false, value: 'eu' });
+    current = { ...current, required_config: { apiKey: 2, region: 1 }, default_config: {} };
+    expect(await reloading.get('acme', 'region')).toBe('eu');
+    await expect(reloading.get('acme', 'apiUrl')).rejects.toMatchObject({ rule: 'config.undeclared-key' });
+    // A key now declared secret is read as one: an envelope is expected, and plain text is refused.
+    current = { ...current, required_config: { apiKey: 2, region: 2 } };
+    await expect(reloading.get('acme', 'region')).rejects.toThrow(/secret acme.region is not an encrypted/);
+  });
+});

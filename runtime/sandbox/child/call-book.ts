@@ -12,6 +12,7 @@ import type {
 import type { CallOutcome, IsolateHooks, PluginEngine } from './engine.ts';
 import { runLocalService } from './local-services.ts';
 import { LoadFailure } from './load-failure.ts';
+import { cutByOverload, freshnessMs, processCpu } from './overload.ts';
 import type { LibrarySource } from './library-script.ts';
 import { normaliseDescription, normaliseLogLine, normaliseResponse, normaliseThrown } from './plugin-reports.ts';
 import { MAX_TIMERS_PER_CALL, clampDelay } from '../../../host-api/timers.ts';
@@ -43,13 +44,6 @@ interface LiveCall {
 
 type Reply = { ok: true; [k: string]: unknown } | { ok: false; error: { message: string; code?: string } };
 const replyJson = (reply: Reply) => JSON.stringify(reply);
-
-/**
- * A CPU timer that fires before the call used this share of its budget fired on wall time alone:
- * the process got less than a fifth of a core meanwhile (measured: 25 % of one at load 7 on 2
- * cores). Low on purpose: a plugin that burns its budget on a merely busy machine is still charged.
- */
-const OVERLOAD_SHARE = 0.2;
 
 export abstract class CallBook implements PluginEngine {
   readonly key: string;
@@ -231,8 +225,10 @@ export abstract class CallBook implements PluginEngine {
     if (this.disposed) return undefined;
     const before = this.cpuClockMs();
     // The process's own CPU count from the kernel: isolated-vm's cpuTime runs on while the
-    // process is not scheduled, so only this one tells a busy machine from a busy plugin.
-    const processCpuBefore = process.cpuUsage();
+    // process is not scheduled, so only this one tells a busy machine from a busy plugin. A
+    // reading from a moment ago serves (overload.ts): one syscall per section was its largest cost.
+    const timedCall = callId ? this.calls.get(callId) : undefined;
+    const processCpuBefore = processCpu.recent(freshnessMs(timedCall ? timedCall.cpuBudgetMs : this.limits.cpuMsPerCall));
     const outer = this.section;
     this.section = { callId, before };
     try {
@@ -257,10 +253,9 @@ export abstract class CallBook implements PluginEngine {
         // give the plugin its CPU: the call is cut all the same, but the fault is the machine's,
         // not the plugin's (sandbox-host.ts charges no fault for it).
         const call = callId ? this.calls.get(callId) : undefined;
-        const spent = process.cpuUsage(processCpuBefore);
-        const usedMs = (call?.cpuUsedMs ?? 0) + (spent.user + spent.system) / 1000;
         const budgetMs = call ? call.cpuBudgetMs : this.limits.cpuMsPerCall;
-        if (usedMs < budgetMs * OVERLOAD_SHARE) {
+        const { overloaded: cutByMachine, usedMs } = cutByOverload(call?.cpuUsedMs ?? 0, processCpuBefore, budgetMs);
+        if (cutByMachine) {
           overloaded = true;
           reason = `the call was cut by its CPU timer after only ${Math.round(usedMs)} ms of CPU (its budget is ${budgetMs} ms): the machine was too busy to run it; not counted as the plugin's fault`;
         }

@@ -1,0 +1,170 @@
+// The overload rule of call-book.ts: a call cut by its CPU timer after under a fifth of its budget
+// of process CPU was cut by a machine too busy to run it (error.overloaded, not the plugin's fault);
+// a call that did burn its CPU is the plugin's fault. Driven through a scripted engine, so each
+// case spends real process CPU (or none) exactly where the case says.
+import { describe, expect, it, vi } from 'vitest';
+import { CallBook, type Breach, type EntryArg, type EntryName } from '../../../../runtime/sandbox/child/call-book.ts';
+import type { IsolateHooks } from '../../../../runtime/sandbox/child/engine.ts';
+import { DEFAULT_LIMITS, type EngineName, type FailureKind } from '../../../../runtime/sandbox/protocol.ts';
+
+const BUDGET_MS = 100; // the overload line is a fifth of it: 20 ms of process CPU
+const BREACH = new Error('scripted CPU timer');
+
+/** Spends `ms` of this process's CPU. */
+function burn(ms: number): void {
+  const start = process.cpuUsage();
+  for (;;) {
+    const used = process.cpuUsage(start);
+    if ((used.user + used.system) / 1000 >= ms) return;
+  }
+}
+
+/** Waits `ms` of wall time without spending CPU: what a process gets on a machine too busy to run it. */
+function starve(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+type Script = (entry: EntryName, args: EntryArg[], book: ScriptedEngine) => string | undefined;
+
+/**
+ * An engine whose entries run `script`. Its CPU clock runs on wall time, as isolated-vm's does
+ * while the process is not scheduled: only the process's own count tells the cases apart.
+ */
+class ScriptedEngine extends CallBook {
+  readonly engine: EngineName = 'isolated-vm';
+  script: Script = () => undefined;
+  readonly faults: { kind: FailureKind; message: string }[] = [];
+
+  constructor() {
+    const faults: { kind: FailureKind; message: string }[] = [];
+    let hostCallSeq = 0;
+    const hooks: IsolateHooks = {
+      nextHostCallId: () => ++hostCallSeq,
+      routeHostCall: () => {},
+      sendHostCall: () => {},
+      sendLog: () => {},
+      sendRespond: () => {},
+      sendFault: (kind, message) => faults.push({ kind, message }),
+    };
+    super('scripted', { ...DEFAULT_LIMITS, cpuMsPerCall: BUDGET_MS }, hooks);
+    this.faults = faults;
+  }
+
+  protected setUp() {
+    return { cachedData: null, cacheAccepted: false };
+  }
+  protected enter(entry: EntryName, args: EntryArg[]): string | undefined {
+    if (entry === 'load') return JSON.stringify({ ok: true, value: { className: 'Scripted', methods: { getFields: true } } });
+    return this.script(entry, args, this);
+  }
+  protected cpuClockMs(): number {
+    return performance.now();
+  }
+  protected breachOf(err: unknown): Breach | null {
+    return err === BREACH ? 'cpu_limit' : null;
+  }
+  protected engineAlive(): boolean {
+    return true;
+  }
+  protected release(): void {}
+  heapStats() {
+    return { used: 0, limit: 0, external: 0 };
+  }
+
+  /** Reports a call's result, as the prelude does from inside an entry. */
+  done(callId: string, value: unknown): void {
+    this.callbacks.report('done', callId, JSON.stringify(value));
+  }
+  /** Starts a host call of `callId` from inside an entry; returns its id. */
+  hostCall(callId: string): number {
+    return JSON.parse(this.callbacks.startAsync(callId, 'config.get', '{}')).id;
+  }
+}
+
+function loadedEngine(): ScriptedEngine {
+  const engine = new ScriptedEngine();
+  engine.load('load-1', '', null, { pluginKey: 'scripted', env: {}, labels: {} }, null);
+  return engine;
+}
+
+describe('call book: a call cut by its CPU timer', () => {
+  it('control: a plugin that burnt its CPU before the timer fired is at fault (not overloaded)', async () => {
+    const engine = loadedEngine();
+    engine.script = () => {
+      burn(BUDGET_MS * 0.6);
+      throw BREACH;
+    };
+    const outcome = await engine.invoke('c1', 'getFields', [], 5_000);
+    expect(outcome).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
+    expect(outcome.ok === false && outcome.error.overloaded).toBeFalsy();
+    expect(engine.faults).toEqual([expect.objectContaining({ kind: 'cpu_limit', message: expect.stringContaining(`more than ${BUDGET_MS} ms of CPU`) })]);
+  });
+
+  it('a call cut while the process got almost no CPU is the machine\'s (overloaded)', async () => {
+    const engine = loadedEngine();
+    engine.script = () => {
+      starve(BUDGET_MS * 1.2);
+      throw BREACH;
+    };
+    const outcome = await engine.invoke('c1', 'getFields', [], 5_000);
+    expect(outcome).toMatchObject({ ok: false, error: { kind: 'cpu_limit', overloaded: true } });
+    expect(engine.faults[0].message).toContain('the machine was too busy to run it');
+  });
+
+  it('CPU the call burnt in an earlier section counts: a cut in a quiet section after it is still the plugin\'s', async () => {
+    const engine = loadedEngine();
+    let hostCallId = 0;
+    engine.script = (entry, args) => {
+      if (entry === 'invoke') {
+        burn(BUDGET_MS * 0.4);
+        hostCallId = engine.hostCall(String(args[0]));
+        return undefined;
+      }
+      starve(BUDGET_MS);
+      throw BREACH;
+    };
+    const outcome = engine.invoke('c1', 'getFields', [], 5_000);
+    engine.resume(hostCallId, true, 'value');
+    const settled = await outcome;
+    expect(settled).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
+    expect(settled.ok === false && settled.error.overloaded).toBeFalsy();
+  });
+
+  it('CPU the process spent outside any section just before the cut one is not the call\'s: still overloaded', async () => {
+    const engine = loadedEngine();
+    engine.script = (entry, args, book) => {
+      book.done(String(args[0]), 'quick');
+      return undefined;
+    };
+    // Sections run back to back, then the process works outside any section (the server's
+    // messages, other plugins' answers) for longer than the overload line, right before the call.
+    for (let i = 0; i < 20; i++) expect(await engine.invoke(`warm-${i}`, 'getFields', [], 5_000)).toMatchObject({ ok: true });
+    burn(BUDGET_MS * 0.6);
+    engine.script = () => {
+      starve(BUDGET_MS * 1.2);
+      throw BREACH;
+    };
+    const outcome = await engine.invoke('c1', 'getFields', [], 5_000);
+    expect(outcome).toMatchObject({ ok: false, error: { kind: 'cpu_limit', overloaded: true } });
+  });
+
+  it('sections that follow each other closely share one reading of the process CPU clock (a syscall each)', async () => {
+    const engine = loadedEngine();
+    engine.script = (entry, args, book) => {
+      book.done(String(args[0]), 'quick');
+      return undefined;
+    };
+    const cpuUsage = vi.spyOn(process, 'cpuUsage');
+    try {
+      const started = performance.now();
+      const sections = 200;
+      for (let i = 0; i < sections; i++) await engine.invoke(`c${i}`, 'getFields', [], 5_000);
+      const elapsedMs = performance.now() - started;
+      // At most one reading per millisecond of wall time (the freshness the overload rule allows),
+      // never one per section.
+      expect(cpuUsage.mock.calls.length).toBeLessThanOrEqual(Math.ceil(elapsedMs) + 1);
+    } finally {
+      cpuUsage.mockRestore();
+    }
+  });
+});
