@@ -12,7 +12,7 @@ import type {
 import type { CallOutcome, IsolateHooks, PluginEngine } from './engine.ts';
 import { runLocalService } from './local-services.ts';
 import { LoadFailure } from './load-failure.ts';
-import { cutByOverload, freshnessMs, processCpu } from './overload.ts';
+import { cutByOverload, freshnessMs, processCpu, processCpuMsSince } from './overload.ts';
 import type { LibrarySource } from './library-script.ts';
 import { normaliseDescription, normaliseLogLine, normaliseResponse, normaliseThrown } from './plugin-reports.ts';
 import { MAX_TIMERS_PER_CALL, clampDelay } from '../../../host-api/timers.ts';
@@ -268,6 +268,12 @@ export abstract class CallBook implements PluginEngine {
         kind = 'plugin_error';
         reason = `sandbox bridge error: ${message}`;
       }
+      // The cut section's CPU is the call's: dispose() reports the call's stats, and a disposed
+      // engine no longer counts the section that was running, so a call cut at its budget
+      // reported ≈0 ms and charged its plugin's CPU window (shared groups) nothing. The kernel's
+      // count, not the engine's clock: a cut the machine caused charges what the plugin really got.
+      const cutCall = callId ? this.calls.get(callId) : undefined;
+      if (cutCall) cutCall.cpuUsedMs += processCpuMsSince(processCpuBefore);
       this.hooks.sendFault(kind, reason);
       this.dispose(kind, reason, callId, overloaded ? { overloaded: true } : {});
       if (isLoad) throw new LoadFailure(kind, reason, overloaded);

@@ -41,12 +41,17 @@ export class ProcessCpuClock {
 /** One clock for every engine of this process: its CPU count is the process's, whichever plugin reads it. */
 export const processCpu = new ProcessCpuClock();
 
+/** Process CPU since `start`, ms. */
+export function processCpuMsSince(start: NodeJS.CpuUsage): number {
+  const spent = process.cpuUsage(start);
+  return (spent.user + spent.system) / 1000;
+}
+
 /**
  * Whether a call cut by its CPU timer was cut by the machine: the CPU it was charged before this
  * section (`usedBeforeMs`) plus the process CPU since `sectionStart` is under the overload line.
  */
 export function cutByOverload(usedBeforeMs: number, sectionStart: NodeJS.CpuUsage, budgetMs: number): { overloaded: boolean; usedMs: number } {
-  const spent = process.cpuUsage(sectionStart);
-  const usedMs = usedBeforeMs + (spent.user + spent.system) / 1000;
+  const usedMs = usedBeforeMs + processCpuMsSince(sectionStart);
   return { overloaded: usedMs < budgetMs * OVERLOAD_SHARE, usedMs };
 }

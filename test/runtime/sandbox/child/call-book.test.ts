@@ -168,3 +168,30 @@ describe('call book: a call cut by its CPU timer', () => {
     }
   });
 });
+
+describe('call book: the CPU of a call cut by a limit is in its stats', () => {
+  // Its plugin's CPU window (plugin-gate.ts) is charged from these stats when plugins share a
+  // process: a call cut at its budget used to report ≈0 ms, and so was never charged.
+  it('a call that burnt its CPU and was cut reports that CPU', async () => {
+    const engine = loadedEngine();
+    engine.script = () => {
+      burn(BUDGET_MS * 0.6);
+      throw BREACH;
+    };
+    const outcome = await engine.invoke('c1', 'getFields', [], 5_000);
+    expect(outcome).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
+    expect(outcome.stats.cpuMs).toBeGreaterThanOrEqual(BUDGET_MS * 0.6);
+  });
+
+  it('a cut the machine caused charges only the CPU the process really got (the kernel\'s count, not the engine\'s clock)', async () => {
+    const engine = loadedEngine();
+    engine.script = () => {
+      starve(BUDGET_MS * 1.2);
+      throw BREACH;
+    };
+    const outcome = await engine.invoke('c1', 'getFields', [], 5_000);
+    expect(outcome).toMatchObject({ ok: false, error: { kind: 'cpu_limit', overloaded: true } });
+    // The engine's clock (wall time here) ran 120 ms; the process got next to none of it.
+    expect(outcome.stats.cpuMs).toBeLessThan(BUDGET_MS * 0.2);
+  });
+});
