@@ -201,7 +201,9 @@ export class Scrubber {
         out = arr;
       } else if (src && typeof src === 'object') {
         const obj: Record<string, unknown> = {};
-        for (const [k, x] of Object.entries(src)) stack.push([x, obj, redact(k, compiled)]);
+        // Pushed last to first, so they are popped, and the copy's keys assigned, in their order.
+        const entries = Object.entries(src);
+        for (let i = entries.length - 1; i >= 0; i--) stack.push([entries[i][1], obj, redact(entries[i][0], compiled)]);
         out = obj;
       }
       // A "__proto__" key must stay an own property: defined, not assigned (which would set the

@@ -91,6 +91,15 @@ describe('scrubDeepFor: the copy it returns', () => {
     expect(input.list[0]).toBe(LONG);
   });
 
+  it('keeps every object\'s keys in their order, at every depth (a result reads as the plugin wrote it)', () => {
+    const s = new Scrubber();
+    s.add(LONG, 'acme.apiKey');
+    const input = { _id: 'card', name: LONG, nested: { z: 1, a: [{ second: 2, first: 1 }], m: null }, last: true };
+    const out = s.scrubDeepFor('acme', input);
+    expect(JSON.stringify(out)).toBe(JSON.stringify({ ...input, name: '[redacted:acme.apiKey]' }));
+    expect(Object.keys(out)).toEqual(['_id', 'name', 'nested', 'last']);
+  });
+
   it('hands back non-objects and the value itself when the plugin has no secret', () => {
     const s = new Scrubber();
     s.add(LONG, 'acme.apiKey');
