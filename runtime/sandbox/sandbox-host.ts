@@ -17,7 +17,8 @@ import { newCallId } from './call-ids.ts';
 import { BUSY_NICE, SANDBOX_NICE } from './process-usage.ts';
 import { scrubAnswer, scrubFailure } from './result-scrub.ts';
 import { ServerCallTrace } from './call-trace.ts';
-import { DEFAULT_ENGINE, DEFAULT_LIMITS, loadCpuMs } from './protocol.ts';
+import { CodeDelivery } from './code-delivery.ts';
+import { DEFAULT_ENGINE, DEFAULT_LIMITS } from './protocol.ts';
 import type {
   CallbackResponse, EngineName, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure,
 } from './protocol.ts';
@@ -58,15 +59,8 @@ export class SandboxHost {
   private readonly placement: ProcessPlacement;
   private readonly plugins = new Map<string, RegisteredPlugin>();
   private readonly calls = new Map<string, { ctx: HostCallContext; plugin: RegisteredPlugin; onRespond?: (r: CallbackResponse) => void; trace?: ServerCallTrace }>();
-  // V8 code cache, produced by our own sandbox processes only and keyed by the exact code and
-  // engine versions: cached data is trusted input to V8 (design.md §10, CVE-2022-39266).
-  private readonly codeCache = new Map<string, string>();
+  private readonly code = new CodeDelivery();
   private readonly manifests: ManifestReader;
-  /**
-   * The bundles (sha256 of the code) each sandbox process was sent in its current generation: a
-   * reload of the same code sends only the hash, not ~200 KB of JSON-escaped code again.
-   */
-  private readonly bundlesSent = new WeakMap<SandboxProcess, { generation: number; shas: Set<string> }>();
   private readonly configPush: ConfigPush;
   /** Loads so far, of every plugin: each load gets its own number (RegisteredPlugin.loads). */
   private loadCount = 0;
@@ -197,37 +191,12 @@ export class SandboxHost {
       } catch (err) {
         return { ok: false, error: { kind: 'sandbox_unavailable', message: `${plugin.key}: its sandbox process could not be started (${(err as Error)?.message ?? err}); nothing ran` } };
       }
-      const versions = plugin.process.versions;
-      // The engine is part of the key: V8's cached data is of no use to QuickJS (which makes none).
-      const cacheKey = `${plugin.engine}:${plugin.bundle.sha256}:${versions?.node}:${versions?.isolatedVm}`;
       const callId = newCallId();
       const ctx = this.openContext(plugin, callId, 'load', plugin.limits.wallMsPerCall);
       try {
-        const proc = plugin.process;
-        let sent = this.bundlesSent.get(proc);
-        if (!sent || sent.generation !== proc.generation) this.bundlesSent.set(proc, (sent = { generation: proc.generation, shas: new Set() }));
-        const { library } = plugin.bundle;
-        // The library (the same for every plugin) and the plugin's own code are each sent once per
-        // process generation; after that the load names them by hash.
-        const load = (withCode: boolean, withLibrary: boolean) => requestProcess(proc, {
-          t: 'load', plugin: plugin.key, callId, code: withCode ? plugin.bundle.ownCode : null, codeSha256: plugin.bundle.sha256,
-          library: library ? { source: withLibrary ? library.source : null, sha256: library.sha256 } : null,
-          cachedData: this.codeCache.get(cacheKey) ?? null, setup: plugin.setup, limits: plugin.limits, engine: plugin.engine,
-        }, loadCpuMs(plugin.limits) + 2000, `${plugin.key} load`, plugin.key);
-        const librarySent = library ? sent.shas.has(library.sha256) : true;
-        let reply = await load(!sent.shas.has(plugin.bundle.sha256), !librarySent);
-        if (!reply.ok && reply.error.bundleMissing) {
-          sent.shas.delete(plugin.bundle.sha256);
-          if (library) sent.shas.delete(library.sha256);
-          reply = await load(true, true);
-        }
-        if (reply.ok) {
-          sent.shas.add(plugin.bundle.sha256);
-          if (library) sent.shas.add(library.sha256);
-        }
+        const reply = await this.code.load(plugin, callId);
         if (!reply.ok) return { ok: false, error: scrubFailure(this.options.handler, attributeFailure(plugin.key, this.placement.pluginsIn(plugin.process), reply, ctx.counters.requestsStarted)) };
         const result = reply.value as LoadResult;
-        if (result.cachedData) this.codeCache.set(cacheKey, result.cachedData);
         plugin.lastLoad = result;
         plugin.description = result.description;
         plugin.loadedGeneration = plugin.process.generation;
