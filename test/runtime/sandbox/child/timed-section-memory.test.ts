@@ -1,5 +1,5 @@
-// Why an isolated-vm sandbox process grows under host-call floods (SECURITY.md, "The QuickJS
-// engine", residual risks): every timed section (plugin-isolate.ts enters the prelude with
+// Why an isolated-vm sandbox process grows under host-call floods (SECURITY.md, Known gaps, "Timed
+// sections hold native memory until their timeout"): every timed section (plugin-isolate.ts enters the prelude with
 // `applySync(…, { timeout })`, one section per host call's answer, per timer firing, per call)
 // arms a timer of isolated-vm's own (src/lib/timer.cc). When the section returns, the timer is
 // only marked dead: its record (≈190 bytes of native memory) stays in isolated-vm's timer queue
