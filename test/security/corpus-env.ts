@@ -35,6 +35,11 @@ export const HOST_FILE_MARKER = `host-file-marker-${rand()}`;
  */
 export const CPU_MS = ON_QUICKJS ? 1000 : 400;
 export const WALL_MS = 4000;
+/**
+ * The CPU budget of one configure.js evaluation (SandboxHostOptions.manifestCpuMs, its default),
+ * set here so the corpus can hold a configure.js loop to it.
+ */
+export const CONFIGURE_CPU_MS = 500;
 
 // Runs the code a case hands it, with the platform modules at hand. Used by several attacker
 // plugins, so that an attack that breaks its own isolate (pollution, harvested prelude functions)
@@ -131,6 +136,8 @@ export interface CorpusEnv {
   /** The isolate's return value of run(), or throws with what went wrong. */
   value<T = any>(code: string, plugin?: string): Promise<T>;
   pidOf(plugin: string): number | null;
+  /** The pid of the sandbox process that evaluates configure.js files, or null when it is not running. */
+  configurePid(): number | null;
   close(): Promise<void>;
 }
 
@@ -144,7 +151,7 @@ export async function startCorpusEnv(): Promise<CorpusEnv> {
     http: { caps: { maxRequestsPerMinute: 100_000, totalTimeoutMs: 5000 } },
     // Two shared groups, so the corpus also proves what holds between plugins that share a
     // process (hosts may group plugins they trust; the default gives every plugin its own).
-    sandbox: { groups: { a: ['mallory', 'sentinel', 'bomber', 'stacky', 'sdkfree'], b: ['alice', 'loud', 'polly', 'sdkmal'] }, limits: { cpuMsPerCall: CPU_MS, wallMsPerCall: WALL_MS }, breaker: { threshold: 100_000 } },
+    sandbox: { groups: { a: ['mallory', 'sentinel', 'bomber', 'stacky', 'sdkfree'], b: ['alice', 'loud', 'polly', 'sdkmal'] }, limits: { cpuMsPerCall: CPU_MS, wallMsPerCall: WALL_MS }, manifestCpuMs: CONFIGURE_CPU_MS, breaker: { threshold: 100_000 } },
   });
   await local.sandbox.start();
 
@@ -172,6 +179,8 @@ export async function startCorpusEnv(): Promise<CorpusEnv> {
 
   const a = await orderWithTx(local.store, 'alice');
   const processOf = (plugin: string) => (local.sandbox as unknown as { plugins: Map<string, { process: { pid: number | null } }> }).plugins.get(plugin)?.process;
+  // The host keeps that process to itself (no plugin lives there); the corpus watches its pid.
+  const configureProcess = () => (local.sandbox as unknown as { manifests: { process(): { pid: number | null } } }).manifests.process();
 
   const env: CorpusEnv = {
     local, echo, evil, grants, markerFile, markerDir,
@@ -183,6 +192,7 @@ export async function startCorpusEnv(): Promise<CorpusEnv> {
       return r.value as never;
     },
     pidOf: (plugin) => processOf(plugin)?.pid ?? null,
+    configurePid: () => configureProcess().pid,
     async close() {
       await local.close();
       await echo.close();

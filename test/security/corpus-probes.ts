@@ -1,10 +1,10 @@
-// What the sandbox corpus (corpus-escape.ts, corpus-bridge.ts, corpus-limits.ts) reads to decide a
+// What the sandbox corpus (corpus-escape.ts, corpus-bridge.ts, corpus-limits.ts, corpus-bundle.ts) reads to decide a
 // case: the audit and plugin log as the host stored them, and whether a call that breached a limit
 // was cut, and cut by its own sandbox process. No case reads a clock to decide: machines running
 // the suite are shared and noisy, and speed goals live in the benchmark.
 import type { InvokeResult } from '../../runtime/sandbox/sandbox-host.ts';
 import { USAGE_SUPPORTED, readUsage } from '../../runtime/sandbox/process-usage.ts';
-import { CPU_MS, WALL_MS } from './corpus-env.ts';
+import { CONFIGURE_CPU_MS, CPU_MS, WALL_MS } from './corpus-env.ts';
 import type { CorpusEnv } from './corpus-env.ts';
 import { all, through } from './tally.ts';
 import type { Outcome } from './tally.ts';
@@ -62,6 +62,45 @@ export async function cutInProcess(env: CorpusEnv, plugin: string, check: CutChe
     checks.push([cpuMs !== null, `the kernel's CPU count of sandbox process ${pid} could not be read`]);
     checks.push([cpuMs === null || cpuMs <= NEARER_BUDGET_THAN_DEADLINE_MS,
       `the sandbox process spent ${cpuMs} ms of CPU on the call: cut nearer its ${WALL_MS} ms deadline than its ${CPU_MS} ms CPU budget`]);
+  }
+  return all(checks);
+}
+
+/**
+ * The deadline of one configure.js evaluation: its CPU budget plus the second the host gives the
+ * configure process to answer (manifest-reader.ts); the watchdog kills that process its grace later.
+ */
+const CONFIGURE_DEADLINE_MS = CONFIGURE_CPU_MS + 1000;
+/** As NEARER_BUDGET_THAN_DEADLINE_MS, for a configure.js evaluation. */
+export const CONFIGURE_NEARER_BUDGET_MS = (CONFIGURE_CPU_MS + CONFIGURE_DEADLINE_MS) / 2;
+
+/**
+ * Loads a plugin whose configure.js breaches its CPU budget and decides whether the evaluation was
+ * cut by the process that evaluates configure.js files: the load refused as manifest_timeout (the
+ * isolate's own cut; a watchdog's kill is refused as manifest_invalid), that process still the same
+ * pid, and the kernel's count of its CPU time over the load nearer the budget than the deadline.
+ */
+export async function configureCutInProcess(env: CorpusEnv, load: () => Promise<unknown>): Promise<Outcome> {
+  const pid = env.configurePid();
+  if (pid === null) return through('no process evaluated configure.js files before the attack, so none could be watched');
+  const before = readUsage(pid);
+  let refusal: { code?: unknown; message?: unknown } | null = null;
+  try {
+    await load();
+  } catch (err) {
+    refusal = (err ?? {}) as { code?: unknown; message?: unknown };
+  }
+  const after = readUsage(pid);
+  if (refusal === null) return through('the plugin loaded: its configure.js was not cut');
+  const cpuMs = before && after ? after.cpuMs - before.cpuMs : null;
+  const checks: [boolean, string][] = [
+    [refusal.code === 'manifest_timeout', `the load was refused as ${String(refusal.code)} (${String(refusal.message)}), expected manifest_timeout`],
+    [env.configurePid() === pid, `the configure process was replaced (pid ${pid} → ${env.configurePid()})`],
+  ];
+  if (USAGE_SUPPORTED) {
+    checks.push([cpuMs !== null, `the kernel's CPU count of configure process ${pid} could not be read`]);
+    checks.push([cpuMs === null || cpuMs <= CONFIGURE_NEARER_BUDGET_MS,
+      `the configure process spent ${cpuMs} ms of CPU on the load: cut nearer its ${CONFIGURE_DEADLINE_MS} ms deadline than its ${CONFIGURE_CPU_MS} ms CPU budget`]);
   }
   return all(checks);
 }

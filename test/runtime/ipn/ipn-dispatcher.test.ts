@@ -148,12 +148,12 @@ describe('delivery', () => {
     const ipn = await transitionWithIpn(merchant.url);
     const started = Date.now();
     expect(await dispatcher({ sendTimeoutMs: 300 }).drainOnce()).toMatchObject({ failed: 1 });
-    const elapsed = Date.now() - started;
-    expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(3000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290); // not before its timeout (load only makes it later)
     const stored = await row(ipn);
     expect(stored.state).toBe('failed');
     expect(stored.lastError).toMatch(/^attempt 1 of 1: no answer within 300 ms: ipn: http:\/\/127\.0\.0\.1:\d+ did not complete within/);
+    // Given up by its own send timeout, not by a clock: the merchant had not answered yet.
+    expect(merchant.received.map((r) => r.answeredWith)).toEqual([null]);
   });
 
   it('refuses private and loopback ipnUrls through the egress guard, records it, and sends nothing', async () => {
@@ -220,19 +220,19 @@ describe('crash safety', () => {
 
 describe('worker lifecycle', () => {
   it('kick() delivers at once; stop() waits for the send in flight and its record', async () => {
-    const d = dispatcher({ pollIntervalMs: 60_000, sendTimeoutMs: 300 });
+    // The next poll is due far past the test's timeout: a delivery at all is the kick's, no clock
+    // needed to tell it from the poll's.
+    const d = dispatcher({ pollIntervalMs: 600_000, sendTimeoutMs: 300 });
     d.start();
     await new Promise((r) => setTimeout(r, 50));
     await transitionWithIpn(merchant.url);
-    const kicked = Date.now();
     d.kick();
-    await merchant.waitFor(1, 2000);
-    expect(Date.now() - kicked).toBeLessThan(1000);
+    await merchant.waitFor(1, 20_000);
 
     merchant.setMode('hang');
     const hanging = await transitionWithIpn(merchant.url);
     d.kick();
-    await merchant.waitFor(2, 2000);
+    await merchant.waitFor(2, 20_000);
     await d.stop();
     expect((await row(hanging)).state).toBe('failed');
     expect(events.map((e) => e.kind)).toEqual(['sent', 'failed']);

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundlePlugin } from '../../../runtime/bundler/bundle-plugin.ts';
 import type { SandboxHost } from '../../../runtime/sandbox/sandbox-host.ts';
+import { USAGE_SUPPORTED, readUsage } from '../../../runtime/sandbox/process-usage.ts';
 import { writePlugin } from '../../helpers/plugin-fixture.ts';
 import { registerDir, startSandbox } from '../../helpers/sandbox.ts';
 
@@ -246,10 +247,19 @@ describe('sandbox core: order field validation runs inside the isolate', () => {
     await register('redos', {
       'index.js': `module.exports = class { async getFields() { return [{ _id: 'x', name: 'X', regexp: '^(a+)+$', required: true }]; } async transfer() {} };`,
     });
-    const started = Date.now();
+    // Cut by its own sandbox process at the CPU budget, never by a clock: the process answers the
+    // call (its stats come back; a watchdog's kill leaves none) and keeps its pid, and the
+    // kernel's count of that process's CPU time over the call is nearer the 300 ms budget than
+    // the 3000 ms deadline.
+    const pid = host.processOf('redos')?.pid ?? null;
+    expect(pid).not.toBeNull();
+    const before = readUsage(pid!);
     const r = await host.invoke('redos', 'validateFields', { lang: 'en', xml: 'X', values: { x: 'a'.repeat(40) + '!' } });
+    const after = readUsage(pid!);
     expect(r).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(r.stats, 'the call was not answered by its own sandbox process').not.toBeNull();
+    expect(host.processOf('redos')?.pid).toBe(pid);
+    if (USAGE_SUPPORTED) expect(after!.cpuMs - before!.cpuMs).toBeLessThanOrEqual((300 + 3000) / 2);
     await expectHealthyStillWorks();
   });
 });

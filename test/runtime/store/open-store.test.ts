@@ -65,15 +65,15 @@ describe('openStore', () => {
     await expect(openStore(`sqlite:${dir}/garbage.db`)).rejects.toThrow(new RegExp(`${dir}/garbage\\.db.*not a database`));
   });
 
+  // Fast means within the deadline it was given, which the error names; a driver left at its own
+  // 30 s default would instead outlive this test's timeout. No clock is read.
   test('an unreachable MongoDB server fails fast and names the host:port it tried', async () => {
     const port = await closedPort();
-    const started = Date.now();
     const error = await openStore(`mongodb://127.0.0.1:${port}/payout_test`, { serverSelectionTimeoutMs: 300 }).catch((e: Error) => e);
     expect(error).toBeInstanceOf(StoreOpenError);
     expect((error as Error).message).toMatch(new RegExp(`could not reach MongoDB at 127\\.0\\.0\\.1:${port} \\(database payout_test\\) within 300 ms`));
     expect((error as Error).message).toMatch(/Check that mongod is running/);
-    expect(Date.now() - started).toBeLessThan(5000);
-  });
+  }, 15_000);
 
   test('--db wins over PAYOUT_SANDBOX_DB, which wins over the default file', () => {
     expect(resolveStoreUrl('sqlite:flag.db', { PAYOUT_SANDBOX_DB: 'mongodb://env/x' })).toBe('sqlite:flag.db');
