@@ -33,6 +33,12 @@ interface LiveCall {
   cpuBudgetMs: number;
   startedAt: number;
   cpuUsedMs: number;
+  /**
+   * The process's CPU clock when the call started (a reading up to a moment old): the process's CPU
+   * since then, never less than the call's own, tells a budget the engine's clock ran out on a busy
+   * machine from one the plugin spent.
+   */
+  processCpuAtStart: NodeJS.CpuUsage;
   deadline: NodeJS.Timeout | null;
   settle: (outcome: CallOutcome) => void;
   hostCalls: Set<number>;
@@ -43,6 +49,13 @@ interface LiveCall {
 }
 
 type Reply = { ok: true; [k: string]: unknown } | { ok: false; error: { message: string; code?: string } };
+
+/**
+ * Thrown into a section that would start after its call spent its budget: each section's timer is
+ * the budget left but at least 1 ms, so work that comes in shorter sections (timer callbacks,
+ * resumptions after host calls) met no timer and ran on until the call's deadline.
+ */
+const OVER_BUDGET = new Error('the call had spent its CPU budget before this section');
 const replyJson = (reply: Reply) => JSON.stringify(reply);
 
 export abstract class CallBook implements PluginEngine {
@@ -172,7 +185,7 @@ export abstract class CallBook implements PluginEngine {
   // ---- calls in flight ------------------------------------------------------------------------
   private openCall(callId: string, method: string, wallMs: number, settle: (o: CallOutcome) => void, cpuMs?: number): LiveCall {
     const call: LiveCall = {
-      callId, method, cpuBudgetMs: method === 'load' ? loadCpuMs(this.limits) : cpuMs ?? this.limits.cpuMsPerCall, startedAt: performance.now(), cpuUsedMs: 0, deadline: null, settle,
+      callId, method, cpuBudgetMs: method === 'load' ? loadCpuMs(this.limits) : cpuMs ?? this.limits.cpuMsPerCall, startedAt: performance.now(), cpuUsedMs: 0, processCpuAtStart: processCpu.recent(freshnessMs(cpuMs ?? this.limits.cpuMsPerCall)), deadline: null, settle,
       hostCalls: new Set(), timers: new Map(), localCalls: {}, logLines: 0, logDropped: 0,
     };
     call.deadline = setTimeout(() => {
@@ -232,6 +245,7 @@ export abstract class CallBook implements PluginEngine {
     const outer = this.section;
     this.section = { callId, before };
     try {
+      if (timedCall && timedCall.cpuUsedMs >= timedCall.cpuBudgetMs) throw OVER_BUDGET;
       return section();
     } catch (err) {
       const message = String((err as Error)?.message ?? err);
@@ -242,7 +256,7 @@ export abstract class CallBook implements PluginEngine {
         if (isLoad) throw new LoadFailure('load_failed', `plugin '${this.key}' was disposed while loading`);
         return undefined;
       }
-      const breach = this.breachOf(err);
+      const breach = err === OVER_BUDGET ? 'cpu_limit' : this.breachOf(err);
       let kind: FailureKind;
       let reason: string;
       let overloaded = false;
@@ -254,7 +268,11 @@ export abstract class CallBook implements PluginEngine {
         // not the plugin's (sandbox-host.ts charges no fault for it).
         const call = callId ? this.calls.get(callId) : undefined;
         const budgetMs = call ? call.cpuBudgetMs : this.limits.cpuMsPerCall;
-        const { overloaded: cutByMachine, usedMs } = cutByOverload(call?.cpuUsedMs ?? 0, processCpuBefore, budgetMs);
+        // Cut by its timer: the CPU charged before this section and the process's in it. Cut
+        // before a section, its budget spent across many: the process's CPU since the call began.
+        const { overloaded: cutByMachine, usedMs } = err === OVER_BUDGET && call
+          ? cutByOverload(0, call.processCpuAtStart, budgetMs)
+          : cutByOverload(call?.cpuUsedMs ?? 0, processCpuBefore, budgetMs);
         if (cutByMachine) {
           overloaded = true;
           reason = `the call was cut by its CPU timer after only ${Math.round(usedMs)} ms of CPU (its budget is ${budgetMs} ms): the machine was too busy to run it; not counted as the plugin's fault`;

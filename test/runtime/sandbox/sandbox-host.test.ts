@@ -275,10 +275,41 @@ describe('sandbox core: a call is charged the CPU it used', () => {
 
 describe('sandbox core: a call can be given its own CPU budget (cron sweeps)', () => {
   it('the default budget stops a long computation; a larger one for that call lets it finish', async () => {
-    // 1.5 s of wall time against a 300 ms budget: cut on either engine's clock (QuickJS counts
-    // the thread's CPU time) unless the machine gave the process under a fifth of a core.
+    // 1.5 s of wall time against a 300 ms budget: cut on either engine's clock unless the machine
+    // gave the process under a fifth of a core.
     await register('long-cpu', { 'index.js': `module.exports = class { async getFields() { const t = Date.now(); while (Date.now() - t < 1500) {} return 'finished'; } async transfer() {} };` });
     expect(await host.invoke('long-cpu', 'getFields', [])).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
     expect(await host.invoke('long-cpu', 'getFields', [], { cpuMs: 3000 })).toMatchObject({ ok: true, value: 'finished' });
+  });
+});
+
+describe('sandbox core: a budget spent in many short sections', () => {
+  it('work in timer callbacks shorter than a millisecond each is cut once the call has spent its budget', async () => {
+    // Each callback is a section of its own, and each section's timer is the budget left but at
+    // least 1 ms: sections shorter than that met no timer, so the call ran on past its budget
+    // until its deadline. 600 callbacks of 0.3 ms each are 180 ms of CPU against 100.
+    await register('short-sections', {
+      'index.js': `module.exports = class {
+  async getFields(lang, n) {
+    // How many loop turns make 0.3 ms on this engine (Date.now() has whole milliseconds only).
+    let turns = 0;
+    const t = Date.now(); while (Date.now() - t < 10) turns++;
+    const perSection = Math.floor(turns * 0.03);
+    let done = 0;
+    for (let i = 0; i < Number(n); i++) {
+      await new Promise((r) => setTimeout(r, 0));
+      for (let j = 0; j < perSection; j++) Date.now();
+      done++;
+    }
+    return 'survived ' + done;
+  }
+  async transfer() {}
+};`,
+    });
+    const cut = await host.invoke('short-sections', 'getFields', ['en', 600], { cpuMs: 100 });
+    expect(cut).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
+    // Positive control: the same work within its budget runs to its end.
+    expect(await host.invoke('short-sections', 'getFields', ['en', 20], { cpuMs: 100 })).toMatchObject({ ok: true, value: 'survived 20' });
+    await expectHealthyStillWorks();
   });
 });

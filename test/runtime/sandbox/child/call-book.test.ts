@@ -195,3 +195,46 @@ describe('call book: the CPU of a call cut by a limit is in its stats', () => {
     expect(outcome.stats.cpuMs).toBeLessThan(BUDGET_MS * 0.2);
   });
 });
+
+describe('call book: a budget spent across many short sections', () => {
+  // Each section's own timer is the budget left, but at least 1 ms: a plugin whose work comes in
+  // sections shorter than that (timer callbacks, resumptions after host calls) never met a timer,
+  // and ran on past its budget until its deadline.
+  async function run(engine: ScriptedEngine, sectionsWanted: number, spend: (ms: number) => void, msPerSection: number) {
+    let sections = 0;
+    let pending = 0;
+    engine.script = (entry, args) => {
+      const callId = entry === 'invoke' ? String(args[0]) : 'c1';
+      sections++;
+      spend(msPerSection);
+      if (sections >= sectionsWanted) engine.done(callId, 'survived');
+      else pending = engine.hostCall(callId);
+      return undefined;
+    };
+    let settled = false;
+    const outcome = engine.invoke('c1', 'getFields', [], 60_000).then((o) => { settled = true; return o; });
+    while (!settled) {
+      await new Promise((r) => setImmediate(r));
+      if (!settled) engine.resume(pending, true, 'v');
+    }
+    return { outcome: await outcome, sections };
+  }
+
+  it('is cut at the first section past the budget, as the plugin\'s fault', async () => {
+    const { outcome, sections } = await run(loadedEngine(), 40, burn, BUDGET_MS / 10);
+    expect(outcome).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
+    expect(outcome.ok === false && outcome.error.overloaded).toBeFalsy();
+    expect(sections).toBeLessThanOrEqual(11);
+  });
+
+  it('control: the same work within the budget runs to its end', async () => {
+    const { outcome, sections } = await run(loadedEngine(), 5, burn, BUDGET_MS / 10);
+    expect(outcome).toMatchObject({ ok: true, value: 'survived' });
+    expect(sections).toBe(5);
+  });
+
+  it('a budget the engine\'s clock ran out while the process got no CPU is the machine\'s (overloaded)', async () => {
+    const { outcome } = await run(loadedEngine(), 40, starve, BUDGET_MS / 10);
+    expect(outcome).toMatchObject({ ok: false, error: { kind: 'cpu_limit', overloaded: true } });
+  });
+});
