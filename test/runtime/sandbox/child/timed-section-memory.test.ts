@@ -103,8 +103,10 @@ describe('the sandbox process holds them for as long as the call\'s CPU budget',
     // Control: 600 s of budget, so no section's timer passes during the test: 80 000 sections
     // held (≈15 MB), less the memory the short floods' timers freed for reuse (measured +9.4 MB).
     const long = await growthKb(4, 600_000, 100);
-    expect(short).toBeLessThan(2 * KB);
-    expect(long).toBeGreaterThan(6 * KB);
+    // Read against each other, not against fixed marks: on a loaded machine the process grows a
+    // few MB more for other reasons (a CI run measured +2.9 MB over the short floods).
+    expect(long - short).toBeGreaterThan(4 * KB);
+    expect(short).toBeLessThan(long / 2);
     expect(host.processOf('section-flood')?.pid, 'the same process throughout').toBe(pid);
   }, 120_000);
 });
