@@ -22,7 +22,7 @@ import { DEFAULT_ENGINE, DEFAULT_LIMITS } from './protocol.ts';
 import type {
   CallbackResponse, EngineName, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure,
 } from './protocol.ts';
-import type { SandboxProcess, SandboxReply, CrashInfo } from './supervisor.ts';
+import type { SandboxProcess, CrashInfo } from './supervisor.ts';
 import type { InvokeOptions, InvokeResult, PluginHealth, ProcessHealth, SandboxHostOptions } from './sandbox-host-types.ts';
 
 export type { HostCallHandler, HostCallReply, InvokeOptions, InvokeResult, PluginHealth, ProcessHealth, SandboxHostOptions } from './sandbox-host-types.ts';
