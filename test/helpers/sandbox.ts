@@ -44,3 +44,11 @@ export function watchLoads(proc: SandboxProcess, seen: (req: LoadRequest) => voi
     return (request as (...a: unknown[]) => ReturnType<SandboxProcess['request']>)(req, ...rest);
   }) as SandboxProcess['request'];
 }
+
+// True when a call's error says its own sandbox process ended it at a wall deadline of at most
+// `ownMs`. The process is handed what is left of the call's deadline when the call reaches it
+// (500 ms can arrive as 499), so the figure is read, not matched.
+export function endedAtOwnDeadline(error: string | null | undefined, ownMs: number): boolean {
+  const handed = Number(/^deadline: .*within its (\d+) ms deadline/.exec(error ?? '')?.[1]);
+  return handed > 0 && handed <= ownMs;
+}

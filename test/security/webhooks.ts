@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import { signNimbusWebhook } from '../../runtime/demo/nimbus-signing.ts';
 import { IPN_SECRET } from '../helpers/test-host.ts';
 import { writePlugin } from '../helpers/plugin-fixture.ts';
+import { endedAtOwnDeadline } from '../helpers/sandbox.ts';
 import { rawHeaders, rawPost, serverStillServing, startServerEnv } from './server-env.ts';
 import type { ServerEnv } from './server-env.ts';
 import { all, maxEventLoopGap, sleep } from './tally.ts';
@@ -276,7 +277,7 @@ export const webhookCases: Case[] = [
       return all([[r.status === 504, `answered ${r.status}`],
         [message === `the plugin did not answer within ${CALLBACK_WALL_MS} ms`, `answered by something else than the callback's own ${CALLBACK_WALL_MS} ms deadline: ${message}`],
         [row?.state === 'failed', `inbox row ${row?.state ?? 'never finished'}`],
-        [new RegExp(`^deadline: .*within its ${CALLBACK_WALL_MS} ms deadline`).test(row?.error ?? ''), `the call was not ended by its own sandbox process at its deadline: ${row?.error}`],
+        [endedAtOwnDeadline(row?.error, CALLBACK_WALL_MS), `the call was not ended by its own sandbox process at its deadline: ${row?.error}`],
         [env.sandboxPid() === pid, `the sandbox process was replaced (pid ${pid} → ${env.sandboxPid()})`]]);
     },
   },
