@@ -233,8 +233,11 @@ export class SandboxHost {
       return { ok: false, error: { kind: 'not_loaded', message: `no plugin '${key}' is registered` }, callId, ctx, stats: null };
     }
     const wallMs = options.wallMs ?? plugin.limits.wallMsPerCall;
+    const waitMs = options.waitMs;
     const trace = options.trace ? new ServerCallTrace() : undefined;
-    const ctx = this.openContext(plugin, callId, label, wallMs, options.onRespond, trace);
+    const arrived = Date.now();
+    // With its own wait bound, the call's deadline is set again when it gets its turn (below).
+    const ctx = this.openContext(plugin, callId, label, waitMs === undefined ? wallMs : waitMs + wallMs, options.onRespond, trace);
     const beforeFirstRequest = options.beforeFirstRequest;
     if (beforeFirstRequest) ctx.beforeFirstRequest = () => beforeFirstRequest(callId);
     let release: (() => void) | null = null;
@@ -247,7 +250,7 @@ export class SandboxHost {
           error: { kind: 'circuit_open', retryInMs: admitted.retryInMs, message: `plugin '${key}' is paused after repeated faults${last ? ` (last: ${last.kind}: ${last.message})` : ''}; the next trial call is allowed in ${Math.ceil(admitted.retryInMs / 1000)} s` },
         };
       }
-      const gate = await plugin.gate.acquire(wallMs);
+      const gate = await plugin.gate.acquire(waitMs ?? wallMs);
       if (!gate.ok) {
         plugin.breaker.cancelTrial();
         this.options.onThrottled?.(key, label, gate.message);
@@ -264,15 +267,33 @@ export class SandboxHost {
         const kind = loaded.error.kind === 'sandbox_unavailable' ? 'sandbox_unavailable' : 'load_failed';
         return { ok: false, error: { ...loaded.error, kind, message: `${key}.${label} did not start: loading the plugin failed (${loaded.error.kind}: ${loaded.error.message})` }, callId, ctx, stats: null };
       }
-      // The deadline counts from the call, not from its turn: time spent waiting in the queue or
-      // loading is not granted again (a payout's lease is sized on the transfer deadline).
-      const remainingMs = Math.floor(ctx.deadline - Date.now());
-      if (remainingMs < MIN_RUN_MS) {
-        plugin.breaker.cancelTrial();
-        return { ok: false, callId, ctx, stats: null, error: { kind: 'throttled', retryInMs: 1000, message: `plugin '${key}' is busy: ${key}.${label} waited until ${remainingMs} ms of its ${wallMs} ms deadline were left; nothing ran` } };
+      const waitedMs = Date.now() - arrived;
+      let remainingMs: number;
+      if (waitMs === undefined) {
+        // The deadline counts from the call, not from its turn: time spent waiting in the queue or
+        // loading is not granted again (a payout's lease is sized on the transfer deadline).
+        remainingMs = Math.floor(ctx.deadline - Date.now());
+        if (remainingMs < MIN_RUN_MS) {
+          plugin.breaker.cancelTrial();
+          return { ok: false, callId, ctx, stats: null, error: { kind: 'throttled', retryInMs: 1000, message: `plugin '${key}' is busy: ${key}.${label} waited until ${remainingMs} ms of its ${wallMs} ms deadline were left; nothing ran` } };
+        }
+      } else {
+        // A bounded wait, then the whole deadline: a call is never cut for time it spent queued.
+        if (waitedMs > waitMs) {
+          plugin.breaker.cancelTrial();
+          this.options.onThrottled?.(key, label, `it waited ${waitedMs} ms for its turn (at most ${waitMs} ms)`);
+          return { ok: false, callId, ctx, stats: null, error: { kind: 'throttled', retryInMs: 1000, message: `plugin '${key}' is busy: ${key}.${label} waited ${waitedMs} ms for its turn, more than ${waitMs} ms; nothing ran` } };
+        }
+        remainingMs = wallMs;
       }
       const pushing = this.configPush.beforeCall(key);
       const localReads = typeof pushing === 'boolean' ? pushing : await pushing;
+      if (options.signal?.aborted) {
+        plugin.breaker.cancelTrial();
+        return { ok: false, callId, ctx, stats: null, error: { kind: 'throttled', retryInMs: 1000, message: `plugin '${key}' is busy: the caller of ${key}.${label} stopped waiting for its turn; nothing ran` } };
+      }
+      if (waitMs !== undefined) ctx.deadline = Date.now() + wallMs;
+      options.onStart?.(remainingMs);
       const minuteLeft = localReads ? this.options.handler.hostCallsLeftThisMinute?.(ctx) : undefined;
       trace?.mark('send');
       const reply = await requestProcess(plugin.process, {
