@@ -124,13 +124,14 @@ describe('a burst within the limits, on a plugin that runs 8 calls at once and q
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s !== 200 && !RETRYABLE.includes(s)), results.filter((r) => r.status !== 200).map((r) => r.text).join('\n')).toEqual([]);
     // What a burst of 50 against 8 running and 32 waiting looks like: those past the queue are
-    // refused at once, the rest all run.
-    expect(statuses.filter((s) => s === 200).length).toBe(40);
+    // refused at once, the rest all run (more, if some arrived after others had finished).
+    const ran = statuses.filter((s) => s === 200).length;
+    expect(ran).toBeGreaterThanOrEqual(40);
     // Positive control: the queue really outlasted one callback deadline — the last deliveries
     // reached the provider more than WALL_MS after the first, so counting their wait against
     // their deadline would have cut them (504) or refused them.
     const slow = provider.arrivals.filter((a) => a.path === '/delay');
-    expect(slow.length).toBe(40);
+    expect(slow.length).toBe(ran);
     expect(slow[slow.length - 1].at - slow[0].at).toBeGreaterThan(WALL_MS);
     expectConsistent(results, await finishedRows(t, 'burst'));
     expect(t.host.sandbox.health().plugins.burst).toMatchObject({ recentFaults: 0, runningCalls: 0, queuedCalls: 0 });
