@@ -28,6 +28,7 @@ const ENGINE_MATRIX = [
   'test/runtime/cron/scheduler.test.ts',
   'test/host-api/payout-txs-cron.test.ts',
   'test/runtime/server/payout-call.test.ts',
+  'test/runtime/server/routes/payout-call-queue.test.ts',
   'test/sdk/testkit.test.ts',
   'test/sdk/testkit-webhook-verify.test.ts',
   'test/host-api/policy.test.ts',

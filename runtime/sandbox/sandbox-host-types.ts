@@ -23,6 +23,18 @@ export interface CallTrace {
 
 export interface InvokeOptions {
   wallMs?: number;
+  /**
+   * How long the call may wait for its turn (the plugin's queue, and loading it if it must be
+   * loaded again). Given, `wallMs` is the run's own deadline, counted from the moment the call is
+   * sent to the sandbox, and a call still waiting after `waitMs` is refused (`throttled`, nothing
+   * ran). Not given, `wallMs` counts from the call and covers the wait too (a payout's lease is
+   * sized on its transfer deadline).
+   */
+  waitMs?: number;
+  /** Called once, just before the call is sent to the sandbox (after its wait), with its deadline. */
+  onStart?: (wallMs: number) => void;
+  /** Aborted before the call is sent (the caller stopped waiting): it is refused, nothing runs. */
+  signal?: AbortSignal;
   /** CPU budget of this call (default: the plugin's cpuMsPerCall). */
   cpuMs?: number;
   /** Called as soon as a callback handler ends its response (the call itself may go on). */

@@ -14,6 +14,7 @@ import { ManifestReader } from './manifest-reader.ts';
 import { requestProcess } from './process-request.ts';
 import { attributeFailure, culpritOf } from './crash-attribution.ts';
 import { newCallId } from './call-ids.ts';
+import { runTimeAtTurn } from './call-turn.ts';
 import { BUSY_NICE, SANDBOX_NICE } from './process-usage.ts';
 import { scrubAnswer, scrubFailure } from './result-scrub.ts';
 import { ServerCallTrace } from './call-trace.ts';
@@ -47,9 +48,6 @@ type LoadOutcome = { ok: true } | { ok: false; error: SandboxFailure };
 
 /** How often register() loads again a plugin whose load the machine was too busy to run. */
 const LOAD_RETRIES_WHEN_OVERLOADED = 2;
-
-/** A call left with less time than this after waiting for its turn is refused rather than started. */
-const MIN_RUN_MS = 50;
 
 /** Faults count against the circuit breaker; a plugin's own rejection does not. */
 const FAULTS = new Set<FailureKind>(['cpu_limit', 'memory_limit', 'deadline', 'sandbox_crashed', 'load_failed', 'bad_result']);
@@ -233,8 +231,11 @@ export class SandboxHost {
       return { ok: false, error: { kind: 'not_loaded', message: `no plugin '${key}' is registered` }, callId, ctx, stats: null };
     }
     const wallMs = options.wallMs ?? plugin.limits.wallMsPerCall;
+    const waitMs = options.waitMs;
     const trace = options.trace ? new ServerCallTrace() : undefined;
-    const ctx = this.openContext(plugin, callId, label, wallMs, options.onRespond, trace);
+    const arrived = Date.now();
+    // With its own wait bound, the call's deadline is set again when it gets its turn (below).
+    const ctx = this.openContext(plugin, callId, label, waitMs === undefined ? wallMs : waitMs + wallMs, options.onRespond, trace);
     const beforeFirstRequest = options.beforeFirstRequest;
     if (beforeFirstRequest) ctx.beforeFirstRequest = () => beforeFirstRequest(callId);
     let release: (() => void) | null = null;
@@ -247,7 +248,7 @@ export class SandboxHost {
           error: { kind: 'circuit_open', retryInMs: admitted.retryInMs, message: `plugin '${key}' is paused after repeated faults${last ? ` (last: ${last.kind}: ${last.message})` : ''}; the next trial call is allowed in ${Math.ceil(admitted.retryInMs / 1000)} s` },
         };
       }
-      const gate = await plugin.gate.acquire(wallMs);
+      const gate = await plugin.gate.acquire(waitMs ?? wallMs);
       if (!gate.ok) {
         plugin.breaker.cancelTrial();
         this.options.onThrottled?.(key, label, gate.message);
@@ -264,15 +265,19 @@ export class SandboxHost {
         const kind = loaded.error.kind === 'sandbox_unavailable' ? 'sandbox_unavailable' : 'load_failed';
         return { ok: false, error: { ...loaded.error, kind, message: `${key}.${label} did not start: loading the plugin failed (${loaded.error.kind}: ${loaded.error.message})` }, callId, ctx, stats: null };
       }
-      // The deadline counts from the call, not from its turn: time spent waiting in the queue or
-      // loading is not granted again (a payout's lease is sized on the transfer deadline).
-      const remainingMs = Math.floor(ctx.deadline - Date.now());
-      if (remainingMs < MIN_RUN_MS) {
+      const busy = (why: string): InvokeResult => {
         plugin.breaker.cancelTrial();
-        return { ok: false, callId, ctx, stats: null, error: { kind: 'throttled', retryInMs: 1000, message: `plugin '${key}' is busy: ${key}.${label} waited until ${remainingMs} ms of its ${wallMs} ms deadline were left; nothing ran` } };
-      }
+        return { ok: false, callId, ctx, stats: null, error: { kind: 'throttled', retryInMs: 1000, message: `plugin '${key}' is busy: ${why}; nothing ran` } };
+      };
+      const turn = runTimeAtTurn({ call: `${key}.${label}`, wallMs, waitMs, calledAt: arrived, now: Date.now() });
+      if (!turn.ok) return busy(turn.why);
+      const remainingMs = turn.runMs;
       const pushing = this.configPush.beforeCall(key);
       const localReads = typeof pushing === 'boolean' ? pushing : await pushing;
+      if (options.signal?.aborted) return busy(`the caller of ${key}.${label} stopped waiting for its turn`);
+      // With a wait bound, the deadline host calls see is the run's, from now.
+      if (waitMs !== undefined) ctx.deadline = Date.now() + wallMs;
+      options.onStart?.(remainingMs);
       const minuteLeft = localReads ? this.options.handler.hostCallsLeftThisMinute?.(ctx) : undefined;
       trace?.mark('send');
       const reply = await requestProcess(plugin.process, {

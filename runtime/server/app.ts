@@ -125,6 +125,7 @@ export async function buildApp(host: Host): Promise<FastifyInstance> {
       return p ? { callbacks: p.description.callbacks } : null;
     },
     wallMs: host.options.callbackWallMs,
+    queueWaitMs: host.options.webhookQueueWaitMs,
     bodyLimitBytes: host.options.webhookBodyLimitBytes,
     ratePerMinute: host.options.webhookRatePerMinute,
     onEvent: (e) => host.metrics.webhooks.inc({ plugin: e.plugin, status: String(e.status) }),

@@ -90,6 +90,13 @@ export interface ServerOptions extends HostCallLimits {
 
   webhookBodyLimitBytes: number;
   webhookRatePerMinute: number;
+  /**
+   * How long a webhook delivery may wait for its plugin's turn (the queue behind
+   * pluginMaxConcurrentCalls, a reload) before it is answered 429 with Retry-After, nothing run.
+   * The wait never shortens callbackWallMs, which counts from when the plugin runs: keep the two
+   * together under the providers' own timeout.
+   */
+  webhookQueueWaitMs: number;
   orderCreateRatePerMinute: number;
 
   /** An ACCEPTED payout not finalised by then goes to NEEDS_REVIEW (order hold). */
@@ -188,6 +195,7 @@ export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): Se
     ipnSendTimeoutMs: 10_000,
     webhookBodyLimitBytes: 256 * 1024,
     webhookRatePerMinute: 600,
+    webhookQueueWaitMs: 5_000,
     orderCreateRatePerMinute: 60,
     acceptedReviewAfterMs: 24 * 60 * 60 * 1000,
     // 5 min, not more: an UNKNOWN payout has no tx, so a plugin's cron cannot find it; what settles

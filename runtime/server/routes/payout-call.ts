@@ -3,9 +3,10 @@
 //
 // A delivery goes: 404 for an unknown plugin or callback (before the body is read) → per-plugin
 // rate limit (429) → body limit (413) → the plugin's inbox quota (429 rows, 413 bytes; nothing
-// stored) → the raw body is written to the webhook inbox → the plugin
-// runs in its sandbox with a deadline → its response is sent as soon as it calls res.end → the
-// inbox row is finished with what was sent, or with the error.
+// stored) → the raw body is written to the webhook inbox → the delivery waits for the plugin's
+// turn, at most queueWaitMs (else 429 with Retry-After, and it never runs) → the plugin runs in its
+// sandbox with its whole deadline, counted from its turn → its response is sent as soon as it calls
+// res.end → the inbox row is finished with what was sent, or with the error.
 //
 // - Every content type is accepted and kept raw (our own parser, encapsulated in this plugin):
 //   param.post is the parsed JSON or form body, or the text itself for anything else;
@@ -42,7 +43,8 @@ export type CallbackInvokeResult =
   | { ok: true; callId?: string; value?: unknown }
   | { ok: false; error: { kind: string; message: string; retryInMs?: number }; callId?: string };
 export type CallbackInvoke = (
-  key: string, method: string, args: unknown, opts: { wallMs: number; onRespond: (r: CallbackResponse) => void },
+  key: string, method: string, args: unknown,
+  opts: { wallMs: number; waitMs: number; onStart: () => void; signal: AbortSignal; onRespond: (r: CallbackResponse) => void },
 ) => Promise<CallbackInvokeResult>;
 
 export interface PayoutCallOptions {
@@ -50,8 +52,13 @@ export interface PayoutCallOptions {
   invoke: CallbackInvoke;
   /** The active plugin's callbacks; null when no such plugin is active. */
   pluginInfo: (key: string) => { callbacks: string[] } | null;
-  /** The plugin must answer within this (the call's deadline too). */
+  /** The plugin must answer within this once it runs (the call's deadline too). */
   wallMs: number;
+  /**
+   * How long a delivery may wait for the plugin's turn (its queue, a reload) before it is refused
+   * with 429 and Retry-After, nothing run; waiting never shortens `wallMs`. Default: `wallMs`.
+   */
+  queueWaitMs?: number;
   bodyLimitBytes: number;
   /** Deliveries per plugin per minute, all callers together. */
   ratePerMinute: number;
@@ -99,8 +106,9 @@ export const NO_SUCH_CALLBACK = Object.freeze(errorBody('CALLBACK_NOT_FOUND'));
 const QUOTA_RETRY_AFTER_S = '3600';
 
 export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOptions): Promise<void> {
-  for (const k of ['wallMs', 'bodyLimitBytes', 'ratePerMinute'] as const) {
-    if (!Number.isInteger(opts[k]) || opts[k] <= 0) throw new Error(`payoutCallRoutes: ${k} must be a positive integer, got ${opts[k]}`);
+  const queueWaitMs = opts.queueWaitMs ?? opts.wallMs;
+  for (const [k, v] of [['wallMs', opts.wallMs], ['queueWaitMs', queueWaitMs], ['bodyLimitBytes', opts.bodyLimitBytes], ['ratePerMinute', opts.ratePerMinute]] as const) {
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`payoutCallRoutes: ${k} must be a positive integer, got ${v}`);
   }
   const pending = new Set<Promise<void>>();
 
@@ -218,8 +226,18 @@ export async function payoutCallRoutes(app: FastifyInstance, opts: PayoutCallOpt
       sent = a;
       answered(a);
     };
-    const timer = setTimeout(() => answer(plain('timeout', 'CALLBACK_PLUGIN_TIMEOUT', `the plugin did not answer within ${opts.wallMs} ms`)), opts.wallMs);
-    const call = opts.invoke(payoutKey, 'callback', args, { wallMs: opts.wallMs, onRespond: (r) => answer(fromPlugin(r)) })
+    // Two clocks: the wait for the plugin's turn (queue, reload), then its own deadline from the
+    // moment it runs. A delivery still waiting is refused, retryable, and never runs afterwards.
+    const waiting = new AbortController();
+    let timer = setTimeout(() => {
+      waiting.abort();
+      answer(refusalAnswer({ kind: 'throttled' }));
+    }, queueWaitMs);
+    const onStart = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => answer(plain('timeout', 'CALLBACK_PLUGIN_TIMEOUT', `the plugin did not answer within ${opts.wallMs} ms`)), opts.wallMs);
+    };
+    const call = opts.invoke(payoutKey, 'callback', args, { wallMs: opts.wallMs, waitMs: queueWaitMs, onStart, signal: waiting.signal, onRespond: (r) => answer(fromPlugin(r)) })
       .catch((err): CallbackInvokeResult => ({ ok: false, error: { kind: 'invoke_failed', message: (err as Error)?.message ?? String(err) } }));
     const finished = call.then(async (result) => {
       clearTimeout(timer);
@@ -266,8 +284,11 @@ function fromPlugin(r: CallbackResponse): Answer {
   return { outcome: 'answered', status, headers: { ...headers, ...ALWAYS_ON_PLUGIN_RESPONSES }, body: typeof r.body === 'string' ? r.body : '' };
 }
 
-/** Failures that mean the plugin refused to run the call now; the caller may retry later. */
-const REFUSALS = new Set(['circuit_open', 'throttled', 'sandbox_unavailable']);
+/**
+ * Failures that mean the plugin refused to run the call now, or that cut it for no fault of this
+ * delivery (isolate_reset: another call breached a limit); the provider may retry later.
+ */
+const REFUSALS = new Set(['circuit_open', 'throttled', 'sandbox_unavailable', 'isolate_reset']);
 
 function refusalAnswer(error: { kind: string; retryInMs?: number }): Answer {
   if (error.kind === 'throttled') return { ...plain('throttled', 'CALLBACK_PLUGIN_BUSY', 'the payout plugin is busy; try again later'), headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': retryAfter(error, 1) } };
