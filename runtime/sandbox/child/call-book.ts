@@ -4,6 +4,8 @@
 // fail every call in it; the server reloads it on the next call). An engine (plugin-isolate.ts,
 // quickjs-engine.ts) supplies only: set up the context with the prelude and bundle, enter the
 // prelude with a CPU budget, its CPU clock, what a breach looks like, memory stats, release.
+// What a breach means for the call (kind, reason, the machine's fault or the plugin's) is
+// section-breach.ts.
 import { loadCpuMs } from '../protocol.ts';
 import { MAX_RESULT_VALUES, holdsMoreThan } from '../result-values.ts';
 import type {
@@ -12,7 +14,9 @@ import type {
 import type { CallOutcome, IsolateHooks, PluginEngine } from './engine.ts';
 import { runLocalService } from './local-services.ts';
 import { LoadFailure } from './load-failure.ts';
-import { cutByOverload, freshnessMs, processCpu, processCpuMsSince } from './overload.ts';
+import { freshnessMs, processCpu, processCpuMsSince } from './overload.ts';
+import { breachFailure } from './section-breach.ts';
+import type { Breach } from './section-breach.ts';
 import type { LibrarySource } from './library-script.ts';
 import { normaliseDescription, normaliseLogLine, normaliseResponse, normaliseThrown } from './plugin-reports.ts';
 import { MAX_TIMERS_PER_CALL, clampDelay } from '../../../host-api/timers.ts';
@@ -23,8 +27,7 @@ const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
 export type EntryName = 'load' | 'invoke' | 'resume' | 'forget';
 /** Only strings, numbers and booleans cross into the prelude. */
 export type EntryArg = string | number | boolean;
-/** A limit the engine saw breached inside a timed section. */
-export type Breach = 'cpu_limit' | 'memory_limit';
+export type { Breach } from './section-breach.ts';
 
 interface LiveCall {
   callId: string;
@@ -276,36 +279,9 @@ export abstract class CallBook implements PluginEngine {
         if (isLoad) throw new LoadFailure('load_failed', `plugin '${this.key}' was disposed while loading`);
         return undefined;
       }
-      const breach = err === OVER_BUDGET ? 'cpu_limit' : this.breachOf(err);
-      let kind: FailureKind;
-      let reason: string;
-      let overloaded = false;
-      if (breach === 'cpu_limit') {
-        kind = 'cpu_limit';
-        reason = `the plugin used more than ${this.limits.cpuMsPerCall} ms of CPU in one call`;
-        // A CPU timer on wall-clock time (isolated-vm's) fires early on a machine too busy to
-        // give the plugin its CPU: the call is cut all the same, but the fault is the machine's,
-        // not the plugin's (sandbox-host.ts charges no fault for it).
-        const call = callId ? this.calls.get(callId) : undefined;
-        const budgetMs = call ? call.cpuBudgetMs : this.limits.cpuMsPerCall;
-        // Cut by its timer: the CPU charged before this section and the process's in it. Cut
-        // before a section, its budget spent across many: the process's CPU since the call began.
-        const { overloaded: cutByMachine, usedMs } = err === OVER_BUDGET && call
-          ? cutByOverload(0, call.processCpuAtStart, budgetMs)
-          : cutByOverload(call?.cpuUsedMs ?? 0, processCpuBefore, budgetMs);
-        if (cutByMachine) {
-          overloaded = true;
-          reason = `the call was cut by its CPU timer after only ${Math.round(usedMs)} ms of CPU (its budget is ${budgetMs} ms): the machine was too busy to run it; not counted as the plugin's fault`;
-        }
-      } else if (breach === 'memory_limit') {
-        kind = 'memory_limit';
-        reason = `the plugin exceeded its ${this.limits.memoryMb} MB memory limit`;
-      } else if (isLoad) {
-        throw new LoadFailure('load_failed', message);
-      } else {
-        kind = 'plugin_error';
-        reason = `sandbox bridge error: ${message}`;
-      }
+      const failure = breachFailure(err === OVER_BUDGET ? 'cpu_limit' : this.breachOf(err), err === OVER_BUDGET, callId ? this.calls.get(callId) : undefined, processCpuBefore, this.limits);
+      if (!failure && isLoad) throw new LoadFailure('load_failed', message);
+      const { kind, reason, overloaded } = failure ?? { kind: 'plugin_error' as const, reason: `sandbox bridge error: ${message}`, overloaded: false };
       // The cut section's CPU is the call's: dispose() reports the call's stats, and a disposed
       // engine no longer counts the section that was running, so a call cut at its budget
       // reported ≈0 ms and charged its plugin's CPU window (shared groups) nothing. The kernel's
