@@ -35,6 +35,7 @@ const ENGINE_MATRIX = [
   'test/host-api/config-snapshot.test.ts',
   'test/host-api/host-call-caps.test.ts',
   'test/runtime/sandbox/config-push.test.ts',
+  'test/runtime/sandbox/config-same-entry.test.ts',
   'test/runtime/sandbox/call-trace.test.ts',
   'test/runtime/server/host-call-caps.test.ts',
   'test/runtime/sandbox/host-call-flood-memory.test.ts',

@@ -116,7 +116,7 @@ export class ConfigSnapshots implements ConfigSnapshotSource {
  * positive counts. A lying process can only name keys it may read anyway; no value ever reaches
  * the audit log through the report.
  */
-export function checkedReadStats(reads: unknown, shown: Set<string>): ConfigReadStats {
+export function checkedReadStats(reads: unknown, shown: ReadonlySet<string>): ConfigReadStats {
   const out: ConfigReadStats = { keys: {}, bytes: 0, refused: {} };
   if (!reads || typeof reads !== 'object') return out;
   const { keys, bytes, refused } = reads as { keys?: unknown; bytes?: unknown; refused?: unknown };

@@ -19,7 +19,9 @@ import type { Scrubber } from '../runtime/secrets/scrubber.ts';
 import type { HostCallHandler, HostCallReply } from './capability.ts';
 import type { ConfigSnapshotSource } from './config-snapshot.ts';
 import { CONFIG_GET, checkedReadStats } from './config-snapshot.ts';
-import { SHARED_CAP_RULES } from './host-call-limits.ts';
+import type { SharedCapRule } from './host-call-limits.ts';
+
+const NO_KEYS: ReadonlySet<string> = new Set();
 
 export interface HostApiDeps {
   capabilities: Capability[];
@@ -122,22 +124,28 @@ export function createHostApi(deps: HostApiDeps): HostApi {
     recordConfigReads(ctx, raw) {
       // One record per plugin call for the reads its sandbox process answered: keys and counts,
       // never values (there is nothing secret among them, but the log is not a config history).
-      const shown = deps.configSnapshots?.shownKeys(ctx.plugin) ?? new Set<string>();
-      const reads = checkedReadStats(raw, shown);
-      const entries = Object.entries(reads.keys);
-      const answered = entries.reduce((sum, [, n]) => sum + n, 0);
+      const reads = checkedReadStats(raw, deps.configSnapshots?.shownKeys(ctx.plugin) ?? NO_KEYS);
+      // Once per call that read anything, on the server's path of every such call: one pass, no
+      // intermediate arrays (the record itself, its scrub and its insert are the audit's cost).
+      let answered = 0;
+      let keys = '';
+      for (const key in reads.keys) {
+        const n = reads.keys[key];
+        answered += n;
+        keys += `${keys ? ', ' : ''}key=${key}×${n}`;
+      }
       deps.caps.noteLocalCalls(ctx, { calls: answered, bytes: reads.bytes });
-      if (entries.length > 0) {
+      if (answered > 0) {
         const record = {
           plugin: ctx.plugin, actor: `plugin:${ctx.plugin}`, callId: ctx.callId, capability: CONFIG_GET, decision: 'allowed' as const, rule: null,
-          summary: `${ctx.method}: answered in the sandbox process: ${entries.map(([k, n]) => `key=${k}×${n}`).join(', ')}`, durationMs: 0,
+          summary: `${ctx.method}: answered in the sandbox process: ${keys}`, durationMs: 0, at: new Date().toISOString(),
         };
         // An idle cron run that only read its config is folded like one whose reads the server answered.
-        if (deps.idleCron) deps.idleCron.record(ctx, { ...record, at: new Date().toISOString() });
+        if (deps.idleCron) deps.idleCron.record(ctx, record);
         else deps.audit.record(record);
       }
       // Refused by the count caps in the sandbox process: audited by the caps, as their own refusals.
-      for (const rule of SHARED_CAP_RULES) deps.caps.recordLocalRefusals(ctx, CONFIG_GET, rule, reads.refused[rule] ?? 0);
+      for (const rule in reads.refused) deps.caps.recordLocalRefusals(ctx, CONFIG_GET, rule as SharedCapRule, reads.refused[rule as SharedCapRule] ?? 0);
     },
     hostCallsLeftThisMinute: (ctx) => deps.caps.grantMinute(ctx),
     recordLocalCalls(ctx, localCalls) {

@@ -4,6 +4,8 @@
 // fail every call in it; the server reloads it on the next call). An engine (plugin-isolate.ts,
 // quickjs-engine.ts) supplies only: set up the context with the prelude and bundle, enter the
 // prelude with a CPU budget, its CPU clock, what a breach looks like, memory stats, release.
+// What a breach means for the call (kind, reason, the machine's fault or the plugin's) is
+// section-breach.ts.
 import { loadCpuMs } from '../protocol.ts';
 import { MAX_RESULT_VALUES, holdsMoreThan } from '../result-values.ts';
 import type {
@@ -12,7 +14,9 @@ import type {
 import type { CallOutcome, IsolateHooks, PluginEngine } from './engine.ts';
 import { runLocalService } from './local-services.ts';
 import { LoadFailure } from './load-failure.ts';
-import { cutByOverload, freshnessMs, processCpu, processCpuMsSince } from './overload.ts';
+import { freshnessMs, processCpu, processCpuMsSince } from './overload.ts';
+import { breachFailure } from './section-breach.ts';
+import type { Breach } from './section-breach.ts';
 import type { LibrarySource } from './library-script.ts';
 import { normaliseDescription, normaliseLogLine, normaliseResponse, normaliseThrown } from './plugin-reports.ts';
 import { MAX_TIMERS_PER_CALL, clampDelay } from '../../../host-api/timers.ts';
@@ -23,8 +27,7 @@ const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
 export type EntryName = 'load' | 'invoke' | 'resume' | 'forget';
 /** Only strings, numbers and booleans cross into the prelude. */
 export type EntryArg = string | number | boolean;
-/** A limit the engine saw breached inside a timed section. */
-export type Breach = 'cpu_limit' | 'memory_limit';
+export type { Breach } from './section-breach.ts';
 
 interface LiveCall {
   callId: string;
@@ -57,6 +60,7 @@ type Reply = { ok: true; [k: string]: unknown } | { ok: false; error: { message:
  */
 const OVER_BUDGET = new Error('the call had spent its CPU budget before this section');
 const replyJson = (reply: Reply) => JSON.stringify(reply);
+const OVER_BUDGET_REPLY = replyJson({ ok: false, error: { code: 'CPU_LIMIT', message: 'the call has spent its CPU budget' } });
 
 export abstract class CallBook implements PluginEngine {
   readonly key: string;
@@ -66,8 +70,19 @@ export abstract class CallBook implements PluginEngine {
   private readonly calls = new Map<string, LiveCall>();
   private loaded = false;
   private disposed = false;
-  /** The timed section running now: a call that ends inside it is charged its CPU so far. */
-  private section: { callId: string | null; before: number } | null = null;
+  /**
+   * The timed section running now: a call that ends inside it is charged its CPU so far.
+   * `callbackMs`: time spent in the prelude's callbacks, charged on top of the engine's clock
+   * where that clock stops while they run; `cut`: a callback was refused for the budget.
+   */
+  private section: { callId: string | null; before: number; callbackMs: number; cut: boolean } | null = null;
+  /**
+   * Whether the engine's CPU clock runs while the prelude's callbacks run in this process. Not on
+   * isolated-vm: its cpuTime and its timeout both stop (measured: 200 ms spent in Callbacks read
+   * 0.36 ms of cpuTime, and a 300 ms timeout let 2 s of them through), so the call book times the
+   * callbacks and charges them to the call itself. QuickJS's clock is the wall clock.
+   */
+  protected readonly clockCountsCallbacks: boolean = false;
 
   /** Wall-clock ms of each part of the last load (LoadResult.phases: the bench's start-up trace). */
   private phases: Record<string, number> = {};
@@ -108,11 +123,15 @@ export abstract class CallBook implements PluginEngine {
     return this.disposed;
   }
 
-  /** The callbacks the prelude holds as $0..$2: sync local call, start async host call, report. */
+  /**
+   * The callbacks the prelude holds as $0..$2: sync local call, start a host call (answered at
+   * once when the sandbox process can: a shown config read), report. Each is charged to the
+   * section's call; past the call's budget none runs and the section is cut (charged).
+   */
   protected readonly callbacks = {
-    syncCall: (name: string, argsJson: string): string => this.onSyncCall(name, argsJson),
-    startAsync: (callId: string, name: string, argsJson: string): string => this.onStartAsync(callId, name, argsJson),
-    report: (kind: string, callId: string, json: string): void => this.onReport(kind, callId, json),
+    syncCall: (name: string, argsJson: string): string => this.charged(OVER_BUDGET_REPLY, () => this.onSyncCall(name, argsJson)),
+    startAsync: (callId: string, name: string, argsJson: string): string => this.charged(OVER_BUDGET_REPLY, () => this.onStartAsync(callId, name, argsJson)),
+    report: (kind: string, callId: string, json: string): void => this.charged(undefined, () => this.onReport(kind, callId, json)),
   };
 
   load(callId: string, code: string, cachedData: string | null, setup: IsolateSetup, library: LibrarySource | null = null): LoadResult {
@@ -221,7 +240,7 @@ export abstract class CallBook implements PluginEngine {
   private statsOf(call: LiveCall): CallStats {
     // A call that reports its result inside a section (most do: the result is reported before the
     // entry returns) was charged nothing for that section yet.
-    const running = this.section?.callId === call.callId && !this.disposed && this.engineAlive() ? this.cpuClockMs() - this.section.before : 0;
+    const running = this.section?.callId === call.callId && !this.disposed && this.engineAlive() ? this.cpuClockMs() - this.section.before + this.section.callbackMs : 0;
     return { cpuMs: call.cpuUsedMs + running, wallMs: performance.now() - call.startedAt, localCalls: call.localCalls, logLinesDropped: call.logDropped };
   }
 
@@ -243,10 +262,14 @@ export abstract class CallBook implements PluginEngine {
     const timedCall = callId ? this.calls.get(callId) : undefined;
     const processCpuBefore = processCpu.recent(freshnessMs(timedCall ? timedCall.cpuBudgetMs : this.limits.cpuMsPerCall));
     const outer = this.section;
-    this.section = { callId, before };
+    const running = { callId, before, callbackMs: 0, cut: false };
+    this.section = running;
     try {
       if (timedCall && timedCall.cpuUsedMs >= timedCall.cpuBudgetMs) throw OVER_BUDGET;
-      return section();
+      const result = section();
+      // A callback refused for the budget: the call is cut as if its timer had fired.
+      if (running.cut && callId !== null && this.calls.has(callId)) throw OVER_BUDGET;
+      return result;
     } catch (err) {
       const message = String((err as Error)?.message ?? err);
       const isLoad = callId !== null && this.calls.get(callId)?.method === 'load';
@@ -256,36 +279,9 @@ export abstract class CallBook implements PluginEngine {
         if (isLoad) throw new LoadFailure('load_failed', `plugin '${this.key}' was disposed while loading`);
         return undefined;
       }
-      const breach = err === OVER_BUDGET ? 'cpu_limit' : this.breachOf(err);
-      let kind: FailureKind;
-      let reason: string;
-      let overloaded = false;
-      if (breach === 'cpu_limit') {
-        kind = 'cpu_limit';
-        reason = `the plugin used more than ${this.limits.cpuMsPerCall} ms of CPU in one call`;
-        // A CPU timer on wall-clock time (isolated-vm's) fires early on a machine too busy to
-        // give the plugin its CPU: the call is cut all the same, but the fault is the machine's,
-        // not the plugin's (sandbox-host.ts charges no fault for it).
-        const call = callId ? this.calls.get(callId) : undefined;
-        const budgetMs = call ? call.cpuBudgetMs : this.limits.cpuMsPerCall;
-        // Cut by its timer: the CPU charged before this section and the process's in it. Cut
-        // before a section, its budget spent across many: the process's CPU since the call began.
-        const { overloaded: cutByMachine, usedMs } = err === OVER_BUDGET && call
-          ? cutByOverload(0, call.processCpuAtStart, budgetMs)
-          : cutByOverload(call?.cpuUsedMs ?? 0, processCpuBefore, budgetMs);
-        if (cutByMachine) {
-          overloaded = true;
-          reason = `the call was cut by its CPU timer after only ${Math.round(usedMs)} ms of CPU (its budget is ${budgetMs} ms): the machine was too busy to run it; not counted as the plugin's fault`;
-        }
-      } else if (breach === 'memory_limit') {
-        kind = 'memory_limit';
-        reason = `the plugin exceeded its ${this.limits.memoryMb} MB memory limit`;
-      } else if (isLoad) {
-        throw new LoadFailure('load_failed', message);
-      } else {
-        kind = 'plugin_error';
-        reason = `sandbox bridge error: ${message}`;
-      }
+      const failure = breachFailure(err === OVER_BUDGET ? 'cpu_limit' : this.breachOf(err), err === OVER_BUDGET, callId ? this.calls.get(callId) : undefined, processCpuBefore, this.limits);
+      if (!failure && isLoad) throw new LoadFailure('load_failed', message);
+      const { kind, reason, overloaded } = failure ?? { kind: 'plugin_error' as const, reason: `sandbox bridge error: ${message}`, overloaded: false };
       // The cut section's CPU is the call's: dispose() reports the call's stats, and a disposed
       // engine no longer counts the section that was running, so a call cut at its budget
       // reported ≈0 ms and charged its plugin's CPU window (shared groups) nothing. The kernel's
@@ -300,12 +296,38 @@ export abstract class CallBook implements PluginEngine {
       this.section = outer;
       if (!this.disposed && this.engineAlive()) {
         const call = callId ? this.calls.get(callId) : undefined;
-        if (call) call.cpuUsedMs += this.cpuClockMs() - before;
+        if (call) call.cpuUsedMs += this.cpuClockMs() - before + running.callbackMs;
       }
     }
   }
 
   // ---- the three callbacks the prelude holds -------------------------------------------------
+  /**
+   * Runs a callback charged to the section's call (where the engine's clock does not count it).
+   * Past the call's budget it is not run: the engine's own timer never sees time spent here, so
+   * the section is cut when it returns, and until then nothing it does reaches the host (a
+   * refusal to a host call; a report is dropped, or it would settle the call as the plugin's own
+   * failure), as QuickJS's callbacks do once its interrupt handler fired.
+   */
+  private charged<T>(refused: T, run: () => T): T {
+    const section = this.section;
+    if (this.clockCountsCallbacks || !section) return run();
+    const call = section.callId ? this.calls.get(section.callId) : undefined;
+    if (!section.cut && call && section.callbackMs > 0) {
+      // Cut only when the callbacks' time is what passes the budget: past it on its own clock, the
+      // engine's timer cuts the section itself, as before callbacks were charged.
+      const engineMs = call.cpuUsedMs + this.cpuClockMs() - section.before;
+      section.cut = engineMs < call.cpuBudgetMs && engineMs + section.callbackMs >= call.cpuBudgetMs;
+    }
+    if (section.cut) return refused;
+    const started = performance.now();
+    try {
+      return run();
+    } finally {
+      section.callbackMs += performance.now() - started;
+    }
+  }
+
   private onSyncCall(name: string, argsJson: string): string {
     try {
       const value = runLocalService(String(name), JSON.parse(String(argsJson)));
@@ -352,9 +374,12 @@ export abstract class CallBook implements PluginEngine {
     } catch {
       return replyJson({ ok: false, error: { message: `${name}: arguments are not JSON` } });
     }
+    // A read the sandbox process answers itself comes back here, copied into the reply's JSON: the
+    // prelude settles the plugin's promise in this same entry (no second entry on a later turn).
+    const local = this.hooks.sendHostCall(hostCallId, call.callId, String(name), args);
+    if (local) return replyJson({ ok: true, local });
     call.hostCalls.add(hostCallId);
     this.hooks.routeHostCall(hostCallId, this);
-    this.hooks.sendHostCall(hostCallId, call.callId, String(name), args);
     return replyJson({ ok: true, id: hostCallId });
   }
 

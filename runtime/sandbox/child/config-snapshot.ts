@@ -86,8 +86,9 @@ export class LocalConfigReads {
 
   /**
    * The answer to a host call made here, or null to send it to the server (then counted as sent;
-   * the caller sends answeredSoFar with it). Callers resume the plugin with the answer
-   * asynchronously, as they would a server's.
+   * the caller sends answeredSoFar with it). Called synchronously from the engine's callback of
+   * the plugin's host call (the answer settles the plugin's promise in that same entry): it only
+   * reads what the server pushed and counts, no I/O.
    */
   answer(plugin: string, callId: string, hostCallId: number, capability: string, args: unknown): LocalAnswer | null {
     const call = this.calls.get(callId);

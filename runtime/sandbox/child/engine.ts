@@ -5,6 +5,7 @@ import type {
   CallStats, CallbackResponse, EngineName, FailureKind, IsolateSetup, LoadResult, PluginLimits, SandboxFailure,
 } from '../protocol.ts';
 import type { LibrarySource } from './library-script.ts';
+import type { LocalAnswer } from './config-snapshot.ts';
 import { PluginIsolate } from './plugin-isolate.ts';
 import { QuickJSEngine } from './quickjs-engine.ts';
 
@@ -12,7 +13,11 @@ import { QuickJSEngine } from './quickjs-engine.ts';
 export interface IsolateHooks {
   nextHostCallId(): number;
   routeHostCall(hostCallId: number, owner: PluginEngine | null): void;
-  sendHostCall(hostCallId: number, callId: string, capability: string, args: unknown): void;
+  /**
+   * Sends a host call to the server, or answers it here (a shown config read): then the answer,
+   * and nothing was sent. Synchronous, no I/O, never enters an engine.
+   */
+  sendHostCall(hostCallId: number, callId: string, capability: string, args: unknown): LocalAnswer | null;
   sendLog(callId: string, level: 'debug' | 'info' | 'warn' | 'error', text: string): void;
   sendRespond(callId: string, response: CallbackResponse): void;
   sendFault(kind: FailureKind, message: string): void;

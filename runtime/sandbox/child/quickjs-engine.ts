@@ -91,6 +91,8 @@ class QuickJSBreach extends Error {
 
 export class QuickJSEngine extends CallBook {
   readonly engine = 'quickjs' as const;
+  /** The clock is the wall clock: time in the prelude's callbacks is already counted, and cut by shouldInterrupt there. */
+  protected override readonly clockCountsCallbacks = true;
   private module: QuickJSWASMModule | null;
   private runtime: QuickJSRuntime | null;
   private context: QuickJSContext | null;

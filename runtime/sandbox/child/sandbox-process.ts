@@ -11,6 +11,7 @@ import { libraryFromSource } from './library-script.ts';
 import type { LibrarySource } from './library-script.ts';
 import { extractManifest } from './manifest-isolate.ts';
 import { LocalConfigReads } from './config-snapshot.ts';
+import type { LocalAnswer } from './config-snapshot.ts';
 import { CallTraces } from './call-trace.ts';
 
 const channel = new FramedChannel<FromSandbox, ToSandbox>(new net.Socket({ fd: 3, readable: true, writable: true }));
@@ -24,34 +25,19 @@ let hostCallSeq = 0;
 const configReads = new LocalConfigReads();
 const traces = new CallTraces();
 
-/** Local answers waiting to resume their plugin, in the order they were made. */
-const localAnswers: { hostCallId: number; ok: boolean; value: unknown }[] = [];
 /**
- * Answers resumed per turn of the event loop: a plugin making 20 000 reads at once does not hold
- * this process (and the other plugins in it) for all of them in one turn, as the server's answers,
- * arriving in socket-sized batches, never did.
+ * A host call leaves for the server unless it is a config read this process may answer: then the
+ * answer is returned to the engine's callback that made the call, which hands it back to the
+ * prelude as a copy in its reply (the plugin's promise settles in the same entry). Nothing here
+ * does I/O or enters an engine; the engine charges the time to the call.
  */
-const LOCAL_ANSWERS_PER_TURN = 256;
-
-function resumeLocalAnswers(): void {
-  for (const answer of localAnswers.splice(0, LOCAL_ANSWERS_PER_TURN)) hostCallOwners.get(answer.hostCallId)?.resume(answer.hostCallId, answer.ok, answer.value);
-  if (localAnswers.length > 0) setImmediate(resumeLocalAnswers);
-}
-
-/**
- * A host call leaves for the server unless it is a config read this process may answer; then the
- * plugin is resumed on a later turn of the event loop, as it would be by the server's answer
- * (never from inside the engine's callback that made the call).
- */
-function sendHostCall(plugin: string, hostCallId: number, callId: string, capability: string, args: unknown): void {
+function sendHostCall(plugin: string, hostCallId: number, callId: string, capability: string, args: unknown): LocalAnswer | null {
   const local = configReads.answer(plugin, callId, hostCallId, capability, args);
-  if (local) {
-    if (localAnswers.push({ hostCallId, ok: local.ok, value: local.value }) === 1) setImmediate(resumeLocalAnswers);
-    return;
-  }
+  if (local) return local;
   const localReads = configReads.answeredSoFar(callId);
   traces.hostCallSent(callId, hostCallId);
   channel.send({ t: 'hostCall', hostCallId, plugin, callId, capability, args, ...(localReads ? { localReads } : {}) });
+  return null;
 }
 
 function hooksFor(plugin: string): IsolateHooks {

@@ -15,7 +15,7 @@
 /* global $0, $1, $2, $3 */
 'use strict';
 const syncCall = $0;      // (name, argsJson) => resultJson            sandbox-process services
-const startAsync = $1;    // (callId, name, argsJson) => replyJson      host calls and timers
+const startAsync = $1;    // (callId, name, argsJson) => replyJson      host calls and timers (a local answer in the reply)
 const report = $2;        // (kind, callId, json) => void                results, responses, logs
 
 // ---- intrinsics, captured before any plugin code runs ----------------------------------------
@@ -132,6 +132,14 @@ function callAsync(name, args) {
   if (typeof argsJson !== 'string') argsJson = 'null';
   const reply = parse(startAsync(currentCall, capability, argsJson));
   if (reply.ok !== true) return rejected(hostError(reply.error));
+  // Answered by the sandbox process at once (a shown config read): settled now, in this entry,
+  // from the reply's own copy of the value; no waiter, no second entry.
+  if (has(reply, 'local')) {
+    const local = reply.local;
+    const value = has(local, 'value') ? local.value : null;
+    if (has(local, 'ok') && local.ok === true) return new PromiseCtor((resolve) => { resolve(value); });
+    return rejected(hostError(value));
+  }
   const callId = currentCall;
   return new PromiseCtor((resolve, reject) => {
     pending[reply.id] = record({ resolve, reject, callId });

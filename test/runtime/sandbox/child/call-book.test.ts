@@ -5,6 +5,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { CallBook, type Breach, type EntryArg, type EntryName } from '../../../../runtime/sandbox/child/call-book.ts';
 import type { IsolateHooks } from '../../../../runtime/sandbox/child/engine.ts';
+import type { LocalAnswer } from '../../../../runtime/sandbox/child/config-snapshot.ts';
 import { DEFAULT_LIMITS, type EngineName, type FailureKind } from '../../../../runtime/sandbox/protocol.ts';
 
 const BUDGET_MS = 100; // the overload line is a fifth of it: 20 ms of process CPU
@@ -34,20 +35,28 @@ class ScriptedEngine extends CallBook {
   readonly engine: EngineName = 'isolated-vm';
   script: Script = () => undefined;
   readonly faults: { kind: FailureKind; message: string }[] = [];
+  /** `answer`: what the sandbox process answers itself (null: every host call is sent); what was sent and routed. */
+  readonly host: { answer: LocalAnswer | null; sent: string[]; routed: number[] };
 
   constructor() {
     const faults: { kind: FailureKind; message: string }[] = [];
+    const host = { answer: null as LocalAnswer | null, sent: [] as string[], routed: [] as number[] };
     let hostCallSeq = 0;
     const hooks: IsolateHooks = {
       nextHostCallId: () => ++hostCallSeq,
-      routeHostCall: () => {},
-      sendHostCall: () => {},
+      routeHostCall: (id, owner) => { if (owner) host.routed.push(id); },
+      sendHostCall: (_id, callId, capability) => {
+        if (host.answer) return host.answer;
+        host.sent.push(`${callId} ${capability}`);
+        return null;
+      },
       sendLog: () => {},
       sendRespond: () => {},
       sendFault: (kind, message) => faults.push({ kind, message }),
     };
     super('scripted', { ...DEFAULT_LIMITS, cpuMsPerCall: BUDGET_MS }, hooks);
     this.faults = faults;
+    this.host = host;
   }
 
   protected setUp() {
@@ -74,6 +83,10 @@ class ScriptedEngine extends CallBook {
   /** Reports a call's result, as the prelude does from inside an entry. */
   done(callId: string, value: unknown): void {
     this.callbacks.report('done', callId, JSON.stringify(value));
+  }
+  /** The prelude's startAsync callback: its reply, parsed. */
+  startAsync(callId: string, name: string, argsJson: string): Record<string, unknown> {
+    return JSON.parse(this.callbacks.startAsync(callId, name, argsJson));
   }
   /** Starts a host call of `callId` from inside an entry; returns its id. */
   hostCall(callId: string): number {
@@ -214,5 +227,40 @@ describe('call book: a budget spent across many short sections', () => {
   it('a budget the engine\'s clock ran out while the process got no CPU is the machine\'s (overloaded)', async () => {
     const { outcome } = await run(loadedEngine(), 40, starve, BUDGET_MS / 10);
     expect(outcome).toMatchObject({ ok: false, error: { kind: 'cpu_limit', overloaded: true } });
+  });
+});
+
+describe('call book: host calls the sandbox process answers itself', () => {
+  it('the answer comes back in the callback\'s reply, as a copy: nothing is sent, routed or resumed later; control: a call it cannot answer is sent and routed', async () => {
+    const engine = loadedEngine();
+    const replies: unknown[] = [];
+    engine.script = (entry, args) => {
+      const callId = String(args[0]);
+      engine.host.answer = { ok: true, value: 'shown' };
+      replies.push(engine.startAsync(callId, 'config.get', '{"key":"mode"}'));
+      engine.host.answer = null;
+      replies.push(engine.startAsync(callId, 'config.get', '{"key":"apiSecret"}'));
+      engine.done(callId, null);
+      return undefined;
+    };
+    expect(await engine.invoke('c1', 'getFields', [], 5_000)).toMatchObject({ ok: true });
+    expect(replies[0]).toEqual({ ok: true, local: { ok: true, value: 'shown' } });
+    expect(replies[1]).toEqual({ ok: true, id: expect.any(Number) });
+    expect(engine.host.sent).toEqual(['c1 config.get']);
+    expect(engine.host.routed).toEqual([(replies[1] as { id: number }).id]);
+  });
+
+  it('no call in progress (an id the call book does not hold, or one that ended): refused before anything is asked', async () => {
+    const engine = loadedEngine();
+    engine.host.answer = { ok: true, value: 'shown' };
+    engine.script = (entry, args) => {
+      engine.done(String(args[0]), null);
+      return undefined;
+    };
+    expect(await engine.invoke('c1', 'getFields', [], 5_000)).toMatchObject({ ok: true });
+    for (const callId of ['c1', 'never-started', '']) {
+      expect(engine.startAsync(callId, 'config.get', '{"key":"mode"}')).toMatchObject({ ok: false, error: { code: 'NO_CALL' } });
+    }
+    expect(engine.host.sent).toEqual([]);
   });
 });
