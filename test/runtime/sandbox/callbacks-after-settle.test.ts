@@ -127,5 +127,24 @@ describe('host-side work after the call settled is charged to that call', () => 
     expect(await neighbour).toMatchObject({ ok: true, value: 'here' });
     expect(await greedy).toMatchObject({ ok: true, value: 'settled' });
     expect(stopped(await h.run('greedy', 'return globalThis.__after;'), n)).toBe(STOPPED);
+    // In a group the plugin's CPU window is charged from its calls' stats: the entry's work is the
+    // greedy plugin's (before the fix: 0 ms), none of it the neighbour's.
+    const plugins = h.local.sandbox.health().plugins;
+    expect(plugins.greedy.cpuMsInWindow).toBeGreaterThanOrEqual(ON_QUICKJS ? 1 : 300);
+    expect(plugins.neighbour.recentFaults).toBe(0);
+  });
+
+  it('in a shared group, signatures inside the call are cut as that plugin\'s own cpu_limit (not the machine\'s); the neighbour called meanwhile answers and is charged nothing', async () => {
+    const h = await runnerHost(['cutme', 'bystander'], { groups: { shared: ['cutme', 'bystander'] } });
+    const n = signaturesWorth(20_000);
+    const inCall = `for (let i = 0; i < ${n}; i++) host.callSync('crypto.sign', { alg: 'sha256', data: [{ s: 'x' + i }], key: { s: ${JSON.stringify(PEM)} }, enc: 'hex' }); return 'signed';`;
+    const cut = h.run('cutme', inCall, { cpuMs: BUDGET_MS });
+    const bystander = h.run('bystander', 'return "here";', { wallMs: 1000 });
+    expect(await bystander).toMatchObject({ ok: true, value: 'here' });
+    const outcome = await cut;
+    expect(outcome).toMatchObject({ ok: false, error: { kind: 'cpu_limit' } });
+    expect(!outcome.ok && outcome.error.overloaded).toBeFalsy();
+    const plugins = h.local.sandbox.health().plugins;
+    expect([plugins.cutme.recentFaults, plugins.bystander.recentFaults]).toEqual([1, 0]);
   });
 });
