@@ -275,8 +275,9 @@ export abstract class CallBook implements PluginEngine {
     try {
       if (timedCall && timedCall.cpuUsedMs >= timedCall.cpuBudgetMs) throw OVER_BUDGET;
       const result = section();
-      // A callback refused for the budget: the call is cut as if its timer had fired.
-      if (running.cut && callId !== null && this.calls.has(callId)) throw OVER_BUDGET;
+      // A callback refused for the budget: the call is cut as if its timer had fired — a call
+      // settled earlier in this section too, as its timer firing there would (its plugin reset).
+      if (running.cut) throw OVER_BUDGET;
       return result;
     } catch (err) {
       const message = String((err as Error)?.message ?? err);
@@ -287,7 +288,7 @@ export abstract class CallBook implements PluginEngine {
         if (isLoad) throw new LoadFailure('load_failed', `plugin '${this.key}' was disposed while loading`);
         return undefined;
       }
-      const failure = breachFailure(err === OVER_BUDGET ? 'cpu_limit' : this.breachOf(err), err === OVER_BUDGET, callId ? this.calls.get(callId) : undefined, processCpuBefore, this.limits);
+      const failure = breachFailure(err === OVER_BUDGET ? 'cpu_limit' : this.breachOf(err), err === OVER_BUDGET, running.call, processCpuBefore, this.limits);
       if (!failure && isLoad) throw new LoadFailure('load_failed', message);
       const { kind, reason, overloaded } = failure ?? { kind: 'plugin_error' as const, reason: `sandbox bridge error: ${message}`, overloaded: false };
       // The cut section's CPU is the call's: dispose() reports the call's stats, and a disposed
@@ -324,7 +325,7 @@ export abstract class CallBook implements PluginEngine {
     const section = this.section;
     if (this.clockCountsCallbacks || !section) return run();
     // The section's call even if it has settled since: a result reported early must not free the
-    // rest of the entry from the budget (no call left, no watchdog of the host's left to stop it).
+    // rest of the entry from the budget.
     const call = section.call;
     if (!section.cut && call && section.callbackMs > 0) {
       // Cut only when the callbacks' time is what passes the budget: past it on its own clock, the

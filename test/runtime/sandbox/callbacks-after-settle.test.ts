@@ -2,10 +2,12 @@
 // that reports its result inside an entry leaves the rest of that entry's microtasks running: plugin
 // code the call book still times, but no longer as a live call. On isolated-vm neither the
 // isolate's clock nor its timeout sees time spent in the prelude's callbacks, so the callbacks of
-// such code must still be charged against the settled call's budget, or a loop of RSA signatures
-// (≈1 ms of the sandbox process each, next to nothing in the isolate) holds the process — and every
-// plugin grouped into it — long after the call's budget, with no call left for a watchdog to time.
-// Through a real local host (real sandbox process, SQLite) on the engine of the matrix.
+// such code must still be charged against the settled call's budget. Before, a loop of RSA
+// signatures there (host-side work that costs the isolate next to nothing) held the process — and
+// every plugin grouped into it — ≈38× past the call's budget while the call reported ≈0.3 ms of
+// CPU, until the watchdog killed the process under the first deadline to pass: a neighbour's,
+// which was charged the crash. Through a real local host (real sandbox process, SQLite) on the
+// engine of the matrix.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +16,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openLocalHost } from '../../../runtime/local/local-session.ts';
 import type { LocalHost, LocalSessionOptions } from '../../../runtime/local/local-session.ts';
 import { writePlugin } from '../../helpers/plugin-fixture.ts';
-import { ON_QUICKJS } from '../../helpers/engine.ts';
 
 const RUNNER = `
 class Runner {
@@ -82,22 +83,19 @@ async function runnerHost(keys: string[], sandbox: LocalSessionOptions['sandbox'
 const BUDGET_MS = 100;
 
 /**
- * How the loop left behind a settled call was stopped, read by the plugin's next call. On
- * isolated-vm its callbacks are refused once the budget is spent (the isolate lives on); QuickJS's
- * clock counts callbacks, so its interrupt handler cuts the entry and the plugin is loaded afresh
- * (its globals gone). Either way it signed far fewer than it asked for.
+ * How the loop left behind a settled call was stopped, read by the plugin's next call: cut once its
+ * callbacks had spent the settled call's budget, as the engine's own timer would have cut it there
+ * (the plugin is loaded afresh, its globals gone; the call's own result stands) — or it ran on.
  */
 function stopped(after: { ok: boolean; value?: unknown }, asked: number): string {
-  const state = after.ok ? (after.value as { signed: number; refused: string | null } | null) : null;
   if (!after.ok) return 'the next call failed';
+  const state = after.value as { signed: number; refused: string | null } | null;
   if (state === null) return 'cut: plugin reset';
-  if (state.refused === 'CPU_LIMIT' && state.signed < asked / 2) return 'refused for the budget';
   return `ran on: ${state.signed} of ${asked} signed, refused: ${state.refused}`;
 }
-const STOPPED = ON_QUICKJS ? 'cut: plugin reset' : 'refused for the budget';
 
 describe('host-side work after the call settled is charged to that call', () => {
-  it('a loop of signatures worth 10× the budget is refused for the budget and charged to the call; a few signatures (control) all run', async () => {
+  it('a loop of signatures worth 10× the budget is cut at the budget (the plugin reset) and charged to the call; a few signatures (control) all run', async () => {
     const h = await runnerHost(['signer']);
     expect(await h.run('signer', signAfterSettling(3), { cpuMs: BUDGET_MS })).toMatchObject({ ok: true, value: 'settled' });
     expect(await h.run('signer', 'return globalThis.__after;')).toMatchObject({ ok: true, value: { started: true, signed: 3, refused: null } });
@@ -105,12 +103,11 @@ describe('host-side work after the call settled is charged to that call', () => 
     const n = signaturesWorth(10 * BUDGET_MS);
     const settled = await h.run('signer', signAfterSettling(n), { cpuMs: BUDGET_MS });
     expect(settled).toMatchObject({ ok: true, value: 'settled' });
-    // Its reply leaves once the entry has returned, so it carries what the whole entry spent
-    // (before the fix: ≈0.1–0.3 ms for ≈1 s of signatures). On isolated-vm the refusal comes once
-    // the charge reaches the budget; a QuickJS entry cut by its wall-clock interrupt is charged the
-    // process CPU the kernel counted in it, which a loaded machine keeps below the budget.
-    expect(settled.stats?.cpuMs).toBeGreaterThanOrEqual(ON_QUICKJS ? 1 : BUDGET_MS);
-    expect(stopped(await h.run('signer', 'return globalThis.__after;'), n)).toBe(STOPPED);
+    // Its reply leaves once the entry has returned, so it carries what the whole entry spent: the
+    // process CPU the kernel counted in the cut entry (≈ the budget; less on a machine too busy to
+    // run it), where it said ≈0.1–0.3 ms for ≈1 s of signatures before.
+    expect(settled.stats?.cpuMs).toBeGreaterThanOrEqual(1);
+    expect(stopped(await h.run('signer', 'return globalThis.__after;'), n)).toBe('cut: plugin reset');
   });
 
   it('in a shared group, a neighbour called meanwhile answers: the settled call cannot hold the process past its budget', async () => {
@@ -126,11 +123,11 @@ describe('host-side work after the call settled is charged to that call', () => 
     const neighbour = h.run('neighbour', 'return "here";', { wallMs: 1000 });
     expect(await neighbour).toMatchObject({ ok: true, value: 'here' });
     expect(await greedy).toMatchObject({ ok: true, value: 'settled' });
-    expect(stopped(await h.run('greedy', 'return globalThis.__after;'), n)).toBe(STOPPED);
+    expect(stopped(await h.run('greedy', 'return globalThis.__after;'), n)).toBe('cut: plugin reset');
     // In a group the plugin's CPU window is charged from its calls' stats: the entry's work is the
     // greedy plugin's (before the fix: 0 ms), none of it the neighbour's.
     const plugins = h.local.sandbox.health().plugins;
-    expect(plugins.greedy.cpuMsInWindow).toBeGreaterThanOrEqual(ON_QUICKJS ? 1 : 300);
+    expect(plugins.greedy.cpuMsInWindow).toBeGreaterThanOrEqual(1);
     expect(plugins.neighbour.recentFaults).toBe(0);
   });
 
