@@ -13,9 +13,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openLocalHost } from '../../../runtime/local/local-session.ts';
-import type { LocalHost, LocalSessionOptions } from '../../../runtime/local/local-session.ts';
-import { writePlugin } from '../../helpers/plugin-fixture.ts';
+import { openLocalHost } from '../../../../runtime/local/local-session.ts';
+import type { LocalHost, LocalSessionOptions } from '../../../../runtime/local/local-session.ts';
+import { writePlugin } from '../../../helpers/plugin-fixture.ts';
 
 const RUNNER = `
 class Runner {
