@@ -36,6 +36,7 @@ const ENGINE_MATRIX = [
   'test/host-api/host-call-caps.test.ts',
   'test/runtime/sandbox/config-push.test.ts',
   'test/runtime/sandbox/config-same-entry.test.ts',
+  'test/runtime/sandbox/child/call-book-after-settle.test.ts',
   'test/runtime/sandbox/call-trace.test.ts',
   'test/runtime/server/host-call-caps.test.ts',
   'test/runtime/sandbox/host-call-flood-memory.test.ts',

@@ -1,14 +1,20 @@
 // Escape and abuse corpus, part 3 of the sandbox: resource limits — work outliving its call,
-// timers, recursion, CPU in the isolate and in host-side services, memory, console floods. A call
-// that breaches a limit must be cut by its own sandbox process (corpus-probes.ts, cutInProcess),
-// never by reading a clock; after every case the host must still serve (corpusStillServing).
-import { CPU_MS } from './corpus-env.ts';
+// timers, recursion, CPU in the isolate and in host-side services (during a call and after it),
+// memory, console floods. A call that breaches a limit must be cut by its own sandbox process
+// (corpus-probes.ts, cutInProcess), never by reading a clock; after every case the host must still
+// serve (corpusStillServing).
+import crypto from 'node:crypto';
+import { USAGE_SUPPORTED, readUsage } from '../../runtime/sandbox/process-usage.ts';
+import { CPU_MS, WALL_MS } from './corpus-env.ts';
 import type { CorpusEnv } from './corpus-env.ts';
-import { auditOf, cutInProcess, logOf } from './corpus-probes.ts';
+import { NEARER_BUDGET_THAN_DEADLINE_MS, auditOf, cutInProcess, logOf } from './corpus-probes.ts';
 import { all, maxEventLoopGap, sleep, through } from './tally.ts';
 import type { SecurityCase } from './tally.ts';
 
 type Case = SecurityCase<CorpusEnv>;
+
+/** A key for signatures: ≈0.25 ms of the sandbox process each, next to nothing in the isolate. */
+const RSA_PEM = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 
 export const limitCases: Case[] = [
   // ---- timers, and work left behind when a call ends --------------------------------------------
@@ -123,6 +129,31 @@ export const limitCases: Case[] = [
       // may be what cuts it; cut by the process itself, it ended before the watchdog's kill (its
       // deadline plus 2 s), the bound this case holds it to.
       return cutInProcess(env, 'bomber', { kinds: ['cpu_limit', 'deadline'] }, () => env.run(`const big = 'x'.repeat(8 * 1024 * 1024); for (;;) host.callSync('crypto.hash', { alg: 'sha512', data: [{ s: big }], enc: 'hex' });`, 'bomber'));
+    },
+    timeoutMs: 20_000,
+  },
+  {
+    name: 'host-side work left running after the call returned is cut at that call\'s budget',
+    attack: 'returns at once, leaving a promise chain that signs with RSA in an endless loop (work the isolate\'s own clock never sees)',
+    async run(env) {
+      // The call's reply leaves once its entry returns: left to run, the chain held the group's
+      // process until the watchdog killed it under the call's deadline (38× the budget measured).
+      const pid = env.pidOf('bomber');
+      if (pid === null) return through('no sandbox process hosted bomber before the attack, so none could be watched');
+      const before = readUsage(pid);
+      const r = await env.run(`(async () => {
+          for (let i = 0; i < 50; i++) await null;
+          for (;;) { try { host.callSync('crypto.sign', { alg: 'sha256', data: [{ s: 'x' }], key: { s: ${JSON.stringify(RSA_PEM)} }, enc: 'hex' }); } catch (e) {} }
+        })();
+        return 'returned';`, 'bomber');
+      const after = readUsage(pid);
+      const cpuMs = before && after ? after.cpuMs - before.cpuMs : null;
+      return all([
+        [r.ok && r.value === 'returned', r.ok ? `the call returned ${JSON.stringify(r.value)}` : `the call itself failed: ${r.error.kind}: ${r.error.message}`],
+        [env.pidOf('bomber') === pid, `the sandbox process was replaced (pid ${pid} → ${env.pidOf('bomber')})`],
+        [!USAGE_SUPPORTED || (cpuMs !== null && cpuMs <= NEARER_BUDGET_THAN_DEADLINE_MS),
+          `the sandbox process spent ${cpuMs} ms of CPU on the call and what it left running: nearer its ${WALL_MS} ms deadline than its ${CPU_MS} ms CPU budget`],
+      ]);
     },
     timeoutMs: 20_000,
   },

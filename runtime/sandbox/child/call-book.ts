@@ -49,6 +49,11 @@ interface LiveCall {
   localCalls: Record<string, number>;
   logLines: number;
   logDropped: number;
+  /**
+   * The stats it settled with: a call settled inside a section is sent once that section returns,
+   * so the rest of the section (plugin code after the report) is added to them then.
+   */
+  settledWith?: CallStats;
 }
 
 type Reply = { ok: true; [k: string]: unknown } | { ok: false; error: { message: string; code?: string } };
@@ -72,10 +77,12 @@ export abstract class CallBook implements PluginEngine {
   private disposed = false;
   /**
    * The timed section running now: a call that ends inside it is charged its CPU so far.
+   * `call`: the call it was entered for, kept even once that call has settled inside it (the rest
+   * of the entry's microtasks still run plugin code, and their callbacks still spend its budget).
    * `callbackMs`: time spent in the prelude's callbacks, charged on top of the engine's clock
    * where that clock stops while they run; `cut`: a callback was refused for the budget.
    */
-  private section: { callId: string | null; before: number; callbackMs: number; cut: boolean } | null = null;
+  private section: { callId: string | null; call: LiveCall | undefined; before: number; callbackMs: number; cut: boolean } | null = null;
   /**
    * Whether the engine's CPU clock runs while the prelude's callbacks run in this process. Not on
    * isolated-vm: its cpuTime and its timeout both stop (measured: 200 ms spent in Callbacks read
@@ -218,6 +225,7 @@ export abstract class CallBook implements PluginEngine {
   private finishCall(call: LiveCall, outcome: CallOutcome): void {
     if (!this.calls.has(call.callId)) return;
     this.closeCall(call);
+    call.settledWith = outcome.stats;
     call.settle(outcome);
   }
 
@@ -262,13 +270,14 @@ export abstract class CallBook implements PluginEngine {
     const timedCall = callId ? this.calls.get(callId) : undefined;
     const processCpuBefore = processCpu.recent(freshnessMs(timedCall ? timedCall.cpuBudgetMs : this.limits.cpuMsPerCall));
     const outer = this.section;
-    const running = { callId, before, callbackMs: 0, cut: false };
+    const running = { callId, call: timedCall, before, callbackMs: 0, cut: false };
     this.section = running;
     try {
       if (timedCall && timedCall.cpuUsedMs >= timedCall.cpuBudgetMs) throw OVER_BUDGET;
       const result = section();
-      // A callback refused for the budget: the call is cut as if its timer had fired.
-      if (running.cut && callId !== null && this.calls.has(callId)) throw OVER_BUDGET;
+      // A callback refused for the budget: the call is cut as if its timer had fired — a call
+      // settled earlier in this section too, as its timer firing there would (its plugin reset).
+      if (running.cut) throw OVER_BUDGET;
       return result;
     } catch (err) {
       const message = String((err as Error)?.message ?? err);
@@ -279,7 +288,7 @@ export abstract class CallBook implements PluginEngine {
         if (isLoad) throw new LoadFailure('load_failed', `plugin '${this.key}' was disposed while loading`);
         return undefined;
       }
-      const failure = breachFailure(err === OVER_BUDGET ? 'cpu_limit' : this.breachOf(err), err === OVER_BUDGET, callId ? this.calls.get(callId) : undefined, processCpuBefore, this.limits);
+      const failure = breachFailure(err === OVER_BUDGET ? 'cpu_limit' : this.breachOf(err), err === OVER_BUDGET, running.call, processCpuBefore, this.limits);
       if (!failure && isLoad) throw new LoadFailure('load_failed', message);
       const { kind, reason, overloaded } = failure ?? { kind: 'plugin_error' as const, reason: `sandbox bridge error: ${message}`, overloaded: false };
       // The cut section's CPU is the call's: dispose() reports the call's stats, and a disposed
@@ -288,6 +297,7 @@ export abstract class CallBook implements PluginEngine {
       // count, not the engine's clock: a cut the machine caused charges what the plugin really got.
       const cutCall = callId ? this.calls.get(callId) : undefined;
       if (cutCall) cutCall.cpuUsedMs += processCpuMsSince(processCpuBefore);
+      else if (running.call?.settledWith) running.call.settledWith.cpuMs = running.call.cpuUsedMs + processCpuMsSince(processCpuBefore);
       this.hooks.sendFault(kind, reason);
       this.dispose(kind, reason, callId, overloaded ? { overloaded: true } : {});
       if (isLoad) throw new LoadFailure(kind, reason, overloaded);
@@ -297,6 +307,8 @@ export abstract class CallBook implements PluginEngine {
       if (!this.disposed && this.engineAlive()) {
         const call = callId ? this.calls.get(callId) : undefined;
         if (call) call.cpuUsedMs += this.cpuClockMs() - before + running.callbackMs;
+        // Settled in this section: its reply leaves after it, with the whole section charged.
+        else if (running.call?.settledWith) running.call.settledWith.cpuMs = running.call.cpuUsedMs + this.cpuClockMs() - before + running.callbackMs;
       }
     }
   }
@@ -312,7 +324,9 @@ export abstract class CallBook implements PluginEngine {
   private charged<T>(refused: T, run: () => T): T {
     const section = this.section;
     if (this.clockCountsCallbacks || !section) return run();
-    const call = section.callId ? this.calls.get(section.callId) : undefined;
+    // The section's call even if it has settled since: a result reported early must not free the
+    // rest of the entry from the budget.
+    const call = section.call;
     if (!section.cut && call && section.callbackMs > 0) {
       // Cut only when the callbacks' time is what passes the budget: past it on its own clock, the
       // engine's timer cuts the section itself, as before callbacks were charged.
