@@ -13,6 +13,7 @@ import { FramedChannel } from './channel.ts';
 import { childEntry } from './child-entry.ts';
 import { SANDBOX_NICE, preferForOomKill, readUsage, setNice } from './process-usage.ts';
 import type { ProcessUsage } from './process-usage.ts';
+import { readSectionMarker } from './section-marker.ts';
 import type { FromSandbox, SandboxFailure, ToSandbox, CallStats, FailureKind } from './protocol.ts';
 import type { ConfigSnapshot } from '../../host-api/config-snapshot.ts';
 
@@ -65,7 +66,19 @@ export interface CrashInfo {
   kind: FailureKind;
   /** The plugin whose call the supervisor killed the process for, when it knows one. */
   culprit: string | null;
+  /**
+   * A watchdog kill only: the plugin whose timed section the process was in when the watchdog
+   * fired, as the process marked it (section-marker.ts; shared processes on Linux only).
+   */
+  heldBy?: string | null;
   inFlight: { plugin: string; what: string }[];
+}
+
+interface KillReason {
+  message: string;
+  kind: FailureKind;
+  culprit: string | null;
+  heldBy?: string | null;
 }
 
 interface PendingRequest {
@@ -88,10 +101,12 @@ export interface SupervisorOptions {
   sampleMs: number;
   /** Restart by itself after a crash (a plugin's process restarts on its next call instead). */
   restartOnCrash: boolean;
+  /** Whose section a process is in (section-marker.ts); replaced only by tests. */
+  readSectionMarker: (pid: number) => string | null;
 }
 
 export const DEFAULT_SUPERVISOR: SupervisorOptions = {
-  graceMs: 2000, restartDelayMs: 50, maxRestartDelayMs: 5000, rssLimitBytes: 0, sampleMs: 50, restartOnCrash: true,
+  graceMs: 2000, restartDelayMs: 50, maxRestartDelayMs: 5000, rssLimitBytes: 0, sampleMs: 50, restartOnCrash: true, readSectionMarker,
 };
 
 export class SandboxProcess {
@@ -104,7 +119,7 @@ export class SandboxProcess {
   private requestSeq = 0;
   private starting: Promise<void> | null = null;
   private closing = false;
-  private killReason: { message: string; kind: FailureKind; culprit: string | null } | null = null;
+  private killReason: KillReason | null = null;
   private restartDelay: number;
   private sampler: NodeJS.Timeout | null = null;
   private lastCpuMs = 0;
@@ -247,9 +262,9 @@ export class SandboxProcess {
     }, delay).unref();
   }
 
-  private failAll(killed: { message: string; kind: FailureKind; culprit: string | null }): void {
+  private failAll(killed: KillReason): void {
     const inFlight = [...this.pending.values()].filter((p) => p.plugin).map((p) => ({ plugin: p.plugin as string, what: p.what }));
-    const crash: CrashInfo = { reason: killed.message, kind: killed.kind, culprit: killed.culprit, inFlight };
+    const crash: CrashInfo = { reason: killed.message, kind: killed.kind, culprit: killed.culprit, ...(killed.heldBy ? { heldBy: killed.heldBy } : {}), inFlight };
     // Tell the host first: it decides whom the crash is charged to before the calls see it.
     this.events.onCrash(crash);
     for (const [id, p] of this.pending) {
@@ -289,7 +304,9 @@ export class SandboxProcess {
     const id = ++this.requestSeq;
     return new Promise<SandboxReply>((resolve) => {
       const watchdog = setTimeout(() => {
-        this.kill(`${what} overran its deadline by more than ${this.options.graceMs} ms; the watchdog killed the sandbox process`, 'deadline', plugin);
+        // Read before the kill: a process blocked in a neighbour's section has not run this call.
+        const heldBy = this.pid !== null ? this.options.readSectionMarker(this.pid) : null;
+        this.kill(`${what} overran its deadline by more than ${this.options.graceMs} ms; the watchdog killed the sandbox process`, 'deadline', plugin, heldBy);
       }, watchdogMs + this.options.graceMs);
       this.pending.set(id, { resolve, watchdog, plugin, what, traced: req.t === 'invoke' && req.trace === true });
       try {
@@ -331,9 +348,9 @@ export class SandboxProcess {
   }
 
   /** SIGKILL: used by the watchdog; the exit handler fails the calls in flight and restarts. */
-  kill(reason: string, kind: FailureKind = 'sandbox_crashed', culprit: string | null = null): void {
+  kill(reason: string, kind: FailureKind = 'sandbox_crashed', culprit: string | null = null, heldBy: string | null = null): void {
     if (!this.child || this.killReason) return;
-    this.killReason = { message: reason, kind, culprit };
+    this.killReason = { message: reason, kind, culprit, heldBy };
     this.child.kill('SIGKILL');
   }
 
