@@ -13,7 +13,8 @@ import { FramedChannel } from './channel.ts';
 import { childEntry } from './child-entry.ts';
 import { SANDBOX_NICE, preferForOomKill, readUsage, setNice } from './process-usage.ts';
 import type { ProcessUsage } from './process-usage.ts';
-import { readSectionMarker } from './section-marker.ts';
+import { openSectionMarker } from './section-marker.ts';
+import type { SectionMarkerFile } from './section-marker.ts';
 import type { FromSandbox, SandboxFailure, ToSandbox, CallStats, FailureKind } from './protocol.ts';
 import type { ConfigSnapshot } from '../../host-api/config-snapshot.ts';
 
@@ -68,7 +69,7 @@ export interface CrashInfo {
   culprit: string | null;
   /**
    * A watchdog kill only: the plugin whose timed section the process was in when the watchdog
-   * fired, as the process marked it (section-marker.ts; shared processes on Linux only).
+   * fired, as the process marked it (section-marker.ts; shared processes only).
    */
   heldBy?: string | null;
   inFlight: { plugin: string; what: string }[];
@@ -101,12 +102,10 @@ export interface SupervisorOptions {
   sampleMs: number;
   /** Restart by itself after a crash (a plugin's process restarts on its next call instead). */
   restartOnCrash: boolean;
-  /** Whose section a process is in (section-marker.ts); replaced only by tests. */
-  readSectionMarker: (pid: number) => string | null;
 }
 
 export const DEFAULT_SUPERVISOR: SupervisorOptions = {
-  graceMs: 2000, restartDelayMs: 50, maxRestartDelayMs: 5000, rssLimitBytes: 0, sampleMs: 50, restartOnCrash: true, readSectionMarker,
+  graceMs: 2000, restartDelayMs: 50, maxRestartDelayMs: 5000, rssLimitBytes: 0, sampleMs: 50, restartOnCrash: true,
 };
 
 export class SandboxProcess {
@@ -121,6 +120,8 @@ export class SandboxProcess {
   private closing = false;
   private killReason: KillReason | null = null;
   private restartDelay: number;
+  /** The running process's section record (section-marker.ts), null without one. */
+  private marker: SectionMarkerFile | null = null;
   private sampler: NodeJS.Timeout | null = null;
   private lastCpuMs = 0;
   /** The newest usage sample, null before the first. */
@@ -154,10 +155,20 @@ export class SandboxProcess {
       // PAYOUT_SANDBOX_CHILD_NODE_ARGS: extra node flags for profiling the sandbox process
       // (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); read from the server's environment.
       const extra = (process.env.PAYOUT_SANDBOX_CHILD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-      const child = spawn(process.execPath, [...SANDBOX_NODE_FLAGS, ...extra, entry], {
-        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-        env: { NODE_ENV: 'production' },
-      });
+      // fd 4: the record of whose timed section the process is in (section-marker.ts).
+      const marker = openSectionMarker();
+      let child: ChildProcess;
+      try {
+        child = spawn(process.execPath, [...SANDBOX_NODE_FLAGS, ...extra, entry], {
+          stdio: ['ignore', 'pipe', 'pipe', 'pipe', marker ? marker.fd : 'ignore'],
+          env: { NODE_ENV: 'production' },
+        });
+      } catch (err) {
+        marker?.close();
+        throw err;
+      }
+      this.marker?.close();
+      this.marker = marker;
       const channel = new FramedChannel<ToSandbox, FromSandbox>(child.stdio[3] as Duplex);
       this.child = child;
       this.channel = channel;
@@ -186,7 +197,9 @@ export class SandboxProcess {
       };
       child.on('exit', (code, signal) => {
         clearTimeout(timer);
+        marker?.close();
         if (this.child !== child) return;
+        this.marker = null;
         this.child = null;
         this.channel = null;
         this.pid = null;
@@ -305,7 +318,7 @@ export class SandboxProcess {
     return new Promise<SandboxReply>((resolve) => {
       const watchdog = setTimeout(() => {
         // Read before the kill: a process blocked in a neighbour's section has not run this call.
-        const heldBy = this.pid !== null ? this.options.readSectionMarker(this.pid) : null;
+        const heldBy = this.marker?.read() ?? null;
         this.kill(`${what} overran its deadline by more than ${this.options.graceMs} ms; the watchdog killed the sandbox process`, 'deadline', plugin, heldBy);
       }, watchdogMs + this.options.graceMs);
       this.pending.set(id, { resolve, watchdog, plugin, what, traced: req.t === 'invoke' && req.trace === true });

@@ -276,7 +276,7 @@ export abstract class CallBook implements PluginEngine {
     const running = { callId, call: timedCall, before, callbackMs: 0, cut: false };
     this.section = running;
     // Whose section this is, for a watchdog that fires while it holds a shared process.
-    const titleBefore = enterSection(this.key);
+    const markedBefore = enterSection(this.key);
     try {
       if (timedCall && timedCall.cpuUsedMs >= timedCall.cpuBudgetMs) throw OVER_BUDGET;
       const result = section();
@@ -308,7 +308,7 @@ export abstract class CallBook implements PluginEngine {
       if (isLoad) throw new LoadFailure(kind, reason, overloaded);
       return undefined;
     } finally {
-      leaveSection(titleBefore);
+      leaveSection(markedBefore);
       this.section = outer;
       if (!this.disposed && this.engineAlive()) {
         const call = callId ? this.calls.get(callId) : undefined;

@@ -32,7 +32,7 @@ describe('crash attribution', () => {
   it('a watchdog kill in a group goes to the plugin whose section held the process (section-marker.ts)', () => {
     const waited = { kind: 'deadline' as const, culprit: 'b', inFlight: [{ plugin: 'a', what: 'a.cron' }, { plugin: 'b', what: 'b.callback' }] };
     expect(culpritOf(group, crash({ ...waited, heldBy: 'a' }))).toBe('a');
-    // Control: no marker readable (another system, a process between sections) keeps the watchdog's rule.
+    // Control: no marker (a process between sections, or one that could not get a record) keeps the watchdog's rule.
     expect(culpritOf(group, crash(waited))).toBe('b');
     expect(culpritOf(group, crash({ ...waited, heldBy: null }))).toBe('b');
     // A marker naming a plugin not placed in this process is ignored.

@@ -1,77 +1,96 @@
-// The marker a shared sandbox process writes into its title while a plugin's timed section runs
-// (section-marker.ts): its format, when it is written, and that only the marker module writes the
-// title anywhere in the runtime.
+// The record of whose timed section a shared sandbox process is in (section-marker.ts): its
+// format, when it is written, that the supervisor reads what the process wrote, and that the
+// process writes to no descriptor that is not that record.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  engineClosed, engineOpened, enterSection, leaveSection, parseSectionMarker, readSectionMarker,
+  engineClosed, engineOpened, enterSection, leaveSection, openSectionMarker, parseSectionMarker, useSectionMarker,
 } from '../../../runtime/sandbox/section-marker.ts';
+import type { SectionMarkerFile } from '../../../runtime/sandbox/section-marker.ts';
 
-const titleAtStart = process.title;
 let opened = 0;
+const markers: SectionMarkerFile[] = [];
 function openEngines(n: number): void {
   for (let i = 0; i < n; i++) engineOpened();
   opened += n;
 }
+function record(): SectionMarkerFile {
+  const marker = openSectionMarker();
+  if (!marker) throw new Error('no section record could be made');
+  markers.push(marker);
+  return marker;
+}
 afterEach(() => {
   for (; opened > 0; opened--) engineClosed();
-  process.title = titleAtStart;
+  useSectionMarker(-1);
+  for (const m of markers.splice(0)) m.close();
 });
 
 describe('section marker', () => {
-  it('names the plugin only when the title is a whole marker', () => {
-    expect(parseSectionMarker('ps-section:holder;\0\0\0')).toBe('holder');
-    expect(parseSectionMarker('ps-section:holder;')).toBe('holder');
-    // Cut short by the room the kernel gives the title: no terminator, no name (not a shorter key).
-    expect(parseSectionMarker('ps-section:hold')).toBeNull();
-    expect(parseSectionMarker('ps-section:;')).toBeNull();
-    // An ordinary command line, or the marker text as a later argument.
-    expect(parseSectionMarker('/usr/bin/node\0--no-node-snapshot\0/tmp/x/sandbox-process.mjs\0')).toBeNull();
-    expect(parseSectionMarker('node\0ps-section:holder;\0')).toBeNull();
+  it('names a plugin only when the record holds a whole key', () => {
+    expect(parseSectionMarker('holder;\0\0\0')).toBe('holder');
+    expect(parseSectionMarker('hold\0\0\0')).toBeNull(); // torn or cut short: not a shorter key
+    expect(parseSectionMarker(';\0\0')).toBeNull();
+    expect(parseSectionMarker('\0'.repeat(80))).toBeNull(); // between sections
+    expect(parseSectionMarker('../x;')).toBeNull();
   });
 
-  it('is written only while the process holds more than one plugin, and the title is put back after', () => {
+  it('is written only while the process holds more than one plugin, and put back after each section', () => {
+    const marker = record();
+    useSectionMarker(marker.fd);
     openEngines(1);
     expect(enterSection('holder')).toBeNull(); // a process per plugin: nothing written
-    expect(process.title).toBe(titleAtStart);
+    expect(marker.read()).toBeNull();
     openEngines(1);
     const before = enterSection('holder');
-    expect(parseSectionMarker(process.title)).toBe('holder');
+    expect(marker.read()).toBe('holder');
     const inner = enterSection('holder'); // a section entered from inside one (the prelude's forget)
     leaveSection(inner);
-    expect(parseSectionMarker(process.title)).toBe('holder');
+    expect(marker.read()).toBe('holder');
     leaveSection(before);
-    expect(process.title).toBe(titleAtStart);
+    expect(marker.read()).toBeNull();
+    // A longer key, then a shorter one: the record names the shorter one whole.
+    leaveSection(enterSection('a-much-longer-plugin-key'));
+    const short = enterSection('b');
+    expect(marker.read()).toBe('b');
+    leaveSection(short);
   });
 
-  it.runIf(process.platform === 'linux')('is what the kernel shows for the process', () => {
+  it('is reachable by no name: the record is unlinked before any process gets it', () => {
+    expect(fs.fstatSync(record().fd).nlink).toBe(0);
+  });
+
+  it('writes to no descriptor that is not a record the supervisor made', () => {
     openEngines(2);
-    const before = enterSection('holder');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-marker-test-'));
     try {
-      expect(readSectionMarker(process.pid)).toBe('holder');
-    } finally {
-      leaveSection(before);
-    }
-    expect(readSectionMarker(process.pid)).toBeNull(); // control: between sections
-  });
-
-  it('reads nothing from a process that is not there', () => {
-    expect(readSectionMarker(2 ** 22 + 12345)).toBeNull();
-  });
-
-  it('is the only writer of the process title in the runtime (plugins reach none of them)', () => {
-    const root = path.resolve(import.meta.dirname, '../../../runtime');
-    const writers: string[] = [];
-    const walk = (dir: string) => {
-      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-        const full = path.join(dir, entry.name);
-        if (entry.isDirectory()) walk(full);
-        else if (/\.(ts|js)$/.test(entry.name) && /process\s*\.\s*title\s*=(?!=)|process\s*,\s*['"]title['"]|process\s*\[\s*['"]title['"]\s*\]\s*=(?!=)/.test(fs.readFileSync(full, 'utf8'))) writers.push(path.relative(root, full));
+      const other = path.join(dir, 'other');
+      fs.writeFileSync(other, 'not a marker');
+      const fd = fs.openSync(other, 'r+');
+      try {
+        useSectionMarker(fd);
+        expect(enterSection('holder')).toBeNull();
+        expect(fs.readFileSync(other, 'utf8')).toBe('not a marker');
+      } finally {
+        fs.closeSync(fd);
       }
-    };
-    walk(root);
-    // The marker module itself is found: the search can see a writer.
-    expect(writers).toEqual([path.join('sandbox', 'section-marker.ts')]);
+      // Control: the supervisor's record is taken.
+      const marker = record();
+      useSectionMarker(marker.fd);
+      const before = enterSection('holder');
+      expect(before).not.toBeNull();
+      expect(marker.read()).toBe('holder');
+      leaveSection(before);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads nothing once closed', () => {
+    const marker = record();
+    marker.close();
+    expect(marker.read()).toBeNull();
   });
 });
