@@ -40,6 +40,7 @@ const ENGINE_MATRIX = [
   'test/runtime/sandbox/call-trace.test.ts',
   'test/runtime/server/host-call-caps.test.ts',
   'test/runtime/sandbox/host-call-flood-memory.test.ts',
+  'test/runtime/sandbox/crash-attribution-group.test.ts',
 ];
 
 // isolated-vm must be loaded with --no-node-snapshot; forks (not threads) so each test file

@@ -3,12 +3,17 @@
 // only plugin whose code was running — once, however many of its calls it cut. A plugin whose call
 // was merely cut (plugins sharing a group process) is charged nothing, and if none of that call's
 // requests had left, the call counts as never run, so a payout is started again later. A process
-// that died while no plugin code was running (killed from outside) is nobody's fault.
+// that died while no plugin code was running (killed from outside) is nobody's fault. A watchdog
+// kill of a shared process is charged to the plugin whose timed section held the process when the
+// watchdog fired (section-marker.ts), when that names a plugin placed there: a neighbour that
+// waited behind it past its own deadline ran nothing.
 import type { SandboxFailure } from './protocol.ts';
 import type { CrashInfo, SandboxReply } from './supervisor.ts';
 
 /** The plugin a crash is charged to, or null when it cannot be anyone's doing. */
 export function culpritOf(placed: ReadonlySet<string>, crash: CrashInfo): string | null {
+  // Anything else the marker says (a plugin not placed here) is ignored: the watchdog's own rule.
+  if (crash.kind === 'deadline' && crash.heldBy && placed.has(crash.heldBy)) return crash.heldBy;
   if (crash.culprit) return crash.culprit;
   const running = new Set(crash.inFlight.map((c) => c.plugin));
   if (running.size === 0) return null;

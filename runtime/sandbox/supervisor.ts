@@ -13,6 +13,8 @@ import { FramedChannel } from './channel.ts';
 import { childEntry } from './child-entry.ts';
 import { SANDBOX_NICE, preferForOomKill, readUsage, setNice } from './process-usage.ts';
 import type { ProcessUsage } from './process-usage.ts';
+import { openSectionMarker } from './section-marker.ts';
+import type { SectionMarkerFile } from './section-marker.ts';
 import type { FromSandbox, SandboxFailure, ToSandbox, CallStats, FailureKind } from './protocol.ts';
 import type { ConfigSnapshot } from '../../host-api/config-snapshot.ts';
 
@@ -65,7 +67,19 @@ export interface CrashInfo {
   kind: FailureKind;
   /** The plugin whose call the supervisor killed the process for, when it knows one. */
   culprit: string | null;
+  /**
+   * A watchdog kill only: the plugin whose timed section the process was in when the watchdog
+   * fired, as the process marked it (section-marker.ts; shared processes only).
+   */
+  heldBy?: string | null;
   inFlight: { plugin: string; what: string }[];
+}
+
+interface KillReason {
+  message: string;
+  kind: FailureKind;
+  culprit: string | null;
+  heldBy?: string | null;
 }
 
 interface PendingRequest {
@@ -104,8 +118,10 @@ export class SandboxProcess {
   private requestSeq = 0;
   private starting: Promise<void> | null = null;
   private closing = false;
-  private killReason: { message: string; kind: FailureKind; culprit: string | null } | null = null;
+  private killReason: KillReason | null = null;
   private restartDelay: number;
+  /** The running process's section record (section-marker.ts), null without one. */
+  private marker: SectionMarkerFile | null = null;
   private sampler: NodeJS.Timeout | null = null;
   private lastCpuMs = 0;
   /** The newest usage sample, null before the first. */
@@ -139,10 +155,20 @@ export class SandboxProcess {
       // PAYOUT_SANDBOX_CHILD_NODE_ARGS: extra node flags for profiling the sandbox process
       // (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); read from the server's environment.
       const extra = (process.env.PAYOUT_SANDBOX_CHILD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-      const child = spawn(process.execPath, [...SANDBOX_NODE_FLAGS, ...extra, entry], {
-        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-        env: { NODE_ENV: 'production' },
-      });
+      // fd 4: the record of whose timed section the process is in (section-marker.ts).
+      const marker = openSectionMarker();
+      let child: ChildProcess;
+      try {
+        child = spawn(process.execPath, [...SANDBOX_NODE_FLAGS, ...extra, entry], {
+          stdio: ['ignore', 'pipe', 'pipe', 'pipe', marker ? marker.fd : 'ignore'],
+          env: { NODE_ENV: 'production' },
+        });
+      } catch (err) {
+        marker?.close();
+        throw err;
+      }
+      this.marker?.close();
+      this.marker = marker;
       const channel = new FramedChannel<ToSandbox, FromSandbox>(child.stdio[3] as Duplex);
       this.child = child;
       this.channel = channel;
@@ -171,7 +197,9 @@ export class SandboxProcess {
       };
       child.on('exit', (code, signal) => {
         clearTimeout(timer);
+        marker?.close();
         if (this.child !== child) return;
+        this.marker = null;
         this.child = null;
         this.channel = null;
         this.pid = null;
@@ -247,9 +275,9 @@ export class SandboxProcess {
     }, delay).unref();
   }
 
-  private failAll(killed: { message: string; kind: FailureKind; culprit: string | null }): void {
+  private failAll(killed: KillReason): void {
     const inFlight = [...this.pending.values()].filter((p) => p.plugin).map((p) => ({ plugin: p.plugin as string, what: p.what }));
-    const crash: CrashInfo = { reason: killed.message, kind: killed.kind, culprit: killed.culprit, inFlight };
+    const crash: CrashInfo = { reason: killed.message, kind: killed.kind, culprit: killed.culprit, ...(killed.heldBy ? { heldBy: killed.heldBy } : {}), inFlight };
     // Tell the host first: it decides whom the crash is charged to before the calls see it.
     this.events.onCrash(crash);
     for (const [id, p] of this.pending) {
@@ -289,7 +317,9 @@ export class SandboxProcess {
     const id = ++this.requestSeq;
     return new Promise<SandboxReply>((resolve) => {
       const watchdog = setTimeout(() => {
-        this.kill(`${what} overran its deadline by more than ${this.options.graceMs} ms; the watchdog killed the sandbox process`, 'deadline', plugin);
+        // Read before the kill: a process blocked in a neighbour's section has not run this call.
+        const heldBy = this.marker?.read() ?? null;
+        this.kill(`${what} overran its deadline by more than ${this.options.graceMs} ms; the watchdog killed the sandbox process`, 'deadline', plugin, heldBy);
       }, watchdogMs + this.options.graceMs);
       this.pending.set(id, { resolve, watchdog, plugin, what, traced: req.t === 'invoke' && req.trace === true });
       try {
@@ -331,9 +361,9 @@ export class SandboxProcess {
   }
 
   /** SIGKILL: used by the watchdog; the exit handler fails the calls in flight and restarts. */
-  kill(reason: string, kind: FailureKind = 'sandbox_crashed', culprit: string | null = null): void {
+  kill(reason: string, kind: FailureKind = 'sandbox_crashed', culprit: string | null = null, heldBy: string | null = null): void {
     if (!this.child || this.killReason) return;
-    this.killReason = { message: reason, kind, culprit };
+    this.killReason = { message: reason, kind, culprit, heldBy };
     this.child.kill('SIGKILL');
   }
 

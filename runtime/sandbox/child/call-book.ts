@@ -16,6 +16,7 @@ import { runLocalService } from './local-services.ts';
 import { LoadFailure } from './load-failure.ts';
 import { freshnessMs, processCpu, processCpuMsSince } from './overload.ts';
 import { breachFailure } from './section-breach.ts';
+import { engineClosed, engineOpened, enterSection, leaveSection } from '../section-marker.ts';
 import type { Breach } from './section-breach.ts';
 import type { LibrarySource } from './library-script.ts';
 import { normaliseDescription, normaliseLogLine, normaliseResponse, normaliseThrown } from './plugin-reports.ts';
@@ -99,6 +100,7 @@ export abstract class CallBook implements PluginEngine {
     this.key = key;
     this.limits = limits;
     this.hooks = hooks;
+    engineOpened();
   }
 
   /** Ends the load part running since the last one (or since the load began) as `name`. */
@@ -198,6 +200,7 @@ export abstract class CallBook implements PluginEngine {
   dispose(kind: FailureKind, message: string, culprit: string | null = null, extra: Pick<SandboxFailure, 'overloaded'> = {}): void {
     if (this.disposed) return;
     this.disposed = true;
+    engineClosed();
     for (const call of [...this.calls.values()]) {
       const failure: SandboxFailure = call.callId === culprit
         ? { kind, message, ...extra }
@@ -272,6 +275,8 @@ export abstract class CallBook implements PluginEngine {
     const outer = this.section;
     const running = { callId, call: timedCall, before, callbackMs: 0, cut: false };
     this.section = running;
+    // Whose section this is, for a watchdog that fires while it holds a shared process.
+    const markedBefore = enterSection(this.key);
     try {
       if (timedCall && timedCall.cpuUsedMs >= timedCall.cpuBudgetMs) throw OVER_BUDGET;
       const result = section();
@@ -303,6 +308,7 @@ export abstract class CallBook implements PluginEngine {
       if (isLoad) throw new LoadFailure(kind, reason, overloaded);
       return undefined;
     } finally {
+      leaveSection(markedBefore);
       this.section = outer;
       if (!this.disposed && this.engineAlive()) {
         const call = callId ? this.calls.get(callId) : undefined;

@@ -13,8 +13,11 @@ import { extractManifest } from './manifest-isolate.ts';
 import { LocalConfigReads } from './config-snapshot.ts';
 import type { LocalAnswer } from './config-snapshot.ts';
 import { CallTraces } from './call-trace.ts';
+import { SECTION_MARKER_FD, useSectionMarker } from '../section-marker.ts';
 
 const channel = new FramedChannel<FromSandbox, ToSandbox>(new net.Socket({ fd: 3, readable: true, writable: true }));
+// Whose timed section runs, for the supervisor's watchdog in a shared group (section-marker.ts).
+useSectionMarker(SECTION_MARKER_FD);
 const isolates = new Map<string, PluginEngine>();
 /** Loads under way (an engine is being created): a newer load or an unload of the plugin supersedes them. */
 const loading = new Map<string, number>();
