@@ -170,10 +170,10 @@ export type ToSandbox =
 
 /**
  * A callback's answer (res.end). localReads as in hostCall: the answer can reach its caller before
- * the call ends and reports them. It leaves on its own (`respond`), or, when the call's reply
- * leaves in the same turn of the sandbox process's event loop (a callback that ends by answering),
- * inside that reply (`respond` of the reply), and the server handles it first, exactly as one
- * that came alone: one frame to encode, send and decode instead of two.
+ * the call ends and reports them. It leaves on its own (`respond`), or, when the call ends in the
+ * same entry into the engine (a callback that ends by answering), inside the call's reply
+ * (`respond` of the reply), and the server handles it first, exactly as one that came alone: one
+ * frame to encode, send and decode instead of two.
  */
 export interface RespondMessage { t: 'respond'; callId: string; response: CallbackResponse; localReads?: { calls: number; bytes: number } }
 

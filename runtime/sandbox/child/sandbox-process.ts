@@ -56,10 +56,11 @@ function sendHostCall(plugin: string, hostCallId: number, callId: string, capabi
 
 /**
  * Callback answers not sent yet, by call id. A callback that ends by answering (res.end, then
- * return) reports its answer and its result in the same turn of the event loop: the reply then
+ * return) reports its answer and its result in the same entry into the engine: the reply then
  * carries the answer (replyWith), one frame instead of two, each of which the server decodes on
- * the thread every request shares. An answer whose call goes on leaves on its own at the end of
- * the turn (flushResponds), so the caller still gets it as soon as the plugin gave it.
+ * the thread every request shares. An answer whose call goes on leaves on its own before the
+ * process waits for anything (flushResponds), so the caller still gets it as soon as the plugin
+ * gave it.
  */
 const unsentResponds = new Map<string, RespondMessage>();
 
@@ -79,7 +80,10 @@ function flushResponds(): void {
 function holdRespond(respond: RespondMessage): void {
   // A second answer of the same call goes after the first, as it always did (the server keeps the first).
   if (unsentResponds.has(respond.callId)) flushResponds();
-  if (unsentResponds.size === 0) setImmediate(flushResponds);
+  // Two microtask hops: the engine settles a call inside the entry that reported its result, so
+  // the reply's send is queued one hop after an answer given in that entry. No timer or immediate
+  // per delivery: the process's event loop turns as it did when every answer left at once.
+  if (unsentResponds.size === 0) queueMicrotask(() => queueMicrotask(flushResponds));
   unsentResponds.set(respond.callId, respond);
 }
 
