@@ -11,6 +11,7 @@ const ENGINE_MATRIX = [
   'test/runtime/sandbox/test-engine.test.ts',
   'test/runtime/sandbox/isolation.test.ts',
   'test/runtime/sandbox/child/library-script.test.ts',
+  'test/runtime/sandbox/child/sandbox-process.test.ts',
   'test/runtime/sandbox/sandbox-host.test.ts',
   'test/runtime/sandbox/overload.test.ts',
   'test/runtime/sandbox/prelude/bridge.test.ts',

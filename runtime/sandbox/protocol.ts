@@ -168,12 +168,20 @@ export type ToSandbox =
   | { t: 'config'; plugin: string; snapshot: ConfigSnapshot | null }
   | { t: 'stats'; id: number };
 
+/**
+ * A callback's answer (res.end). localReads as in hostCall: the answer can reach its caller before
+ * the call ends and reports them. It leaves on its own (`respond`), or, when the call ends in the
+ * same entry into the engine (a callback that ends by answering), inside the call's reply
+ * (`respond` of the reply), and the server handles it first, exactly as one that came alone: one
+ * frame to encode, send and decode instead of two.
+ */
+export interface RespondMessage { t: 'respond'; callId: string; response: CallbackResponse; localReads?: { calls: number; bytes: number } }
+
 export type FromSandbox =
   | { t: 'ready'; pid: number; node: string; isolatedVm: string }
-  | { t: 'reply'; id: number; ok: true; value: unknown; stats?: CallStats }
-  | { t: 'reply'; id: number; ok: false; error: SandboxFailure; stats?: CallStats }
-  /** localReads as in hostCall: a callback's answer can reach its caller before the call ends and reports them. */
-  | { t: 'respond'; callId: string; response: CallbackResponse; localReads?: { calls: number; bytes: number } }
+  | { t: 'reply'; id: number; ok: true; value: unknown; stats?: CallStats; respond?: RespondMessage }
+  | { t: 'reply'; id: number; ok: false; error: SandboxFailure; stats?: CallStats; respond?: RespondMessage }
+  | RespondMessage
   /** localReads: config reads this call's sandbox process answered itself so far, and their bytes (they count toward the caps). */
   | { t: 'hostCall'; hostCallId: number; plugin: string; callId: string; capability: string; args: unknown; localReads?: { calls: number; bytes: number } }
   | { t: 'log'; plugin: string; callId: string; level: 'debug' | 'info' | 'warn' | 'error'; text: string }

@@ -290,6 +290,8 @@ export class SandboxProcess {
   private dispatch(msg: FromSandbox): void {
     switch (msg.t) {
       case 'reply': {
+        // A callback's answer that rode with its call's reply: handled first, as if it had come alone.
+        if (msg.respond && typeof msg.respond === 'object') this.events.onRespond(msg.respond);
         const p = this.pending.get(msg.id);
         if (!p) return;
         this.pending.delete(msg.id);

@@ -3,7 +3,7 @@
 import net from 'node:net';
 import { createRequire } from 'node:module';
 import { FramedChannel } from '../channel.ts';
-import type { FromSandbox, IsolateStats, ToSandbox } from '../protocol.ts';
+import type { FromSandbox, IsolateStats, RespondMessage, ToSandbox } from '../protocol.ts';
 import { LoadFailure } from './load-failure.ts';
 import { createEngine } from './engine.ts';
 import type { IsolateHooks, PluginEngine } from './engine.ts';
@@ -43,6 +43,47 @@ function sendHostCall(plugin: string, hostCallId: number, callId: string, capabi
   return null;
 }
 
+/**
+ * Callback answers not sent yet, by call id. A callback that ends by answering (res.end, then
+ * return) reports its answer and its result in the same entry into the engine: the reply then
+ * carries the answer (replyWith), one frame instead of two, each of which the server decodes on
+ * the thread every request shares. An answer whose call goes on leaves on its own before the
+ * process waits for anything (flushResponds), so the caller still gets it as soon as the plugin
+ * gave it.
+ */
+const unsentResponds = new Map<string, RespondMessage>();
+
+function flushResponds(): void {
+  const responds = [...unsentResponds.values()];
+  unsentResponds.clear();
+  for (const respond of responds) {
+    try {
+      channel.send(respond);
+    } catch {
+      // An answer that cannot be framed is no answer (the caller is told the plugin gave none);
+      // thrown from here it would end the process and every other plugin's calls in it.
+    }
+  }
+}
+
+function holdRespond(respond: RespondMessage): void {
+  // A second answer of the same call goes after the first, as it always did (the server keeps the first).
+  if (unsentResponds.has(respond.callId)) flushResponds();
+  // Two microtask hops: the engine settles a call inside the entry that reported its result, so
+  // the reply's send is queued one hop after an answer given in that entry. No timer or immediate
+  // per delivery: the process's event loop turns as it did when every answer left at once.
+  if (unsentResponds.size === 0) queueMicrotask(() => queueMicrotask(flushResponds));
+  unsentResponds.set(respond.callId, respond);
+}
+
+/** The call's unsent answer, if any, to ride with its reply. */
+function replyWith(callId: string): { respond?: RespondMessage } {
+  const respond = unsentResponds.get(callId);
+  if (!respond) return {};
+  unsentResponds.delete(callId);
+  return { respond };
+}
+
 function hooksFor(plugin: string): IsolateHooks {
   return {
     nextHostCallId: () => ++hostCallSeq,
@@ -54,7 +95,7 @@ function hooksFor(plugin: string): IsolateHooks {
     sendLog: (callId, level, text) => channel.send({ t: 'log', plugin, callId, level, text }),
     sendRespond: (callId, response) => {
       const localReads = configReads.answeredSoFar(callId);
-      channel.send({ t: 'respond', callId, response, ...(localReads ? { localReads } : {}) });
+      holdRespond({ t: 'respond', callId, response, ...(localReads ? { localReads } : {}) });
     },
     sendFault: (kind, message) => channel.send({ t: 'fault', plugin, kind, message }),
   };
@@ -165,14 +206,21 @@ function handle(msg: ToSandbox): void {
         if (reads) outcome.stats.configReads = reads;
         const trace = traces.end(msg.callId);
         if (trace) outcome.stats.trace = trace;
+        const respond = replyWith(msg.callId);
         try {
-          if (outcome.ok) channel.send({ t: 'reply', id: msg.id, ok: true, value: outcome.value, stats: outcome.stats });
-          else channel.send({ t: 'reply', id: msg.id, ok: false, error: outcome.error, stats: outcome.stats });
+          if (outcome.ok) channel.send({ t: 'reply', id: msg.id, ok: true, value: outcome.value, stats: outcome.stats, ...respond });
+          else channel.send({ t: 'reply', id: msg.id, ok: false, error: outcome.error, stats: outcome.stats, ...respond });
         } catch (err) {
           // A result that cannot be framed (too deep for this process's stack, over the frame
           // limit) fails its call; thrown from here it would be an unhandled rejection that ends
-          // the process and every other plugin's calls in it.
-          channel.send({ t: 'reply', id: msg.id, ok: false, error: { kind: 'bad_result', message: `the result could not be handed to the host (${(err as Error)?.message ?? err})` }, stats: outcome.stats });
+          // the process and every other plugin's calls in it. Its answer goes with the failure,
+          // unless the answer is what could not be framed.
+          const failed = { t: 'reply' as const, id: msg.id, ok: false as const, error: { kind: 'bad_result' as const, message: `the result could not be handed to the host (${(err as Error)?.message ?? err})` }, stats: outcome.stats };
+          try {
+            channel.send({ ...failed, ...respond });
+          } catch {
+            channel.send(failed);
+          }
         }
       });
       return;
