@@ -2,7 +2,9 @@
 // (placement.ts; again after a crash or a breach), admits its calls through its CPU budget and
 // queue (plugin-gate.ts), runs them with a deadline and a circuit breaker, and answers the host
 // calls plugins make — through the HostCallHandler, which is where policy and audit live. A crash
-// is charged to the plugin that caused it, never to a plugin whose call it merely cut.
+// is charged to the plugin that caused it, never to a plugin whose call it merely cut. What a
+// sandbox process sends besides replies (host calls, logs, answers, faults, crashes, usage) is
+// handled in process-events.ts, against the tables kept here (host-tables.ts).
 import type { PluginBundle } from '../bundler/bundle-plugin.ts';
 import type { HostCallContext } from '../../host-api/capability.ts';
 import { newCounters } from '../../host-api/capability.ts';
@@ -12,10 +14,9 @@ import { ProcessPlacement } from './placement.ts';
 import { ConfigPush } from './config-push.ts';
 import { ManifestReader } from './manifest-reader.ts';
 import { requestProcess } from './process-request.ts';
-import { attributeFailure, culpritOf } from './crash-attribution.ts';
+import { attributeFailure } from './crash-attribution.ts';
 import { newCallId } from './call-ids.ts';
 import { runTimeAtTurn } from './call-turn.ts';
-import { BUSY_NICE, SANDBOX_NICE } from './process-usage.ts';
 import { scrubAnswer, scrubFailure } from './result-scrub.ts';
 import { ServerCallTrace } from './call-trace.ts';
 import { CodeDelivery } from './code-delivery.ts';
@@ -23,28 +24,12 @@ import { DEFAULT_ENGINE, DEFAULT_LIMITS } from './protocol.ts';
 import type {
   CallbackResponse, EngineName, FailureKind, IsolateSetup, LoadResult, PluginDescription, PluginLimits, SandboxFailure,
 } from './protocol.ts';
-import type { SandboxProcess, CrashInfo } from './supervisor.ts';
+import type { SandboxProcess } from './supervisor.ts';
+import { processEvents } from './process-events.ts';
+import type { CallInFlight, LoadOutcome, RegisteredPlugin } from './host-tables.ts';
 import type { InvokeOptions, InvokeResult, PluginHealth, ProcessHealth, SandboxHostOptions } from './sandbox-host-types.ts';
 
 export type { HostCallHandler, HostCallReply, InvokeOptions, InvokeResult, PluginHealth, ProcessHealth, SandboxHostOptions } from './sandbox-host-types.ts';
-
-interface RegisteredPlugin {
-  key: string;
-  bundle: PluginBundle;
-  setup: IsolateSetup;
-  limits: PluginLimits;
-  process: SandboxProcess;
-  breaker: CircuitBreaker;
-  gate: PluginGate;
-  loadedGeneration: number;      // generation of the process the isolate lives in; -1 = not loaded
-  loading: Promise<LoadOutcome> | null;
-  description: PluginDescription | null;
-  lastLoad: LoadResult | null;
-  engine: EngineName;
-  /** Successful loads of this registration: a push of config values belongs to one (config-push.ts). */
-  loads: number;
-}
-type LoadOutcome = { ok: true } | { ok: false; error: SandboxFailure };
 
 /** How often register() loads again a plugin whose load the machine was too busy to run. */
 const LOAD_RETRIES_WHEN_OVERLOADED = 2;
@@ -56,7 +41,7 @@ export class SandboxHost {
   private readonly options: SandboxHostOptions;
   private readonly placement: ProcessPlacement;
   private readonly plugins = new Map<string, RegisteredPlugin>();
-  private readonly calls = new Map<string, { ctx: HostCallContext; plugin: RegisteredPlugin; onRespond?: (r: CallbackResponse) => void; trace?: ServerCallTrace }>();
+  private readonly calls = new Map<string, CallInFlight>();
   private readonly code = new CodeDelivery();
   private readonly manifests: ManifestReader;
   private readonly configPush: ConfigPush;
@@ -73,48 +58,8 @@ export class SandboxHost {
       const generation = plugin.process.generation;
       return { process: plugin.process, generation, loads: plugin.loads, loaded: plugin.loadedGeneration === generation && plugin.process.running };
     });
-    this.placement = new ProcessPlacement({ groups: options.groups, supervisor: options.supervisor }, (self) => ({
-      onHostCall: (msg) => this.onHostCall(self(), msg),
-      // As for host calls (onHostCall): a sandbox process speaks only for the plugins it hosts, so
-      // a compromised process can neither write another plugin's log nor answer its webhooks.
-      onLog: (msg) => {
-        const call = this.calls.get(msg.callId);
-        if (call && call.plugin.key === msg.plugin && call.plugin.process === self()) options.handler.log(msg.plugin, msg.callId, msg.level, msg.text);
-      },
-      onRespond: (msg) => {
-        const call = this.calls.get(msg.callId);
-        if (!call || call.plugin.process !== self() || !call.onRespond) return;
-        // Charged before the answer goes out: the caller's next call must see this one's reads.
-        if (msg.localReads && typeof msg.localReads === 'object') options.handler.noteLocalHostCalls?.(call.ctx, msg.localReads);
-        // As for results (scrubResult): an answer too large to scrub quickly is a failed answer.
-        const answer = scrubAnswer(options.handler, call.plugin.key, msg.response);
-        call.onRespond(answer.ok ? answer.value as CallbackResponse : { status: 500, headers: {}, body: '' });
-      },
-      onFault: (msg) => {
-        const plugin = this.plugins.get(msg.plugin);
-        if (plugin && plugin.process === self()) plugin.loadedGeneration = -1;
-      },
-      onCrash: (info) => this.onCrash(self(), info),
-      // The kernel's count of the process's CPU time is the plugin's when the process is its
-      // alone; in a shared group, each call's isolate CPU time is charged instead (invoke).
-      // So is the server's own time on that process's messages (decoding them, answering its
-      // host calls, encoding replies): it is spent on the one thread every plugin and every HTTP
-      // request shares, and a plugin can make it outgrow its process's CPU — a loop of host
-      // calls refused at once kept the server busy 1.4 ms for each 1 ms its process was charged.
-      onUsage: (_usage, cpuDeltaMs, serverMs) => {
-        const proc = self();
-        if (!this.placement.exclusive(proc)) return;
-        for (const key of this.placement.pluginsIn(proc)) {
-          const plugin = this.plugins.get(key);
-          if (!plugin) continue;
-          plugin.gate.charge(cpuDeltaMs + serverMs);
-          // Past half its budget, a plugin runs at a lower priority than every other process, so
-          // a flood it serves slows its neighbours less; back under a quarter, as before.
-          const share = plugin.gate.budgetShare();
-          if (share > 0.5) proc.renice(BUSY_NICE);
-          else if (share < 0.25) proc.renice(SANDBOX_NICE);
-        }
-      },
+    this.placement = new ProcessPlacement({ groups: options.groups, supervisor: options.supervisor }, (self) => processEvents(self, {
+      plugins: this.plugins, calls: this.calls, options, placement: () => this.placement,
     }));
     this.manifests = new ManifestReader(this.placement, this.limits.rssMb * 1024 * 1024, options.manifestCpuMs ?? 500);
   }
@@ -315,20 +260,6 @@ export class SandboxHost {
     }
   }
 
-  private onCrash(proc: SandboxProcess, info: CrashInfo): void {
-    for (const key of this.placement.pluginsIn(proc)) {
-      const plugin = this.plugins.get(key);
-      if (plugin) plugin.loadedGeneration = -1;
-    }
-    const culprit = culpritOf(this.placement.pluginsIn(proc), info);
-    const plugin = culprit ? this.plugins.get(culprit) : undefined;
-    if (!plugin || plugin.process !== proc) return;
-    // Over its memory cap a plugin is paused at once: the next call would grow it again.
-    if (info.kind === 'memory_limit') plugin.breaker.trip(info.kind, info.reason);
-    else plugin.breaker.recordFault(info.kind === 'deadline' ? 'sandbox_crashed' : info.kind, info.reason);
-    this.options.onCrashCharged?.(plugin.key, info.kind, info.reason);
-  }
-
   /** scrubAnswer of a call's result, its time charged to the plugin as the channel's is (onUsage). */
   private scrubResult(plugin: RegisteredPlugin, value: unknown): { ok: true; value: unknown } | { ok: false; message: string } {
     const started = performance.now();
@@ -337,28 +268,6 @@ export class SandboxHost {
     } finally {
       if (this.placement.exclusive(plugin.process)) plugin.gate.charge(performance.now() - started);
     }
-  }
-
-  private onHostCall(from: SandboxProcess, msg: { hostCallId: number; plugin: string; callId: string; capability: string; args: unknown; localReads?: { calls: number; bytes: number } }): void {
-    const call = this.calls.get(msg.callId);
-    // The plugin identity comes from our own call table, checked against the process the message
-    // came from: a sandbox process cannot speak for a plugin it does not host.
-    if (!call || call.plugin.key !== msg.plugin || call.plugin.process !== from) {
-      from.sendHostResult(msg.hostCallId, false, { message: `${msg.capability}: no call of this plugin is in progress`, code: 'NO_CALL' });
-      return;
-    }
-    call.trace?.mark('hostArrive', from.arrivedAt);
-    call.ctx.counters.hostCalls++;
-    // Reads the process answered itself count toward the call's caps before this call is admitted.
-    if (msg.localReads && typeof msg.localReads === 'object') this.options.handler.noteLocalHostCalls?.(call.ctx, msg.localReads);
-    if (msg.capability === 'http.request') call.ctx.counters.requestsStarted++;
-    this.options.handler.handle(call.ctx, msg.capability, msg.args).then(
-      (reply) => {
-        call.trace?.mark('hostAnswer');
-        from.sendHostResult(msg.hostCallId, reply.ok, reply.ok ? reply.value : reply.error);
-      },
-      (err) => from.sendHostResult(msg.hostCallId, false, { message: `${msg.capability} failed: ${(err as Error).message}` }),
-    );
   }
 
   health(): { processes: ProcessHealth[]; plugins: Record<string, PluginHealth> } {

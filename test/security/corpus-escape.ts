@@ -22,10 +22,13 @@ const FORBIDDEN_GLOBALS = ['require', 'module', 'exports', 'global', 'ivm', '_iv
 interface SandboxInternals {
   calls: Map<string, { ctx: HostCallContext; plugin: { key: string; process: SandboxProcess } }>;
   plugins: Map<string, { process: SandboxProcess }>;
-  onHostCall(from: SandboxProcess, msg: { hostCallId: number; plugin: string; callId: string; capability: string; args: unknown }): void;
 }
 const internals = (env: CorpusEnv) => env.local.sandbox as unknown as SandboxInternals;
-type ProcessEvents = { onRespond(msg: { t: 'respond'; callId: string; response: CallbackResponse }): void; onLog(msg: { t: 'log'; plugin: string; callId: string; level: 'info'; text: string }): void };
+type ProcessEvents = {
+  onHostCall(msg: { t: 'hostCall'; hostCallId: number; plugin: string; callId: string; capability: string; args: unknown }): void;
+  onRespond(msg: { t: 'respond'; callId: string; response: CallbackResponse }): void;
+  onLog(msg: { t: 'log'; plugin: string; callId: string; level: 'info'; text: string }): void;
+};
 const eventsOf = (p: SandboxProcess) => (p as unknown as { events: ProcessEvents }).events;
 
 /** Starts a long call of alice and returns its call id as the server knows it. */
@@ -231,12 +234,12 @@ export const escapeCases: Case[] = [
       const original = malloryProcess.sendHostResult;
       malloryProcess.sendHostResult = (id, ok, value) => { replies.push({ id, ok, value }); };
       try {
-        sb.onHostCall(malloryProcess, { hostCallId: 900001, plugin: 'alice', callId, capability: 'config.get', args: { key: 'apiSecret' } });
+        eventsOf(malloryProcess).onHostCall({ t: 'hostCall', hostCallId: 900001, plugin: 'alice', callId, capability: 'config.get', args: { key: 'apiSecret' } });
         // The right process but the wrong plugin name for the call.
         const aliceOriginal = aliceProcess.sendHostResult;
         aliceProcess.sendHostResult = (id, ok, value) => { replies.push({ id, ok, value }); };
         try {
-          sb.onHostCall(aliceProcess, { hostCallId: 900002, plugin: 'mallory', callId, capability: 'config.get', args: { key: 'apiSecret' } });
+          eventsOf(aliceProcess).onHostCall({ t: 'hostCall', hostCallId: 900002, plugin: 'mallory', callId, capability: 'config.get', args: { key: 'apiSecret' } });
         } finally {
           aliceProcess.sendHostResult = aliceOriginal;
         }

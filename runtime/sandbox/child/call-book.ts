@@ -1,28 +1,26 @@
 // The engine-independent half of a plugin's engine: the calls in flight and their limits (CPU
-// budget across a call's timed sections, wall-clock deadline, timers, host calls, log lines,
-// result size), the three callbacks the prelude holds, and what a breach does (dispose the engine,
-// fail every call in it; the server reloads it on the next call). An engine (plugin-isolate.ts,
+// budget across a call's timed sections, wall-clock deadline), the budget check around the three
+// callbacks the prelude holds (what they do, and their limits on timers, host calls, log lines and
+// result size, is prelude-callbacks.ts), and what a breach does (dispose the engine, fail every
+// call in it; the server reloads it on the next call). An engine (plugin-isolate.ts,
 // quickjs-engine.ts) supplies only: set up the context with the prelude and bundle, enter the
 // prelude with a CPU budget, its CPU clock, what a breach looks like, memory stats, release.
 // What a breach means for the call (kind, reason, the machine's fault or the plugin's) is
 // section-breach.ts.
 import { loadCpuMs } from '../protocol.ts';
-import { MAX_RESULT_VALUES, holdsMoreThan } from '../result-values.ts';
 import type {
   CallStats, EngineName, FailureKind, IsolateSetup, LoadResult, PluginLimits, SandboxFailure,
 } from '../protocol.ts';
 import type { CallOutcome, IsolateHooks, PluginEngine } from './engine.ts';
-import { runLocalService } from './local-services.ts';
+import type { LiveCall } from './live-call.ts';
 import { LoadFailure } from './load-failure.ts';
 import { freshnessMs, processCpu, processCpuMsSince } from './overload.ts';
 import { breachFailure } from './section-breach.ts';
 import { engineClosed, engineOpened, enterSection, leaveSection } from '../section-marker.ts';
 import type { Breach } from './section-breach.ts';
 import type { LibrarySource } from './library-script.ts';
-import { normaliseDescription, normaliseLogLine, normaliseResponse, normaliseThrown } from './plugin-reports.ts';
-import { MAX_TIMERS_PER_CALL, clampDelay } from '../../../host-api/timers.ts';
-
-const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
+import { normaliseDescription, normaliseThrown } from './plugin-reports.ts';
+import { PreludeCallbacks, replyJson } from './prelude-callbacks.ts';
 
 /** The prelude's entry points (bridge.isolate.js / plugin-calls.isolate.js). */
 export type EntryName = 'load' | 'invoke' | 'resume' | 'forget';
@@ -30,42 +28,12 @@ export type EntryName = 'load' | 'invoke' | 'resume' | 'forget';
 export type EntryArg = string | number | boolean;
 export type { Breach } from './section-breach.ts';
 
-interface LiveCall {
-  callId: string;
-  method: string;
-  /** CPU this call may use; cron sweeps get more than a single call (ServerOptions.cronCpuMs). */
-  cpuBudgetMs: number;
-  startedAt: number;
-  cpuUsedMs: number;
-  /**
-   * The process's CPU clock when the call started (a reading up to a moment old): the process's CPU
-   * since then, never less than the call's own, tells a budget the engine's clock ran out on a busy
-   * machine from one the plugin spent.
-   */
-  processCpuAtStart: NodeJS.CpuUsage;
-  deadline: NodeJS.Timeout | null;
-  settle: (outcome: CallOutcome) => void;
-  hostCalls: Set<number>;
-  timers: Map<number, NodeJS.Timeout>;
-  localCalls: Record<string, number>;
-  logLines: number;
-  logDropped: number;
-  /**
-   * The stats it settled with: a call settled inside a section is sent once that section returns,
-   * so the rest of the section (plugin code after the report) is added to them then.
-   */
-  settledWith?: CallStats;
-}
-
-type Reply = { ok: true; [k: string]: unknown } | { ok: false; error: { message: string; code?: string } };
-
 /**
  * Thrown into a section that would start after its call spent its budget: each section's timer is
  * the budget left but at least 1 ms, so work that comes in shorter sections (timer callbacks,
  * resumptions after host calls) met no timer and ran on until the call's deadline.
  */
 const OVER_BUDGET = new Error('the call had spent its CPU budget before this section');
-const replyJson = (reply: Reply) => JSON.stringify(reply);
 const OVER_BUDGET_REPLY = replyJson({ ok: false, error: { code: 'CPU_LIMIT', message: 'the call has spent its CPU budget' } });
 
 export abstract class CallBook implements PluginEngine {
@@ -74,6 +42,8 @@ export abstract class CallBook implements PluginEngine {
   protected readonly limits: PluginLimits;
   protected readonly hooks: IsolateHooks;
   private readonly calls = new Map<string, LiveCall>();
+  /** What the prelude's callbacks do once `charged` lets them run (prelude-callbacks.ts). */
+  private readonly prelude: PreludeCallbacks;
   private loaded = false;
   private disposed = false;
   /**
@@ -100,6 +70,11 @@ export abstract class CallBook implements PluginEngine {
     this.key = key;
     this.limits = limits;
     this.hooks = hooks;
+    this.prelude = new PreludeCallbacks({
+      owner: this, calls: this.calls, limits, hooks,
+      finishCall: (call, outcome) => this.finishCall(call, outcome),
+      statsOf: (call) => this.statsOf(call),
+    });
     engineOpened();
   }
 
@@ -138,9 +113,9 @@ export abstract class CallBook implements PluginEngine {
    * section's call; past the call's budget none runs and the section is cut (charged).
    */
   protected readonly callbacks = {
-    syncCall: (name: string, argsJson: string): string => this.charged(OVER_BUDGET_REPLY, () => this.onSyncCall(name, argsJson)),
-    startAsync: (callId: string, name: string, argsJson: string): string => this.charged(OVER_BUDGET_REPLY, () => this.onStartAsync(callId, name, argsJson)),
-    report: (kind: string, callId: string, json: string): void => this.charged(undefined, () => this.onReport(kind, callId, json)),
+    syncCall: (name: string, argsJson: string): string => this.charged(OVER_BUDGET_REPLY, () => this.prelude.syncCall(name, argsJson)),
+    startAsync: (callId: string, name: string, argsJson: string): string => this.charged(OVER_BUDGET_REPLY, () => this.prelude.startAsync(callId, name, argsJson)),
+    report: (kind: string, callId: string, json: string): void => this.charged(undefined, () => this.prelude.report(kind, callId, json)),
   };
 
   load(callId: string, code: string, cachedData: string | null, setup: IsolateSetup, library: LibrarySource | null = null): LoadResult {
@@ -345,118 +320,6 @@ export abstract class CallBook implements PluginEngine {
       return run();
     } finally {
       section.callbackMs += performance.now() - started;
-    }
-  }
-
-  private onSyncCall(name: string, argsJson: string): string {
-    try {
-      const value = runLocalService(String(name), JSON.parse(String(argsJson)));
-      return replyJson({ ok: true, value });
-    } catch (err) {
-      return replyJson({ ok: false, error: { message: String((err as Error)?.message ?? err) } });
-    } finally {
-      this.countLocal(name);
-    }
-  }
-
-  private countLocal(name: string): void {
-    // Attributed to every call in flight would double count; the most recent one is the best guess.
-    const call = [...this.calls.values()].at(-1);
-    if (call) call.localCalls[name] = (call.localCalls[name] ?? 0) + 1;
-  }
-
-  private onStartAsync(callId: string, name: string, argsJson: string): string {
-    const call = this.calls.get(String(callId));
-    if (!call) {
-      return replyJson({ ok: false, error: { code: 'NO_CALL', message: `${name}: host calls are only possible while the host is calling the plugin (no call in progress)` } });
-    }
-    if (typeof argsJson !== 'string' || argsJson.length > this.limits.maxPayloadBytes) {
-      return replyJson({ ok: false, error: { code: 'TOO_LARGE', message: `${name}: arguments larger than ${this.limits.maxPayloadBytes} bytes` } });
-    }
-    const hostCallId = this.hooks.nextHostCallId();
-    if (name === 'timer') {
-      if (call.timers.size >= MAX_TIMERS_PER_CALL) {
-        return replyJson({ ok: false, error: { code: 'TOO_MANY_TIMERS', message: `more than ${MAX_TIMERS_PER_CALL} timers in one call` } });
-      }
-      const ms = clampDelay(JSON.parse(argsJson)?.ms);
-      call.hostCalls.add(hostCallId);
-      call.timers.set(hostCallId, setTimeout(() => {
-        call.timers.delete(hostCallId);
-        this.resume(hostCallId, true, null);
-      }, ms));
-      this.hooks.routeHostCall(hostCallId, this);
-      call.localCalls.timer = (call.localCalls.timer ?? 0) + 1;
-      return replyJson({ ok: true, id: hostCallId });
-    }
-    let args: unknown;
-    try {
-      args = JSON.parse(argsJson);
-    } catch {
-      return replyJson({ ok: false, error: { message: `${name}: arguments are not JSON` } });
-    }
-    // A read the sandbox process answers itself comes back here, copied into the reply's JSON: the
-    // prelude settles the plugin's promise in this same entry (no second entry on a later turn).
-    const local = this.hooks.sendHostCall(hostCallId, call.callId, String(name), args);
-    if (local) return replyJson({ ok: true, local });
-    call.hostCalls.add(hostCallId);
-    this.hooks.routeHostCall(hostCallId, this);
-    return replyJson({ ok: true, id: hostCallId });
-  }
-
-  private onReport(kind: string, callId: string, json: string): void {
-    try {
-      this.handleReport(String(kind), String(callId), json);
-    } catch (err) {
-      this.hooks.sendFault('plugin_error', `malformed report from the prelude: ${(err as Error).message}`);
-    }
-  }
-
-  private handleReport(kind: string, callId: string, json: string): void {
-    const call = this.calls.get(String(callId));
-    if (kind === 'cancel') {
-      const hostCallId = Number(JSON.parse(json));
-      const timer = call?.timers.get(hostCallId);
-      if (call && timer) {
-        clearTimeout(timer);
-        call.timers.delete(hostCallId);
-        call.hostCalls.delete(hostCallId);
-        this.hooks.routeHostCall(hostCallId, null);
-      }
-      return;
-    }
-    if (!call) return; // a report for a call that already ended (or never was) changes nothing
-    if (typeof json !== 'string') return;
-    if (kind === 'log') {
-      if (call.logLines >= this.limits.maxLogLinesPerCall) {
-        call.logDropped++;
-        return;
-      }
-      const line = normaliseLogLine(JSON.parse(json));
-      if (!line) return;
-      call.logLines++;
-      const level = LOG_LEVELS.has(line.level) ? (line.level as 'info') : 'info';
-      this.hooks.sendLog(call.callId, level, line.text);
-      return;
-    }
-    if (json.length > this.limits.maxPayloadBytes) {
-      this.finishCall(call, { ok: false, error: { kind: 'bad_result', message: `the plugin returned ${json.length} bytes; the limit is ${this.limits.maxPayloadBytes}` }, stats: this.statsOf(call) });
-      return;
-    }
-    if (kind === 'respond') {
-      const response = JSON.parse(json);
-      // Refused here too (the server checks again): a refused result never costs the server
-      // the memory and time of decoding it.
-      this.hooks.sendRespond(call.callId, holdsMoreThan(response, MAX_RESULT_VALUES) ? { status: 500, headers: {}, body: '' } : normaliseResponse(response));
-    } else if (kind === 'done') {
-      const value = JSON.parse(json);
-      if (holdsMoreThan(value, MAX_RESULT_VALUES)) {
-        this.finishCall(call, { ok: false, error: { kind: 'bad_result', message: `the plugin returned more than ${MAX_RESULT_VALUES} values (strings, numbers, keys, arrays and objects together); the limit keeps the server's scrubbing of a result short` }, stats: this.statsOf(call) });
-        return;
-      }
-      this.finishCall(call, { ok: true, value, stats: this.statsOf(call) });
-    } else if (kind === 'failed') {
-      const thrown = normaliseThrown(JSON.parse(json));
-      this.finishCall(call, { ok: false, error: { kind: 'plugin_error', message: thrown.message, thrown }, stats: this.statsOf(call) });
     }
   }
 }

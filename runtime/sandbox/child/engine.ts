@@ -1,6 +1,7 @@
 // The engine a plugin runs on inside the sandbox process (design.md §5). sandbox-process.ts only
 // knows this interface; both engines share the call book (call-book.ts: calls in flight,
-// deadline, timers, host-call routing, reports, result limits) and supply only the engine part.
+// deadline, CPU budget; prelude-callbacks.ts: timers, host-call routing, reports, result limits)
+// and supply only the engine part.
 import type {
   CallStats, CallbackResponse, EngineName, FailureKind, IsolateSetup, LoadResult, PluginLimits, SandboxFailure,
 } from '../protocol.ts';

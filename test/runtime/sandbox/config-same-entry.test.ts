@@ -1,4 +1,4 @@
-// Shown config reads answered inside the entry that made them (child/call-book.ts onStartAsync,
+// Shown config reads answered inside the entry that made them (child/prelude-callbacks.ts startAsync,
 // child/sandbox-process.ts sendHostCall, prelude/bridge.isolate.js callAsync): the sandbox process
 // answers the plugin's host call from its callback and the prelude settles the promise in the same
 // entry. Through a real local host (real host API, real sandbox process, SQLite), on the engine of
