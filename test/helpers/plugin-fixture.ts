@@ -14,6 +14,17 @@ module.exports.default_config = { apiKey: '', apiSecret: '' };
 module.exports.required_config = { apiKey: 1, apiSecret: 2 };
 `;
 
+/** A configure.js with the shown keys `mode` and `shownKey`, and the secret `apiSecret`. */
+export const probeConfigure = (shownKey: string) => `
+module.exports.type = 'payout';
+module.exports.title = 'Probe';
+module.exports.name = 'probe';
+module.exports.required_npm = [];
+module.exports.allow_XML = ['CARDUAH'];
+module.exports.default_config = { mode: 'live', ${shownKey}: '', apiSecret: '' };
+module.exports.required_config = { mode: 1, ${shownKey}: 1, apiSecret: 2 };
+`;
+
 export const PLAIN_INDEX = `
 class Plain {
   async getFields(lang, xml) { return [{ _id: 'card_number', name: 'Card', regexp: '^[0-9]{16}$', required: true }]; }

@@ -9,17 +9,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openLocalHost } from '../../../runtime/local/local-session.ts';
 import type { LocalSessionOptions } from '../../../runtime/local/local-session.ts';
-import { writePlugin } from '../../helpers/plugin-fixture.ts';
+import { probeConfigure as configure, writePlugin } from '../../helpers/plugin-fixture.ts';
 
-const configure = (extraKey: string) => `
-module.exports.type = 'payout';
-module.exports.title = 'Probe';
-module.exports.name = 'probe';
-module.exports.required_npm = [];
-module.exports.allow_XML = ['CARDUAH'];
-module.exports.default_config = { mode: 'live', ${extraKey}: '', apiSecret: '' };
-module.exports.required_config = { mode: 1, ${extraKey}: 1, apiSecret: 2 };
-`;
 
 const RUNNER = `
 const id_key = __dirname.split('/').slice(-1)[0];

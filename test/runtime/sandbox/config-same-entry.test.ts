@@ -13,17 +13,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openLocalHost } from '../../../runtime/local/local-session.ts';
 import type { LocalHost, LocalSessionOptions } from '../../../runtime/local/local-session.ts';
-import { writePlugin } from '../../helpers/plugin-fixture.ts';
+import { probeConfigure as configure, writePlugin } from '../../helpers/plugin-fixture.ts';
 
-const configure = (extraKey: string) => `
-module.exports.type = 'payout';
-module.exports.title = 'Probe';
-module.exports.name = 'probe';
-module.exports.required_npm = [];
-module.exports.allow_XML = ['CARDUAH'];
-module.exports.default_config = { mode: 'live', ${extraKey}: '', apiSecret: '' };
-module.exports.required_config = { mode: 1, ${extraKey}: 1, apiSecret: 2 };
-`;
 
 // `early`: what a read made by the constructor (while the plugin loads, no host call of the
 // host's is running) gave: it must not be answered locally.
