@@ -25,10 +25,15 @@ beforeAll(async () => {
 
 afterAll(async () => { await session?.close(); });
 
-async function frameOf(key: string): Promise<Frame> {
+/**
+ * The settings frame of `key`. After a reload, pass the frame that was there: until the new
+ * document replaces it, the old one is still listed, and a test acting on it waits for a notice
+ * that never comes.
+ */
+async function frameOf(key: string, replaced?: Frame): Promise<Frame> {
   await page.locator('iframe.plugin-frame').waitFor();
   for (let i = 0; i < 100; i += 1) {
-    const frame = page.frames().find((f) => f.url().includes(`/admin/plugin-frame/${key}`));
+    const frame = page.frames().find((f) => f !== replaced && !f.isDetached() && f.url().includes(`/admin/plugin-frame/${key}`));
     if (frame) return frame;
     await page.waitForTimeout(50);
   }
@@ -221,7 +226,7 @@ describe('admin page', () => {
 
     // Reopened: the stored secret shows as the mask, never its value; saving the mask is refused.
     await page.getByRole('button', { name: 'Reload settings page' }).click();
-    frame = await frameOf('seedstyle');
+    frame = await frameOf('seedstyle', frame);
     await frame.locator('#seed-api-secret').waitFor();
     expect(await frame.locator('#seed-api-secret').getAttribute('placeholder')).toBe('********');
     expect(await frame.content()).not.toContain('seed-secret-value');
