@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openLocalHost } from '../../../runtime/local/local-session.ts';
 import type { LocalHost, LocalSessionOptions } from '../../../runtime/local/local-session.ts';
 import { writePlugin } from '../../helpers/plugin-fixture.ts';
+import { callAuditRows } from '../../helpers/audit-rows.ts';
 
 const CONFIGURE = `
 module.exports.type = 'payout';
@@ -61,15 +62,7 @@ async function probeHost(sandbox: LocalSessionOptions['sandbox'] = {}, limits: L
     if (!r.ok) throw new Error(`${key} failed: ${r.error.kind}: ${r.error.message}`);
     return { value: r.value as Record<string, unknown>, callId: r.callId };
   };
-  const auditRows = async (callId: string) => {
-    await local.host.audit.flush();
-    const db = new DatabaseSync(dbFile, { readOnly: true });
-    try {
-      return db.prepare('SELECT capability, decision, rule, summary FROM audit_log WHERE callId = ? ORDER BY rowid').all(callId) as { capability: string; decision: string; rule: string | null; summary: string }[];
-    } finally {
-      db.close();
-    }
-  };
+  const auditRows = (callId: string) => callAuditRows(local, dbFile, callId);
   return { local, run, auditRows, pluginDir, key };
 }
 

@@ -9,11 +9,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openLocalHost } from '../../../runtime/local/local-session.ts';
 import type { LocalHost, LocalSessionOptions } from '../../../runtime/local/local-session.ts';
 import { probeConfigure as configure, writePlugin } from '../../helpers/plugin-fixture.ts';
+import { callAuditRows } from '../../helpers/audit-rows.ts';
 
 
 // `early`: what a read made by the constructor (while the plugin loads, no host call of the
@@ -66,15 +66,7 @@ async function probeHost(sandbox: LocalSessionOptions['sandbox'] = {}, limits: L
     if (!r.ok) return { failed: r.error.kind, callId: r.callId, value: null as never };
     return { value: r.value as any, callId: r.callId, failed: null };
   };
-  const auditRows = async (callId: string) => {
-    await local.host.audit.flush();
-    const db = new DatabaseSync(dbFile, { readOnly: true });
-    try {
-      return db.prepare('SELECT capability, decision, rule, summary FROM audit_log WHERE callId = ? ORDER BY rowid').all(callId) as { capability: string; decision: string; rule: string | null; summary: string }[];
-    } finally {
-      db.close();
-    }
-  };
+  const auditRows = (callId: string) => callAuditRows(local, dbFile, callId);
   return { local, run, auditRows };
 }
 

@@ -35,21 +35,28 @@ async function groupHost() {
   return local;
 }
 
+/**
+ * The holder holds its group's process (inside its own 10 s CPU budget and 20 s deadline) while
+ * the neighbour is called with a 500 ms deadline: the neighbour's watchdog still kills the process
+ * (nothing else can end the hold), but its call counts as never run and the holder is charged.
+ */
+async function expectHolderCharged(local: LocalHost, holderCode: string) {
+  const holding = local.sandbox.invoke('holder', 'getFields', ['en', holderCode], { cpuMs: 10_000, wallMs: 20_000 });
+  const neighbour = await local.sandbox.invoke('neighbour', 'getFields', ['en', 'return "here";'], { wallMs: 500 });
+  await holding;
+  expect(neighbour).toMatchObject({ ok: false, error: { kind: 'sandbox_unavailable' } });
+  const plugins = local.sandbox.health().plugins;
+  expect(plugins.neighbour.recentFaults).toBe(0);
+  expect(plugins.holder.recentFaults).toBe(1);
+}
+
 describe('a watchdog kill in a shared group', () => {
   it('is charged to the plugin whose entry held the process within its own limits, not to the neighbour that waited', async () => {
     const local = await groupHost();
     // Control: the neighbour answers on its own.
     expect(await local.sandbox.invoke('neighbour', 'getFields', ['en', 'return "here";'], { wallMs: 500 })).toMatchObject({ ok: true });
     // 4 s of its process, inside its own 10 s CPU budget and 20 s deadline (a cron run may do more).
-    const holding = local.sandbox.invoke('holder', 'getFields', ['en', 'const end = Date.now() + 4000; while (Date.now() < end) {} return "held";'], { cpuMs: 10_000, wallMs: 20_000 });
-    const neighbour = await local.sandbox.invoke('neighbour', 'getFields', ['en', 'return "here";'], { wallMs: 500 });
-    await holding;
-    // The neighbour's watchdog still kills the process (nothing else can end the hold), but the
-    // neighbour's call counts as never run and the holder is charged the crash.
-    expect(neighbour).toMatchObject({ ok: false, error: { kind: 'sandbox_unavailable' } });
-    const plugins = local.sandbox.health().plugins;
-    expect(plugins.neighbour.recentFaults).toBe(0);
-    expect(plugins.holder.recentFaults).toBe(1);
+    await expectHolderCharged(local, 'const end = Date.now() + 4000; while (Date.now() < end) {} return "held";');
   });
 
   it('still charges the plugin that held the process itself, past its own watchdog (control)', async () => {
@@ -82,12 +89,6 @@ describe('a watchdog kill in a shared group', () => {
       const end = Date.now() + ${holdMs}; while (Date.now() < end) {}
       return { reached, platform: process.platform };`;
     expect(await local.sandbox.invoke('holder', 'getFields', ['en', framing(0)], { wallMs: 2000 })).toMatchObject({ ok: true, value: { reached: [], platform: 'sandbox' } });
-    const holding = local.sandbox.invoke('holder', 'getFields', ['en', framing(4000)], { cpuMs: 10_000, wallMs: 20_000 });
-    const neighbour = await local.sandbox.invoke('neighbour', 'getFields', ['en', 'return "here";'], { wallMs: 500 });
-    await holding;
-    expect(neighbour).toMatchObject({ ok: false, error: { kind: 'sandbox_unavailable' } });
-    const plugins = local.sandbox.health().plugins;
-    expect(plugins.neighbour.recentFaults).toBe(0);
-    expect(plugins.holder.recentFaults).toBe(1);
+    await expectHolderCharged(local, framing(4000));
   });
 });
