@@ -16,6 +16,13 @@ const SET_BY_START: Partial<Record<keyof ServerOptions, string>> = {
   metricsToken: 'PAYOUT_SANDBOX_METRICS_TOKEN',
 };
 
+/**
+ * Numbers where 0 means nothing a host could want: a webhook that may never wait, never run, take
+ * no body or no delivery at all. Refused here, in the option's own name, instead of by the route
+ * that uses them once the server is half started.
+ */
+const MUST_BE_POSITIVE: ReadonlySet<string> = new Set(['callbackWallMs', 'webhookQueueWaitMs', 'webhookBodyLimitBytes', 'webhookRatePerMinute']);
+
 export class OptionsError extends Error {}
 
 function editDistance(a: string, b: string): number {
@@ -109,6 +116,9 @@ export function checkOptions(given: Record<string, unknown>, source = 'PAYOUT_SA
       if (wrong) throw badEngine(source, `${key}.${wrong[0]}`, wrong[1]);
     }
     if (!fits(kind, value)) throw new OptionsError(`${source}: '${key}' must be ${KIND_TEXT[kind]}, not ${JSON.stringify(value)}`);
+    if (MUST_BE_POSITIVE.has(key) && !(Number.isInteger(value) && (value as number) > 0)) {
+      throw new OptionsError(`${source}: '${key}' must be a whole number above 0, not ${JSON.stringify(value)} (default ${JSON.stringify(defaults[key])})`);
+    }
   }
   return given as Partial<ServerOptions>;
 }

@@ -30,6 +30,10 @@ describe('server options schema', () => {
   it('refuses values of the wrong type, naming the type wanted', () => {
     expect(() => checkOptions({ transferWallMs: '60s' })).toThrow(`'transferWallMs' must be a non-negative number, not "60s"`);
     expect(() => checkOptions({ transferWallMs: -1 })).toThrow(/non-negative number/);
+    // Webhook options the route cannot run with at 0: refused in their own name, before start.
+    expect(() => checkOptions({ webhookQueueWaitMs: 0 })).toThrow(`'webhookQueueWaitMs' must be a whole number above 0, not 0 (default 5000)`);
+    expect(() => checkOptions({ callbackWallMs: 2.5 })).toThrow(/'callbackWallMs' must be a whole number above 0/);
+    expect(checkOptions({ webhookQueueWaitMs: 1, configSnapshotMaxAgeMs: 0 })).toEqual({ webhookQueueWaitMs: 1, configSnapshotMaxAgeMs: 0 });
     expect(() => checkOptions({ allowLoopbackGrants: 'yes' })).toThrow(/'allowLoopbackGrants' must be true or false/);
     expect(() => checkOptions({ ipnLoopbackOrigins: [1] })).toThrow(/list of strings/);
     expect(() => checkOptions({ pluginEnv: { nimbuspay: 'X' } })).toThrow(/object of string lists/);
